@@ -1,0 +1,1 @@
+"""A Discord bot that answers with Claude and logs every exchange to SQLite."""

@@ -1,0 +1,91 @@
+"""`python -m bot` runs the Discord bot; `python -m bot console` chats in the terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+import click
+import discord
+
+from .console import Console
+from .discord_bot import ConversationBot
+from .service import open_service
+from .settings import ConfigError, Settings
+from .store import StoreError
+
+log = logging.getLogger("bot")
+
+NO_TOKEN = (
+    "DISCORD_TOKEN is not set. Put DISCORD_TOKEN=... in .env or the environment "
+    "(README: 'Create the Discord bot'), or try the bot without Discord: python -m bot console"
+)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--env-file", default=".env", show_default=True, help="Settings file read before the environment.")
+@click.pass_context
+def cli(ctx: click.Context, env_file: str) -> None:
+    """A Discord bot that answers with Claude and logs every exchange to SQLite."""
+    try:
+        ctx.obj = Settings.from_env(dotenv_path=env_file)
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from None
+    logging.basicConfig(level=ctx.obj.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(run)
+
+
+@cli.command()
+@click.pass_obj
+def run(settings: Settings) -> None:
+    """Connect to Discord and answer (the default)."""
+    if not settings.discord_token:
+        raise click.ClickException(NO_TOKEN)
+    try:
+        asyncio.run(run_discord(settings))
+    except StoreError as err:
+        raise click.ClickException(str(err)) from None
+    except discord.LoginFailure:
+        raise click.ClickException("Discord rejected DISCORD_TOKEN: copy the bot token again from the developer portal.") from None
+    except discord.PrivilegedIntentsRequired:
+        raise click.ClickException(
+            "Discord refused the Message Content intent: enable it under Bot → Privileged Gateway Intents."
+        ) from None
+
+
+@cli.command()
+@click.pass_obj
+def console(settings: Settings) -> None:
+    """Chat in the terminal through the same pipeline, with no Discord token needed."""
+    try:
+        asyncio.run(run_console(settings))
+    except StoreError as err:
+        raise click.ClickException(str(err)) from None
+
+
+async def run_discord(settings: Settings) -> None:
+    async with open_service(settings) as service:
+        bot = ConversationBot(settings, service)
+        stop_on_signals(lambda: asyncio.ensure_future(bot.close()))
+        async with bot:
+            await bot.start(settings.discord_token)
+    log.info("stopped; the conversation log is flushed")
+
+
+async def run_console(settings: Settings) -> None:
+    async with open_service(settings) as service:
+        await Console(service, prefix=settings.command_prefix).run()
+
+
+def stop_on_signals(stop) -> None:
+    """SIGINT and SIGTERM close the bot cleanly, so everything pending is written first."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

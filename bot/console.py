@@ -1,0 +1,73 @@
+"""A terminal front end over the same service: try the whole bot without Discord."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from .formatting import history_entry, stats_lines
+from .service import BotService, Incoming
+
+HELP = """Type a message to chat. Commands:
+  {p}stats            conversation statistics
+  {p}history [user]   last 10 conversations (yours, or a user id or name)
+  {p}export           write conversation_export_YYYYMMDD_HHMMSS.csv to the current directory
+  {p}help             this text; Ctrl-D or {p}quit leaves"""
+
+
+class Console:
+    """The console user is the bot's operator, so every command is allowed."""
+
+    def __init__(self, service: BotService, *, prefix: str = "!", user_name: str = "console",
+                 echo: Callable[[str], None] = click.echo, export_dir: Path = Path(".")):
+        self.service = service
+        self.prefix = prefix
+        self.user_name = user_name
+        self.echo = echo
+        self.export_dir = export_dir
+        self.commands = {"stats": self.stats, "history": self.history, "export": self.export, "help": self.help}
+
+    async def run(self, read_line: Callable[[str], str] = input) -> None:
+        await self.help()
+        while True:
+            try:
+                line = await asyncio.to_thread(read_line, "you> ")
+            except EOFError:
+                return
+            if line.strip() == f"{self.prefix}quit":
+                return
+            await self.handle(line)
+
+    async def handle(self, line: str) -> None:
+        name, _, argument = line.strip().removeprefix(self.prefix).partition(" ")
+        if line.startswith(self.prefix) and name in self.commands:
+            await self.commands[name](argument.strip() or None)
+            return
+        reply = await self.service.chat(Incoming(
+            user_id=self.user_name, user_name=self.user_name, channel_id="console",
+            text=line, message_id=f"console-{uuid.uuid4().hex}",
+        ))
+        self.echo(f"bot [{reply.model or 'no reply'}]> {reply.text}")
+
+    async def stats(self, _argument: str | None = None) -> None:
+        for label, value in stats_lines(await self.service.stats()):
+            self.echo(f"{label}: {value}")
+
+    async def history(self, user: str | None = None) -> None:
+        rows = await self.service.history(user or self.user_name)
+        if not rows:
+            self.echo(f"No conversations found for {user or self.user_name}.")
+        for row in rows:
+            heading, body = history_entry(row)
+            self.echo(f"{heading}\n{body.replace('**', '')}\n")
+
+    async def export(self, _argument: str | None = None) -> None:
+        result = await self.service.export(self.export_dir)
+        self.echo(f"Exported {result.rows:,} conversations to {result.files[0]}")
+
+    async def help(self, _argument: str | None = None) -> None:
+        self.echo(HELP.format(p=self.prefix))

@@ -1,0 +1,103 @@
+"""Short-term memory in `bot_memory.db`: the recent turns Claude sees as context.
+
+It is independent of the permanent log: its own file, its own schema. A thread
+(one `conversation_id`) is the run of turns of one user in one channel with no
+gap longer than the time-to-live.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("bot_memory")
+
+
+@migrations()
+def m001_turns(db: Database) -> None:
+    db["turns"].create(
+        {"id": int, "channel_id": str, "user_id": str, "conversation_id": str,
+         "role": str, "content": str, "created_at": float},
+        pk="id",
+        not_null={"channel_id", "user_id", "conversation_id", "role", "content", "created_at"},
+    )
+    db["turns"].create_index(["channel_id", "user_id", "id"])
+
+
+@dataclass
+class Context:
+    conversation_id: str
+    messages: list[dict] = field(default_factory=list)
+
+
+class Memory:
+    def __init__(self, path: Path, *, turns: int = 10, ttl_minutes: float = 60.0,
+                 clock: Callable[[], float] = time.time):
+        self.path = Path(path)
+        self.turns = turns
+        self.ttl_seconds = ttl_minutes * 60
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._db: Database | None = None
+
+    def open(self) -> "Memory":
+        conn = sqlite3.connect(str(self.path), timeout=5, check_same_thread=False)
+        self._db = Database(conn)
+        migrations.apply(self._db)
+        self._db.enable_wal()
+        return self
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def context(self, channel_id: str, user_id: str) -> Context:
+        """The live thread's last turns, oldest first; a new thread id when it has expired."""
+        since = self.clock() - self.ttl_seconds
+        with self._lock:
+            rows = list(self._db.query(
+                "select conversation_id, role, content from turns"
+                " where channel_id = ? and user_id = ? and created_at >= ?"
+                " order by id desc limit ?",
+                [channel_id, user_id, since, self.turns * 2],
+            ))
+        if not rows:
+            return Context(uuid.uuid4().hex)
+        rows.reverse()
+        # Claude wants the conversation to open with a user turn.
+        while rows and rows[0]["role"] != "user":
+            rows.pop(0)
+        messages = [{"role": r["role"], "content": r["content"]} for r in rows]
+        return Context(rows[-1]["conversation_id"] if rows else uuid.uuid4().hex, messages)
+
+    def remember(self, channel_id: str, user_id: str, conversation_id: str, user_text: str, bot_text: str) -> None:
+        now = self.clock()
+        base = {"channel_id": channel_id, "user_id": user_id, "conversation_id": conversation_id, "created_at": now}
+        with self._lock, self._db.atomic():
+            self._db["turns"].insert_all([
+                {**base, "role": "user", "content": user_text},
+                {**base, "role": "assistant", "content": bot_text},
+            ])
+            self._prune(channel_id, user_id, now)
+
+    def _prune(self, channel_id: str, user_id: str, now: float) -> None:
+        self._db.execute(
+            "delete from turns where channel_id = ? and user_id = ? and (created_at < ? or id not in ("
+            " select id from turns where channel_id = ? and user_id = ? order by id desc limit ?))",
+            [channel_id, user_id, now - self.ttl_seconds, channel_id, user_id, self.turns * 2],
+        )
+
+    def forget(self, user_id: str | None = None) -> int:
+        """Delete one user's turns, or every turn; returns how many went."""
+        with self._lock, self._db.atomic():
+            if user_id is None:
+                return self._db.execute("delete from turns").rowcount
+            return self._db.execute("delete from turns where user_id = ?", [user_id]).rowcount

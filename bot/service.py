@@ -1,0 +1,106 @@
+"""The path of a message and the commands, independent of any front end.
+
+The Discord cog and the terminal console are two thin front ends over `BotService`.
+Blocking SQLite work runs on threads so the event loop never waits on the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AsyncIterator
+
+from .export import ExportResult, export_csv
+from .memory import Context, Memory
+from .responder import FALLBACK_MODEL, Reply, Responder
+from .settings import Settings
+from .store import ConversationLog, Exchange
+
+log = logging.getLogger(__name__)
+
+EMPTY_MESSAGE_HINT = "I only got an empty message. Write some text after mentioning me and I'll answer."
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A user's message, as any front end sees it."""
+
+    user_id: str
+    user_name: str
+    channel_id: str
+    text: str
+    message_id: str
+    guild_id: str | None = None
+    display_name: str | None = None
+
+
+class BotService:
+    def __init__(self, log_store: ConversationLog, memory: Memory, responder: Responder):
+        self.log = log_store
+        self.memory = memory
+        self.responder = responder
+
+    async def chat(self, incoming: Incoming) -> Reply:
+        """Answer with Claude (or the fallback), log the exchange durably, then remember it."""
+        if not incoming.text.strip():
+            return Reply(EMPTY_MESSAGE_HINT, model="")
+        context = await self._context(incoming)
+        reply = await self.responder.reply(context.messages + [{"role": "user", "content": incoming.text}])
+        outcome = await asyncio.wrap_future(self.log.submit(_exchange(incoming, reply, context.conversation_id)))
+        log.debug("exchange %s %s", incoming.message_id, outcome)
+        if reply.model != FALLBACK_MODEL:
+            await self._remember(incoming, context.conversation_id, reply.text)
+        return reply
+
+    async def _context(self, incoming: Incoming) -> Context:
+        try:
+            return await asyncio.to_thread(self.memory.context, incoming.channel_id, incoming.user_id)
+        except sqlite3.Error as err:
+            # Memory is a convenience; without it Claude just sees this one message.
+            log.warning("memory unavailable (%s); answering without context", err)
+            return Context(conversation_id=incoming.message_id)
+
+    async def _remember(self, incoming: Incoming, conversation_id: str, bot_text: str) -> None:
+        try:
+            await asyncio.to_thread(self.memory.remember, incoming.channel_id, incoming.user_id,
+                                    conversation_id, incoming.text, bot_text)
+        except sqlite3.Error as err:
+            log.warning("could not save to memory (%s); the log has the exchange", err)
+
+    async def stats(self) -> dict:
+        return await asyncio.to_thread(self.log.stats)
+
+    async def history(self, user: str, limit: int = 10) -> list[dict]:
+        return await asyncio.to_thread(self.log.history, user, limit)
+
+    async def export(self, directory: Path, max_bytes: int | None = None) -> ExportResult:
+        return await asyncio.to_thread(export_csv, self.log.export_rows(), directory, max_bytes=max_bytes)
+
+
+def _exchange(incoming: Incoming, reply: Reply, conversation_id: str) -> Exchange:
+    return Exchange(
+        user_id=incoming.user_id, user_name=incoming.user_name, channel_id=incoming.channel_id,
+        user_message=incoming.text, bot_response=reply.text, model_used=reply.model,
+        message_id=incoming.message_id, input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
+        latency_ms=reply.latency_ms, guild_id=incoming.guild_id, display_name=incoming.display_name,
+        conversation_id=conversation_id,
+    )
+
+
+@asynccontextmanager
+async def open_service(settings: Settings) -> AsyncIterator[BotService]:
+    """Open the log, the memory and the responder; on exit flush and close them all."""
+    store = ConversationLog(settings.log_db).open()
+    memory = Memory(settings.memory_db, turns=settings.memory_turns, ttl_minutes=settings.memory_ttl_minutes)
+    responder = Responder.from_settings(settings)
+    try:
+        memory.open()
+        yield BotService(store, memory, responder)
+    finally:
+        await responder.close()
+        memory.close()
+        store.close()

@@ -1,0 +1,92 @@
+"""All configuration, read from the environment (and `.env`) in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from dotenv import dotenv_values
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "claude-haiku-4-5"
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a friendly, concise assistant in a Discord community. "
+    "Answer in plain Discord markdown."
+)
+
+
+class ConfigError(ValueError):
+    """A setting is present but unusable; the message names the variable."""
+
+
+def _ids(env: Mapping[str, str], name: str) -> frozenset[int]:
+    raw = env.get(name, "")
+    try:
+        return frozenset(int(part) for part in raw.replace(",", " ").split())
+    except ValueError:
+        raise ConfigError(f"{name} must be a comma-separated list of numeric Discord ids, got {raw!r}") from None
+
+
+def _number(env: Mapping[str, str], name: str, default: float, kind: type = int):
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
+    return Path(env[name]).expanduser() if env.get(name) else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    discord_token: str | None = None
+    anthropic_api_key: str | None = None
+    anthropic_base_url: str | None = None
+    model: str = DEFAULT_MODEL
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    max_tokens: int = 1024
+    api_timeout: float = 20.0
+    api_max_retries: int = 1
+    log_db: Path = ROOT / "conversation_logs.db"
+    memory_db: Path = ROOT / "bot_memory.db"
+    command_prefix: str = "!"
+    admin_ids: frozenset[int] = field(default_factory=frozenset)
+    chat_channel_ids: frozenset[int] = field(default_factory=frozenset)
+    memory_turns: int = 10
+    memory_ttl_minutes: float = 60.0
+    datasette_url: str | None = None
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, dotenv_path: Path | str | None = ".env") -> "Settings":
+        """Read settings; real environment variables win over the `.env` file."""
+        env = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None} if dotenv_path else {}
+        env.update(os.environ if environ is None else environ)
+        return cls(
+            discord_token=env.get("DISCORD_TOKEN") or None,
+            anthropic_api_key=env.get("ANTHROPIC_API_KEY") or None,
+            anthropic_base_url=env.get("ANTHROPIC_BASE_URL") or None,
+            model=env.get("BOT_MODEL") or DEFAULT_MODEL,
+            system_prompt=env.get("BOT_SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT,
+            max_tokens=_number(env, "BOT_MAX_TOKENS", 1024),
+            api_timeout=_number(env, "BOT_API_TIMEOUT", 20.0, float),
+            api_max_retries=_number(env, "BOT_API_MAX_RETRIES", 1),
+            log_db=_path(env, "CONVERSATION_LOG_DB", ROOT / "conversation_logs.db"),
+            memory_db=_path(env, "BOT_MEMORY_DB", ROOT / "bot_memory.db"),
+            command_prefix=env.get("BOT_PREFIX") or "!",
+            admin_ids=_ids(env, "BOT_ADMIN_IDS"),
+            chat_channel_ids=_ids(env, "BOT_CHAT_CHANNELS"),
+            memory_turns=_number(env, "BOT_MEMORY_TURNS", 10),
+            memory_ttl_minutes=_number(env, "BOT_MEMORY_TTL_MINUTES", 60.0, float),
+            datasette_url=(env.get("DATASETTE_URL") or "").rstrip("/") or None,
+            log_level=(env.get("BOT_LOG_LEVEL") or "INFO").upper(),
+        )

@@ -1,0 +1,344 @@
+"""The permanent conversation log: schema, reads, and a writer thread that never loses a row.
+
+Nothing here knows about Discord or asyncio. Writes are handed to one writer
+thread that commits them in groups; when SQLite refuses a write (locked, disk
+full, read-only) the rows go to an append-only spool file beside the database
+and are replayed on the next successful write, every few seconds, and at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from sqlite_utils import Database, Migrations
+
+log = logging.getLogger(__name__)
+
+TABLE = "conversations"
+SPEC_COLUMNS = (
+    "id", "user_id", "user_name", "channel_id", "user_message", "bot_response",
+    "timestamp", "tokens_used", "model_used",
+)
+ADDED_COLUMNS = {
+    "guild_id": str,
+    "display_name": str,
+    "message_id": str,
+    "input_tokens": int,
+    "output_tokens": int,
+    "latency_ms": int,
+    "conversation_id": str,
+}
+BUSY_TIMEOUT_S = 5.0
+
+
+def utc_now_text(moment: datetime | None = None) -> str:
+    """UTC in SQLite's own `YYYY-MM-DD HH:MM:SS` form, so it compares right with datetime('now')."""
+    return (moment or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One user message and the bot's reply, as it is logged."""
+
+    user_id: str
+    user_name: str
+    channel_id: str
+    user_message: str
+    bot_response: str
+    model_used: str
+    message_id: str
+    timestamp: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_ms: int | None = None
+    guild_id: str | None = None
+    display_name: str | None = None
+    conversation_id: str | None = None
+
+    def row(self) -> dict:
+        row = asdict(self)
+        row["timestamp"] = self.timestamp or utc_now_text()
+        row["tokens_used"] = self.input_tokens + self.output_tokens
+        return row
+
+
+migrations = Migrations("conversation_log")
+
+
+@migrations()
+def m001_conversations(db: Database) -> None:
+    # IF NOT EXISTS adopts a database made by the original conversation_logger.py.
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS conversations (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id TEXT NOT NULL,
+            user_name TEXT,
+            channel_id TEXT,
+            user_message TEXT,
+            bot_response TEXT,
+            timestamp DATETIME DEFAULT CURRENT_TIMESTAMP,
+            tokens_used INTEGER DEFAULT 0,
+            model_used TEXT
+        )"""
+    )
+
+
+@migrations()
+def m002_analysis_columns(db: Database) -> None:
+    table = db[TABLE]
+    for name, kind in ADDED_COLUMNS.items():
+        if name not in table.columns_dict:
+            table.add_column(name, kind)
+
+
+@migrations()
+def m003_indexes(db: Database) -> None:
+    table = db[TABLE]
+    table.create_index(["message_id"], unique=True, if_not_exists=True)
+    table.create_index(["timestamp"], if_not_exists=True)
+    table.create_index(["model_used"], if_not_exists=True)
+    table.create_index(["user_id", "timestamp"], if_not_exists=True)
+    # NOCASE so `!history alice` finds "Alice" through the index.
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_conversations_user_name_nocase "
+        "ON conversations (user_name COLLATE NOCASE, timestamp)"
+    )
+
+
+STATS_SQL = """
+select
+  (select count(*) from conversations) as total_conversations,
+  (select count(distinct user_id) from conversations) as unique_users,
+  (select count(*) from conversations where timestamp >= datetime('now', '-1 day')) as last_24_hours,
+  (select coalesce(sum(tokens_used), 0) from conversations) as total_tokens
+"""
+
+MODELS_SQL = """
+select model_used, count(*) as conversations, coalesce(sum(tokens_used), 0) as tokens
+from conversations group by model_used order by conversations desc, model_used
+"""
+
+# Two indexed lookups joined by UNION instead of `user_id = :user or user_name = :user`,
+# which cannot use an index and scans the whole table for an unknown user.
+HISTORY_SQL = """
+select * from conversations where id in (
+  select id from (select id from conversations where user_id = :user
+                  order by timestamp desc, id desc limit :limit)
+  union
+  select id from (select id from conversations where user_name = :user collate nocase
+                  order by timestamp desc, id desc limit :limit)
+)
+order by timestamp desc, id desc limit :limit
+"""
+
+
+class StoreError(RuntimeError):
+    """The database file cannot be used at all; the message names the file."""
+
+
+def connect(path: Path) -> Database:
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    return Database(conn)
+
+
+def migrate(path: Path) -> None:
+    """Create or upgrade the schema and switch the file to WAL; raise StoreError naming the file."""
+    try:
+        db = connect(path)
+        try:
+            migrations.apply(db)
+            db.enable_wal()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as err:
+        raise StoreError(f"cannot use {path} as the conversation log: {err}") from err
+
+
+class Spool:
+    """Append-only JSON-lines file of rows that could not be written to SQLite yet."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def append(self, rows: list[dict]) -> None:
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def read(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        rows = []
+        with open(self.path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    # A process killed mid-append leaves half a line; the rest is intact.
+                    log.warning("skipping unreadable line %d of spool %s", number, self.path)
+        return rows
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+_STOP = object()
+
+
+class ConversationLog:
+    """The `conversations` table: reads on the caller's thread, writes on one writer thread."""
+
+    def __init__(self, path: Path, *, checkpoint_seconds: float = 30.0, max_batch: int = 1000):
+        self.path = Path(path)
+        self.spool = Spool(self.path.with_name(self.path.name + ".spool.jsonl"))
+        self.checkpoint_seconds = checkpoint_seconds
+        self.max_batch = max_batch
+        self._queue: queue.Queue = queue.Queue()
+        self._unsaved: list[dict] = []
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle -------------------------------------------------------
+
+    def open(self) -> "ConversationLog":
+        migrate(self.path)
+        self._thread = threading.Thread(target=self._writer, name="conversation-log-writer", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Write everything handed over so far, then stop the writer."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+
+    def __enter__(self) -> "ConversationLog":
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- writing ----------------------------------------------------------
+
+    def submit(self, exchange: Exchange) -> Future:
+        """Hand a row to the writer; the future resolves to 'logged' or 'spooled' once it is durable."""
+        future: Future = Future()
+        self._queue.put((exchange.row(), future))
+        return future
+
+    def _writer(self) -> None:
+        db = connect(self.path)
+        last_checkpoint = time.monotonic()
+        try:
+            self._flush(db, [])  # replay what an earlier run spooled
+            stop = False
+            while not stop:
+                batch, stop = self._next_batch()
+                self._flush(db, batch)
+                if stop or time.monotonic() - last_checkpoint >= self.checkpoint_seconds:
+                    self._checkpoint(db)
+                    last_checkpoint = time.monotonic()
+        finally:
+            db.close()
+
+    def _next_batch(self) -> tuple[list, bool]:
+        """Everything queued right now (group commit), and whether close() was asked for."""
+        try:
+            batch = [self._queue.get(timeout=self.checkpoint_seconds)]
+        except queue.Empty:
+            return [], False  # idle: a chance to retry the spool and checkpoint
+        while len(batch) < self.max_batch:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        stop = any(item is _STOP for item in batch)
+        return [item for item in batch if item is not _STOP], stop
+
+    def _flush(self, db: Database, batch: list) -> None:
+        rows = [row for row, _ in batch]
+        outcome = self._write_with_spool(db, rows)
+        for _, future in batch:
+            future.set_result(outcome)
+
+    def _write_with_spool(self, db: Database, rows: list[dict]) -> str:
+        backlog = self._unsaved + self.spool.read()
+        if not backlog and not rows:
+            return "logged"
+        try:
+            with db.atomic():
+                db[TABLE].insert_all(backlog + rows, ignore=True)
+        except sqlite3.Error as err:
+            log.warning("conversation log %s not writable (%s); spooling %d row(s)", self.path, err, len(rows))
+            return self._spool(rows)
+        self._unsaved = []
+        self.spool.clear()
+        if backlog:
+            log.info("replayed %d spooled row(s) into %s", len(backlog), self.path)
+        return "logged"
+
+    def _spool(self, rows: list[dict]) -> str:
+        if not rows:
+            return "spooled"
+        try:
+            self.spool.append(rows)
+            return "spooled"
+        except OSError as err:
+            # Disk full for the spool too: hold the rows in memory and retry on the next tick.
+            log.error("cannot spool to %s (%s); holding %d row(s) in memory", self.spool.path, err, len(rows))
+            self._unsaved.extend(rows)
+            return "held"
+
+    def _checkpoint(self, db: Database) -> None:
+        # TRUNCATE keeps the -wal file small while Datasette holds read transactions open.
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as err:
+            log.debug("checkpoint skipped: %s", err)
+
+    # -- reading ----------------------------------------------------------
+
+    def _read(self) -> Database:
+        db = connect(self.path)
+        db.execute("PRAGMA query_only = 1")
+        return db
+
+    def stats(self) -> dict:
+        db = self._read()
+        try:
+            figures = next(db.query(STATS_SQL))
+            figures["models"] = list(db.query(MODELS_SQL))
+            return figures
+        finally:
+            db.close()
+
+    def history(self, user: str, limit: int = 10) -> list[dict]:
+        """The last `limit` exchanges of the user whose id or user name is `user`."""
+        db = self._read()
+        try:
+            return list(db.query(HISTORY_SQL, {"user": user, "limit": limit}))
+        finally:
+            db.close()
+
+    def export_rows(self) -> Iterator[list]:
+        """The header, then every row in id order, streamed from a cursor."""
+        db = self._read()
+        try:
+            cursor = db.execute(f"select * from {TABLE} order by id")
+            yield [column[0] for column in cursor.description]
+            yield from cursor
+        finally:
+            db.close()
