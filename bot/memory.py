@@ -55,9 +55,11 @@ class Memory:
         return self
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        # Under the lock, so a call on another thread finishes first; later calls get
+        # sqlite3.ProgrammingError, which callers already treat as memory being unavailable.
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
 
     def context(self, channel_id: str, user_id: str) -> Context:
         """The live thread's last turns, oldest first; a new thread id when it has expired."""

@@ -43,9 +43,29 @@ class BotService:
         self.log = log_store
         self.memory = memory
         self.responder = responder
+        self._active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def chat(self, incoming: Incoming) -> Reply:
         """Answer with Claude (or the fallback), log the exchange durably, then remember it."""
+        self._active += 1
+        self._idle.clear()
+        try:
+            return await self._chat(incoming)
+        finally:
+            self._active -= 1
+            if not self._active:
+                self._idle.set()
+
+    async def drain(self, timeout: float) -> None:
+        """Wait for the exchanges under way, so shutdown logs them before closing the stores."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except asyncio.TimeoutError:
+            log.warning("shutting down with %d exchange(s) still waiting for Claude", self._active)
+
+    async def _chat(self, incoming: Incoming) -> Reply:
         if not incoming.text.strip():
             return Reply(EMPTY_MESSAGE_HINT, model="")
         context = await self._context(incoming)
@@ -99,7 +119,9 @@ async def open_service(settings: Settings) -> AsyncIterator[BotService]:
     responder = Responder.from_settings(settings)
     try:
         memory.open()
-        yield BotService(store, memory, responder)
+        service = BotService(store, memory, responder)
+        yield service
+        await service.drain(settings.api_timeout * (settings.api_max_retries + 1) + 5)
     finally:
         await responder.close()
         memory.close()

@@ -147,9 +147,9 @@ class StoreError(RuntimeError):
     """The database file cannot be used at all; the message names the file."""
 
 
-def connect(path: Path) -> Database:
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+def connect(path: Path, busy_timeout: float = BUSY_TIMEOUT_S) -> Database:
+    # Only one writer at a time: wait this long for the lock before calling it a fault.
+    conn = sqlite3.connect(str(path), timeout=busy_timeout, check_same_thread=False)
     return Database(conn)
 
 
@@ -201,14 +201,18 @@ _STOP = object()
 class ConversationLog:
     """The `conversations` table: reads on the caller's thread, writes on one writer thread."""
 
-    def __init__(self, path: Path, *, checkpoint_seconds: float = 30.0, max_batch: int = 1000):
+    def __init__(self, path: Path, *, checkpoint_seconds: float = 30.0, max_batch: int = 1000,
+                 busy_timeout: float = BUSY_TIMEOUT_S):
         self.path = Path(path)
+        self.busy_timeout = busy_timeout
         self.spool = Spool(self.path.with_name(self.path.name + ".spool.jsonl"))
         self.checkpoint_seconds = checkpoint_seconds
         self.max_batch = max_batch
         self._queue: queue.Queue = queue.Queue()
         self._unsaved: list[dict] = []
         self._thread: threading.Thread | None = None
+        self._accepting = False
+        self._gate = threading.Lock()  # no row may slip into the queue behind the stop marker
 
     # -- life cycle -------------------------------------------------------
 
@@ -216,12 +220,15 @@ class ConversationLog:
         migrate(self.path)
         self._thread = threading.Thread(target=self._writer, name="conversation-log-writer", daemon=True)
         self._thread.start()
+        self._accepting = True
         return self
 
     def close(self) -> None:
         """Write everything handed over so far, then stop the writer."""
-        if self._thread is not None:
+        with self._gate:
+            self._accepting = False
             self._queue.put(_STOP)
+        if self._thread is not None:
             self._thread.join()
             self._thread = None
 
@@ -236,11 +243,16 @@ class ConversationLog:
     def submit(self, exchange: Exchange) -> Future:
         """Hand a row to the writer; the future resolves to 'logged' or 'spooled' once it is durable."""
         future: Future = Future()
-        self._queue.put((exchange.row(), future))
+        with self._gate:
+            if self._accepting:
+                self._queue.put((exchange.row(), future))
+                return future
+        # Closed (or never opened): the spool keeps it until the next start.
+        future.set_result(self._spool([exchange.row()]))
         return future
 
     def _writer(self) -> None:
-        db = connect(self.path)
+        db = connect(self.path, self.busy_timeout)
         last_checkpoint = time.monotonic()
         try:
             self._flush(db, [])  # replay what an earlier run spooled
@@ -312,7 +324,7 @@ class ConversationLog:
     # -- reading ----------------------------------------------------------
 
     def _read(self) -> Database:
-        db = connect(self.path)
+        db = connect(self.path, self.busy_timeout)
         db.execute("PRAGMA query_only = 1")
         return db
 

@@ -1,0 +1,272 @@
+"""A loopback Discord: the REST routes and gateway the unmodified discord.py uses.
+
+It speaks the real wire format (API v10 JSON, the HELLO/IDENTIFY/READY handshake,
+dispatches with sequence numbers, multipart uploads) so discord.py runs unpatched
+except for the two URLs it is pointed at (see field-notes.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from aiohttp import WSMsgType, web
+
+FILE_LIMIT = 10 * 1024 * 1024  # a normal server's upload limit, as Discord enforces it
+MANAGE_GUILD = 1 << 5
+EVERYONE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16)  # view, send, embed, attach, history
+_ids = itertools.count(1_300_000_000_000_000_000)
+
+
+def snowflake() -> str:
+    return str(next(_ids))
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def user_payload(user_id: str, name: str, *, bot: bool = False, global_name: str | None = None) -> dict:
+    return {"id": user_id, "username": name, "discriminator": "0", "global_name": global_name,
+            "avatar": None, "bot": bot, "public_flags": 0}
+
+
+@dataclass
+class FakeUser:
+    id: str
+    name: str
+    global_name: str | None = None
+    bot: bool = False
+    admin: bool = False
+
+    def payload(self) -> dict:
+        return user_payload(self.id, self.name, bot=self.bot, global_name=self.global_name)
+
+
+@dataclass
+class SentMessage:
+    """Something the bot posted, as Discord received it."""
+
+    id: str
+    channel_id: str
+    content: str
+    embeds: list
+    files: dict[str, bytes] = field(default_factory=dict)
+    reference: dict | None = None
+    allowed_mentions: dict | None = None
+
+
+def json_response(data, status: int = 200) -> web.Response:
+    # discord.py compares Content-Type literally; json_response() would add "; charset=utf-8".
+    return web.Response(body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"})
+
+
+def error(status: int, code: int, message: str) -> web.Response:
+    return json_response({"code": code, "message": message}, status)
+
+
+class FakeDiscord:
+    def __init__(self):
+        self.bot_user = FakeUser(snowflake(), "LogBot", bot=True)
+        self.guild_id = snowflake()
+        self.admin_role_id = snowflake()
+        self.owner = FakeUser(snowflake(), "owner")
+        self.channels = {"general": snowflake(), "chat": snowflake()}
+        self.dm_channel_id = snowflake()
+        self.members: list[FakeUser] = [self.bot_user, self.owner]
+        self.sent: list[SentMessage] = []
+        self.typing: list[str] = []
+        self.refuse_send: dict[str, int] = {}  # channel id -> HTTP status
+        self.identify: dict | None = None
+        self.sockets: list[web.WebSocketResponse] = []
+        self._sequence = itertools.count(1)
+        self._sent_event = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # -- set-up -----------------------------------------------------------
+
+    def add_member(self, name: str, *, admin: bool = False, global_name: str | None = None, bot: bool = False) -> FakeUser:
+        user = FakeUser(snowflake(), name, global_name=global_name, bot=bot, admin=admin)
+        self.members.append(user)
+        return user
+
+    async def start(self) -> "FakeDiscord":
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_get("/gateway", self.gateway)
+        api = "/api/v10"
+        app.router.add_get(f"{api}/users/@me", self.current_user)
+        app.router.add_get(f"{api}/oauth2/applications/@me", self.application)
+        app.router.add_post(f"{api}/channels/{{channel_id}}/typing", self.trigger_typing)
+        app.router.add_post(f"{api}/channels/{{channel_id}}/messages", self.create_message)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        for ws in list(self.sockets):
+            await ws.close()
+        await self._runner.cleanup()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    # -- REST -------------------------------------------------------------
+
+    async def current_user(self, request: web.Request) -> web.Response:
+        return json_response(self.bot_user.payload())
+
+    async def application(self, request: web.Request) -> web.Response:
+        return json_response({
+            "id": self.bot_user.id, "name": "LogBot", "description": "", "icon": None,
+            "bot_public": True, "bot_require_code_grant": False, "owner": self.owner.payload(),
+            "verify_key": "0" * 64, "flags": 0,
+        })
+
+    async def trigger_typing(self, request: web.Request) -> web.Response:
+        channel_id = request.match_info["channel_id"]
+        if channel_id in self.refuse_send:
+            return error(403, 50013, "Missing Permissions")
+        self.typing.append(channel_id)
+        return web.Response(status=204)
+
+    async def create_message(self, request: web.Request) -> web.Response:
+        channel_id = request.match_info["channel_id"]
+        if self.refuse_send.get(channel_id) == 403:
+            return error(403, 50013, "Missing Permissions")
+        payload, files = await self._read_message_body(request)
+        if any(len(data) > FILE_LIMIT for data in files.values()):
+            return error(413, 40005, "Request entity too large")
+        if not payload.get("content") and not payload.get("embeds") and not files:
+            return error(400, 50006, "Cannot send an empty message")
+        if len(payload.get("content") or "") > 2000:
+            return error(400, 50035, "Invalid Form Body: content must be 2000 or fewer in length.")
+        message = SentMessage(snowflake(), channel_id, payload.get("content") or "", payload.get("embeds") or [],
+                              files, payload.get("message_reference"), payload.get("allowed_mentions"))
+        self.sent.append(message)
+        self._sent_event.set()
+        return json_response(self._message_payload(message))
+
+    async def _read_message_body(self, request: web.Request) -> tuple[dict, dict[str, bytes]]:
+        if request.content_type != "multipart/form-data":
+            return await request.json(), {}
+        payload, files = {}, {}
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if part.name == "payload_json":
+                payload = json.loads(await part.text())
+            else:
+                files[part.filename] = bytes(await part.read())
+        return payload, files
+
+    def _message_payload(self, message: SentMessage) -> dict:
+        data = {
+            "id": message.id, "channel_id": message.channel_id, "author": self.bot_user.payload(),
+            "content": message.content, "timestamp": now_iso(), "edited_timestamp": None, "tts": False,
+            "mention_everyone": False, "mentions": [], "mention_roles": [], "embeds": message.embeds,
+            "attachments": [{"id": snowflake(), "filename": name, "size": len(data), "url": "", "proxy_url": ""}
+                            for name, data in message.files.items()],
+            "pinned": False, "type": 19 if message.reference else 0, "flags": 0,
+        }
+        if message.channel_id != self.dm_channel_id:
+            data["guild_id"] = self.guild_id
+        return data
+
+    # -- gateway ----------------------------------------------------------
+
+    async def gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.sockets.append(ws)
+        await ws.send_json({"op": 10, "d": {"heartbeat_interval": 41250}})
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            await self._on_gateway_message(ws, json.loads(msg.data))
+        self.sockets.remove(ws)
+        return ws
+
+    async def _on_gateway_message(self, ws: web.WebSocketResponse, data: dict) -> None:
+        if data["op"] == 1:
+            await ws.send_json({"op": 11})
+        elif data["op"] == 2:
+            self.identify = data["d"]
+            await self._dispatch(ws, "READY", {
+                "v": 10, "user": self.bot_user.payload(), "guilds": [{"id": self.guild_id, "unavailable": True}],
+                "session_id": "fake-session", "resume_gateway_url": self.gateway_url,
+                "application": {"id": self.bot_user.id, "flags": 0}, "private_channels": [],
+            })
+            await self._dispatch(ws, "GUILD_CREATE", self._guild_payload())
+        elif data["op"] == 6:
+            await self._dispatch(ws, "RESUMED", {})
+
+    async def _dispatch(self, ws: web.WebSocketResponse, event: str, data: dict) -> None:
+        await ws.send_json({"op": 0, "t": event, "s": next(self._sequence), "d": data})
+
+    def _member_payload(self, user: FakeUser) -> dict:
+        return {"roles": [self.admin_role_id] if user.admin else [], "joined_at": now_iso(), "nick": None,
+                "deaf": False, "mute": False, "flags": 0}
+
+    def _guild_payload(self) -> dict:
+        role = {"color": 0, "hoist": False, "managed": False, "mentionable": False, "icon": None, "flags": 0}
+        return {
+            "id": self.guild_id, "name": "Test Server", "icon": None, "owner_id": self.owner.id,
+            "premium_tier": 0, "member_count": len(self.members), "large": False, "features": [],
+            "emojis": [], "stickers": [], "threads": [], "voice_states": [], "presences": [],
+            "roles": [
+                {**role, "id": self.guild_id, "name": "@everyone", "position": 0, "permissions": str(EVERYONE_PERMISSIONS)},
+                {**role, "id": self.admin_role_id, "name": "Admin", "position": 1,
+                 "permissions": str(EVERYONE_PERMISSIONS | MANAGE_GUILD)},
+            ],
+            "channels": [
+                {"id": cid, "type": 0, "name": name, "position": i, "permission_overwrites": [], "nsfw": False}
+                for i, (name, cid) in enumerate(self.channels.items())
+            ],
+            "members": [{**self._member_payload(u), "user": u.payload()} for u in self.members],
+        }
+
+    # -- what tests do ----------------------------------------------------
+
+    async def user_says(self, author: FakeUser, content: str, *, channel: str = "general",
+                        mention_bot: bool = False, mentions: list[FakeUser] = (), dm: bool = False) -> str:
+        """Deliver a MESSAGE_CREATE as Discord would; returns the new message id."""
+        mentioned = ([self.bot_user] if mention_bot else []) + list(mentions)
+        if mention_bot:
+            content = f"<@{self.bot_user.id}> {content}"
+        message_id = snowflake()
+        data = {
+            "id": message_id, "channel_id": self.dm_channel_id if dm else self.channels[channel],
+            "author": author.payload(), "content": content, "timestamp": now_iso(), "edited_timestamp": None,
+            "tts": False, "mention_everyone": False, "mention_roles": [], "attachments": [], "embeds": [],
+            "pinned": False, "type": 0, "flags": 0,
+            "mentions": [{**u.payload(), "member": self._member_payload(u)} for u in mentioned],
+        }
+        if not dm:
+            data["guild_id"] = self.guild_id
+            data["member"] = self._member_payload(author)
+        await self._dispatch(self.sockets[-1], "MESSAGE_CREATE", data)
+        return message_id
+
+    async def wait_for_sent(self, count: int, timeout: float = 10.0) -> list[SentMessage]:
+        """Wait until the bot has posted at least `count` messages in all."""
+        async def enough():
+            while len(self.sent) < count:
+                self._sent_event.clear()
+                await self._sent_event.wait()
+        await asyncio.wait_for(enough(), timeout)
+        return self.sent
+
+    async def drop_connection(self) -> None:
+        """Close the gateway socket the way a Discord restart does (the client resumes)."""
+        await self.sockets[-1].close(code=4000, message=b"fake restart")
