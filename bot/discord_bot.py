@@ -102,15 +102,16 @@ class Conversations(commands.Cog):
     @commands.command()
     async def history(self, ctx: commands.Context, *, user: str | None = None) -> None:
         """Show the last 10 conversations: yours, or (admins) those of a @mention, name or id."""
-        key, label = resolve_user(ctx, user)
-        if key not in (str(ctx.author.id), ctx.author.name.lower()) and not is_admin(ctx, self.settings.admin_ids):
+        key = resolve_user(ctx, user)
+        if not is_self(ctx, key) and not is_admin(ctx, self.settings.admin_ids):
             await ctx.send("Sorry, only admins can see another person's history. `!history` shows your own.")
             return
         rows = await self.service.history(key)
         if not rows:
-            await ctx.send(f"No conversations found for {truncate(label, 100)}.")
+            who = "you" if user is None else discord.utils.escape_mentions(truncate(user, 100))
+            await ctx.send(f"No conversations found for {who}.")
             return
-        await ctx.send(embed=history_embed(label, rows))
+        await ctx.send(embed=history_embed(rows))
 
     @commands.command()
     @admin_only()
@@ -119,7 +120,7 @@ class Conversations(commands.Cog):
         limit = ctx.guild.filesize_limit if ctx.guild else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
         with tempfile.TemporaryDirectory() as directory:
             async with ctx.typing():
-                result = await self.service.export(Path(directory), limit)
+                result = await self.service.export(Path(directory), limit, self.settings.export_max_parts)
             await self._send_export(ctx, result)
 
     async def _send_export(self, ctx: commands.Context, result: ExportResult) -> None:
@@ -169,25 +170,27 @@ async def send_reply(message: discord.Message, text: str) -> None:
         log.warning("reply to message %s not delivered: %s", message.id, err)
 
 
-def resolve_user(ctx: commands.Context, query: str | None) -> tuple[str, str]:
-    """(lookup key, label): own id, a mention's id, a cached member's id, or the name as typed."""
+def resolve_user(ctx: commands.Context, query: str | None) -> str:
+    """The key to look up: your own id, a mention's id, or the id or name as typed.
+
+    Names are matched against the log (user name or display name), not the member
+    cache, which is empty without the privileged members intent.
+    """
     if query is None:
-        return str(ctx.author.id), ctx.author.display_name
+        return str(ctx.author.id)
     mentioned = [user for user in ctx.message.mentions if user != ctx.me]
     if mentioned:
-        return str(mentioned[0].id), mentioned[0].display_name
-    name = query.strip().lstrip("@")
-    wanted = name.lower()
-    members = ctx.guild.members if ctx.guild else []
-    member = discord.utils.find(
-        lambda m: wanted in (m.name.lower(), m.display_name.lower(), (m.global_name or "").lower()), members
-    )
-    if member is not None:
-        return str(member.id), member.display_name
-    return (name.lower() if not name.isdigit() else name), name
+        return str(mentioned[0].id)
+    return query.strip().lstrip("@")
 
 
-def history_embed(label: str, rows: list[dict]) -> discord.Embed:
+def is_self(ctx: commands.Context, key: str) -> bool:
+    author = ctx.author
+    return key == str(author.id) or key.lower() in (author.name.lower(), author.display_name.lower())
+
+
+def history_embed(rows: list[dict]) -> discord.Embed:
+    label = rows[0]["display_name"] or rows[0]["user_name"]
     embed = discord.Embed(title=truncate(f"Last {len(rows)} conversations of {label}", 256), colour=EMBED_COLOUR)
     for row in rows:
         heading, body = history_entry(row)

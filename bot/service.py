@@ -97,8 +97,9 @@ class BotService:
     async def history(self, user: str, limit: int = 10) -> list[dict]:
         return await asyncio.to_thread(self.log.history, user, limit)
 
-    async def export(self, directory: Path, max_bytes: int | None = None) -> ExportResult:
-        return await asyncio.to_thread(export_csv, self.log.export_rows(), directory, max_bytes=max_bytes)
+    async def export(self, directory: Path, max_bytes: int | None = None, max_parts: int = 10) -> ExportResult:
+        return await asyncio.to_thread(export_csv, self.log.export_rows(), directory,
+                                       max_bytes=max_bytes, max_parts=max_parts)
 
 
 def _exchange(incoming: Incoming, reply: Reply, conversation_id: str) -> Exchange:

@@ -63,6 +63,7 @@ class Settings:
     chat_channel_ids: frozenset[int] = field(default_factory=frozenset)
     memory_turns: int = 10
     memory_ttl_minutes: float = 60.0
+    export_max_parts: int = 10
     datasette_url: str | None = None
     log_level: str = "INFO"
 
@@ -87,6 +88,7 @@ class Settings:
             chat_channel_ids=_ids(env, "BOT_CHAT_CHANNELS"),
             memory_turns=_number(env, "BOT_MEMORY_TURNS", 10),
             memory_ttl_minutes=_number(env, "BOT_MEMORY_TTL_MINUTES", 60.0, float),
+            export_max_parts=max(1, _number(env, "BOT_EXPORT_MAX_PARTS", 10)),
             datasette_url=(env.get("DATASETTE_URL") or "").rstrip("/") or None,
             log_level=(env.get("BOT_LOG_LEVEL") or "INFO").upper(),
         )

@@ -110,10 +110,11 @@ def m003_indexes(db: Database) -> None:
     table.create_index(["model_used"], if_not_exists=True)
     table.create_index(["user_id", "timestamp"], if_not_exists=True)
     # NOCASE so `!history alice` finds "Alice" through the index.
-    db.execute(
-        "CREATE INDEX IF NOT EXISTS idx_conversations_user_name_nocase "
-        "ON conversations (user_name COLLATE NOCASE, timestamp)"
-    )
+    for column in ("user_name", "display_name"):
+        db.execute(
+            f"CREATE INDEX IF NOT EXISTS idx_conversations_{column}_nocase "
+            f"ON conversations ({column} COLLATE NOCASE, timestamp)"
+        )
 
 
 STATS_SQL = """
@@ -129,7 +130,7 @@ select model_used, count(*) as conversations, coalesce(sum(tokens_used), 0) as t
 from conversations group by model_used order by conversations desc, model_used
 """
 
-# Two indexed lookups joined by UNION instead of `user_id = :user or user_name = :user`,
+# Indexed lookups joined by UNION instead of `user_id = :user or user_name = :user ...`,
 # which cannot use an index and scans the whole table for an unknown user.
 HISTORY_SQL = """
 select * from conversations where id in (
@@ -137,6 +138,9 @@ select * from conversations where id in (
                   order by timestamp desc, id desc limit :limit)
   union
   select id from (select id from conversations where user_name = :user collate nocase
+                  order by timestamp desc, id desc limit :limit)
+  union
+  select id from (select id from conversations where display_name = :user collate nocase
                   order by timestamp desc, id desc limit :limit)
 )
 order by timestamp desc, id desc limit :limit
@@ -338,7 +342,7 @@ class ConversationLog:
             db.close()
 
     def history(self, user: str, limit: int = 10) -> list[dict]:
-        """The last `limit` exchanges of the user whose id or user name is `user`."""
+        """The last `limit` exchanges of the user whose id, user name or display name is `user`."""
         db = self._read()
         try:
             return list(db.query(HISTORY_SQL, {"user": user, "limit": limit}))

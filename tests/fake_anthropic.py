@@ -42,6 +42,7 @@ class FakeAnthropic:
         self.hits = 0
         self.port = 0
         self._runner: web.AppRunner | None = None
+        self._stopping = asyncio.Event()
 
     async def start(self) -> "FakeAnthropic":
         app = web.Application()
@@ -54,6 +55,7 @@ class FakeAnthropic:
         return self
 
     async def stop(self) -> None:
+        self._stopping.set()  # releases requests told to hang
         await self._runner.cleanup()
 
     @property
@@ -73,7 +75,7 @@ class FakeAnthropic:
         if self.failures:
             failure = self.failures.pop(0)
             if failure == "hang":
-                await asyncio.sleep(3600)
+                await self._stopping.wait()
             return api_error(failure, "fake failure")
         body = await request.json()
         problem = validate(body)

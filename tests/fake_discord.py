@@ -17,6 +17,7 @@ from aiohttp import WSMsgType, web
 
 FILE_LIMIT = 10 * 1024 * 1024  # a normal server's upload limit, as Discord enforces it
 MANAGE_GUILD = 1 << 5
+GUILD_MEMBERS_INTENT = 1 << 1
 EVERYONE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16)  # view, send, embed, attach, history
 _ids = itertools.count(1_300_000_000_000_000_000)
 
@@ -233,7 +234,9 @@ class FakeDiscord:
                 {"id": cid, "type": 0, "name": name, "position": i, "permission_overwrites": [], "nsfw": False}
                 for i, (name, cid) in enumerate(self.channels.items())
             ],
-            "members": [{**self._member_payload(u), "user": u.payload()} for u in self.members],
+            # Without the privileged GUILD_MEMBERS intent Discord sends only the bot itself.
+            "members": [{**self._member_payload(u), "user": u.payload()} for u in self.members
+                        if u is self.bot_user or self.identify["intents"] & GUILD_MEMBERS_INTENT],
         }
 
     # -- what tests do ----------------------------------------------------
