@@ -1,0 +1,78 @@
+"""Settings come from the environment and .env, in one place; bad ones say which variable."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.settings import ROOT, ConfigError, Settings
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_follow_the_spec(tmp_path):
+    settings = Settings.from_env({}, dotenv_path=None)
+    assert settings.model == "claude-haiku-4-5"
+    assert settings.log_db == ROOT / "conversation_logs.db"
+    assert settings.memory_db == ROOT / "bot_memory.db"
+    assert settings.command_prefix == "!"
+    assert settings.discord_token is None and settings.anthropic_api_key is None
+
+
+def test_dotenv_is_read_and_the_environment_wins(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("DISCORD_TOKEN=from-file\nBOT_MODEL=claude-sonnet-4-5\nBOT_ADMIN_IDS=1, 2\n"
+                        "BOT_CHAT_CHANNELS=30 40\nCONVERSATION_LOG_DB=/data/log.db\nBOT_PREFIX=?\n")
+    settings = Settings.from_env({"DISCORD_TOKEN": "from-env"}, dotenv_path=env_file)
+    assert settings.discord_token == "from-env"
+    assert settings.model == "claude-sonnet-4-5"
+    assert settings.admin_ids == {1, 2}
+    assert settings.chat_channel_ids == {30, 40}
+    assert settings.log_db == Path("/data/log.db")
+    assert settings.command_prefix == "?"
+
+
+@pytest.mark.parametrize("name, value", [("BOT_ADMIN_IDS", "alice"), ("BOT_API_TIMEOUT", "soon"),
+                                         ("BOT_MEMORY_TURNS", "-1")])
+def test_bad_values_name_the_variable(name, value):
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value}, dotenv_path=None)
+
+
+async def run_bot_cli(*args: str, env: dict[str, str], stdin: bytes = b"", cwd: Path = PROJECT):
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "--env-file", os.devnull, *args, cwd=cwd, env=env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(stdin), 60)
+    return process.returncode, out.decode(), err.decode()
+
+
+def clean_env(tmp_path, **extra) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD", "ANTHROPIC", "BOT_", "CONVERSATION"))}
+    env.update(PYTHONPATH=str(PROJECT), CONVERSATION_LOG_DB=str(tmp_path / "log.db"),
+               BOT_MEMORY_DB=str(tmp_path / "mem.db"), **extra)
+    return env
+
+
+async def test_missing_token_is_one_clear_line_and_a_failure(tmp_path):
+    code, out, err = await run_bot_cli(env=clean_env(tmp_path))
+    assert code != 0
+    assert err.strip().count("\n") == 0
+    assert "DISCORD_TOKEN is not set" in err and "Traceback" not in err + out
+
+
+async def test_bad_setting_is_one_clear_line(tmp_path):
+    code, _, err = await run_bot_cli("console", env=clean_env(tmp_path, BOT_ADMIN_IDS="me"))
+    assert code != 0 and "BOT_ADMIN_IDS" in err and "Traceback" not in err
+
+
+async def test_corrupt_log_file_is_named_at_startup(tmp_path):
+    (tmp_path / "log.db").write_bytes(b"garbage" * 1000)
+    code, _, err = await run_bot_cli("console", env=clean_env(tmp_path))
+    assert code != 0 and str(tmp_path / "log.db") in err and "Traceback" not in err
+    assert (tmp_path / "log.db").read_bytes() == b"garbage" * 1000
