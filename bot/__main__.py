@@ -9,6 +9,7 @@ import sys
 
 import click
 import discord
+import yarl
 
 from .console import Console
 from .discord_bot import ConversationBot
@@ -66,7 +67,16 @@ def console(settings: Settings) -> None:
         raise click.ClickException(str(err)) from None
 
 
+def use_discord_endpoints(settings: Settings) -> None:
+    """Point discord.py at a REST proxy or another gateway; these are its two class-level settings."""
+    if settings.discord_api_base:
+        discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
+    if settings.discord_gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
 async def run_discord(settings: Settings) -> None:
+    use_discord_endpoints(settings)
     async with open_service(settings) as service:
         bot = ConversationBot(settings, service)
         stop_on_signals(lambda: asyncio.ensure_future(bot.close()))

@@ -49,6 +49,8 @@ def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
 @dataclass(frozen=True)
 class Settings:
     discord_token: str | None = None
+    discord_api_base: str | None = None
+    discord_gateway_url: str | None = None
     anthropic_api_key: str | None = None
     anthropic_base_url: str | None = None
     model: str = DEFAULT_MODEL
@@ -74,6 +76,8 @@ class Settings:
         env.update(os.environ if environ is None else environ)
         return cls(
             discord_token=env.get("DISCORD_TOKEN") or None,
+            discord_api_base=env.get("DISCORD_API_BASE") or None,
+            discord_gateway_url=env.get("DISCORD_GATEWAY_URL") or None,
             anthropic_api_key=env.get("ANTHROPIC_API_KEY") or None,
             anthropic_base_url=env.get("ANTHROPIC_BASE_URL") or None,
             model=env.get("BOT_MODEL") or DEFAULT_MODEL,

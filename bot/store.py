@@ -349,6 +349,14 @@ class ConversationLog:
         finally:
             db.close()
 
+    def query(self, sql: str, params: list | dict = ()) -> list[dict]:
+        """Rows of any read-only query, as dicts."""
+        db = self._read()
+        try:
+            return list(db.query(sql, params))
+        finally:
+            db.close()
+
     def export_rows(self) -> Iterator[list]:
         """The header, then every row in id order, streamed from a cursor."""
         db = self._read()
