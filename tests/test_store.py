@@ -6,6 +6,7 @@ import re
 import sqlite3
 import subprocess
 import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -242,3 +243,17 @@ async def test_memory_and_log_are_independent(settings, claude):
     async with open_service(settings) as service:
         await service.chat(replace(message, text="log file gone", message_id="x4"))
         assert claude.requests[-1]["messages"][0] == {"role": "user", "content": "memory file gone"}
+
+
+def test_the_writer_checkpoints_so_the_wal_stays_small(tmp_path):
+    path = tmp_path / "log.db"
+    wal = path.with_name(path.name + "-wal")
+    reader = sqlite3.connect(path)  # like Datasette, a reader holding the file open
+    with ConversationLog(path, checkpoint_seconds=0.05) as store:
+        for n in range(300):
+            store.submit(exchange(n, user_message="x" * 2000)).result()
+        grown = wal.stat().st_size
+        time.sleep(0.3)  # idle ticks: the writer checkpoints with TRUNCATE
+        assert reader.execute("select count(*) from conversations").fetchone()[0] == 300
+        assert wal.stat().st_size == 0 < grown
+    reader.close()
