@@ -13,6 +13,8 @@ import json
 
 from aiohttp import web
 
+from tests.loopback import serve
+
 ERROR_TYPES = {
     400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
     404: "not_found_error", 429: "rate_limit_error", 500: "api_error", 529: "overloaded_error",
@@ -47,11 +49,7 @@ class FakeAnthropic:
     async def start(self) -> "FakeAnthropic":
         app = web.Application()
         app.router.add_post("/v1/messages", self.messages)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self._runner, self.port = await serve(app)
         return self
 
     async def stop(self) -> None:

@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 
 from aiohttp import WSMsgType, web
 
+from tests.loopback import serve
+
 FILE_LIMIT = 10 * 1024 * 1024  # a normal server's upload limit, as Discord enforces it
 MANAGE_GUILD = 1 << 5
 GUILD_MEMBERS_INTENT = 1 << 1
@@ -103,11 +105,7 @@ class FakeDiscord:
         app.router.add_get(f"{api}/oauth2/applications/@me", self.application)
         app.router.add_post(f"{api}/channels/{{channel_id}}/typing", self.trigger_typing)
         app.router.add_post(f"{api}/channels/{{channel_id}}/messages", self.create_message)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        self._runner, self.port = await serve(app)
         return self
 
     async def stop(self) -> None:
