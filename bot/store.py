@@ -23,6 +23,8 @@ from typing import Iterator
 
 from sqlite_utils import Database, Migrations
 
+from .queries import HISTORY_SQL, MODELS_SQL, STATS_SQL
+
 log = logging.getLogger(__name__)
 
 TABLE = "conversations"
@@ -117,34 +119,10 @@ def m003_indexes(db: Database) -> None:
         )
 
 
-STATS_SQL = """
-select
-  (select count(*) from conversations) as total_conversations,
-  (select count(distinct user_id) from conversations) as unique_users,
-  (select count(*) from conversations where timestamp >= datetime('now', '-1 day')) as last_24_hours,
-  (select coalesce(sum(tokens_used), 0) from conversations) as total_tokens
-"""
-
-MODELS_SQL = """
-select model_used, count(*) as conversations, coalesce(sum(tokens_used), 0) as tokens
-from conversations group by model_used order by conversations desc, model_used
-"""
-
-# Indexed lookups joined by UNION instead of `user_id = :user or user_name = :user ...`,
-# which cannot use an index and scans the whole table for an unknown user.
-HISTORY_SQL = """
-select * from conversations where id in (
-  select id from (select id from conversations where user_id = :user
-                  order by timestamp desc, id desc limit :limit)
-  union
-  select id from (select id from conversations where user_name = :user collate nocase
-                  order by timestamp desc, id desc limit :limit)
-  union
-  select id from (select id from conversations where display_name = :user collate nocase
-                  order by timestamp desc, id desc limit :limit)
-)
-order by timestamp desc, id desc limit :limit
-"""
+@migrations()
+def m004_full_text_search(db: Database) -> None:
+    # Triggers keep the index current on insert, update and delete, so Datasette's search box works.
+    db[TABLE].enable_fts(["user_message", "bot_response"], create_triggers=True)
 
 
 class StoreError(RuntimeError):

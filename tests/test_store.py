@@ -13,7 +13,8 @@ import pytest
 from sqlite_utils import Database
 
 from bot.service import Incoming, open_service
-from bot.store import ConversationLog, Exchange, HISTORY_SQL, StoreError, migrations, utc_now_text
+from bot.queries import HISTORY_SQL
+from bot.store import ConversationLog, Exchange, StoreError, migrations, utc_now_text
 from tests.conftest import log_rows, running_bot
 
 SPEC = {
@@ -43,7 +44,9 @@ def test_migrations_on_a_blank_database_give_the_spec_columns_and_more(tmp_path)
     assert columns(tmp_path / "log.db") == {**SPEC, **ADDED}
     with Database(tmp_path / "log.db") as db:
         assert db.journal_mode == "wal"
-        assert [m.name for m in migrations.applied(db)] == ["m001_conversations", "m002_analysis_columns", "m003_indexes"]
+        assert [m.name for m in migrations.applied(db)] == [
+            "m001_conversations", "m002_analysis_columns", "m003_indexes", "m004_full_text_search"]
+        assert db["conversations"].detect_fts() == "conversations_fts"
         unique = [i.columns for i in db["conversations"].indexes if i.unique]
         assert ["message_id"] in unique
 

@@ -1,0 +1,56 @@
+"""`.transcript`: any rows with user_message and bot_response, rendered as a readable chat.
+
+Works on the table (with its filters and search), a row, and the user_history canned query:
+Datasette links "transcript" beside json and csv wherever the columns fit.
+"""
+
+from datasette import hookimpl
+from datasette.utils.asgi import Response
+
+TEMPLATE = """{% extends "base.html" %}
+{% block title %}{{ title }}{% endblock %}
+{% block extra_head %}
+<style>
+  .transcript { max-width: 46rem; }
+  .turn { margin: 0.6rem 0; padding: 0.6rem 0.9rem; border-radius: 0.8rem; white-space: pre-wrap;
+          overflow-wrap: anywhere; }
+  .turn.user { background: #e8f0fe; margin-right: 4rem; }
+  .turn.bot { background: #f1f3f4; margin-left: 4rem; }
+  .turn .meta { display: block; font-size: 0.8em; color: #555; margin-bottom: 0.25rem; white-space: normal; }
+  .fallback { color: #a50e0e; }
+</style>
+{% endblock %}
+{% block content %}
+<h1>{{ title }}</h1>
+<p><a href="{{ back_url }}">Back to the table view</a> · {{ exchanges|length }} exchange{{ "" if exchanges|length == 1 else "s" }}, oldest first</p>
+<div class="transcript">
+{% for e in exchanges %}
+  <div class="turn user"><span class="meta">{{ e.display_name or e.user_name or e.user_id }} · {{ e.timestamp }} UTC</span>{{ e.user_message }}</div>
+  <div class="turn bot"><span class="meta{% if e.model_used == 'static_fallback' %} fallback{% endif %}">bot · {{ e.model_used }} · {{ e.tokens_used or 0 }} tokens</span>{{ e.bot_response }}</div>
+{% else %}
+  <p>No conversations here.</p>
+{% endfor %}
+</div>
+{% endblock %}
+"""
+
+
+def can_render(columns):
+    return {"user_message", "bot_response"} <= set(columns or [])
+
+
+async def render(datasette, request, rows, columns):
+    exchanges = sorted((dict(zip(columns, row)) for row in rows),
+                       key=lambda e: (e.get("timestamp") or "", e.get("id") or 0))
+    people = {e.get("display_name") or e.get("user_name") for e in exchanges}
+    title = f"Conversations of {people.pop()}" if len(people) == 1 else "Conversations"
+    back_url = request.path.rsplit(".transcript", 1)[0] + (f"?{request.query_string}" if request.query_string else "")
+    template = datasette.jinja_env.from_string(TEMPLATE)
+    html = await datasette.render_template(template, {"title": title, "exchanges": exchanges, "back_url": back_url},
+                                           request=request)
+    return Response.html(html)
+
+
+@hookimpl
+def register_output_renderer(datasette):
+    return {"extension": "transcript", "render": render, "can_render": can_render}

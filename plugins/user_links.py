@@ -1,0 +1,16 @@
+"""Make every user name or id in the conversation log a link to that user's transcript."""
+
+from urllib.parse import urlencode
+
+from datasette import hookimpl
+from markupsafe import Markup, escape
+
+COLUMNS = {"user_name", "user_id", "display_name"}
+
+
+@hookimpl
+def render_cell(row, value, column, table, database, datasette):
+    if database != "conversation_logs" or column not in COLUMNS or not isinstance(value, str) or not value:
+        return None
+    href = datasette.urls.path("/conversation_logs/user_history.transcript?" + urlencode({"user": value}))
+    return Markup('<a href="{}" title="This user\'s conversations as a transcript">{}</a>').format(href, value)

@@ -1,0 +1,120 @@
+"""Our Datasette plugins: the startup check and the login requirement, through datasette.client."""
+
+from __future__ import annotations
+
+import base64
+import sqlite3
+
+import click
+import pytest
+from datasette_auth_passwords.utils import hash_password
+
+from tests.web import datasette_for, write_sample_log
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def log_path(tmp_path):
+    path = tmp_path / "conversation_logs.db"
+    write_sample_log(path, count=5)
+    return path
+
+
+async def refusal(path) -> str:
+    with pytest.raises(click.ClickException) as raised:
+        await datasette_for(path).invoke_startup()
+    return raised.value.message
+
+
+async def test_a_good_log_starts(log_path):
+    ds = datasette_for(log_path)
+    await ds.invoke_startup()
+    assert (await ds.client.get("/conversation_logs/conversations.json")).status_code == 200
+
+
+async def test_refuses_a_file_that_is_not_wal(tmp_path):
+    path = tmp_path / "conversation_logs.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("create table conversations (id integer primary key, user_id, user_name, channel_id, "
+                     "user_message, bot_response, timestamp, tokens_used, model_used)")
+    message = await refusal(path)
+    assert "not in WAL mode" in message and str(path) in message
+
+
+async def test_refuses_a_file_without_the_table(tmp_path):
+    path = tmp_path / "conversation_logs.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("pragma journal_mode=wal")
+        conn.execute("create table something_else (x)")
+    assert "has no 'conversations' table" in await refusal(path)
+
+
+async def test_refuses_a_table_missing_spec_columns(tmp_path):
+    path = tmp_path / "conversation_logs.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("pragma journal_mode=wal")
+        conn.execute("create table conversations (id integer primary key, user_id, user_message)")
+    message = await refusal(path)
+    assert "lacks the columns" in message and "bot_response" in message
+
+
+async def test_refuses_a_file_of_another_name(tmp_path):
+    path = tmp_path / "other.db"
+    write_sample_log(path, count=1)
+    assert "no database named 'conversation_logs'" in await refusal(path)
+
+
+async def test_web_mode_without_a_password_hash_refuses_to_start(log_path, monkeypatch):
+    monkeypatch.setenv("DATASETTE_REQUIRE_LOGIN", "1")
+    monkeypatch.delenv("DATASETTE_PASSWORD_HASH", raising=False)
+    assert "DATASETTE_PASSWORD_HASH is not set" in await refusal(log_path)
+
+
+async def test_web_mode_can_be_made_public_on_purpose(log_path, monkeypatch):
+    monkeypatch.setenv("DATASETTE_REQUIRE_LOGIN", "1")
+    monkeypatch.setenv("DATASETTE_PUBLIC", "1")
+    ds = datasette_for(log_path)
+    await ds.invoke_startup()
+    assert (await ds.client.get("/conversation_logs/conversations")).status_code == 200
+
+
+@pytest.fixture
+async def guarded(log_path, monkeypatch):
+    monkeypatch.setenv("DATASETTE_REQUIRE_LOGIN", "1")
+    monkeypatch.setenv("DATASETTE_PASSWORD_HASH", hash_password(PASSWORD, iterations=1000))
+    ds = datasette_for(log_path)
+    await ds.invoke_startup()
+    return ds
+
+
+@pytest.mark.parametrize("path", ["/", "/conversation_logs", "/conversation_logs/conversations",
+                                  "/conversation_logs/conversations.csv?_stream=on",
+                                  "/conversation_logs/stats.json", "/conversation_logs.json?sql=select+1",
+                                  "/conversation_logs/user_history.transcript?user=alice"])
+async def test_web_mode_sends_anonymous_visitors_to_login(guarded, path):
+    response = await guarded.client.get(path)
+    assert response.status_code == 302 and response.headers["location"] == "/-/login"
+
+
+async def log_in(ds, password: str):
+    token = (await ds.client.get("/-/login")).cookies["ds_csrftoken"]
+    return await ds.client.post("/-/login", data={"username": "admin", "password": password, "csrftoken": token},
+                                cookies={"ds_csrftoken": token})
+
+
+async def test_logging_in_opens_every_page(guarded):
+    wrong = await log_in(guarded, "guess")
+    assert "Invalid username or password" in wrong.text and "ds_actor" not in wrong.cookies
+    right = await log_in(guarded, PASSWORD)
+    assert right.status_code == 302
+    cookie = right.cookies["ds_actor"]
+    page = await guarded.client.get("/conversation_logs/stats.json", cookies={"ds_actor": cookie})
+    assert page.status_code == 200 and page.json()["rows"]
+
+
+async def test_basic_auth_works_for_scripts(guarded):
+    credentials = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
+    response = await guarded.client.get("/conversation_logs/conversations.csv",
+                                        headers={"Authorization": f"Basic {credentials}"})
+    assert response.status_code == 200 and response.text.startswith("id,user_id,user_name")
