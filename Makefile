@@ -2,7 +2,10 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run console test
+.PHONY: run console web test
+
+# The same settings as the Procfile's web process (tests/test_datasette.py checks they agree).
+DATASETTE_SETTINGS := --setting allow_csv_stream on --setting max_csv_mb 0 --setting sql_time_limit_ms 3000 --setting max_returned_rows 1000 --setting suggest_facets off
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -16,5 +19,13 @@ run: $(VENV)/.installed
 console: $(VENV)/.installed
 	$(PY) -m bot console
 
-test: $(VENV)/.installed
+# Datasette on this machine only (127.0.0.1:8001), no login.
+web: $(VENV)/.installed
+	$(VENV)/bin/datasette serve "$${CONVERSATION_LOG_DB:-conversation_logs.db}" --metadata metadata.yml --plugins-dir plugins --host 127.0.0.1 --port 8001 $(DATASETTE_SETTINGS)
+
+# The browser tests drive Debian's Chromium (never a downloaded browser).
+/usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+test: $(VENV)/.installed /usr/bin/chromium
 	$(PY) -m pytest

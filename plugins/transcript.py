@@ -17,7 +17,7 @@ TEMPLATE = """{% extends "base.html" %}
   .turn.user { background: #e8f0fe; margin-right: 4rem; }
   .turn.bot { background: #f1f3f4; margin-left: 4rem; }
   .turn .meta { display: block; font-size: 0.8em; color: #555; margin-bottom: 0.25rem; white-space: normal; }
-  .fallback { color: #a50e0e; }
+  .turn .meta.fallback { color: #a50e0e; }
 </style>
 {% endblock %}
 {% block content %}

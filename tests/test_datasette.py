@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import re
 
 import pytest
-from datasette.app import Datasette
 from sqlite_utils import Database
 
 from bot.store import ConversationLog
-from tests.web import METADATA, PLUGINS, datasette_for, procfile_settings, sample_exchange, write_sample_log
+from tests.web import PROJECT, datasette_for, fingerprint, procfile_settings, sample_exchange, write_sample_log
 
 QUERIES = ["stats", "models", "user_history", "daily_activity", "top_users"]
 
@@ -102,10 +100,6 @@ async def test_full_text_search_finds_and_forgets(ds, log_path):
     assert len(await rows(ds, "/conversation_logs/conversations.json?_search=penguins")) == 7
 
 
-def file_hashes(path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in path.parent.glob(path.name + "*")}
-
-
 WRITES = [
     "insert into conversations (user_id, user_message) values ('x', 'y')",
     "update conversations set bot_response = 'hacked'",
@@ -121,22 +115,26 @@ WRITES = [
 
 @pytest.mark.parametrize("sql", WRITES)
 async def test_no_write_goes_through_sql(ds, log_path, sql):
-    before = file_hashes(log_path)
+    before = fingerprint(log_path)
     response = await ds.client.get("/conversation_logs.json", params={"sql": sql})
     assert response.status_code in (400, 403), response.text
     assert response.json()["ok"] is False
-    assert file_hashes(log_path) == before
+    assert fingerprint(log_path) == before
 
 
 async def test_canned_query_parameters_cannot_write(ds, log_path):
-    before = file_hashes(log_path)
+    before = fingerprint(log_path)
     for user in ("x'; delete from conversations; --", "' or 1=1 --"):
         assert await rows(ds, f"/conversation_logs/user_history.json?user={user}") == []
-    assert file_hashes(log_path) == before
+    assert fingerprint(log_path) == before
 
 
-async def test_settings_come_from_the_procfile(ds):
+async def test_settings_come_from_the_procfile_and_make_web_agrees(ds):
     served = (await ds.client.get("/-/settings.json")).json()
+    makefile = (PROJECT / "Makefile").read_text()
+    [make_settings] = re.findall(r"^DATASETTE_SETTINGS := (.*)$", makefile, re.M)
+    pairs = re.findall(r"--setting (\S+) (\S+)", make_settings)
+    assert dict(pairs) == procfile_settings()
     assert procfile_settings() == {"allow_csv_stream": "on", "max_csv_mb": "0", "sql_time_limit_ms": "3000",
                                    "max_returned_rows": "1000", "suggest_facets": "off"}
     assert served["allow_csv_stream"] is True and served["max_csv_mb"] == 0 and served["suggest_facets"] is False
@@ -148,8 +146,13 @@ async def test_streamed_csv_has_every_row(tmp_path):
         for future in [store.submit(sample_exchange(n)) for n in range(2500)]:
             future.result()
     ds = datasette_for(path)
-    response = await ds.client.get("/conversation_logs/conversations.csv?_stream=on&_size=max")
-    assert len(list(csv.DictReader(io.StringIO(response.text)))) == 2500
+    for url in ("/conversation_logs/conversations.csv?_stream=on&_size=max",
+                "/conversation_logs/conversations.csv?_stream=on&_size=max&_sort_desc=id"):
+        ids = [int(r["id"]) for r in csv.DictReader(io.StringIO((await ds.client.get(url)).text))]
+        assert ids == list(range(1, 2501))  # every row, in id order like !export
+    chosen = await ds.client.get("/conversation_logs/conversations.csv?_stream=on&_size=max&_sort_desc=tokens_used")
+    tokens = [int(r["tokens_used"]) for r in csv.DictReader(io.StringIO(chosen.text))]
+    assert tokens == sorted(tokens, reverse=True) and len(tokens) == 2500
 
 
 async def test_transcript_renders_a_users_history_as_a_chat(ds):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 from pathlib import Path
 
@@ -65,3 +66,9 @@ def write_sample_log(path: Path, count: int = 40) -> None:
         for n in range(count):
             old = f"2026-0{1 + n % 9}-1{n % 10} 12:00:00" if n % 4 == 0 else ""
             store.submit(sample_exchange(n, old)).result()
+
+
+def fingerprint(path) -> tuple[str, int]:
+    """The database's bytes, and the size of any -wal (a reader creates an empty one; a write would fill it)."""
+    wal = path.with_name(path.name + "-wal")
+    return hashlib.sha256(path.read_bytes()).hexdigest(), wal.stat().st_size if wal.exists() else 0

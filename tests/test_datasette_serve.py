@@ -1,0 +1,125 @@
+"""A real `datasette serve` (the Procfile's arguments) on 127.0.0.1, read while the bot's store writes."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import os
+import sqlite3
+import sys
+import threading
+import time
+
+import aiohttp
+import pytest
+
+from bot.store import ConversationLog
+from tests.test_fallback import closed_port
+from tests.web import PROJECT, fingerprint, procfile_web, sample_exchange, serve_args, write_sample_log
+
+
+async def start_datasette(db_path, env: dict | None = None):
+    port = closed_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "datasette", "serve", *serve_args(db_path, port), cwd=PROJECT,
+        env={**os.environ, **(env or {})}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as session:
+        for _ in range(200):
+            try:
+                async with session.get(base + "/-/versions.json") as response:
+                    if response.status in (200, 302):
+                        return process, base
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.1)
+    process.kill()
+    raise AssertionError((await process.communicate())[1].decode())
+
+
+async def stop(process) -> str:
+    process.terminate()
+    _, err = await process.communicate()
+    return err.decode()
+
+
+@pytest.fixture
+def log_path(tmp_path):
+    path = tmp_path / "conversation_logs.db"
+    write_sample_log(path, count=20)
+    return path
+
+
+def write_for(path, seconds: float, outcomes: list) -> None:
+    """The bot's own writer, logging exchanges as fast as a busy server for `seconds`."""
+    with ConversationLog(path, checkpoint_seconds=0.5) as store:
+        n, deadline = 1000, time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            outcomes.append(store.submit(sample_exchange(n)).result())
+            n += 1
+
+
+async def test_readers_see_new_rows_live_while_the_bot_writes(log_path):
+    process, base = await start_datasette(log_path)
+    outcomes: list[str] = []
+    writer = threading.Thread(target=write_for, args=(log_path, 4.0, outcomes))
+    counts, statuses, bodies = [], [], []
+    try:
+        writer.start()
+        async with aiohttp.ClientSession() as session:
+            async def read(path: str) -> None:
+                async with session.get(base + path) as response:
+                    statuses.append(response.status)
+                    bodies.append(await response.text())
+                    if path.startswith("/conversation_logs/stats"):
+                        counts.append((await response.json())[0]["total_conversations"])
+            while writer.is_alive():
+                await asyncio.gather(
+                    read("/conversation_logs/stats.json?_shape=array"),
+                    read("/conversation_logs/conversations.json?_size=50"),
+                    read("/conversation_logs/user_history.json?user=alice"),
+                    read("/conversation_logs/conversations.json?_search=penguins"),
+                )
+            writer.join()
+            async with session.get(base + "/conversation_logs/conversations.csv?_stream=on&_size=max") as response:
+                streamed = list(csv.DictReader(io.StringIO(await response.text())))
+    finally:
+        err = await stop(process)
+
+    assert set(outcomes) == {"logged"} and len(outcomes) > 100, "the writer never had to spool"
+    assert set(statuses) == {200}
+    assert not any("locked" in body for body in bodies) and "locked" not in err
+    assert counts == sorted(counts) and counts[-1] > counts[0], "new rows appeared without a restart"
+    with sqlite3.connect(log_path) as conn:
+        total = conn.execute("select count(*) from conversations").fetchone()[0]
+    assert len(streamed) == total == 20 + len(outcomes)
+
+
+async def test_posting_to_a_canned_query_writes_nothing(log_path):
+    before = fingerprint(log_path)
+    process, base = await start_datasette(log_path)
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(base + "/conversation_logs/user_history", data={"user": "alice"}) as response:
+                status = response.status
+            async with session.get(base + "/conversation_logs.json",
+                                   params={"sql": "delete from conversations"}) as response:
+                sql_status = response.status
+    finally:
+        await stop(process)
+    assert status >= 400 and sql_status == 400
+    assert fingerprint(log_path) == before
+
+
+async def test_the_procfile_web_process_refuses_to_start_without_a_password(log_path):
+    inline_env, _ = procfile_web()
+    assert inline_env == {"DATASETTE_REQUIRE_LOGIN": "1"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATASETTE_")}
+    line = next(l for l in (PROJECT / "Procfile").read_text().splitlines() if l.startswith("web:"))
+    process = await asyncio.create_subprocess_shell(
+        line.removeprefix("web:"), cwd=PROJECT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**env, "PORT": str(closed_port()), "CONVERSATION_LOG_DB": str(log_path),
+             "PATH": f"{os.path.dirname(sys.executable)}:{env['PATH']}"})
+    _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 1
+    assert "DATASETTE_PASSWORD_HASH is not set" in err.decode() and "Traceback" not in err.decode()
