@@ -15,6 +15,7 @@ from .console import Console
 from .discord_bot import ConversationBot
 from .service import open_service
 from .settings import ConfigError, Settings
+from . import store
 from .store import StoreError
 
 log = logging.getLogger("bot")
@@ -55,6 +56,17 @@ def run(settings: Settings) -> None:
         raise click.ClickException(
             "Discord refused the Message Content intent: enable it under Bot → Privileged Gateway Intents."
         ) from None
+
+
+@cli.command()
+@click.pass_obj
+def migrate(settings: Settings) -> None:
+    """Create or upgrade the conversation log's schema (WAL mode included), then exit."""
+    try:
+        store.migrate(settings.log_db)
+    except StoreError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"{settings.log_db} is up to date")
 
 
 @cli.command()

@@ -135,13 +135,35 @@ def connect(path: Path, busy_timeout: float = BUSY_TIMEOUT_S) -> Database:
     return Database(conn)
 
 
+def enable_wal(db: Database, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
+    # Switching to WAL needs an exclusive lock, and SQLite reports "locked" at once
+    # rather than waiting for it, so wait here as long as the busy timeout would.
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def migrate(path: Path) -> None:
     """Create or upgrade the schema and switch the file to WAL; raise StoreError naming the file."""
     try:
         db = connect(path)
         try:
-            migrations.apply(db)
-            db.enable_wal()
+            # The web process and the bot may both start now: one migrates, the other waits
+            # for the lock and then finds nothing pending.
+            db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                migrations.apply(db)
+            except BaseException:
+                db.conn.execute("ROLLBACK")
+                raise
+            db.conn.execute("COMMIT")
+            enable_wal(db)
         finally:
             db.close()
     except sqlite3.DatabaseError as err:

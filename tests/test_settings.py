@@ -54,8 +54,8 @@ async def run_bot_cli(*args: str, env: dict[str, str], stdin: bytes = b"", cwd: 
 
 def clean_env(tmp_path, **extra) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD", "ANTHROPIC", "BOT_", "CONVERSATION"))}
-    env.update(PYTHONPATH=str(PROJECT), CONVERSATION_LOG_DB=str(tmp_path / "log.db"),
-               BOT_MEMORY_DB=str(tmp_path / "mem.db"), **extra)
+    env.update({"PYTHONPATH": str(PROJECT), "CONVERSATION_LOG_DB": str(tmp_path / "log.db"),
+                "BOT_MEMORY_DB": str(tmp_path / "mem.db"), **extra})
     return env
 
 

@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from bot.service import Incoming, open_service
 from bot.queries import HISTORY_SQL
-from bot.store import ConversationLog, Exchange, StoreError, migrations, utc_now_text
+from bot.store import ConversationLog, Exchange, StoreError, migrate, migrations, utc_now_text
 from tests.conftest import log_rows, running_bot
 
 SPEC = {
@@ -260,3 +260,27 @@ def test_the_writer_checkpoints_so_the_wal_stays_small(tmp_path):
         assert reader.execute("select count(*) from conversations").fetchone()[0] == 300
         assert wal.stat().st_size == 0 < grown
     reader.close()
+
+
+def test_migrating_at_once_from_many_connections_all_succeed(tmp_path):
+    """The web process and the bot start together; both migrate the same new file."""
+    path = tmp_path / "log.db"
+    barrier = threading.Barrier(8)
+    errors: list[Exception] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            migrate(path)
+        except Exception as error:  # collected, so the assertion can show it
+            errors.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with Database(path) as db:
+        assert len(migrations.applied(db)) == len(migrations._migrations) == 4
+        assert db.journal_mode == "wal"

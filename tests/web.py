@@ -19,7 +19,8 @@ PLUGINS = PROJECT / "plugins"
 def procfile_web() -> tuple[dict[str, str], list[str]]:
     """(inline environment, arguments after `datasette serve`) of the Procfile's web process."""
     line = next(l for l in (PROJECT / "Procfile").read_text().splitlines() if l.startswith("web:"))
-    words = shlex.split(line.removeprefix("web:"))
+    [serving] = [command for command in line.removeprefix("web:").split("&&") if "datasette serve" in command]
+    words = shlex.split(serving)
     env = dict(w.split("=", 1) for w in words[: words.index("datasette")])
     return env, words[words.index("serve") + 1:]
 
