@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run console web test
+.PHONY: run console web start test
 
 # The same settings as the Procfile's web process (tests/test_datasette.py checks they agree).
 DATASETTE_SETTINGS := --setting allow_csv_stream on --setting max_csv_mb 0 --setting sql_time_limit_ms 3000 --setting max_returned_rows 1000 --setting suggest_facets off
@@ -22,6 +22,10 @@ console: $(VENV)/.installed
 # Datasette on this machine only (127.0.0.1:8001), no login.
 web: $(VENV)/.installed
 	$(VENV)/bin/datasette serve "$${CONVERSATION_LOG_DB:-conversation_logs.db}" --metadata metadata.yml --plugins-dir plugins --host 127.0.0.1 --port 8001 $(DATASETTE_SETTINGS)
+
+# Both Procfile processes (bot and Datasette behind a login) on one file, as on a server.
+start: $(VENV)/.installed
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start
 
 # The browser tests drive Debian's Chromium (never a downloaded browser).
 /usr/bin/chromium:
