@@ -41,8 +41,14 @@ def stats_lines(figures: dict) -> list[tuple[str, str]]:
         ("Unique users", f"{figures['unique_users']:,}"),
         ("Last 24 hours", f"{figures['last_24_hours']:,}"),
         ("Total tokens", f"{figures['total_tokens']:,}"),
+        ("Opted out", f"{figures['opted_out_users']:,} users"),
+        ("Retention", retention_text(figures.get("retention_days", 0))),
         ("Models", models or "none yet"),
     ]
+
+
+def retention_text(days: float) -> str:
+    return f"conversations older than {days:g} days are deleted" if days else "kept until deleted"
 
 
 def history_entry(row: dict, user_chars: int = 150, bot_chars: int = 300) -> tuple[str, str]:

@@ -10,12 +10,14 @@ import asyncio
 import logging
 import sqlite3
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from .export import ExportResult, export_csv
 from .memory import Context, Memory
+from .redact import redact
 from .responder import FALLBACK_MODEL, Reply, Responder
 from .settings import Settings
 from .store import ConversationLog, Exchange
@@ -38,17 +40,35 @@ class Incoming:
     display_name: str | None = None
 
 
+@dataclass(frozen=True)
+class Forgotten:
+    conversations: int
+    memory_turns: int
+
+
 class BotService:
-    def __init__(self, log_store: ConversationLog, memory: Memory, responder: Responder):
+    def __init__(self, log_store: ConversationLog, memory: Memory, responder: Responder, *,
+                 opted_out: set[str] | None = None, redact: Callable[[str], str] | None = None,
+                 retention_days: float = 0.0):
         self.log = log_store
         self.memory = memory
         self.responder = responder
+        self.opted_out = set(opted_out or ())
+        self.redact = redact or (lambda text: text)
+        self.retention_days = retention_days
+        # Discord may deliver a message again after a resume; answer and log it once.
+        self._seen: OrderedDict[str, None] = OrderedDict()
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
 
-    async def chat(self, incoming: Incoming) -> Reply:
-        """Answer with Claude (or the fallback), log the exchange durably, then remember it."""
+    async def chat(self, incoming: Incoming) -> Reply | None:
+        """Answer with Claude (or the fallback), log the exchange durably, then remember it.
+
+        None means the message was already handled (a redelivery): send nothing.
+        """
+        if self._already_seen(incoming.message_id):
+            return None
         self._active += 1
         self._idle.clear()
         try:
@@ -65,15 +85,28 @@ class BotService:
         except asyncio.TimeoutError:
             log.warning("shutting down with %d exchange(s) still waiting for Claude", self._active)
 
+    def _already_seen(self, message_id: str) -> bool:
+        if message_id in self._seen:
+            return True
+        self._seen[message_id] = None
+        if len(self._seen) > 10_000:
+            self._seen.popitem(last=False)
+        return False
+
     async def _chat(self, incoming: Incoming) -> Reply:
         if not incoming.text.strip():
             return Reply(EMPTY_MESSAGE_HINT, model="")
+        if incoming.user_id in self.opted_out:
+            # Answered, but nothing of theirs is kept: no context, no log, no memory.
+            return await self.responder.reply([{"role": "user", "content": incoming.text}])
         context = await self._context(incoming)
         reply = await self.responder.reply(context.messages + [{"role": "user", "content": incoming.text}])
-        outcome = await asyncio.wrap_future(self.log.submit(_exchange(incoming, reply, context.conversation_id)))
+        stored = replace(incoming, text=self.redact(incoming.text))
+        kept_reply = replace(reply, text=self.redact(reply.text))
+        outcome = await asyncio.wrap_future(self.log.submit(_exchange(stored, kept_reply, context.conversation_id)))
         log.debug("exchange %s %s", incoming.message_id, outcome)
         if reply.model != FALLBACK_MODEL:
-            await self._remember(incoming, context.conversation_id, reply.text)
+            await self._remember(stored, context.conversation_id, kept_reply.text)
         return reply
 
     async def _context(self, incoming: Incoming) -> Context:
@@ -92,7 +125,35 @@ class BotService:
             log.warning("could not save to memory (%s); the log has the exchange", err)
 
     async def stats(self) -> dict:
-        return await asyncio.to_thread(self.log.stats)
+        figures = await asyncio.to_thread(self.log.stats)
+        return {**figures, "retention_days": self.retention_days}
+
+    async def count_for_user(self, user_id: str) -> int:
+        return await asyncio.to_thread(self.log.count_for_user, user_id)
+
+    async def forget(self, user_id: str) -> Forgotten:
+        """Delete a user's conversations (log, search index, spool) and memory."""
+        conversations = await asyncio.wrap_future(self.log.forget(user_id))
+        turns = await asyncio.to_thread(self.memory.forget, user_id)
+        log.info("forgot user %s: %d conversations, %d memory turns", user_id, conversations, turns)
+        return Forgotten(conversations, turns)
+
+    async def set_opted_out(self, user_id: str, opted_out: bool) -> None:
+        """Persist the choice first, so a failure leaves the user's choice unchanged and visible."""
+        await asyncio.wrap_future(self.log.set_opted_out(user_id, opted_out))
+        if opted_out:
+            self.opted_out.add(user_id)
+            await asyncio.to_thread(self.memory.forget, user_id)
+        else:
+            self.opted_out.discard(user_id)
+
+    async def sweep_retention(self) -> int:
+        """Delete conversations older than the retention setting (0 keeps them forever)."""
+        if not self.retention_days:
+            return 0
+        deleted = await asyncio.wrap_future(self.log.delete_older_than(self.retention_days))
+        log.info("retention: deleted %d conversation(s) older than %g days", deleted, self.retention_days)
+        return deleted
 
     async def history(self, user: str, limit: int = 10) -> list[dict]:
         return await asyncio.to_thread(self.log.history, user, limit)
@@ -120,7 +181,9 @@ async def open_service(settings: Settings) -> AsyncIterator[BotService]:
     responder = Responder.from_settings(settings)
     try:
         memory.open()
-        service = BotService(store, memory, responder)
+        service = BotService(store, memory, responder, opted_out=store.opted_out_ids(),
+                             redact=redact if settings.redact else None, retention_days=settings.retention_days)
+        await service.sweep_retention()
         yield service
         await service.drain(settings.api_timeout * (settings.api_max_retries + 1) + 5)
     finally:

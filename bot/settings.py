@@ -42,6 +42,29 @@ def _number(env: Mapping[str, str], name: str, default: float, kind: type = int)
     return value
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be on or off, got {raw!r}")
+
+
+def _rate(env: Mapping[str, str], name: str, default: tuple[int, float]) -> tuple[int, float]:
+    """`COUNT/SECONDS`, e.g. 10/60; 0 turns the limit off."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if raw == "0":
+        return (0, 0.0)
+    count, _, seconds = raw.partition("/")
+    try:
+        return int(count), float(seconds)
+    except ValueError:
+        raise ConfigError(f"{name} must look like 10/60 (messages per seconds) or 0, got {raw!r}") from None
+
+
 def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
     return Path(env[name]).expanduser() if env.get(name) else default
 
@@ -66,6 +89,11 @@ class Settings:
     memory_turns: int = 10
     memory_ttl_minutes: float = 60.0
     export_max_parts: int = 10
+    retention_days: float = 0.0
+    redact: bool = False
+    rate_limit: tuple[int, float] = (10, 60.0)
+    confirm_seconds: float = 60.0
+    privacy_url: str | None = None
     datasette_url: str | None = None
     log_level: str = "INFO"
 
@@ -93,6 +121,11 @@ class Settings:
             memory_turns=_number(env, "BOT_MEMORY_TURNS", 10),
             memory_ttl_minutes=_number(env, "BOT_MEMORY_TTL_MINUTES", 60.0, float),
             export_max_parts=max(1, _number(env, "BOT_EXPORT_MAX_PARTS", 10)),
+            retention_days=_number(env, "BOT_RETENTION_DAYS", 0.0, float),
+            redact=_flag(env, "BOT_REDACT"),
+            rate_limit=_rate(env, "BOT_RATE_LIMIT", (10, 60.0)),
+            confirm_seconds=_number(env, "BOT_CONFIRM_SECONDS", 60.0, float),
+            privacy_url=env.get("BOT_PRIVACY_URL") or None,
             datasette_url=(env.get("DATASETTE_URL") or "").rstrip("/") or None,
             log_level=(env.get("BOT_LOG_LEVEL") or "INFO").upper(),
         )

@@ -17,9 +17,9 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from sqlite_utils import Database, Migrations
 
@@ -125,6 +125,11 @@ def m004_full_text_search(db: Database) -> None:
     db[TABLE].enable_fts(["user_message", "bot_response"], create_triggers=True)
 
 
+@migrations()
+def m005_opt_outs(db: Database) -> None:
+    db["opt_outs"].create({"user_id": str, "opted_out_at": str}, pk="user_id")
+
+
 class StoreError(RuntimeError):
     """The database file cannot be used at all; the message names the file."""
 
@@ -198,8 +203,36 @@ class Spool:
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
 
+    def keep_only(self, keep: Callable[[dict], bool]) -> int:
+        """Drop the rows `keep` rejects (a forgotten user's, say); returns how many went."""
+        rows = self.read()
+        kept = [row for row in rows if keep(row)]
+        if len(kept) < len(rows):
+            partial = self.path.with_name(self.path.name + ".new")
+            partial.unlink(missing_ok=True)
+            Spool(partial).append(kept)
+            os.replace(partial, self.path)
+        return len(rows) - len(kept)
+
 
 _STOP = object()
+
+
+@dataclass
+class _Job:
+    """Work for the writer thread, in order with the rows around it, in one transaction."""
+
+    work: Callable[[Database], object]
+    future: Future
+
+    def run_on(self, db: Database) -> None:
+        try:
+            with db.atomic():
+                result = self.work(db)
+        except sqlite3.Error as err:
+            self.future.set_exception(err)
+        else:
+            self.future.set_result(result)
 
 
 class ConversationLog:
@@ -255,6 +288,44 @@ class ConversationLog:
         future.set_result(self._spool([exchange.row()]))
         return future
 
+    def run_job(self, work: Callable[[Database], object]) -> Future:
+        """Run `work(db)` on the writer thread after everything handed over before it."""
+        future: Future = Future()
+        with self._gate:
+            if not self._accepting:
+                raise StoreError(f"the conversation log {self.path} is closed")
+            self._queue.put(_Job(work, future))
+        return future
+
+    def forget(self, user_id: str) -> Future:
+        """Delete every exchange of a user: the table, the search index, the spool. Resolves to the count."""
+        def work(db: Database) -> int:
+            deleted = db.execute(f"delete from {TABLE} where user_id = ?", [user_id]).rowcount
+            return deleted + self._drop_unwritten(lambda row: row["user_id"] != user_id)
+        return self.run_job(work)
+
+    def delete_older_than(self, days: float) -> Future:
+        """Retention: delete exchanges older than `days`. Resolves to the count."""
+        cutoff = utc_now_text(datetime.now(timezone.utc) - timedelta(days=days))
+        def work(db: Database) -> int:
+            deleted = db.execute(f"delete from {TABLE} where timestamp < ?", [cutoff]).rowcount
+            return deleted + self._drop_unwritten(lambda row: row["timestamp"] >= cutoff)
+        return self.run_job(work)
+
+    def set_opted_out(self, user_id: str, opted_out: bool) -> Future:
+        def work(db: Database) -> None:
+            if opted_out:
+                db.execute("insert or ignore into opt_outs (user_id, opted_out_at) values (?, ?)",
+                           [user_id, utc_now_text()])
+            else:
+                db.execute("delete from opt_outs where user_id = ?", [user_id])
+        return self.run_job(work)
+
+    def _drop_unwritten(self, keep: Callable[[dict], bool]) -> int:
+        unsaved = len(self._unsaved)
+        self._unsaved = [row for row in self._unsaved if keep(row)]
+        return unsaved - len(self._unsaved) + self.spool.keep_only(keep)
+
     def _writer(self) -> None:
         db = connect(self.path, self.busy_timeout)
         last_checkpoint = time.monotonic()
@@ -285,9 +356,20 @@ class ConversationLog:
         return [item for item in batch if item is not _STOP], stop
 
     def _flush(self, db: Database, batch: list) -> None:
-        rows = [row for row, _ in batch]
-        outcome = self._write_with_spool(db, rows)
-        for _, future in batch:
+        """Write rows and run jobs in the order they were handed over."""
+        rows: list = []
+        for item in batch:
+            if isinstance(item, _Job):
+                self._write_rows(db, rows)
+                rows = []
+                item.run_on(db)
+            else:
+                rows.append(item)
+        self._write_rows(db, rows)
+
+    def _write_rows(self, db: Database, items: list) -> None:
+        outcome = self._write_with_spool(db, [row for row, _ in items])
+        for _, future in items:
             future.set_result(outcome)
 
     def _write_with_spool(self, db: Database, rows: list[dict]) -> str:
@@ -354,6 +436,20 @@ class ConversationLog:
         db = self._read()
         try:
             return list(db.query(sql, params))
+        finally:
+            db.close()
+
+    def opted_out_ids(self) -> set[str]:
+        return {row["user_id"] for row in self.query("select user_id from opt_outs")}
+
+    def count_for_user(self, user_id: str) -> int:
+        return self.query(f"select count(*) as n from {TABLE} where user_id = ?", [user_id])[0]["n"]
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy of the live database, taken while the bot may be writing."""
+        db = connect(self.path, self.busy_timeout)
+        try:
+            db.execute("VACUUM INTO ?", [str(target)])
         finally:
             db.close()
 
