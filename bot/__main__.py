@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sqlite3
 import sys
+from pathlib import Path
 
 import click
 import discord
@@ -67,6 +69,22 @@ def migrate(settings: Settings) -> None:
     except StoreError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"{settings.log_db} is up to date")
+
+
+@cli.command()
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def backup(settings: Settings, target: Path) -> None:
+    """Copy the live conversation log to TARGET, consistently, even while the bot writes."""
+    if target.exists():
+        raise click.ClickException(f"{target} already exists: choose a new file name.")
+    if not settings.log_db.exists():
+        raise click.ClickException(f"{settings.log_db} does not exist: nothing to back up.")
+    try:
+        store.ConversationLog(settings.log_db).backup(target)
+    except sqlite3.Error as err:
+        raise click.ClickException(f"backup of {settings.log_db} failed: {err}") from None
+    click.echo(f"Backed up {settings.log_db} to {target} ({target.stat().st_size:,} bytes)")
 
 
 @cli.command()

@@ -8,16 +8,17 @@ import tempfile
 from pathlib import Path
 
 import discord
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from .export import ExportResult
-from .formatting import history_entry, split_message, stats_lines, truncate
+from .formatting import history_entry, privacy_sections, split_message, stats_lines, truncate
 from .service import BotService, Incoming
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 EMBED_COLOUR = discord.Colour.blurple()
+CONFIRM = "✅"
 DATASETTE_CSV_PATH = "/conversation_logs/conversations.csv?_stream=on"
 ADMIN_ONLY = "Sorry, `{command}` is for admins only (the configured admin ids, or Manage Server permission)."
 
@@ -60,6 +61,20 @@ class Conversations(commands.Cog):
         self.bot = bot
         self.service = service
         self.settings = settings
+        rate, per = settings.rate_limit
+        self.chat_limit = commands.CooldownMapping.from_cooldown(rate, per, commands.BucketType.user) if rate else None
+        self.warn_limit = commands.CooldownMapping.from_cooldown(1, per, commands.BucketType.user) if rate else None
+
+    async def cog_load(self) -> None:
+        if self.settings.retention_days:
+            self.retention.start()
+
+    async def cog_unload(self) -> None:
+        self.retention.cancel()
+
+    @tasks.loop(hours=1)
+    async def retention(self) -> None:
+        await self.service.sweep_retention()
 
     # -- chat -------------------------------------------------------------
 
@@ -69,12 +84,25 @@ class Conversations(commands.Cog):
             return
         if (await self.bot.get_context(message)).valid:
             return  # a command, handled by the command framework and never logged
+        if await self._over_rate_limit(message):
+            return
         typing = asyncio.create_task(keep_typing(message.channel))
         try:
             reply = await self.service.chat(incoming(message, self._without_mention(message.content)))
         finally:
             typing.cancel()
-        await send_reply(message, reply.text)
+        if reply is not None:
+            await send_reply(message, reply.text)
+
+    async def _over_rate_limit(self, message: discord.Message) -> bool:
+        """Per-user limit; the warning itself is sent at most once a window, so spam stays quiet."""
+        if self.chat_limit is None:
+            return False
+        retry_after = self.chat_limit.update_rate_limit(message)
+        if retry_after and not self.warn_limit.update_rate_limit(message):
+            await send_reply(message, f"You're sending messages faster than I can answer. "
+                                      f"Try again in {retry_after:.0f} seconds.")
+        return bool(retry_after)
 
     def _addressed(self, message: discord.Message) -> bool:
         return (
@@ -123,6 +151,44 @@ class Conversations(commands.Cog):
                 result = await self.service.export(Path(directory), limit, self.settings.export_max_parts)
             await self._send_export(ctx, result)
 
+    @commands.command()
+    async def forget(self, ctx: commands.Context, user_id: int | None = None) -> None:
+        """Delete your conversations from the log and the memory, after you confirm (admins: anyone's, by id)."""
+        target = str(user_id or ctx.author.id)
+        if target != str(ctx.author.id) and not is_admin(ctx, self.settings.admin_ids):
+            await ctx.send("Sorry, only admins can forget someone else. `!forget` deletes your own data.")
+            return
+        count = await self.service.count_for_user(target)
+        who = "your" if target == str(ctx.author.id) else f"user {target}'s"
+        question = (f"This permanently deletes {who} {count:,} logged conversations and short-term memory. "
+                    f"React with {CONFIRM} within {self.settings.confirm_seconds:g} seconds to confirm.")
+        if not await confirmed(ctx, question, self.settings.confirm_seconds):
+            await ctx.send("Not confirmed in time: nothing was deleted.")
+            return
+        done = await self.service.forget(target)
+        await ctx.send(f"Done: deleted {done.conversations:,} conversations and {done.memory_turns:,} memory entries.")
+
+    @commands.command()
+    async def optout(self, ctx: commands.Context) -> None:
+        """Stop logging your messages; the bot still answers you. `!optin` undoes it."""
+        await self.service.set_opted_out(str(ctx.author.id), True)
+        await ctx.send("You're opted out: from now on nothing you say is logged or remembered. "
+                       "Your earlier conversations stay until you use `!forget`.")
+
+    @commands.command()
+    async def optin(self, ctx: commands.Context) -> None:
+        """Let the bot log and remember your conversations again."""
+        await self.service.set_opted_out(str(ctx.author.id), False)
+        await ctx.send("You're opted in: your conversations are logged again.")
+
+    @commands.command()
+    async def privacy(self, ctx: commands.Context) -> None:
+        """What the bot stores about you, for how long, who can see it, and how to be forgotten."""
+        embed = discord.Embed(title="Privacy", url=self.settings.privacy_url, colour=EMBED_COLOUR)
+        for title, text in privacy_sections(self.settings.retention_days, self.settings.redact):
+            embed.add_field(name=title, value=text, inline=False)
+        await ctx.send(embed=embed)
+
     async def _send_export(self, ctx: commands.Context, result: ExportResult) -> None:
         if result.too_big:
             await ctx.send(too_big_message(result, self.settings.datasette_url))
@@ -137,6 +203,21 @@ class Conversations(commands.Cog):
             return
         log.error("command %s failed", ctx.command, exc_info=error)
         await ctx.send("Sorry, that command failed. The details are in the bot's log.")
+
+
+async def confirmed(ctx: commands.Context, question: str, timeout: float) -> bool:
+    """Ask, and wait for the author's reaction on the question (raw events: no cache needed)."""
+    prompt = await ctx.send(question)
+    await prompt.add_reaction(CONFIRM)
+
+    def by_author(event: discord.RawReactionActionEvent) -> bool:
+        return event.message_id == prompt.id and event.user_id == ctx.author.id and str(event.emoji) == CONFIRM
+
+    try:
+        await ctx.bot.wait_for("raw_reaction_add", check=by_author, timeout=timeout)
+    except asyncio.TimeoutError:
+        return False
+    return True
 
 
 def incoming(message: discord.Message, text: str) -> Incoming:

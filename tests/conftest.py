@@ -45,6 +45,7 @@ def settings(tmp_path, claude) -> Settings:
         api_max_retries=0,
         log_db=tmp_path / "conversation_logs.db",
         memory_db=tmp_path / "bot_memory.db",
+        rate_limit=(0, 0.0),  # tests that want the per-user limit set it
     )
 
 

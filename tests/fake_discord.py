@@ -82,8 +82,11 @@ class FakeDiscord:
         self.members: list[FakeUser] = [self.bot_user, self.owner]
         self.sent: list[SentMessage] = []
         self.typing: list[str] = []
+        self.bot_reactions: list[tuple[str, str]] = []  # (message id, emoji) the bot added
         self.refuse_send: dict[str, int] = {}  # channel id -> HTTP status
         self.identify: dict | None = None
+        self.events: list[dict] = []  # every dispatch, to replay after a RESUME
+        self.resumes = 0
         self.sockets: list[web.WebSocketResponse] = []
         self._sequence = itertools.count(1)
         self._sent_event = asyncio.Event()
@@ -105,6 +108,8 @@ class FakeDiscord:
         app.router.add_get(f"{api}/oauth2/applications/@me", self.application)
         app.router.add_post(f"{api}/channels/{{channel_id}}/typing", self.trigger_typing)
         app.router.add_post(f"{api}/channels/{{channel_id}}/messages", self.create_message)
+        app.router.add_put(f"{api}/channels/{{channel_id}}/messages/{{message_id}}/reactions/{{emoji}}/@me",
+                           self.add_own_reaction)
         self._runner, self.port = await serve(app)
         return self
 
@@ -155,7 +160,14 @@ class FakeDiscord:
                               files, payload.get("message_reference"), payload.get("allowed_mentions"))
         self.sent.append(message)
         self._sent_event.set()
-        return json_response(self._message_payload(message))
+        data = self._message_payload(message)
+        # Discord echoes the bot's own messages on the gateway too.
+        await self._dispatch(self._live_socket(), "MESSAGE_CREATE", data)
+        return json_response(data)
+
+    async def add_own_reaction(self, request: web.Request) -> web.Response:
+        self.bot_reactions.append((request.match_info["message_id"], request.match_info["emoji"]))
+        return web.Response(status=204)
 
     async def _read_message_body(self, request: web.Request) -> tuple[dict, dict[str, bytes]]:
         if request.content_type != "multipart/form-data":
@@ -208,10 +220,21 @@ class FakeDiscord:
             })
             await self._dispatch(ws, "GUILD_CREATE", self._guild_payload())
         elif data["op"] == 6:
+            # Like Discord: replay what the client missed since its last sequence number.
+            self.resumes += 1
+            for payload in [p for p in self.events if p["s"] > (data["d"]["seq"] or 0)]:
+                await ws.send_json(payload)
             await self._dispatch(ws, "RESUMED", {})
 
-    async def _dispatch(self, ws: web.WebSocketResponse, event: str, data: dict) -> None:
-        await ws.send_json({"op": 0, "t": event, "s": next(self._sequence), "d": data})
+    def _live_socket(self) -> web.WebSocketResponse | None:
+        return next((ws for ws in reversed(self.sockets) if not ws.closed), None)
+
+    async def _dispatch(self, ws: web.WebSocketResponse | None, event: str, data: dict) -> None:
+        """Send an event now, or (no connection) keep it for the replay after the client resumes."""
+        payload = {"op": 0, "t": event, "s": next(self._sequence), "d": data}
+        self.events.append(payload)
+        if ws is not None and not ws.closed:
+            await ws.send_json(payload)
 
     def _member_payload(self, user: FakeUser) -> dict:
         return {"roles": [self.admin_role_id] if user.admin else [], "joined_at": now_iso(), "nick": None,
@@ -256,8 +279,22 @@ class FakeDiscord:
         if not dm:
             data["guild_id"] = self.guild_id
             data["member"] = self._member_payload(author)
-        await self._dispatch(self.sockets[-1], "MESSAGE_CREATE", data)
+        await self._dispatch(self._live_socket(), "MESSAGE_CREATE", data)
         return message_id
+
+    async def redeliver(self, message_id: str) -> None:
+        """Dispatch a user's MESSAGE_CREATE once more, as an at-least-once gateway may."""
+        [payload] = [p for p in self.events if p["t"] == "MESSAGE_CREATE" and p["d"]["id"] == message_id]
+        await self._dispatch(self._live_socket(), "MESSAGE_CREATE", payload["d"])
+
+    async def user_reacts(self, user: FakeUser, message: SentMessage, emoji: str, *, removed: bool = False) -> None:
+        """Deliver MESSAGE_REACTION_ADD (or _REMOVE) for `user` on one of the bot's messages."""
+        data = {"user_id": user.id, "channel_id": message.channel_id, "message_id": message.id,
+                "emoji": {"id": None, "name": emoji}, "type": 0, "burst": False}
+        if message.channel_id != self.dm_channel_id:
+            data.update(guild_id=self.guild_id, member={**self._member_payload(user), "user": user.payload()})
+        event = "MESSAGE_REACTION_REMOVE" if removed else "MESSAGE_REACTION_ADD"
+        await self._dispatch(self._live_socket(), event, data)
 
     async def wait_for_sent(self, count: int, timeout: float = 10.0) -> list[SentMessage]:
         """Wait until the bot has posted at least `count` messages in all."""
@@ -269,5 +306,5 @@ class FakeDiscord:
         return self.sent
 
     async def drop_connection(self) -> None:
-        """Close the gateway socket the way a Discord restart does (the client resumes)."""
-        await self.sockets[-1].close(code=4000, message=b"fake restart")
+        """Close the gateway socket as Discord does on an unknown error (4000): the client resumes."""
+        await self._live_socket().close(code=4000, message=b"fake restart")
