@@ -120,6 +120,7 @@ async def test_opted_out_users_are_answered_but_never_stored(settings, discord_s
         assert discord_server.sent[-1].content == "Echo #1: do not keep this"  # answered, with no context
     async with running_bot(settings, discord_server):  # the choice survives a restart
         await discord_server.user_says(alice, "still private", mention_bot=True)
+        await discord_server.wait_for_sent(4)
         await discord_server.user_says(bob, "!stats")
         sent = await discord_server.wait_for_sent(5)
         stats = {f["name"]: f["value"] for f in sent[-1].embeds[0]["fields"]}
