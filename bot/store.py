@@ -8,6 +8,7 @@ and are replayed on the next successful write, every few seconds, and at start-u
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -176,12 +177,45 @@ def migrate(path: Path) -> None:
 
 
 class Spool:
-    """Append-only JSON-lines file of rows that could not be written to SQLite yet."""
+    """Append-only JSON-lines file of rows that could not be written to SQLite yet.
+
+    Beside it sits a reserve file holding some disk space: when the disk is full, the
+    reserve is deleted to make room, so spooled rows still reach the disk.
+    """
+
+    RESERVE_BYTES = 1 << 20  # about 1,500 exchanges
 
     def __init__(self, path: Path):
         self.path = path
+        self.reserve = path.with_name(path.name + ".reserve")
+        self._reserve_warned = False
+
+    def keep_reserve(self) -> None:
+        if self.reserve.exists():
+            return
+        try:
+            with open(self.reserve, "wb") as handle:
+                handle.write(b"\0" * self.RESERVE_BYTES)
+        except OSError as err:
+            self.reserve.unlink(missing_ok=True)
+            # Once per outage: it is retried after every successful write until it works.
+            log.log(logging.DEBUG if self._reserve_warned else logging.WARNING,
+                    "cannot keep %s for a full disk: %s", self.reserve, err)
+            self._reserve_warned = True
+        else:
+            self._reserve_warned = False
 
     def append(self, rows: list[dict]) -> None:
+        try:
+            self._append(rows)
+        except OSError as err:
+            if err.errno != errno.ENOSPC or not self.reserve.exists():
+                raise
+            self.reserve.unlink()  # the space was kept for exactly this
+            log.warning("disk full: released %s to spool %d row(s)", self.reserve, len(rows))
+            self._append(rows)
+
+    def _append(self, rows: list[dict]) -> None:
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
             handle.flush()
@@ -255,6 +289,7 @@ class ConversationLog:
 
     def open(self) -> "ConversationLog":
         migrate(self.path)
+        self.spool.keep_reserve()
         self._thread = threading.Thread(target=self._writer, name="conversation-log-writer", daemon=True)
         self._thread.start()
         self._accepting = True
@@ -383,9 +418,10 @@ class ConversationLog:
             log.warning("conversation log %s not writable (%s); spooling %d row(s)", self.path, err, len(rows))
             return self._spool(rows)
         self._unsaved = []
-        self.spool.clear()
         if backlog:
+            self.spool.clear()
             log.info("replayed %d spooled row(s) into %s", len(backlog), self.path)
+        self.spool.keep_reserve()
         return "logged"
 
     def _spool(self, rows: list[dict]) -> str:
