@@ -194,3 +194,11 @@ def test_too_many_parts_is_reported_not_sent(tmp_path):
     rows = [["id", "text"]] + [[str(i), "".join(rng.choices(string.ascii_letters, k=2000))] for i in range(2000)]
     result = export_csv(iter(rows), tmp_path, max_bytes=100_000, max_parts=3)
     assert result.too_big and result.files == [] and result.rows == 2000
+
+
+async def test_history_with_injection_looking_input_is_just_a_name(harness):
+    await chat(harness, harness.alice, "still here")
+    for attack in ("x' OR '1'='1", "alice'; DROP TABLE conversations; --", "%", "_"):
+        [message] = await harness.say(harness.admin, f"!history {attack}")
+        assert message.content.startswith("No conversations found for")
+    assert [r["user_message"] for r in harness.rows()] == ["still here"]
