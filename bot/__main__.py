@@ -7,6 +7,7 @@ import logging
 import signal
 import sqlite3
 import sys
+from datetime import timezone
 from pathlib import Path
 
 import click
@@ -14,6 +15,8 @@ import discord
 import yarl
 
 from .console import Console
+from .export import EXCLUDES_FALLBACK_BY_DEFAULT, FORMATS, open_output, records, row_order, write_records
+from .formatting import history_text, stats_text
 from .discord_bot import ConversationBot
 from .service import open_service
 from .settings import ConfigError, Settings
@@ -87,6 +90,87 @@ def backup(settings: Settings, target: Path) -> None:
     click.echo(f"Backed up {settings.log_db} to {target} ({target.stat().st_size:,} bytes)")
 
 
+DATES = ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"]
+
+
+def existing_log(settings: Settings) -> store.ConversationLog:
+    """The log, brought up to date; a missing or unusable file is a one-line error."""
+    if not settings.log_db.exists():
+        raise click.ClickException(f"{settings.log_db} does not exist: run the bot first, or set CONVERSATION_LOG_DB.")
+    try:
+        store.migrate(settings.log_db)
+    except StoreError as err:
+        raise click.ClickException(str(err)) from None
+    return store.ConversationLog(settings.log_db)
+
+
+@cli.command("export")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True,
+              help="csv: the spec's columns, as !export. jsonl: one exchange per line. "
+                   "chat-jsonl: one conversation per line as {\"messages\": [...]}, for fine-tuning.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default="-",
+              help="File to write, gzip-compressed when it ends in .gz; - (the default) is standard output.")
+@click.option("--since", type=click.DateTime(DATES), help="Only exchanges at or after this UTC date.")
+@click.option("--until", type=click.DateTime(DATES), help="Only exchanges before this UTC date.")
+@click.option("--user", help="Only this user (id or user name).")
+@click.option("--channel", help="Only this channel id.")
+@click.option("--model", help="Only this model.")
+@click.option("--exclude-fallback/--include-fallback", default=None,
+              help="Leave out static_fallback replies. Default: excluded for chat-jsonl, included otherwise.")
+@click.option("--min-rating", type=int, help="Only replies whose 👍 minus 👎 is at least this (0 drops net 👎).")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many lines (conversations for chat-jsonl).")
+@click.option("--system-prompt/--no-system-prompt", default=False,
+              help="chat-jsonl: open each conversation with the bot's system prompt.")
+@click.pass_obj
+def export_command(settings: Settings, fmt: str, output: Path, since, until, user, channel, model,
+                   exclude_fallback, min_rating, limit, system_prompt) -> None:
+    """Export conversations: CSV, JSON lines, or chat JSON lines for fine-tuning."""
+    log_store = existing_log(settings)
+    if model and model not in log_store.models():
+        raise click.BadParameter(f"no conversation used {model!r}; known: {', '.join(sorted(log_store.models()))}",
+                                 param_hint="--model")
+    selection = store.Selection(
+        since=since and store.utc_now_text(since.replace(tzinfo=timezone.utc)),
+        until=until and store.utc_now_text(until.replace(tzinfo=timezone.utc)),
+        user=user, channel=channel, model=model, min_rating=min_rating,
+        exclude_fallback=fmt in EXCLUDES_FALLBACK_BY_DEFAULT if exclude_fallback is None else exclude_fallback)
+    lines = records(fmt, log_store.export_rows(selection, row_order(fmt)),
+                    settings.system_prompt if system_prompt else None)
+    with click.open_file("-", "wb") if str(output) == "-" else open_output(output) as out:
+        count = write_records(with_progress(lines, log_store, selection, fmt), out, header=fmt == "csv", limit=limit)
+    kind = "conversations" if fmt == "chat-jsonl" else "exchanges"
+    click.echo(f"Exported {count:,} {kind} as {fmt}" + ("" if str(output) == "-" else f" to {output}"), err=True)
+
+
+def with_progress(lines, log_store: store.ConversationLog, selection: store.Selection, fmt: str):
+    """A progress bar on a terminal only: piped or redirected stderr gets none."""
+    if not sys.stderr.isatty():
+        yield from lines
+        return
+    where, params = selection.where()
+    total = log_store.query(f"select count(*) as n from conversations c where {where}", params)[0]["n"]
+    with click.progressbar(lines, length=total + (fmt == "csv"), label="Exporting", file=sys.stderr) as bar:
+        yield from bar
+
+
+@cli.command("stats")
+@click.pass_obj
+def stats_command(settings: Settings) -> None:
+    """Print the !stats figures."""
+    figures = {**existing_log(settings).stats(), "retention_days": settings.retention_days}
+    click.echo(stats_text(figures))
+
+
+@cli.command("history")
+@click.argument("user")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(min=1))
+@click.pass_obj
+def history_command(settings: Settings, user: str, limit: int) -> None:
+    """Print a user's last conversations (USER: id, user name or display name), as !history shows them."""
+    rows = existing_log(settings).history(user, limit)
+    click.echo(history_text(rows) if rows else f"No conversations found for {user}.")
+
+
 @cli.command()
 @click.pass_obj
 def console(settings: Settings) -> None:
@@ -127,5 +211,17 @@ def stop_on_signals(stop) -> None:
         loop.add_signal_handler(sig, stop)
 
 
+def main() -> int:
+    """Every error is one line: click's usage errors would add two lines of usage first."""
+    try:
+        return cli(standalone_mode=False) or 0
+    except click.ClickException as err:
+        click.echo(f"Error: {err.format_message()}", err=True)
+        return err.exit_code
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(cli())
+    sys.exit(main())

@@ -9,7 +9,7 @@ from typing import Callable
 
 import click
 
-from .formatting import history_entry, stats_lines
+from .formatting import history_text, stats_text
 from .service import BotService, Incoming
 
 HELP = """Type a message to chat. Commands:
@@ -54,16 +54,11 @@ class Console:
         self.echo(f"bot [{reply.model or 'no reply'}]> {reply.text}")
 
     async def stats(self, _argument: str | None = None) -> None:
-        for label, value in stats_lines(await self.service.stats()):
-            self.echo(f"{label}: {value}")
+        self.echo(stats_text(await self.service.stats()))
 
     async def history(self, user: str | None = None) -> None:
         rows = await self.service.history(user or self.user_name)
-        if not rows:
-            self.echo(f"No conversations found for {user or self.user_name}.")
-        for row in rows:
-            heading, body = history_entry(row)
-            self.echo(f"{heading}\n{body.replace('**', '')}\n")
+        self.echo(history_text(rows) if rows else f"No conversations found for {user or self.user_name}.")
 
     async def export(self, _argument: str | None = None) -> None:
         result = await self.service.export(self.export_dir)

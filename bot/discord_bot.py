@@ -10,7 +10,7 @@ from pathlib import Path
 import discord
 from discord.ext import commands, tasks
 
-from .export import ExportResult
+from .export import FORMATS, ExportResult
 from .formatting import history_entry, privacy_sections, split_message, stats_lines, truncate
 from .service import BotService, Incoming
 from .settings import Settings
@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 EMBED_COLOUR = discord.Colour.blurple()
 CONFIRM = "✅"
+RATINGS = {"👍": 1, "👎": -1}
 DATASETTE_CSV_PATH = "/conversation_logs/conversations.csv?_stream=on"
 ADMIN_ONLY = "Sorry, `{command}` is for admins only (the configured admin ids, or Manage Server permission)."
 
@@ -91,8 +92,11 @@ class Conversations(commands.Cog):
             reply = await self.service.chat(incoming(message, self._without_mention(message.content)))
         finally:
             typing.cancel()
-        if reply is not None:
-            await send_reply(message, reply.text)
+        if reply is None:
+            return
+        sent = await send_reply(message, reply.text)
+        if sent is not None and reply.model:
+            await self.service.record_reply(str(message.id), str(sent.id))
 
     async def _over_rate_limit(self, message: discord.Message) -> bool:
         """Per-user limit; the warning itself is sent at most once a window, so spam stays quiet."""
@@ -143,13 +147,30 @@ class Conversations(commands.Cog):
 
     @commands.command()
     @admin_only()
-    async def export(self, ctx: commands.Context) -> None:
-        """Export every conversation as a CSV attachment (admins only)."""
+    async def export(self, ctx: commands.Context, fmt: str = "csv") -> None:
+        """Export every conversation as an attachment: csv (default), jsonl, or chat (admins only)."""
+        fmt = {"chat": "chat-jsonl"}.get(fmt.lower(), fmt.lower())
+        if fmt not in FORMATS:
+            await ctx.send("Unknown format: use `csv`, `jsonl` or `chat`.")
+            return
         limit = ctx.guild.filesize_limit if ctx.guild else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
         with tempfile.TemporaryDirectory() as directory:
             async with ctx.typing():
-                result = await self.service.export(Path(directory), limit, self.settings.export_max_parts)
+                result = await self.service.export(Path(directory), limit, self.settings.export_max_parts, fmt)
             await self._send_export(ctx, result)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, event: discord.RawReactionActionEvent) -> None:
+        await self._rating(event, removed=False)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_remove(self, event: discord.RawReactionActionEvent) -> None:
+        await self._rating(event, removed=True)
+
+    async def _rating(self, event: discord.RawReactionActionEvent, *, removed: bool) -> None:
+        value = RATINGS.get(str(event.emoji))
+        if value is not None and event.user_id != self.bot.user.id:
+            await self.service.rate(str(event.message_id), str(event.user_id), value, removed=removed)
 
     @commands.command()
     async def forget(self, ctx: commands.Context, user_id: int | None = None) -> None:
@@ -239,16 +260,18 @@ async def keep_typing(channel: discord.abc.Messageable) -> None:
         await asyncio.sleep(8)
 
 
-async def send_reply(message: discord.Message, text: str) -> None:
-    """Send every chunk; a refused send is logged (the exchange is already in the log)."""
+async def send_reply(message: discord.Message, text: str) -> discord.Message | None:
+    """Send every chunk; returns the first. A refused send is logged (the exchange is already in the log)."""
+    first = None
     try:
-        for number, chunk in enumerate(split_message(text)):
-            if number == 0:
-                await message.reply(chunk, mention_author=False)
+        for chunk in split_message(text):
+            if first is None:
+                first = await message.reply(chunk, mention_author=False)
             else:
                 await message.channel.send(chunk)
     except discord.HTTPException as err:
         log.warning("reply to message %s not delivered: %s", message.id, err)
+    return first
 
 
 def resolve_user(ctx: commands.Context, query: str | None) -> str:
@@ -283,7 +306,7 @@ def export_note(result: ExportResult, path: Path, number: int) -> str:
     if len(result.files) == 1:
         compressed = " (gzip-compressed to fit Discord's upload limit)" if path.suffix == ".gz" else ""
         return f"{result.rows:,} conversations{compressed}."
-    return f"Part {number} of {len(result.files)} of {result.rows:,} conversations (gzip; each part has the header)."
+    return f"Part {number} of {len(result.files)} of {result.rows:,} conversations (gzip; each part stands alone)."
 
 
 def too_big_message(result: ExportResult, datasette_url: str | None) -> str:

@@ -1,17 +1,25 @@
-"""CSV export of the whole log, streamed to disk and shaped to fit an upload limit."""
+"""Exports of the log, streamed to disk: CSV, JSON lines, and chat JSON lines for fine-tuning.
+
+The same code serves `!export` (shaped to fit Discord's upload limit) and `python -m bot export`.
+"""
 
 from __future__ import annotations
 
 import csv
 import gzip
 import io
+import json
 import shutil
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import groupby, islice
 from pathlib import Path
-from typing import Iterable
+from typing import BinaryIO, Iterable, Iterator
 
+FORMATS = ("csv", "jsonl", "chat-jsonl")
+# Fallback replies are not training data: chat-jsonl leaves them out unless asked.
+EXCLUDES_FALLBACK_BY_DEFAULT = {"chat-jsonl"}
 # Bytes reserved in every gzip part for the gzip header, trailer and deflate block overhead.
 GZIP_OVERHEAD = 1024
 
@@ -19,39 +27,84 @@ GZIP_OVERHEAD = 1024
 @dataclass
 class ExportResult:
     files: list[Path] = field(default_factory=list)
-    rows: int = 0
+    rows: int = 0  # exchanges, or conversations for chat-jsonl
     too_big: bool = False  # not even split parts fit: point the user elsewhere
 
 
-def export_filename(moment: datetime | None = None) -> str:
+def export_filename(fmt: str = "csv", moment: datetime | None = None) -> str:
     moment = moment or datetime.now(timezone.utc)
-    return f"conversation_export_{moment:%Y%m%d_%H%M%S}.csv"
+    suffix = {"csv": ".csv", "jsonl": ".jsonl", "chat-jsonl": "_chat.jsonl"}[fmt]
+    return f"conversation_export_{moment:%Y%m%d_%H%M%S}{suffix}"
 
 
-def write_csv(rows: Iterable[list], path: Path) -> int:
-    """Write header and rows; return the number of data rows."""
-    rows = iter(rows)
+def row_order(fmt: str) -> str:
+    """chat-jsonl needs each conversation's turns together and in order."""
+    return "c.conversation_id, c.timestamp, c.id" if fmt == "chat-jsonl" else "c.id"
+
+
+def csv_records(rows: Iterator[list]) -> Iterator[bytes]:
+    """The header, then one CSV record per row (a record may span lines)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow(row)
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+
+
+def jsonl_records(rows: Iterator[list]) -> Iterator[bytes]:
+    """One JSON object per exchange, every column."""
+    header = next(rows)
+    for row in rows:
+        yield (json.dumps(dict(zip(header, row)), ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def chat_records(rows: Iterator[list], system_prompt: str | None = None) -> Iterator[bytes]:
+    """One conversation per line, as fine-tuning tools take it: {"messages": [user, assistant, ...]}.
+
+    `rows` must come ordered by conversation_id, then time.
+    """
+    header = next(rows)
+    exchanges = (dict(zip(header, row)) for row in rows)
+    for key, turns in groupby(exchanges, key=lambda e: e["conversation_id"] or f"exchange-{e['id']}"):
+        messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+        for turn in turns:
+            messages += [{"role": "user", "content": turn["user_message"]},
+                         {"role": "assistant", "content": turn["bot_response"]}]
+        yield (json.dumps({"conversation_id": key, "messages": messages}, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def records(fmt: str, rows: Iterator[list], system_prompt: str | None = None) -> Iterator[bytes]:
+    if fmt == "csv":
+        return csv_records(rows)
+    if fmt == "jsonl":
+        return jsonl_records(rows)
+    return chat_records(rows, system_prompt)
+
+
+def write_records(lines: Iterable[bytes], out: BinaryIO, *, header: bool, limit: int | None = None) -> int:
+    """Write the records (the first is a header when `header`); returns how many data records."""
+    lines = iter(lines)
+    if header:
+        out.write(next(lines))
     count = 0
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(next(rows))
-        for count, row in enumerate(rows, start=1):
-            writer.writerow(row)
+    for count, line in enumerate(islice(lines, limit), start=1):
+        out.write(line)
     return count
 
 
-def gzip_copy(source: Path) -> Path:
-    target = source.with_name(source.name + ".gz")
-    with open(source, "rb") as src, gzip.open(target, "wb") as dst:
-        shutil.copyfileobj(src, dst, 1 << 20)
-    return target
+def open_output(path: Path) -> BinaryIO:
+    """A file for writing, gzip-compressed when the name ends in .gz."""
+    return gzip.open(path, "wb") if path.suffix == ".gz" else open(path, "wb")
 
 
-def export_csv(rows: Iterable[list], directory: Path, *, max_bytes: int | None = None,
-               max_parts: int = 10, moment: datetime | None = None) -> ExportResult:
-    """The spec's CSV; over `max_bytes` gzip it, and if still over split it into gzip parts."""
-    plain = Path(directory) / export_filename(moment)
-    result = ExportResult(rows=write_csv(rows, plain))
+def export_file(fmt: str, rows: Iterator[list], directory: Path, *, max_bytes: int | None = None,
+                max_parts: int = 10, system_prompt: str | None = None, moment: datetime | None = None) -> ExportResult:
+    """Write an export; over `max_bytes` gzip it, and if still over split it into gzip parts."""
+    plain = Path(directory) / export_filename(fmt, moment)
+    with open(plain, "wb") as out:
+        result = ExportResult(rows=write_records(records(fmt, rows, system_prompt), out, header=fmt == "csv"))
     if max_bytes is None or plain.stat().st_size <= max_bytes:
         result.files = [plain]
         return result
@@ -61,39 +114,50 @@ def export_csv(rows: Iterable[list], directory: Path, *, max_bytes: int | None =
     elif packed.stat().st_size > max_parts * (max_bytes - GZIP_OVERHEAD):
         result.too_big = True
     else:
-        result.files = split_gzip(plain, max_bytes)
+        result.files = split_gzip(plain, fmt, max_bytes)
         result.too_big = len(result.files) > max_parts
     plain.unlink()
     return result
 
 
-def split_gzip(source: Path, max_bytes: int) -> list[Path]:
-    """Standalone `..._partNN.csv.gz` files, each with the header and each at most `max_bytes`."""
+def gzip_copy(source: Path) -> Path:
+    target = source.with_name(source.name + ".gz")
+    with open(source, "rb") as src, gzip.open(target, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    return target
+
+
+def file_records(source: Path, fmt: str) -> Iterator[bytes]:
+    """The records of a written export again: CSV records may span lines, JSON lines do not."""
+    if fmt != "csv":
+        with open(source, "rb") as handle:
+            yield from handle
+        return
     with open(source, newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = _encode(next(reader))
-        parts: list[Path] = []
-        part: GzipPart | None = None
-        for line in map(_encode, reader):
-            if part is None or not part.fits(line):
-                if part is not None:
-                    part.close()
-                parts.append(source.with_name(f"{source.stem}_part{len(parts) + 1:02d}.csv.gz"))
-                part = GzipPart(parts[-1], max_bytes, header)
-            part.write(line)
-        if part is not None:
-            part.close()
+        yield from csv_records(csv.reader(handle))
+
+
+def split_gzip(source: Path, fmt: str, max_bytes: int) -> list[Path]:
+    """Standalone `..._partNN.<ext>.gz` files, each at most `max_bytes`; CSV parts repeat the header."""
+    lines = file_records(source, fmt)
+    header = next(lines) if fmt == "csv" else b""
+    stem, _, extension = source.name.partition(".")
+    parts: list[Path] = []
+    part: GzipPart | None = None
+    for line in lines:
+        if part is None or not part.fits(line):
+            if part is not None:
+                part.close()
+            parts.append(source.with_name(f"{stem}_part{len(parts) + 1:02d}.{extension}.gz"))
+            part = GzipPart(parts[-1], max_bytes, header)
+        part.write(line)
+    if part is not None:
+        part.close()
     return parts
 
 
-def _encode(row: list) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow(row)
-    return buffer.getvalue().encode("utf-8")
-
-
 class GzipPart:
-    """A gzip file that knows, exactly, whether one more line still fits under its limit.
+    """A gzip file that knows, exactly, whether one more record still fits under its limit.
 
     Deflate output lags its input, so the compressed size is only known after a sync
     flush. Until then we count the unflushed input at full size, which deflate never
@@ -122,4 +186,3 @@ class GzipPart:
     def close(self) -> None:
         self.gzip.close()
         self.raw.close()
-

@@ -42,13 +42,26 @@ def stats_lines(figures: dict) -> list[tuple[str, str]]:
         ("Last 24 hours", f"{figures['last_24_hours']:,}"),
         ("Total tokens", f"{figures['total_tokens']:,}"),
         ("Opted out", f"{figures['opted_out_users']:,} users"),
+        ("Rated up", rated_up_text(figures["replies_rated_up"], figures["rated_replies"])),
         ("Retention", retention_text(figures.get("retention_days", 0))),
         ("Models", models or "none yet"),
     ]
 
 
+def rated_up_text(up: int, rated: int) -> str:
+    return f"{up:,} of {rated:,} rated replies ({up / rated:.0%})" if rated else "no ratings yet"
+
+
 def retention_text(days: float) -> str:
     return f"conversations older than {days:g} days are deleted" if days else "kept until deleted"
+
+
+def stats_text(figures: dict) -> str:
+    return "\n".join(f"{label}: {value}" for label, value in stats_lines(figures))
+
+
+def history_text(rows: list[dict]) -> str:
+    return "\n\n".join(f"{heading}\n{body.replace('**', '')}" for heading, body in map(history_entry, rows))
 
 
 def history_entry(row: dict, user_chars: int = 150, bot_chars: int = 300) -> tuple[str, str]:

@@ -15,12 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
-from .export import ExportResult, export_csv
+from .export import EXCLUDES_FALLBACK_BY_DEFAULT, ExportResult, export_file, row_order
 from .memory import Context, Memory
 from .redact import redact
 from .responder import FALLBACK_MODEL, Reply, Responder
 from .settings import Settings
-from .store import ConversationLog, Exchange
+from .store import ConversationLog, Exchange, Selection
 
 log = logging.getLogger(__name__)
 
@@ -158,9 +158,29 @@ class BotService:
     async def history(self, user: str, limit: int = 10) -> list[dict]:
         return await asyncio.to_thread(self.log.history, user, limit)
 
-    async def export(self, directory: Path, max_bytes: int | None = None, max_parts: int = 10) -> ExportResult:
-        return await asyncio.to_thread(export_csv, self.log.export_rows(), directory,
-                                       max_bytes=max_bytes, max_parts=max_parts)
+    async def export(self, directory: Path, max_bytes: int | None = None, max_parts: int = 10,
+                     fmt: str = "csv") -> ExportResult:
+        """Everything, as `fmt`, through the same code as `python -m bot export`."""
+        selection = Selection(exclude_fallback=fmt in EXCLUDES_FALLBACK_BY_DEFAULT)
+        rows = self.log.export_rows(selection, row_order(fmt))
+        return await asyncio.to_thread(export_file, fmt, rows, directory, max_bytes=max_bytes, max_parts=max_parts)
+
+    async def record_reply(self, message_id: str, reply_message_id: str) -> None:
+        """Remember which bot message answered, so ratings on it find the exchange."""
+        try:
+            await asyncio.wrap_future(self.log.set_reply_id(message_id, reply_message_id))
+        except sqlite3.Error as err:
+            log.warning("could not record reply %s of %s: %s", reply_message_id, message_id, err)
+
+    async def rate(self, reply_message_id: str, rater_id: str, value: int, *, removed: bool = False) -> None:
+        """A 👍 (+1) or 👎 (-1) on a reply; the latest per rater counts, and taking it back removes it."""
+        if rater_id in self.opted_out:
+            return
+        job = self.log.unrate if removed else self.log.rate
+        try:
+            await asyncio.wrap_future(job(reply_message_id, rater_id, value))
+        except sqlite3.Error as err:
+            log.warning("rating of %s by %s not saved: %s", reply_message_id, rater_id, err)
 
 
 def _exchange(incoming: Incoming, reply: Reply, conversation_id: str) -> Exchange:

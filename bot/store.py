@@ -131,6 +131,18 @@ def m005_opt_outs(db: Database) -> None:
     db["opt_outs"].create({"user_id": str, "opted_out_at": str}, pk="user_id")
 
 
+@migrations()
+def m006_ratings_and_threads(db: Database) -> None:
+    # The bot's reply message id, so a 👍/👎 on it finds its exchange.
+    db[TABLE].add_column("reply_message_id", str)
+    db[TABLE].create_index(["reply_message_id"], if_not_exists=True)
+    db[TABLE].create_index(["conversation_id", "timestamp"], if_not_exists=True)
+    db["ratings"].create(
+        {"reply_message_id": str, "rater_id": str, "value": int, "rated_at": str},
+        pk=("reply_message_id", "rater_id"),
+    )
+
+
 class StoreError(RuntimeError):
     """The database file cannot be used at all; the message names the file."""
 
@@ -335,6 +347,8 @@ class ConversationLog:
     def forget(self, user_id: str) -> Future:
         """Delete every exchange of a user: the table, the search index, the spool. Resolves to the count."""
         def work(db: Database) -> int:
+            db.execute("delete from ratings where rater_id = ? or reply_message_id in "
+                       f"(select reply_message_id from {TABLE} where user_id = ?)", [user_id, user_id])
             deleted = db.execute(f"delete from {TABLE} where user_id = ?", [user_id]).rowcount
             return deleted + self._drop_unwritten(lambda row: row["user_id"] != user_id)
         return self.run_job(work)
@@ -346,6 +360,25 @@ class ConversationLog:
             deleted = db.execute(f"delete from {TABLE} where timestamp < ?", [cutoff]).rowcount
             return deleted + self._drop_unwritten(lambda row: row["timestamp"] >= cutoff)
         return self.run_job(work)
+
+    def set_reply_id(self, message_id: str, reply_message_id: str) -> Future:
+        return self.run_job(lambda db: db.execute(
+            f"update {TABLE} set reply_message_id = ? where message_id = ?", [reply_message_id, message_id]))
+
+    def rate(self, reply_message_id: str, rater_id: str, value: int) -> Future:
+        """Record a rater's latest rating of a logged reply; resolves to whether it was one."""
+        def work(db: Database) -> bool:
+            return db.execute(
+                "insert or replace into ratings (reply_message_id, rater_id, value, rated_at) "
+                f"select ?, ?, ?, ? where exists (select 1 from {TABLE} where reply_message_id = ?)",
+                [reply_message_id, rater_id, value, utc_now_text(), reply_message_id]).rowcount > 0
+        return self.run_job(work)
+
+    def unrate(self, reply_message_id: str, rater_id: str, value: int) -> Future:
+        """Remove the rating if it is still the one taken back (a later 👎 survives removing 👍)."""
+        return self.run_job(lambda db: db.execute(
+            "delete from ratings where reply_message_id = ? and rater_id = ? and value = ?",
+            [reply_message_id, rater_id, value]).rowcount)
 
     def set_opted_out(self, user_id: str, opted_out: bool) -> Future:
         def work(db: Database) -> None:
@@ -489,12 +522,46 @@ class ConversationLog:
         finally:
             db.close()
 
-    def export_rows(self) -> Iterator[list]:
-        """The header, then every row in id order, streamed from a cursor."""
+    def export_rows(self, selection: "Selection | None" = None, order: str = "id") -> Iterator[list]:
+        """The header, then every selected row, streamed from a cursor."""
+        where, params = (selection or Selection()).where()
         db = self._read()
         try:
-            cursor = db.execute(f"select * from {TABLE} order by id")
+            cursor = db.execute(f"select * from {TABLE} c where {where} order by {order}", params)
             yield [column[0] for column in cursor.description]
             yield from cursor
         finally:
             db.close()
+
+    def models(self) -> set[str]:
+        return {row["model_used"] for row in self.query(f"select distinct model_used from {TABLE}")}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which exchanges an export takes. Dates are UTC `YYYY-MM-DD[ HH:MM:SS]`, `until` exclusive."""
+
+    since: str | None = None
+    until: str | None = None
+    user: str | None = None
+    channel: str | None = None
+    model: str | None = None
+    exclude_fallback: bool = False
+    min_rating: int | None = None
+    limit: int | None = None
+
+    def where(self) -> tuple[str, dict]:
+        clauses = {
+            "c.timestamp >= :since": self.since,
+            "c.timestamp < :until": self.until,
+            "(c.user_id = :user or c.user_name = :user collate nocase)": self.user,
+            "c.channel_id = :channel": self.channel,
+            "c.model_used = :model": self.model,
+            "c.model_used != 'static_fallback'": self.exclude_fallback or None,
+            "coalesce((select sum(value) from ratings r where r.reply_message_id = c.reply_message_id), 0)"
+            " >= :min_rating": self.min_rating,
+        }
+        chosen = [clause for clause, value in clauses.items() if value is not None]
+        params = {"since": self.since, "until": self.until, "user": self.user, "channel": self.channel,
+                  "model": self.model, "min_rating": self.min_rating}
+        return " and ".join(chosen) or "1", {k: v for k, v in params.items() if f":{k}" in " ".join(chosen)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import gzip
 import io
@@ -12,7 +13,7 @@ from dataclasses import replace
 
 from sqlite_utils import Database
 
-from bot.export import export_csv
+from bot.export import export_file
 from bot.store import ConversationLog, Exchange
 
 
@@ -112,6 +113,8 @@ async def test_export_is_refused_to_non_admins(harness):
 async def test_export_csv_reads_back_equal_to_the_database(harness):
     await chat(harness, harness.alice, "first", 'quotes " and, commas\nand a newline')
     await chat(harness, harness.bob, "émoji 🎉")
+    while not all(row["reply_message_id"] for row in harness.rows()):  # recorded just after each reply
+        await asyncio.sleep(0.01)
 
     [message] = await harness.say(harness.admin, "!export")
     [(name, data)] = message.files.items()
@@ -160,7 +163,7 @@ async def test_export_too_big_even_compressed_is_sent_in_parts(harness):
     assert all(len(data) <= 10 * 1024 * 1024 for m in messages for data in m.files.values())
     parts = [(name, data) for m in messages for name, data in m.files.items()]
     assert [name[-14:] for name, _ in parts] == [f"_part0{i}.csv.gz" for i in range(1, 4)]
-    assert messages[0].content.startswith("Part 1 of 3 of 20,000 conversations")
+    assert messages[0].content.startswith("Part 1 of 3 of 20,000 conversations (gzip; each part stands alone)")
     rows = [row for _, data in parts for row in csv.reader(io.StringIO(gzip.decompress(data).decode()))]
     assert rows.count(rows[0]) == 3 and len(rows) - 3 == 20000
 
@@ -178,7 +181,7 @@ def test_split_parts_each_fit_and_together_hold_every_row(tmp_path):
     rng = random.Random(1)
     rows = [["id", "text"]] + [[str(i), "".join(rng.choices(string.ascii_letters, k=rng.randint(10, 3000)))]
                                for i in range(3000)]
-    result = export_csv(iter(rows), tmp_path, max_bytes=200_000, max_parts=100)
+    result = export_file("csv", iter(rows), tmp_path, max_bytes=200_000, max_parts=100)
     assert not result.too_big and len(result.files) > 5
     assert all(path.stat().st_size <= 200_000 for path in result.files)
     back = []
@@ -192,7 +195,7 @@ def test_split_parts_each_fit_and_together_hold_every_row(tmp_path):
 def test_too_many_parts_is_reported_not_sent(tmp_path):
     rng = random.Random(2)
     rows = [["id", "text"]] + [[str(i), "".join(rng.choices(string.ascii_letters, k=2000))] for i in range(2000)]
-    result = export_csv(iter(rows), tmp_path, max_bytes=100_000, max_parts=3)
+    result = export_file("csv", iter(rows), tmp_path, max_bytes=100_000, max_parts=3)
     assert result.too_big and result.files == [] and result.rows == 2000
 
 

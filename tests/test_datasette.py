@@ -12,7 +12,7 @@ from sqlite_utils import Database
 from bot.store import ConversationLog
 from tests.web import PROJECT, datasette_for, fingerprint, procfile_settings, sample_exchange, write_sample_log
 
-QUERIES = ["stats", "models", "user_history", "daily_activity", "top_users"]
+QUERIES = ["stats", "models", "user_history", "daily_activity", "top_users", "rated_replies"]
 
 
 @pytest.fixture
@@ -50,7 +50,8 @@ async def test_every_canned_query_answers_as_html_json_and_csv(ds, query):
 async def test_stats_and_models_agree_with_the_bot(ds, log_path):
     bot_figures = ConversationLog(log_path).stats()
     [web] = await rows(ds, "/conversation_logs/stats.json")
-    figures = ("total_conversations", "unique_users", "last_24_hours", "total_tokens", "opted_out_users")
+    figures = ("total_conversations", "unique_users", "last_24_hours", "total_tokens", "opted_out_users",
+               "rated_replies", "replies_rated_up")
     assert web == {k: bot_figures[k] for k in figures}
     assert web["total_conversations"] == 40 and web["last_24_hours"] == 30 and web["unique_users"] == 3
     assert await rows(ds, "/conversation_logs/models.json") == bot_figures["models"]

@@ -23,7 +23,7 @@ SPEC = {
 }
 ADDED = {
     "guild_id": "TEXT", "display_name": "TEXT", "message_id": "TEXT", "input_tokens": "INTEGER",
-    "output_tokens": "INTEGER", "latency_ms": "INTEGER", "conversation_id": "TEXT",
+    "output_tokens": "INTEGER", "latency_ms": "INTEGER", "conversation_id": "TEXT", "reply_message_id": "TEXT",
 }
 
 
@@ -45,7 +45,8 @@ def test_migrations_on_a_blank_database_give_the_spec_columns_and_more(tmp_path)
     with Database(tmp_path / "log.db") as db:
         assert db.journal_mode == "wal"
         assert [m.name for m in migrations.applied(db)] == [
-            "m001_conversations", "m002_analysis_columns", "m003_indexes", "m004_full_text_search", "m005_opt_outs"]
+            "m001_conversations", "m002_analysis_columns", "m003_indexes", "m004_full_text_search", "m005_opt_outs",
+            "m006_ratings_and_threads"]
         assert db["opt_outs"].pks == ["user_id"]
         assert db["conversations"].detect_fts() == "conversations_fts"
         unique = [i.columns for i in db["conversations"].indexes if i.unique]
@@ -283,5 +284,5 @@ def test_migrating_at_once_from_many_connections_all_succeed(tmp_path):
         thread.join()
     assert errors == []
     with Database(path) as db:
-        assert len(migrations.applied(db)) == len(migrations._migrations) == 5
+        assert len(migrations.applied(db)) == len(migrations._migrations) == 6
         assert db.journal_mode == "wal"

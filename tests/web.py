@@ -61,12 +61,23 @@ def sample_exchange(n: int, timestamp: str = "") -> Exchange:
                     input_tokens=tokens[0], output_tokens=tokens[1], timestamp=timestamp)
 
 
+def rate_samples(store: ConversationLog, count: int) -> None:
+    """Every third reply gets a 👍; when n is odd two 👎 outweigh it."""
+    for n in range(0, count, 3):
+        store.set_reply_id(f"m{n}", f"r{n}").result()
+        store.rate(f"r{n}", "rater-1", 1).result()
+        if n % 2:
+            store.rate(f"r{n}", "rater-2", -1).result()
+            store.rate(f"r{n}", "rater-3", -1).result()
+
+
 def write_sample_log(path: Path, count: int = 40) -> None:
     """`count` exchanges through the bot's store; a quarter of them older than a day."""
     with ConversationLog(path) as store:
         for n in range(count):
             old = f"2026-0{1 + n % 9}-1{n % 10} 12:00:00" if n % 4 == 0 else ""
             store.submit(sample_exchange(n, old)).result()
+        rate_samples(store, count)
 
 
 def fingerprint(path) -> tuple[str, int]:
