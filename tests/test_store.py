@@ -46,7 +46,7 @@ def test_migrations_on_a_blank_database_give_the_spec_columns_and_more(tmp_path)
         assert db.journal_mode == "wal"
         assert [m.name for m in migrations.applied(db)] == [
             "m001_conversations", "m002_analysis_columns", "m003_indexes", "m004_full_text_search", "m005_opt_outs",
-            "m006_ratings_and_threads"]
+            "m006_ratings_and_threads", "m007_stats_summary"]
         assert db["opt_outs"].pks == ["user_id"]
         assert db["conversations"].detect_fts() == "conversations_fts"
         unique = [i.columns for i in db["conversations"].indexes if i.unique]
@@ -284,5 +284,47 @@ def test_migrating_at_once_from_many_connections_all_succeed(tmp_path):
         thread.join()
     assert errors == []
     with Database(path) as db:
-        assert len(migrations.applied(db)) == len(migrations._migrations) == 6
+        assert len(migrations.applied(db)) == len(migrations._migrations) == 7
         assert db.journal_mode == "wal"
+
+
+PLAIN_STATS = """
+select count(*) as total_conversations, count(distinct user_id) as unique_users,
+       coalesce(sum(tokens_used), 0) as total_tokens from conversations
+"""
+PLAIN_MODELS = """
+select model_used, count(*) as conversations, coalesce(sum(tokens_used), 0) as tokens
+from conversations group by model_used order by conversations desc, model_used
+"""
+
+
+def assert_summary_matches_plain_sql(store: ConversationLog) -> None:
+    figures = store.stats()
+    [plain] = store.query(PLAIN_STATS)
+    assert {k: figures[k] for k in plain} == plain
+    assert figures["models"] == store.query(PLAIN_MODELS)
+
+
+def test_stats_summary_equals_plain_sql_after_inserts_deletes_and_migrations(tmp_path):
+    path = tmp_path / "log.db"
+    # A log from before the summary existed: migrate up to m006 only, then write rows.
+    with Database(path) as db:
+        migrations.apply(db, stop_before="m007_stats_summary")
+        db["conversations"].insert_all(exchange(n).row() for n in range(50))
+    with ConversationLog(path) as store:  # m007 backfills from the existing rows
+        assert_summary_matches_plain_sql(store)
+        for n in range(50, 120):
+            store.submit(exchange(n, model_used="static_fallback" if n % 7 == 0 else "claude-haiku-4-5",
+                                  input_tokens=n, output_tokens=2 * n)).result()
+        assert_summary_matches_plain_sql(store)
+        for n in range(120, 130):
+            store.submit(exchange(n, timestamp="2020-01-01 00:00:00", model_used="old-model")).result()
+        assert store.forget("u1").result() > 0  # !forget
+        assert store.delete_older_than(30).result() == 8  # retention (two of the ten were u1's)
+        assert_summary_matches_plain_sql(store)
+        assert "old-model" not in {m["model_used"] for m in store.stats()["models"]}
+        store.submit(exchange(500, user_id="late")).result()
+        store.run_job(lambda db: db.execute("update conversations set model_used = 'x', tokens_used = 9 "
+                                            "where user_id = 'late'")).result()
+        assert_summary_matches_plain_sql(store)
+        assert store.stats()["unique_users"] == len({r["user_id"] for r in store.query("select user_id from conversations")})
