@@ -32,5 +32,9 @@ start: $(VENV)/.installed
 /usr/bin/chromium:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-test: $(VENV)/.installed /usr/bin/chromium
+# The benchmarks (their quick run is a test) compare against the sqlite3 command-line tool.
+/usr/bin/sqlite3:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sqlite3
+
+test: $(VENV)/.installed /usr/bin/chromium /usr/bin/sqlite3
 	$(PY) -m pytest

@@ -11,14 +11,9 @@ from datetime import timezone
 from pathlib import Path
 
 import click
-import discord
-import yarl
 
-from .console import Console
 from .export import EXCLUDES_FALLBACK_BY_DEFAULT, FORMATS, open_output, records, row_order, write_records
 from .formatting import history_text, stats_text
-from .discord_bot import ConversationBot
-from .service import open_service
 from .settings import ConfigError, Settings
 from . import store
 from .store import StoreError
@@ -51,6 +46,8 @@ def run(settings: Settings) -> None:
     """Connect to Discord and answer (the default)."""
     if not settings.discord_token:
         raise click.ClickException(NO_TOKEN)
+    import discord  # only the bot itself needs discord.py; the data commands start faster without it
+
     try:
         asyncio.run(run_discord(settings))
     except StoreError as err:
@@ -183,6 +180,9 @@ def console(settings: Settings) -> None:
 
 def use_discord_endpoints(settings: Settings) -> None:
     """Point discord.py at a REST proxy or another gateway; these are its two class-level settings."""
+    import discord
+    import yarl
+
     if settings.discord_api_base:
         discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
     if settings.discord_gateway_url:
@@ -190,6 +190,9 @@ def use_discord_endpoints(settings: Settings) -> None:
 
 
 async def run_discord(settings: Settings) -> None:
+    from .discord_bot import ConversationBot
+    from .service import open_service
+
     use_discord_endpoints(settings)
     async with open_service(settings) as service:
         bot = ConversationBot(settings, service)
@@ -200,6 +203,9 @@ async def run_discord(settings: Settings) -> None:
 
 
 async def run_console(settings: Settings) -> None:
+    from .console import Console
+    from .service import open_service
+
     async with open_service(settings) as service:
         await Console(service, prefix=settings.command_prefix).run()
 

@@ -1,0 +1,406 @@
+"""`python -m bench --rows 1000000` measures the bot against raw SQLite in the same run.
+
+Every figure is printed beside its baseline and the ratio, and written to BENCHMARKS.md with the
+target it is meant to meet. `--quick` runs everything on small sizes so the code never rots; it
+reports, and checks nothing about timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from bench.data import build, drop_fts_triggers, insert_sql, rows
+from bot.queries import HISTORY_SQL
+from bot.settings import Settings
+from bot.service import open_service
+from bot.store import ConversationLog, Exchange, connect
+
+ROOT = Path(__file__).resolve().parent.parent
+PLAIN_STATS = """
+select count(*), count(distinct user_id),
+       (select count(*) from conversations where timestamp >= datetime('now', '-1 day')), sum(tokens_used)
+from conversations
+"""
+PLAIN_MODELS = "select model_used, count(*), sum(tokens_used) from conversations group by model_used"
+# What a first version would write: one OR, which no index serves.
+NAIVE_HISTORY = """select * from conversations where user_id = :user or user_name = :user
+                   order by timestamp desc, id desc limit 10"""
+
+
+@dataclass
+class Figure:
+    section: str
+    what: str
+    value: float
+    unit: str
+    baseline: str = ""
+    baseline_value: float | None = None
+    target: str = ""
+    met: bool | None = None
+
+    @property
+    def ratio(self) -> str:
+        if not self.baseline_value:
+            return ""
+        return f"{self.value / self.baseline_value:.2f}x"
+
+    def row(self) -> str:
+        base = f"{self.baseline}: {self.baseline_value:,.2f} {self.unit}" if self.baseline_value is not None else ""
+        verdict = {True: "met", False: "**missed**", None: ""}[self.met]
+        return f"| {self.section} | {self.what} | {self.value:,.2f} {self.unit} | {base} | {self.ratio} | " \
+               f"{self.target} | {verdict} |"
+
+
+def timed(fn, repeat: int) -> list[float]:
+    """Milliseconds of each call."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def p99(values: list[float]) -> float:
+    return sorted(values)[min(len(values) - 1, int(len(values) * 0.99))]
+
+
+def exchange(values: tuple) -> Exchange:
+    row = dict(zip(("user_id", "user_name", "channel_id", "user_message", "bot_response", "timestamp", "_tokens",
+                    "model_used", "guild_id", "display_name", "message_id", "input_tokens", "output_tokens",
+                    "latency_ms", "conversation_id"), values))
+    row.pop("_tokens")
+    return Exchange(**row)
+
+
+# -- write path --------------------------------------------------------------------------------
+
+def raw_executemany(path: Path, count: int, fts: bool) -> float:
+    fresh(path, fts)
+    data = list(rows(count, seed=11))  # generated before the clock starts, as for ours
+    conn = sqlite3.connect(path)
+    started = time.perf_counter()
+    with conn:
+        conn.executemany(insert_sql(), data)
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return count / elapsed
+
+
+def raw_per_row(path: Path, count: int, fts: bool) -> float:
+    fresh(path, fts)
+    data = list(rows(count, seed=12))
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("pragma synchronous = normal")
+    started = time.perf_counter()
+    for values in data:
+        conn.execute("begin")
+        conn.execute(insert_sql(), values)
+        conn.execute("commit")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return count / elapsed
+
+
+def ours_burst(path: Path, count: int, fts: bool) -> tuple[float, float]:
+    """Rows per second through ConversationLog, and the p99 milliseconds from hand-over to commit."""
+    fresh(path, fts)
+    exchanges = [exchange(values) for values in rows(count, seed=13)]
+    latencies: list[float] = []
+    with ConversationLog(path) as store:
+        started = time.perf_counter()
+        futures = []
+        for item in exchanges:
+            handed = time.perf_counter()
+            future = store.submit(item)
+            future.add_done_callback(lambda _, h=handed: latencies.append((time.perf_counter() - h) * 1000))
+            futures.append(future)
+        for future in futures:
+            future.result()
+        elapsed = time.perf_counter() - started
+    return count / elapsed, p99(latencies)
+
+
+def fresh(path: Path, fts: bool) -> None:
+    for suffix in ("", "-wal", "-shm", ".spool.jsonl", ".spool.jsonl.reserve"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    build(path, 0, fts=fts)
+    if not fts:
+        conn = sqlite3.connect(path)
+        drop_fts_triggers(conn)
+        conn.close()
+
+
+async def loop_lag(path: Path | None, count: int) -> tuple[float, float]:
+    """p99 event-loop lag and p99 hand-over-to-commit (ms) while 50 concurrent handlers log
+    `count` exchanges, each awaiting its commit as the bot does; with no path, the idle loop."""
+    lags: list[float] = []
+    latencies: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        while not done.is_set():
+            before = time.perf_counter()
+            await asyncio.sleep(0.001)
+            lags.append((time.perf_counter() - before) * 1000 - 1)
+
+    async def handler(items) -> None:
+        for item in items:
+            handed = time.perf_counter()
+            await asyncio.wrap_future(store.submit(item))
+            latencies.append((time.perf_counter() - handed) * 1000)
+
+    tick = asyncio.create_task(ticker())
+    if path is None:
+        await asyncio.sleep(2)
+    else:
+        fresh(path, True)
+        exchanges = [exchange(values) for values in rows(count, seed=14)]
+        with ConversationLog(path) as store:
+            await asyncio.gather(*(handler(exchanges[i::50]) for i in range(50)))
+    done.set()
+    await tick
+    return p99(lags), (p99(latencies) if latencies else 0.0)
+
+
+def write_path(work: Path, burst: int, lag_rows: int) -> list[Figure]:
+    figures = []
+    for fts in (True, False):
+        label = "FTS on" if fts else "FTS off"
+        bulk = raw_executemany(work / "raw.db", burst, fts)
+        per_row = raw_per_row(work / "per_row.db", min(burst, 5000), fts)
+        rate, latency = ours_burst(work / "ours.db", burst, fts)
+        figures += [
+            Figure("write", f"{burst:,}-exchange burst, group commit ({label})", rate, "rows/s",
+                   "raw executemany, one transaction", bulk, "≥ 0.5x", rate >= 0.5 * bulk),
+            Figure("write", f"same burst vs one transaction per row ({label})", rate, "rows/s",
+                   "raw sqlite3, a transaction per row", per_row, "≥ 3x", rate >= 3 * per_row),
+            Figure("write", f"p99 queueing in that burst, all handed over at once ({label})", latency, "ms"),
+        ]
+    idle, _ = asyncio.run(loop_lag(None, 0))
+    lag, latency = asyncio.run(loop_lag(work / "lag.db", lag_rows))
+    figures += [
+        Figure("write", f"p99 event-loop lag while 50 handlers log {lag_rows:,}", lag, "ms", "idle loop", idle,
+               "< 1 ms", lag < 1),
+        Figure("write", "p99 hand-over to commit, each handler awaiting its commit", latency, "ms",
+               target="≤ 100 ms", met=latency <= 100),
+    ]
+    return figures
+
+
+# -- reads on the big log ----------------------------------------------------------------------
+
+def reads(path: Path) -> list[Figure]:
+    store = ConversationLog(path)
+    raw = sqlite3.connect(path)
+    plain = statistics.median(timed(lambda: (raw.execute(PLAIN_STATS).fetchall(),
+                                            raw.execute(PLAIN_MODELS).fetchall()), 5))
+    ours = statistics.median(timed(store.stats, 50))
+    figures = [Figure("stats", "!stats (summary tables)", ours, "ms", "plain SQL", plain, "≤ 10 ms", ours <= 10)]
+    busy_user = raw.execute("select user_id, user_name from stats_users join conversations using (user_id) "
+                            "order by stats_users.conversations desc limit 1").fetchone()
+    naive = statistics.median(timed(lambda: raw.execute(NAIVE_HISTORY, {"user": "nobody"}).fetchall(), 5))
+    for label, user in (("by id", busy_user[0]), ("by name", busy_user[1]), ("unknown user", "nobody")):
+        ours = statistics.median(timed(lambda: store.history(user), 200))
+        figures.append(Figure("history", f"!history {label}", ours, "ms", "naive OR, unknown user", naive,
+                              "≤ 2 ms", ours <= 2))
+    raw.close()
+    return figures
+
+
+def startup(path: Path, work: Path) -> list[Figure]:
+    settings = Settings(log_db=path, memory_db=work / "memory.db", anthropic_api_key=None)
+
+    async def start() -> None:
+        async with open_service(settings):
+            pass
+
+    ms = statistics.median(timed(lambda: asyncio.run(start()), 3))
+    size = sum(os.path.getsize(p) for p in [path] if os.path.exists(p))
+    count = sqlite3.connect(path).execute("select count(*) from conversations").fetchone()[0]
+    without = work / "no_fts.db"
+    without.unlink(missing_ok=True)
+    conn = sqlite3.connect(path)
+    conn.execute("vacuum into ?", [str(without)])
+    conn.close()
+    conn = sqlite3.connect(without)
+    conn.execute("drop table conversations_fts")
+    conn.execute("vacuum")
+    conn.close()
+    return [
+        Figure("startup", "bot start (migrations check, opt-outs, memory)", ms, "ms", target="≤ 1000 ms",
+               met=ms <= 1000),
+        Figure("size", "bytes per conversation, with FTS", size / count, "B"),
+        Figure("size", "bytes per conversation, without FTS", without.stat().st_size / count, "B"),
+    ]
+
+
+# -- exports -----------------------------------------------------------------------------------
+
+def run_measured(command: list[str], output: Path) -> tuple[float, float]:
+    """(seconds, peak MB) of a command writing to `output`, by GNU time."""
+    with open(output, "wb") as out:
+        result = subprocess.run(["/usr/bin/time", "-f", "%e %M", *command], stdout=out,
+                                stderr=subprocess.PIPE, cwd=ROOT, check=True)
+    seconds, kilobytes = result.stderr.decode().strip().splitlines()[-1].split()
+    return float(seconds), int(kilobytes) / 1024
+
+
+def exports(path: Path, work: Path) -> list[Figure]:
+    cli, _ = run_measured(["sqlite3", "-csv", "-header", str(path), "select * from conversations order by id"],
+                          work / "cli.csv")
+    env_cmd = [sys.executable, "-m", "bot", "--env-file", os.devnull]
+    os.environ["CONVERSATION_LOG_DB"] = str(path)
+    ours, peak = run_measured([*env_cmd, "export", "--include-fallback"], work / "ours.csv")
+    packed, packed_peak = run_measured([*env_cmd, "export", "--include-fallback", "-o", str(work / "o.csv.gz")],
+                                       work / "none")
+    chat, chat_peak = run_measured([*env_cmd, "export", "--format", "chat-jsonl"], work / "chat.jsonl")
+    return [
+        Figure("export", "full CSV, python -m bot export", ours, "s", "sqlite3 CLI", cli, "≤ 2x", ours <= 2 * cli),
+        Figure("export", "peak memory of that export", peak, "MB", target="≤ 100 MB", met=peak <= 100),
+        Figure("export", "full CSV, gzip", packed, "s", "sqlite3 CLI", cli),
+        Figure("export", "full chat-jsonl (threads rebuilt)", chat, "s", "sqlite3 CLI", cli),
+        Figure("export", "peak memory, gzip / chat-jsonl", max(packed_peak, chat_peak), "MB", target="≤ 100 MB",
+               met=max(packed_peak, chat_peak) <= 100),
+    ]
+
+
+# -- Datasette -----------------------------------------------------------------------------------
+
+def fetch_ms(url: str, repeat: int) -> float:
+    return statistics.median(timed(lambda: urllib.request.urlopen(url, timeout=600).read(), repeat))
+
+
+def datasette(path: Path, work: Path) -> list[Figure]:
+    from tests.web import serve_args
+    port = 8800 + os.getpid() % 100
+    server = subprocess.Popen([sys.executable, "-m", "datasette", "serve", *serve_args(path, port)], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/conversation_logs"
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(base + ".json", timeout=5)
+                break
+            except OSError:
+                time.sleep(0.1)
+        table = fetch_ms(base + "/conversations", 5)
+        search = fetch_ms(base + "/conversations?_search=penguin+mountain", 5)
+        stats = fetch_ms(base + "/stats.json", 20)
+        pk_order = fetch_ms(base + "/conversations.csv?_stream=on&_size=max&_sort=id", 1)
+        default = fetch_ms(base + "/conversations.csv?_stream=on&_size=max", 1)
+    finally:
+        server.terminate()
+        server.wait()
+    return [
+        Figure("datasette", "table page", table, "ms", target="≤ 100 ms", met=table <= 100),
+        Figure("datasette", "full-text search page", search, "ms", target="≤ 200 ms", met=search <= 200),
+        Figure("datasette", "stats canned query over HTTP", stats, "ms", target="≤ 20 ms", met=stats <= 20),
+        Figure("datasette", "streamed full CSV, default link", default / 1000, "s", "primary-key order",
+               pk_order / 1000, "≤ 1x", default <= pk_order * 1.05),
+    ]
+
+
+# -- WAL under load ------------------------------------------------------------------------------
+
+def wal_bound(work: Path, seconds: float) -> list[Figure]:
+    path = work / "wal.db"
+    fresh(path, True)
+    wal = Path(str(path) + "-wal")
+    stop = threading.Event()
+    peak = [0]
+
+    def write() -> None:
+        with ConversationLog(path) as store:
+            for values in rows(10**9, seed=21):
+                if stop.is_set():
+                    return
+                store.submit(exchange(values)).result()
+
+    def read() -> None:
+        db = connect(path)
+        while not stop.is_set():
+            db.execute(HISTORY_SQL, {"user": "user7", "limit": 10}).fetchall()
+            db.execute("select * from conversations order by id desc limit 50").fetchall()
+        db.close()
+
+    threads = [threading.Thread(target=write)] + [threading.Thread(target=read) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        peak[0] = max(peak[0], wal.stat().st_size if wal.exists() else 0)
+        time.sleep(0.2)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    mb = peak[0] / 1024 / 1024
+    return [Figure("wal", f"largest -wal in {seconds:g} s of writes with 8 readers", mb, "MB",
+                   target="≤ 64 MB", met=mb <= 64)]
+
+
+# -- the runner ----------------------------------------------------------------------------------
+
+def report(figures: list[Figure], rows_count: int, build_seconds: float, output: Path | None) -> str:
+    lines = [
+        "| Area | Measurement | Ours | Baseline (same run) | Ratio | Target | |",
+        "|---|---|---|---|---|---|---|",
+        *[figure.row() for figure in figures],
+    ]
+    header = (f"Log of {rows_count:,} generated conversations (built in {build_seconds:.1f} s), "
+              f"{os.cpu_count()} cores, SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, "
+              f"{time.strftime('%Y-%m-%d', time.gmtime())}.")
+    return header + "\n\n" + "\n".join(lines) + "\n"
+
+
+@click.command()
+@click.option("--rows", "rows_count", default=1_000_000, show_default=True, help="Conversations in the big log.")
+@click.option("--quick", is_flag=True, help="Small sizes, for CI: reports, checks no timing.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the Markdown table (default: BENCHMARKS-results.md unless --quick).")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the databases go (default: a temporary directory).")
+def main(rows_count: int, quick: bool, output: Path | None, workdir: Path | None) -> None:
+    """Measure the bot's write path, reads, exports and Datasette against raw SQLite."""
+    if quick:
+        rows_count = min(rows_count, 5000)
+    burst, lag_rows, wal_seconds = (2000, 500, 2) if quick else (100_000, 10_000, 60)
+    work = workdir or Path(tempfile.mkdtemp(prefix="bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        big = work / "conversation_logs.db"
+        fresh(big, True)
+        click.echo(f"building a log of {rows_count:,} conversations…", err=True)
+        build_seconds = build(big, rows_count)
+        figures: list[Figure] = []
+        for name, section in (("reads", lambda: reads(big)), ("startup", lambda: startup(big, work)),
+                              ("exports", lambda: exports(big, work)), ("datasette", lambda: datasette(big, work)),
+                              ("write path", lambda: write_path(work, burst, lag_rows)),
+                              ("wal", lambda: wal_bound(work, wal_seconds))):
+            click.echo(f"measuring {name}…", err=True)
+            figures += section()
+        table = report(figures, rows_count, build_seconds, output)
+        click.echo(table)
+        if output or not quick:
+            (output or ROOT / "BENCHMARKS-results.md").write_text(table)
+    finally:
+        if workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
