@@ -299,7 +299,11 @@ def datasette(path: Path, work: Path) -> list[Figure]:
             except OSError:
                 time.sleep(0.1)
         table = fetch_ms(base + "/conversations", 5)
-        search = fetch_ms(base + "/conversations?_search=penguin+mountain", 5)
+        bare_table = fetch_ms(base + "/conversations?_nofacet=1", 5)
+        # The generator's 200-word vocabulary puts common words in half the rows: a search for
+        # one thing (here a message number) is the realistic case, a common word the worst.
+        search = fetch_ms(base + "/conversations?_search=4321", 5)
+        common = fetch_ms(base + "/conversations?_search=penguin+mountain", 3)
         stats = fetch_ms(base + "/stats.json", 20)
         pk_order = fetch_ms(base + "/conversations.csv?_stream=on&_size=max&_sort=id", 1)
         default = fetch_ms(base + "/conversations.csv?_stream=on&_size=max", 1)
@@ -307,8 +311,12 @@ def datasette(path: Path, work: Path) -> list[Figure]:
         server.terminate()
         server.wait()
     return [
-        Figure("datasette", "table page", table, "ms", target="≤ 100 ms", met=table <= 100),
-        Figure("datasette", "full-text search page", search, "ms", target="≤ 200 ms", met=search <= 200),
+        Figure("datasette", "table page, with the three default facets", table, "ms", "same page, no facets",
+               bare_table, "≤ 100 ms", table <= 100),
+        Figure("datasette", "full-text search page, a specific term", search, "ms", target="≤ 200 ms",
+               met=search <= 200),
+        Figure("datasette", "full-text search page, two words in a quarter of all rows", common, "ms",
+               target="≤ 200 ms", met=common <= 200),
         Figure("datasette", "stats canned query over HTTP", stats, "ms", target="≤ 20 ms", met=stats <= 20),
         Figure("datasette", "streamed full CSV, default link", default / 1000, "s", "primary-key order",
                pk_order / 1000, "≤ 1x", default <= pk_order * 1.05),

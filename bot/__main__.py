@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from .export import EXCLUDES_FALLBACK_BY_DEFAULT, FORMATS, open_output, records, row_order, write_records
+from .export import EXCLUDES_FALLBACK_BY_DEFAULT, FORMATS, open_output, records, write_records
 from .formatting import history_text, stats_text
 from .settings import ConfigError, Settings
 from . import store
@@ -131,23 +131,25 @@ def export_command(settings: Settings, fmt: str, output: Path, since, until, use
         until=until and store.utc_now_text(until.replace(tzinfo=timezone.utc)),
         user=user, channel=channel, model=model, min_rating=min_rating,
         exclude_fallback=fmt in EXCLUDES_FALLBACK_BY_DEFAULT if exclude_fallback is None else exclude_fallback)
-    lines = records(fmt, log_store.export_rows(selection, row_order(fmt)),
-                    settings.system_prompt if system_prompt else None)
+    pieces = records(fmt, log_store, selection, system_prompt=settings.system_prompt if system_prompt else None,
+                     limit=limit)
     with click.open_file("-", "wb") if str(output) == "-" else open_output(output) as out:
-        count = write_records(with_progress(lines, log_store, selection, fmt), out, header=fmt == "csv", limit=limit)
+        count = write_records(with_progress(pieces, log_store, selection), out)
     kind = "conversations" if fmt == "chat-jsonl" else "exchanges"
     click.echo(f"Exported {count:,} {kind} as {fmt}" + ("" if str(output) == "-" else f" to {output}"), err=True)
 
 
-def with_progress(lines, log_store: store.ConversationLog, selection: store.Selection, fmt: str):
+def with_progress(pieces, log_store: store.ConversationLog, selection: store.Selection):
     """A progress bar on a terminal only: piped or redirected stderr gets none."""
     if not sys.stderr.isatty():
-        yield from lines
+        yield from pieces
         return
     where, params = selection.where()
     total = log_store.query(f"select count(*) as n from conversations c where {where}", params)[0]["n"]
-    with click.progressbar(lines, length=total + (fmt == "csv"), label="Exporting", file=sys.stderr) as bar:
-        yield from bar
+    with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
+        for data, count in pieces:
+            bar.update(count)
+            yield data, count
 
 
 @cli.command("stats")

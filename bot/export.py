@@ -43,7 +43,7 @@ def row_order(fmt: str) -> str:
 
 
 def csv_records(rows: Iterator[list]) -> Iterator[bytes]:
-    """The header, then one CSV record per row (a record may span lines)."""
+    """One CSV record per row (a record may span lines); used to split a written CSV by record."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for row in rows:
@@ -75,36 +75,37 @@ def chat_records(rows: Iterator[list], system_prompt: str | None = None) -> Iter
         yield (json.dumps({"conversation_id": key, "messages": messages}, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def records(fmt: str, rows: Iterator[list], system_prompt: str | None = None) -> Iterator[bytes]:
+def records(fmt: str, log_store, selection, *, system_prompt: str | None = None,
+            limit: int | None = None) -> Iterator[tuple[bytes, int]]:
+    """The export as (bytes, how many exchanges or conversations they hold) pieces."""
     if fmt == "csv":
-        return csv_records(rows)
-    if fmt == "jsonl":
-        return jsonl_records(rows)
-    return chat_records(rows, system_prompt)
+        return log_store.csv_chunks(selection, limit)
+    rows = log_store.export_rows(selection, row_order(fmt))
+    lines = jsonl_records(rows) if fmt == "jsonl" else chat_records(rows, system_prompt)
+    return ((line, 1) for line in islice(lines, limit))
 
 
-def write_records(lines: Iterable[bytes], out: BinaryIO, *, header: bool, limit: int | None = None) -> int:
-    """Write the records (the first is a header when `header`); returns how many data records."""
-    lines = iter(lines)
-    if header:
-        out.write(next(lines))
-    count = 0
-    for count, line in enumerate(islice(lines, limit), start=1):
-        out.write(line)
-    return count
+def write_records(pieces: Iterable[tuple[bytes, int]], out: BinaryIO) -> int:
+    """Write every piece; returns how many exchanges (or conversations) were written."""
+    total = 0
+    for data, count in pieces:
+        out.write(data)
+        total += count
+    return total
 
 
 def open_output(path: Path) -> BinaryIO:
     """A file for writing, gzip-compressed when the name ends in .gz."""
-    return gzip.open(path, "wb") if path.suffix == ".gz" else open(path, "wb")
+    # Level 6 (zlib's default), not gzip's 9: 3x faster here for a file 2% larger.
+    return gzip.open(path, "wb", compresslevel=6) if path.suffix == ".gz" else open(path, "wb")
 
 
-def export_file(fmt: str, rows: Iterator[list], directory: Path, *, max_bytes: int | None = None,
-                max_parts: int = 10, system_prompt: str | None = None, moment: datetime | None = None) -> ExportResult:
+def export_file(fmt: str, pieces: Iterable[tuple[bytes, int]], directory: Path, *, max_bytes: int | None = None,
+                max_parts: int = 10, moment: datetime | None = None) -> ExportResult:
     """Write an export; over `max_bytes` gzip it, and if still over split it into gzip parts."""
     plain = Path(directory) / export_filename(fmt, moment)
     with open(plain, "wb") as out:
-        result = ExportResult(rows=write_records(records(fmt, rows, system_prompt), out, header=fmt == "csv"))
+        result = ExportResult(rows=write_records(pieces, out))
     if max_bytes is None or plain.stat().st_size <= max_bytes:
         result.files = [plain]
         return result
@@ -122,7 +123,7 @@ def export_file(fmt: str, rows: Iterator[list], directory: Path, *, max_bytes: i
 
 def gzip_copy(source: Path) -> Path:
     target = source.with_name(source.name + ".gz")
-    with open(source, "rb") as src, gzip.open(target, "wb") as dst:
+    with open(source, "rb") as src, open_output(target) as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
     return target
 
@@ -168,7 +169,7 @@ class GzipPart:
         self.max_bytes = max_bytes
         self.flush_every = max(64 * 1024, max_bytes // 8)
         self.raw = open(path, "wb")
-        self.gzip = gzip.GzipFile(fileobj=self.raw, mode="wb")
+        self.gzip = gzip.GzipFile(fileobj=self.raw, mode="wb", compresslevel=6)
         self.flushed_size = 0
         self.unflushed = 0
         self.write(header)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
-from .export import EXCLUDES_FALLBACK_BY_DEFAULT, ExportResult, export_file, row_order
+from .export import EXCLUDES_FALLBACK_BY_DEFAULT, ExportResult, export_file, records
 from .memory import Context, Memory
 from .redact import redact
 from .responder import FALLBACK_MODEL, Reply, Responder
@@ -161,9 +161,8 @@ class BotService:
     async def export(self, directory: Path, max_bytes: int | None = None, max_parts: int = 10,
                      fmt: str = "csv") -> ExportResult:
         """Everything, as `fmt`, through the same code as `python -m bot export`."""
-        selection = Selection(exclude_fallback=fmt in EXCLUDES_FALLBACK_BY_DEFAULT)
-        rows = self.log.export_rows(selection, row_order(fmt))
-        return await asyncio.to_thread(export_file, fmt, rows, directory, max_bytes=max_bytes, max_parts=max_parts)
+        pieces = records(fmt, self.log, Selection(exclude_fallback=fmt in EXCLUDES_FALLBACK_BY_DEFAULT))
+        return await asyncio.to_thread(export_file, fmt, pieces, directory, max_bytes=max_bytes, max_parts=max_parts)
 
     async def record_reply(self, message_id: str, reply_message_id: str) -> None:
         """Remember which bot message answered, so ratings on it find the exchange."""

@@ -43,6 +43,7 @@ ADDED_COLUMNS = {
     "conversation_id": str,
 }
 BUSY_TIMEOUT_S = 5.0
+WAL_LIMIT_BYTES = 16 * 1024 * 1024
 
 
 def utc_now_text(moment: datetime | None = None) -> str:
@@ -322,8 +323,9 @@ class ConversationLog:
     """The `conversations` table: reads on the caller's thread, writes on one writer thread."""
 
     def __init__(self, path: Path, *, checkpoint_seconds: float = 30.0, max_batch: int = 1000,
-                 busy_timeout: float = BUSY_TIMEOUT_S):
+                 busy_timeout: float = BUSY_TIMEOUT_S, wal_limit_bytes: int = WAL_LIMIT_BYTES):
         self.path = Path(path)
+        self.wal_limit_bytes = wal_limit_bytes
         self.busy_timeout = busy_timeout
         self.spool = Spool(self.path.with_name(self.path.name + ".spool.jsonl"))
         self.checkpoint_seconds = checkpoint_seconds
@@ -440,7 +442,7 @@ class ConversationLog:
             while not stop:
                 batch, stop = self._next_batch()
                 self._flush(db, batch)
-                if stop or time.monotonic() - last_checkpoint >= self.checkpoint_seconds:
+                if stop or self._wal_too_big() or time.monotonic() - last_checkpoint >= self.checkpoint_seconds:
                     self._checkpoint(db)
                     last_checkpoint = time.monotonic()
         finally:
@@ -506,6 +508,14 @@ class ConversationLog:
             self._unsaved.extend(rows)
             return "held"
 
+    def _wal_too_big(self) -> bool:
+        # Under steady writes with readers, SQLite's own checkpoints cannot reset the WAL, so it
+        # grows (339 MB in 60 s in bench/); truncating it at this size keeps it bounded.
+        try:
+            return os.path.getsize(f"{self.path}-wal") > self.wal_limit_bytes
+        except OSError:
+            return False
+
     def _checkpoint(self, db: Database) -> None:
         # TRUNCATE keeps the -wal file small while Datasette holds read transactions open.
         try:
@@ -570,8 +580,40 @@ class ConversationLog:
         finally:
             db.close()
 
+    def csv_chunks(self, selection: "Selection | None" = None, limit: int | None = None,
+                   chunk_rows: int = 5000) -> Iterator[tuple[bytes, int]]:
+        """The CSV export as (bytes, rows) chunks: the header, then the rows in id order.
+
+        SQLite builds each line and joins a chunk of them itself, so Python only moves a few
+        large strings: twice as fast as csv.writer over a cursor. Text is always quoted,
+        numbers never, NULL is empty; a CSV reader gets the same values as from csv.writer.
+        """
+        where, params = (selection or Selection()).where()
+        db = self._read()
+        try:
+            columns = [row[1] for row in db.execute(f"pragma table_info({TABLE})")]
+            line = " || ',' || ".join(_csv_field(column) for column in columns) + " || char(13, 10)"
+            chunk_sql = (f"select group_concat(line, ''), count(*), max(id) from (select c.id, {line} as line "
+                         f"from {TABLE} c where {where} and c.id > :after order by c.id limit :size)")
+            yield (",".join(columns) + "\r\n").encode("utf-8"), 0
+            after, left = 0, limit if limit is not None else float("inf")
+            while left > 0:
+                text, count, after = db.execute(chunk_sql, {**params, "after": after,
+                                                            "size": int(min(chunk_rows, left))}).fetchone()
+                if not count:
+                    return
+                yield text.encode("utf-8"), count
+                left -= count
+        finally:
+            db.close()
+
     def models(self) -> set[str]:
         return {row["model_used"] for row in self.query(f"select distinct model_used from {TABLE}")}
+
+
+def _csv_field(column: str) -> str:
+    quoted = f"""'"' || replace("{column}", '"', '""') || '"'"""
+    return f"""case when typeof("{column}") = 'text' then {quoted} when "{column}" is null then '' else "{column}" end"""
 
 
 @dataclass(frozen=True)

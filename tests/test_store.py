@@ -328,3 +328,28 @@ def test_stats_summary_equals_plain_sql_after_inserts_deletes_and_migrations(tmp
                                             "where user_id = 'late'")).result()
         assert_summary_matches_plain_sql(store)
         assert store.stats()["unique_users"] == len({r["user_id"] for r in store.query("select user_id from conversations")})
+
+
+def test_the_wal_is_truncated_when_it_passes_its_limit_even_with_readers(tmp_path):
+    path = tmp_path / "log.db"
+    wal = path.with_name(path.name + "-wal")
+    stop = threading.Event()
+
+    def read() -> None:
+        conn = sqlite3.connect(path)
+        while not stop.is_set():
+            conn.execute("select count(*) from conversations").fetchone()
+        conn.close()
+
+    peak = 0
+    with ConversationLog(path, wal_limit_bytes=1024 * 1024) as store:
+        readers = [threading.Thread(target=read) for _ in range(4)]
+        for reader in readers:
+            reader.start()
+        for n in range(600):
+            store.submit(exchange(n, user_message="y" * 3000)).result()
+            peak = max(peak, wal.stat().st_size if wal.exists() else 0)
+        stop.set()
+        for reader in readers:
+            reader.join()
+    assert 0 < peak < 3 * 1024 * 1024  # about 10 MB of rows went through a WAL kept near 1 MB
