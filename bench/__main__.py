@@ -82,7 +82,7 @@ def p99(values: list[float]) -> float:
 def exchange(values: tuple) -> Exchange:
     row = dict(zip(("user_id", "user_name", "channel_id", "user_message", "bot_response", "timestamp", "_tokens",
                     "model_used", "guild_id", "display_name", "message_id", "input_tokens", "output_tokens",
-                    "latency_ms", "conversation_id"), values))
+                    "latency_ms", "conversation_id"), values, strict=True))
     row.pop("_tokens")
     return Exchange(**row)
 

@@ -57,7 +57,7 @@ def jsonl_records(rows: Iterator[list]) -> Iterator[bytes]:
     """One JSON object per exchange, every column."""
     header = next(rows)
     for row in rows:
-        yield (json.dumps(dict(zip(header, row)), ensure_ascii=False) + "\n").encode("utf-8")
+        yield (json.dumps(dict(zip(header, row, strict=True)), ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def chat_records(rows: Iterator[list], system_prompt: str | None = None) -> Iterator[bytes]:
@@ -66,7 +66,7 @@ def chat_records(rows: Iterator[list], system_prompt: str | None = None) -> Iter
     `rows` must come ordered by conversation_id, then time.
     """
     header = next(rows)
-    exchanges = (dict(zip(header, row)) for row in rows)
+    exchanges = (dict(zip(header, row, strict=True)) for row in rows)
     for key, turns in groupby(exchanges, key=lambda e: e["conversation_id"] or f"exchange-{e['id']}"):
         messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
         for turn in turns:

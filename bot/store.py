@@ -627,7 +627,6 @@ class Selection:
     model: str | None = None
     exclude_fallback: bool = False
     min_rating: int | None = None
-    limit: int | None = None
 
     def where(self) -> tuple[str, dict]:
         clauses = {

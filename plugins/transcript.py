@@ -40,7 +40,7 @@ def can_render(columns):
 
 
 async def render(datasette, request, rows, columns):
-    exchanges = sorted((dict(zip(columns, row)) for row in rows),
+    exchanges = sorted((dict(zip(columns, row, strict=True)) for row in rows),
                        key=lambda e: (e.get("timestamp") or "", e.get("id") or 0))
     people = {e.get("display_name") or e.get("user_name") for e in exchanges}
     title = f"Conversations of {people.pop()}" if len(people) == 1 else "Conversations"

@@ -3,7 +3,7 @@
 from urllib.parse import urlencode
 
 from datasette import hookimpl
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 COLUMNS = {"user_name", "user_id", "display_name"}
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.responder import FALLBACK_MODEL, FALLBACK_TEXT, Responder
+from bot.responder import FALLBACK_MODEL, FALLBACK_TEXT, Reply, Responder
 
 QUESTION = [{"role": "user", "content": "hello"}]
 
@@ -20,7 +20,7 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-async def ask(settings) -> "Reply":
+async def ask(settings) -> Reply:
     responder = Responder.from_settings(settings)
     try:
         return await responder.reply(QUESTION)

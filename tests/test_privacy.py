@@ -10,7 +10,6 @@ import threading
 import time
 from dataclasses import replace
 
-import pytest
 from sqlite_utils import Database
 
 from bot.store import ConversationLog

@@ -15,7 +15,6 @@ import pytest
 from sqlite_utils import Database
 
 from bot.store import ConversationLog
-from tests.conftest import log_rows
 from tests.test_settings import PROJECT, clean_env, run_bot_cli
 from tests.web import write_sample_log
 
