@@ -20,7 +20,7 @@ from .memory import Context, Memory
 from .redact import redact
 from .responder import FALLBACK_MODEL, Reply, Responder
 from .settings import Settings
-from .store import ConversationLog, Exchange, Selection
+from .store import ConversationLog, Exchange, Selection, utc_now_text
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def _exchange(incoming: Incoming, reply: Reply, conversation_id: str) -> Exchang
         user_message=incoming.text, bot_response=reply.text, model_used=reply.model,
         message_id=incoming.message_id, input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
         latency_ms=reply.latency_ms, guild_id=incoming.guild_id, display_name=incoming.display_name,
-        conversation_id=conversation_id,
+        conversation_id=conversation_id, timestamp=utc_now_text(),
     )
 
 

@@ -368,7 +368,7 @@ class ConversationLog:
         future: Future = Future()
         with self._gate:
             if self._accepting:
-                self._queue.put((exchange.row(), future))
+                self._queue.put((exchange, future))  # turned into a row on the writer thread
                 return future
         # Closed (or never opened): the spool keeps it until the next start.
         future.set_result(self._spool([exchange.row()]))
@@ -475,7 +475,7 @@ class ConversationLog:
         self._write_rows(db, rows)
 
     def _write_rows(self, db: Database, items: list) -> None:
-        outcome = self._write_with_spool(db, [row for row, _ in items])
+        outcome = self._write_with_spool(db, [exchange.row() for exchange, _ in items])
         for _, future in items:
             future.set_result(outcome)
 
