@@ -23,7 +23,7 @@ from pathlib import Path
 
 import click
 
-from bench.data import build, drop_fts_triggers, insert_sql, rows
+from bench.data import build, insert_sql, rows
 from bot.queries import HISTORY_SQL
 from bot.settings import Settings
 from bot.service import open_service
@@ -139,10 +139,6 @@ def fresh(path: Path, fts: bool) -> None:
     for suffix in ("", "-wal", "-shm", ".spool.jsonl", ".spool.jsonl.reserve"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     build(path, 0, fts=fts)
-    if not fts:
-        conn = sqlite3.connect(path)
-        drop_fts_triggers(conn)
-        conn.close()
 
 
 async def loop_lag(path: Path | None, count: int) -> tuple[float, float]:

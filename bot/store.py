@@ -17,6 +17,7 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -525,35 +526,30 @@ class ConversationLog:
 
     # -- reading ----------------------------------------------------------
 
-    def _read(self) -> Database:
+    @contextmanager
+    def _reading(self) -> Iterator[Database]:
+        """A read-only connection of the caller's thread, closed afterwards."""
         db = connect(self.path, self.busy_timeout)
-        db.execute("PRAGMA query_only = 1")
-        return db
+        try:
+            db.execute("PRAGMA query_only = 1")
+            yield db
+        finally:
+            db.close()
 
     def stats(self) -> dict:
-        db = self._read()
-        try:
+        with self._reading() as db:
             figures = next(db.query(STATS_SQL))
             figures["models"] = list(db.query(MODELS_SQL))
             return figures
-        finally:
-            db.close()
 
     def history(self, user: str, limit: int = 10) -> list[dict]:
         """The last `limit` exchanges of the user whose id, user name or display name is `user`."""
-        db = self._read()
-        try:
-            return list(db.query(HISTORY_SQL, {"user": user, "limit": limit}))
-        finally:
-            db.close()
+        return self.query(HISTORY_SQL, {"user": user, "limit": limit})
 
     def query(self, sql: str, params: list | dict = ()) -> list[dict]:
         """Rows of any read-only query, as dicts."""
-        db = self._read()
-        try:
+        with self._reading() as db:
             return list(db.query(sql, params))
-        finally:
-            db.close()
 
     def opted_out_ids(self) -> set[str]:
         return {row["user_id"] for row in self.query("select user_id from opt_outs")}
@@ -572,13 +568,10 @@ class ConversationLog:
     def export_rows(self, selection: "Selection | None" = None, order: str = "id") -> Iterator[list]:
         """The header, then every selected row, streamed from a cursor."""
         where, params = (selection or Selection()).where()
-        db = self._read()
-        try:
+        with self._reading() as db:
             cursor = db.execute(f"select * from {TABLE} c where {where} order by {order}", params)
             yield [column[0] for column in cursor.description]
             yield from cursor
-        finally:
-            db.close()
 
     def csv_chunks(self, selection: "Selection | None" = None, limit: int | None = None,
                    chunk_rows: int = 5000) -> Iterator[tuple[bytes, int]]:
@@ -589,8 +582,7 @@ class ConversationLog:
         numbers never, NULL is empty; a CSV reader gets the same values as from csv.writer.
         """
         where, params = (selection or Selection()).where()
-        db = self._read()
-        try:
+        with self._reading() as db:
             columns = [row[1] for row in db.execute(f"pragma table_info({TABLE})")]
             line = " || ',' || ".join(_csv_field(column) for column in columns) + " || char(13, 10)"
             chunk_sql = (f"select group_concat(line, ''), count(*), max(id) from (select c.id, {line} as line "
@@ -604,8 +596,6 @@ class ConversationLog:
                     return
                 yield text.encode("utf-8"), count
                 left -= count
-        finally:
-            db.close()
 
     def models(self) -> set[str]:
         return {row["model_used"] for row in self.query(f"select distinct model_used from {TABLE}")}
