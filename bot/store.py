@@ -577,33 +577,53 @@ class ConversationLog:
                    chunk_rows: int = 5000) -> Iterator[tuple[bytes, int]]:
         """The CSV export as (bytes, rows) chunks: the header, then the rows in id order.
 
-        SQLite builds each line and joins a chunk of them itself, so Python only moves a few
-        large strings: twice as fast as csv.writer over a cursor. Text is always quoted,
-        numbers never, NULL is empty; a CSV reader gets the same values as from csv.writer.
+        SQLite formats each line and joins a chunk of them itself, so Python only moves a few
+        large byte strings: about 1.3x the sqlite3 CLI, where csv.writer over a cursor is 4x.
+        Text is always quoted, numbers never; a CSV reader gets the same values as from
+        csv.writer (NULL text reads as an empty string either way).
         """
         where, params = (selection or Selection()).where()
         with self._reading() as db:
-            columns = [row[1] for row in db.execute(f"pragma table_info({TABLE})")]
-            line = " || ',' || ".join(_csv_field(column) for column in columns) + " || char(13, 10)"
-            chunk_sql = (f"select group_concat(line, ''), count(*), max(id) from (select c.id, {line} as line "
-                         f"from {TABLE} c where {where} and c.id > :after order by c.id limit :size)")
-            yield (",".join(columns) + "\r\n").encode("utf-8"), 0
+            columns = [(row[1], row[2]) for row in db.execute(f"pragma table_info({TABLE})")]
+            line = _csv_line(columns)
+            chunk_sql = (f"select cast(group_concat(line, '') as blob), count(*), max(id) from "
+                         f"(select c.id, {line} as line from {TABLE} c where {where} and c.id > :after "
+                         f"order by c.id limit :size)")
+            yield (",".join(name for name, _ in columns) + "\r\n").encode("utf-8"), 0
             after, left = 0, limit if limit is not None else float("inf")
             while left > 0:
                 text, count, after = db.execute(chunk_sql, {**params, "after": after,
                                                             "size": int(min(chunk_rows, left))}).fetchone()
                 if not count:
                     return
-                yield text.encode("utf-8"), count
+                yield text, count
                 left -= count
 
     def models(self) -> set[str]:
         return {row["model_used"] for row in self.query(f"select distinct model_used from {TABLE}")}
 
 
-def _csv_field(column: str) -> str:
-    quoted = f"""'"' || replace("{column}", '"', '""') || '"'"""
-    return f"""case when typeof("{column}") = 'text' then {quoted} when "{column}" is null then '' else "{column}" end"""
+def _csv_line(columns: list[tuple[str, str]]) -> str:
+    """SQL for one CSV line of a row, given (name, declared type) of each column.
+
+    One printf per line is twice as fast as `||` and replace(), but printf stops at a NUL
+    character, so rows holding one take the exact, slower form.
+    """
+    numeric = {name for name, declared in columns if declared.upper() in ("INTEGER", "REAL")}
+    quoted = {name: f"""'"' || replace("{name}", '"', '""') || '"'""" for name, _ in columns}
+    formats = ",".join("%s" if name in numeric else '"%w"' for name, _ in columns)
+    fast_values = ", ".join(_as_number(name, f"""printf('"%w"', "{name}")""") if name in numeric
+                            else f"""ifnull("{name}", '')""" for name, _ in columns)
+    exact = " || ',' || ".join(_as_number(name, quoted[name]) if name in numeric
+                               else f"ifnull({quoted[name]}, '')" for name, _ in columns)
+    has_nul = " or ".join(f"""instr("{name}", char(0))""" for name, _ in columns if name not in numeric)
+    return f"iif({has_nul}, {exact}, printf('{formats}', {fast_values})) || char(13, 10)"
+
+
+def _as_number(name: str, quoted_text: str) -> str:
+    # A numeric column can still hold text written by another tool; quote it then, or a comma in it
+    # would shift every later field.
+    return f"""iif(typeof("{name}") = 'text', {quoted_text}, ifnull("{name}", ''))"""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import sqlite3
 import subprocess
@@ -12,6 +14,7 @@ from dataclasses import replace
 import pytest
 from sqlite_utils import Database
 
+from bot.export import csv_records
 from bot.service import Incoming, open_service
 from bot.queries import HISTORY_SQL
 from bot.store import ConversationLog, Exchange, StoreError, migrate, migrations, utc_now_text
@@ -353,3 +356,19 @@ def test_the_wal_is_truncated_when_it_passes_its_limit_even_with_readers(tmp_pat
         for reader in readers:
             reader.join()
     assert 0 < peak < 3 * 1024 * 1024  # about 10 MB of rows went through a WAL kept near 1 MB
+
+
+def test_the_sql_built_csv_reads_back_as_csv_writer_would_write_it(tmp_path):
+    path = tmp_path / "log.db"
+    awkward = ['quotes " and "" twice', "comma, and\r\nCRLF\nand LF", "", "%s %w %% printf", "émoji 🎉 עברית",
+               "nul\x00inside", "x" * 70_000]
+    with ConversationLog(path) as store:
+        for n, text in enumerate(awkward):
+            store.submit(exchange(n, user_message=text, bot_response=text[::-1], display_name=None)).result()
+    with Database(path) as db:  # what another tool could leave in a numeric column
+        db.execute("update conversations set latency_ms = 'slow, \"very\"', tokens_used = 1.5 where id = 2")
+    store = ConversationLog(path)
+    ours = b"".join(chunk for chunk, _ in store.csv_chunks(chunk_rows=3)).decode("utf-8")
+    expected = "".join(record.decode("utf-8") for record in csv_records(store.export_rows()))
+    assert list(csv.reader(io.StringIO(ours))) == list(csv.reader(io.StringIO(expected)))
+    assert len(list(csv.reader(io.StringIO(ours)))) == len(awkward) + 1
