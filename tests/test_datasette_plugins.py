@@ -1,17 +1,25 @@
-"""Our Datasette plugins: the startup check and the login requirement, through datasette.client."""
+"""Our Datasette plugins: the startup check, the login requirement and counted facets, through datasette.client."""
 
 from __future__ import annotations
 
 import base64
+import importlib.util
+import re
 import sqlite3
 
 import click
 import pytest
 from datasette_auth_passwords.utils import hash_password
+from sqlite_utils import Database
 
-from tests.web import datasette_for, write_sample_log
+from bot.store import FACET_COLUMNS
+from tests.web import PLUGINS, datasette_for, write_sample_log
 
 PASSWORD = "correct horse battery staple"
+_spec = importlib.util.spec_from_file_location("counted_facets", PLUGINS / "counted_facets.py")
+counted_facets = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(counted_facets)
+COUNTED_COLUMNS = counted_facets.COUNTED_COLUMNS
 
 
 @pytest.fixture
@@ -118,3 +126,41 @@ async def test_basic_auth_works_for_scripts(guarded):
     response = await guarded.client.get("/conversation_logs/conversations.csv",
                                         headers={"Authorization": f"Basic {credentials}"})
     assert response.status_code == 200 and response.text.startswith("id,user_id,user_name")
+
+
+def facets(data: dict, suffix: str = "") -> dict[str, list[tuple]]:
+    return {name.removesuffix(suffix): [(v["value"], v["label"], v["count"], v["selected"]) for v in facet["results"]]
+            for name, facet in data["facet_results"].items() if name.endswith(suffix)}
+
+
+async def test_counted_facets_equal_datasettes_column_facets(tmp_path):
+    path = tmp_path / "conversation_logs.db"
+    write_sample_log(path, count=40)
+    ds = datasette_for(path)
+    both = "&".join(f"_facet={column}" for column in COUNTED_COLUMNS)  # Datasette's own, keyed column_2
+    for query in ("", "channel_id=c0", "_search=penguins", "model_used=static_fallback&user_name=alice"):
+        data = (await ds.client.get(f"/conversation_logs/conversations.json?{query}&{both}")).json()
+        counted = {name: values for name, values in facets(data).items() if not name.endswith("_2")}
+        assert counted == facets(data, "_2") and set(counted) == COUNTED_COLUMNS, query
+        assert {facet["type"] for facet in data["facet_results"].values()} == {"column"}
+    page = (await ds.client.get("/conversation_logs/conversations")).text
+    names = [re.sub(r"\s+", " ", name) for name in re.findall(r'<strong>(.*?)<span', page, re.S)]
+    assert sorted(names) == ["channel_id ", "model_used ", "user_name "]  # no "(counted)" label
+
+
+async def test_the_unfiltered_page_reads_the_counts_and_a_filtered_one_scans(tmp_path):
+    path = tmp_path / "conversation_logs.db"
+    write_sample_log(path, count=12)
+    with Database(path) as db:  # a count no scan could give: proof of where the page reads
+        db.execute("update facet_counts set conversations = 999 where facet = 'model_used' and value = 'static_fallback'")
+    ds = datasette_for(path)
+    unfiltered = facets((await ds.client.get("/conversation_logs/conversations.json")).json())
+    assert ("static_fallback", "static_fallback", 999, False) in unfiltered["model_used"]
+    filtered = facets((await ds.client.get("/conversation_logs/conversations.json?channel_id=c1")).json())
+    assert ("static_fallback", "static_fallback", 3, False) in filtered["model_used"]
+    other = facets((await ds.client.get("/conversation_logs/conversations.json?_facet_counted=display_name")).json())
+    assert sorted(other["display_name"]) == [(name, name, 4, False) for name in ("<b>r</b>", "Alice A.", "Bobby")]
+
+
+def test_the_plugin_counts_the_columns_the_store_keeps():
+    assert COUNTED_COLUMNS == set(FACET_COLUMNS)

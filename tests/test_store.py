@@ -17,7 +17,7 @@ from sqlite_utils import Database
 from bot.export import csv_records
 from bot.service import Incoming, open_service
 from bot.queries import HISTORY_SQL
-from bot.store import ConversationLog, Exchange, StoreError, migrate, migrations, utc_now_text
+from bot.store import FACET_COLUMNS, ConversationLog, Exchange, StoreError, migrate, migrations, utc_now_text
 from tests.conftest import log_rows, running_bot
 
 SPEC = {
@@ -49,7 +49,8 @@ def test_migrations_on_a_blank_database_give_the_spec_columns_and_more(tmp_path)
         assert db.journal_mode == "wal"
         assert [m.name for m in migrations.applied(db)] == [
             "m001_conversations", "m002_analysis_columns", "m003_indexes", "m004_full_text_search", "m005_opt_outs",
-            "m006_ratings_and_threads", "m007_stats_summary"]
+            "m006_ratings_and_threads", "m007_stats_summary", "m008_facet_counts"]
+        assert db["facet_counts"].columns_dict == {"facet": str, "value": str, "conversations": int}
         assert db["opt_outs"].pks == ["user_id"]
         assert db["conversations"].detect_fts() == "conversations_fts"
         unique = [i.columns for i in db["conversations"].indexes if i.unique]
@@ -287,7 +288,7 @@ def test_migrating_at_once_from_many_connections_all_succeed(tmp_path):
         thread.join()
     assert errors == []
     with Database(path) as db:
-        assert len(migrations.applied(db)) == len(migrations._migrations) == 7
+        assert len(migrations.applied(db)) == len(migrations._migrations) == 8
         assert db.journal_mode == "wal"
 
 
@@ -306,15 +307,21 @@ def assert_summary_matches_plain_sql(store: ConversationLog) -> None:
     [plain] = store.query(PLAIN_STATS)
     assert {k: figures[k] for k in plain} == plain
     assert figures["models"] == store.query(PLAIN_MODELS)
+    for column in FACET_COLUMNS:  # what Datasette's column facet would count, scanning every row
+        counted = store.query("select value, conversations from facet_counts where facet = ? order by value", [column])
+        scanned = store.query(f"select {column} as value, count(*) as conversations from conversations "
+                              f"where {column} is not null group by {column} order by value")
+        assert counted == scanned and scanned, column
 
 
-def test_stats_summary_equals_plain_sql_after_inserts_deletes_and_migrations(tmp_path):
+def test_summaries_equal_plain_sql_after_inserts_deletes_updates_and_migrations(tmp_path):
     path = tmp_path / "log.db"
     # A log from before the summary existed: migrate up to m006 only, then write rows.
     with Database(path) as db:
         migrations.apply(db, stop_before="m007_stats_summary")
-        db["conversations"].insert_all(exchange(n).row() for n in range(50))
-    with ConversationLog(path) as store:  # m007 backfills from the existing rows
+        db["conversations"].insert_all(exchange(n, channel_id=None if n % 9 == 0 else f"c{n % 3}").row()
+                                       for n in range(50))
+    with ConversationLog(path) as store:  # m007 and m008 backfill from the existing rows
         assert_summary_matches_plain_sql(store)
         for n in range(50, 120):
             store.submit(exchange(n, model_used="static_fallback" if n % 7 == 0 else "claude-haiku-4-5",
@@ -327,8 +334,8 @@ def test_stats_summary_equals_plain_sql_after_inserts_deletes_and_migrations(tmp
         assert_summary_matches_plain_sql(store)
         assert "old-model" not in {m["model_used"] for m in store.stats()["models"]}
         store.submit(exchange(500, user_id="late")).result()
-        store.run_job(lambda db: db.execute("update conversations set model_used = 'x', tokens_used = 9 "
-                                            "where user_id = 'late'")).result()
+        store.run_job(lambda db: db.execute("update conversations set model_used = 'x', tokens_used = 9, "
+                                            "user_name = 'renamed', channel_id = null where user_id = 'late'")).result()
         assert_summary_matches_plain_sql(store)
         assert store.stats()["unique_users"] == len({r["user_id"] for r in store.query("select user_id from conversations")})
 
