@@ -18,7 +18,7 @@ import threading
 import time
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator
@@ -72,7 +72,7 @@ class Exchange:
     conversation_id: str | None = None
 
     def row(self) -> dict:
-        row = asdict(self)
+        row = dict(vars(self))  # every field is a str or int: no need for asdict's deep copy
         row["timestamp"] = self.timestamp or utc_now_text()
         row["tokens_used"] = self.input_tokens + self.output_tokens
         return row
@@ -365,7 +365,7 @@ class ConversationLog:
         self.spool = Spool(self.path.with_name(self.path.name + ".spool.jsonl"))
         self.checkpoint_seconds = checkpoint_seconds
         self.max_batch = max_batch
-        self._queue: queue.Queue = queue.Queue()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._unsaved: list[dict] = []
         self._thread: threading.Thread | None = None
         self._accepting = False
