@@ -216,6 +216,13 @@ def m008_facet_counts(db: Database) -> None:
     """)
 
 
+@migrations()
+def m009_facet_filter_indexes(db: Database) -> None:
+    # A click on a user_name or channel_id facet filters with `=`, which the NOCASE index cannot serve.
+    for column in ("user_name", "channel_id"):
+        db[TABLE].create_index([column], if_not_exists=True)
+
+
 class StoreError(RuntimeError):
     """The database file cannot be used at all; the message names the file."""
 

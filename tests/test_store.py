@@ -49,7 +49,7 @@ def test_migrations_on_a_blank_database_give_the_spec_columns_and_more(tmp_path)
         assert db.journal_mode == "wal"
         assert [m.name for m in migrations.applied(db)] == [
             "m001_conversations", "m002_analysis_columns", "m003_indexes", "m004_full_text_search", "m005_opt_outs",
-            "m006_ratings_and_threads", "m007_stats_summary", "m008_facet_counts"]
+            "m006_ratings_and_threads", "m007_stats_summary", "m008_facet_counts", "m009_facet_filter_indexes"]
         assert db["facet_counts"].columns_dict == {"facet": str, "value": str, "conversations": int}
         assert db["opt_outs"].pks == ["user_id"]
         assert db["conversations"].detect_fts() == "conversations_fts"
@@ -288,7 +288,7 @@ def test_migrating_at_once_from_many_connections_all_succeed(tmp_path):
         thread.join()
     assert errors == []
     with Database(path) as db:
-        assert len(migrations.applied(db)) == len(migrations._migrations) == 8
+        assert len(migrations.applied(db)) == len(migrations._migrations) == 9
         assert db.journal_mode == "wal"
 
 
