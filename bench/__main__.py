@@ -329,10 +329,9 @@ def datasette(path: Path, work: Path) -> list[Figure]:
         table = fetch_ms(base + "/conversations", 5)
         bare_table = fetch_ms(base + "/conversations?_nofacet=1", 5)
         one_user = fetch_ms(base + "/conversations?user_name=user7", 5)  # a facet link: ~1.5% of rows
-        # The generator's 200-word vocabulary puts common words in half the rows: a search for
-        # one thing (here a message number) is the realistic case, a common word the worst.
-        search = fetch_ms(base + "/conversations?_search=4321", 5)
-        common = fetch_ms(base + "/conversations?_search=penguin+mountain", 3)
+        search = fetch_ms(base + "/conversations?_search=4321", 5)  # a message number: one row
+        topic = fetch_ms(base + "/conversations?_search=penguin", 5)  # a topic word: about 0.4% of rows
+        common = fetch_ms(base + "/conversations?_search=the", 3)  # in every row: the worst case
         stats = fetch_ms(base + "/stats.json", 20)
         pk_order = fetch_ms(base + "/conversations.csv?_stream=on&_size=max&_sort=id", 1)
         default = fetch_ms(base + "/conversations.csv?_stream=on&_size=max", 1)
@@ -345,7 +344,9 @@ def datasette(path: Path, work: Path) -> list[Figure]:
         Figure("datasette", "table page filtered to one user by a facet link", one_user, "ms"),
         Figure("datasette", "full-text search page, a specific term", search, "ms", target="≤ 200 ms",
                met=search <= 200),
-        Figure("datasette", "full-text search page, two words in a quarter of all rows", common, "ms",
+        Figure("datasette", "full-text search page, a topic word (0.4% of rows)", topic, "ms", target="≤ 200 ms",
+               met=topic <= 200),
+        Figure("datasette", "full-text search page, the most common word (every row)", common, "ms",
                target="≤ 200 ms", met=common <= 200),
         Figure("datasette", "stats canned query over HTTP", stats, "ms", target="≤ 20 ms", met=stats <= 20),
         Figure("datasette", "streamed full CSV, default link", default / 1000, "s", "primary-key order",

@@ -1,8 +1,10 @@
-"""Realistic generated conversations: ~200-char messages, ~600-char replies, 5k users, 4 models, a year."""
+"""Realistic generated conversations: ~200-char messages, ~600-char replies, 5k users, 4 models, a year,
+words drawn by Zipf's law from a 20,000-word vocabulary."""
 
 from __future__ import annotations
 
 import random
+from itertools import accumulate
 import sqlite3
 import time
 from pathlib import Path
@@ -10,8 +12,9 @@ from typing import Iterator
 
 from bot.store import migrate
 
-WORDS = ("the a an and or but if then so because what why how when where who which this that these those "
-         "bot discord server channel message reply model token claude answer question help please thanks "
+FUNCTION_WORDS = ("the a an and or but if then so because what why how when where who which this that these "
+                  "those is it to of in for on with you i we").split()
+TOPIC_WORDS = ("bot discord server channel message reply model token claude answer question help please thanks "
          "python sqlite database export history stats memory context user admin game music movie book "
          "weather tomorrow today yesterday week month year time day night morning evening good great bad "
          "problem error fix code function class test deploy build run install update version release "
@@ -26,12 +29,35 @@ COLUMNS = ("user_id", "user_name", "channel_id", "user_message", "bot_response",
 YEAR = 365 * 24 * 3600
 
 
+SYLLABLES = "ka lo mi ne ru sa to vi ze bo da fe gu hi ja ko lu ma no pe qui ra si tu ve wo xa yu zo".split()
+VOCABULARY_SIZE = 20_000
+
+
+def _vocabulary(rng: random.Random) -> list[str]:
+    """Words by rank for a Zipf draw: the function words, then made-up words with a real topic
+    word every 30 ranks, so "discord" is common and "penguin" is in about one row in 200."""
+    known = set(FUNCTION_WORDS) | set(TOPIC_WORDS)
+    invented = sorted({"".join(rng.choices(SYLLABLES, k=rng.randint(2, 4))) for _ in range(VOCABULARY_SIZE)} - known)
+    rng.shuffle(invented)
+    words = list(FUNCTION_WORDS)
+    for n, word in enumerate(invented[: VOCABULARY_SIZE - len(known)]):
+        if n % 29 == 0 and n // 29 < len(TOPIC_WORDS):
+            words.append(TOPIC_WORDS[n // 29])
+        words.append(word)
+    return words
+
+
 def _pool(rng: random.Random, size: int, chars: int) -> list[str]:
+    # Zipf's law (s = 1.07): "the" is in nearly every message, a topic word in a few percent, and
+    # most words in very few, so a search matches as many rows as it would in a real log.
+    vocabulary = _vocabulary(rng)
+    weights = list(accumulate(1 / rank ** 1.07 for rank in range(1, len(vocabulary) + 1)))
+    stream = iter(rng.choices(vocabulary, cum_weights=weights, k=size * chars // 3))
     texts = []
     for _ in range(size):
         words, length = [], 0
         while length < chars:
-            word = rng.choice(WORDS)
+            word = next(stream)
             words.append(word)
             length += len(word) + 1
         texts.append(" ".join(words).capitalize() + ".")
