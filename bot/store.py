@@ -194,9 +194,13 @@ def _facet_counts_sql(row: str, step: int) -> str:
             "ON CONFLICT (facet, value) DO UPDATE SET conversations = conversations + 1;\n"
             for column in FACET_COLUMNS)
     return "".join(
-        f"UPDATE facet_counts SET conversations = conversations - 1 WHERE facet = '{column}' AND value = {row}.{column};\n"
-        f"DELETE FROM facet_counts WHERE facet = '{column}' AND value = {row}.{column} AND conversations <= 0;\n"
+        f"UPDATE facet_counts SET conversations = conversations - 1 WHERE {_facet_key(row, column)};\n"
+        f"DELETE FROM facet_counts WHERE {_facet_key(row, column)} AND conversations <= 0;\n"
         for column in FACET_COLUMNS)
+
+
+def _facet_key(row: str, column: str) -> str:
+    return f"facet = '{column}' AND value = {row}.{column}"
 
 
 @migrations()
@@ -653,8 +657,8 @@ def _csv_line(columns: list[tuple[str, str]]) -> str:
     numeric = {name for name, declared in columns if declared.upper() in ("INTEGER", "REAL")}
     quoted = {name: f"""'"' || replace("{name}", '"', '""') || '"'""" for name, _ in columns}
     formats = ",".join("%s" if name in numeric else '"%w"' for name, _ in columns)
-    fast_values = ", ".join(_as_number(name, f"""printf('"%w"', "{name}")""") if name in numeric
-                            else f"""ifnull("{name}", '')""" for name, _ in columns)
+    fast_values = ", ".join(_as_number(name, quoted[name]) if name in numeric else f"""ifnull("{name}", '')"""
+                            for name, _ in columns)
     exact = " || ',' || ".join(_as_number(name, quoted[name]) if name in numeric
                                else f"ifnull({quoted[name]}, '')" for name, _ in columns)
     has_nul = " or ".join(f"""instr("{name}", char(0))""" for name, _ in columns if name not in numeric)

@@ -42,7 +42,8 @@ class CountedFacet(ColumnFacet):
             rows = (await self.ds.execute(self.database, COUNTS_SQL, {"column": column, "limit": size + 1})).rows
             results.append({
                 "name": column, "type": self.type, "hideable": source_and_config["source"] != "metadata",
-                "toggle_url": self.ds.urls.path(path_with_removed_args(self.request, {"_facet": column})), "truncated": len(rows) > size,
+                "toggle_url": self.ds.urls.path(path_with_removed_args(self.request, {"_facet": column})),
+                "truncated": len(rows) > size,
                 "results": [self.value(column, row["value"], row["count"]) for row in rows[:size]],
             })
         return results, []

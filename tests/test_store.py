@@ -374,6 +374,7 @@ def test_the_sql_built_csv_reads_back_as_csv_writer_would_write_it(tmp_path):
             store.submit(exchange(n, user_message=text, bot_response=text[::-1], display_name=None)).result()
     with Database(path) as db:  # what another tool could leave in a numeric column
         db.execute("update conversations set latency_ms = 'slow, \"very\"', tokens_used = 1.5 where id = 2")
+        db.execute("update conversations set latency_ms = ? where id = 3", ["nul\x00, in a number column"])
     store = ConversationLog(path)
     ours = b"".join(chunk for chunk, _ in store.csv_chunks(chunk_rows=3)).decode("utf-8")
     expected = "".join(record.decode("utf-8") for record in csv_records(store.export_rows()))
