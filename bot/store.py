@@ -661,7 +661,8 @@ def _csv_line(columns: list[tuple[str, str]]) -> str:
                             for name, _ in columns)
     exact = " || ',' || ".join(_as_number(name, quoted[name]) if name in numeric
                                else f"ifnull({quoted[name]}, '')" for name, _ in columns)
-    has_nul = " or ".join(f"""instr("{name}", char(0))""" for name, _ in columns if name not in numeric)
+    has_nul = " or ".join(f"""(typeof("{name}") = 'text' and instr("{name}", char(0)))""" if name in numeric
+                          else f"""instr("{name}", char(0))""" for name, _ in columns)
     return f"iif({has_nul}, {exact}, printf('{formats}', {fast_values})) || char(13, 10)"
 
 
