@@ -38,9 +38,11 @@ from conversations
 PLAIN_MODELS = "select model_used, count(*), sum(tokens_used) from conversations group by model_used"
 # 20x the most a Discord bot can send (50 requests/s globally), so a ceiling on exchanges.
 PACED_RATE = 1000
-# What a first version would write: one OR, which no index serves.
-NAIVE_HISTORY = """select * from conversations where user_id = :user or user_name = :user
+# What a first version would write, on a table with no index but its key: one OR, a full scan.
+# The log's own indexes serve even this form now, so NOT INDEXED stands in for that table.
+NAIVE_HISTORY = """select * from conversations not indexed where user_id = :user or user_name = :user
                    order by timestamp desc, id desc limit 10"""
+INDEXED_HISTORY = "select * from conversations where user_id = ? order by timestamp desc limit 10"
 
 
 @dataclass
@@ -212,18 +214,22 @@ def write_path(work: Path, burst: int, lag_rows: int) -> list[Figure]:
             Figure("write", f"p99 queueing in that burst, all handed over at once ({label})", latency, "ms"),
         ]
     idle, _ = asyncio.run(loop_lag(None, work / "idle.db", 0))
-    paced, _ = asyncio.run(loop_lag(ConversationLog, work / "lag.db", lag_rows, PACED_RATE))
-    # As fast as they go, the loop is busy with the handlers themselves: the same handlers with
-    # the SQLite write left out show what is not SQLite's. Medians of three runs, as it is noisy.
-    runs = [asyncio.run(loop_lag(ConversationLog, work / "lag.db", lag_rows)) for _ in range(3)]
-    without = statistics.median(asyncio.run(loop_lag(LogWithoutSQLite, work / "lag.db", lag_rows))[0]
-                                for _ in range(3))
-    saturated, latency = (statistics.median(run[i] for run in runs) for i in (0, 1))
+
+    def median_lag(log: type[ConversationLog], per_second: float | None) -> tuple[float, float]:
+        # A p99 of about 1 ms is this machine's floor for waking a thread: medians of three runs.
+        runs = [asyncio.run(loop_lag(log, work / "lag.db", lag_rows, per_second)) for _ in range(3)]
+        return statistics.median(run[0] for run in runs), statistics.median(run[1] for run in runs)
+
+    paced, _ = median_lag(ConversationLog, PACED_RATE)
+    paced_without, _ = median_lag(LogWithoutSQLite, PACED_RATE)
+    saturated, latency = median_lag(ConversationLog, None)
+    saturated_without, _ = median_lag(LogWithoutSQLite, None)
     figures += [
+        Figure("write", "p99 event-loop lag, idle loop (the probe alone)", idle, "ms"),
         Figure("write", f"p99 event-loop lag while 50 handlers log {lag_rows:,} at {PACED_RATE:,}/s", paced, "ms",
-               "idle loop", idle, "< 1 ms", paced < 1),
+               "same handlers, no SQLite write", paced_without, "< 1 ms", paced < 1),
         Figure("write", f"p99 event-loop lag, the same {lag_rows:,} as fast as they go", saturated, "ms",
-               "same handlers, no SQLite write", without),
+               "same handlers, no SQLite write", saturated_without),
         Figure("write", "p99 hand-over to commit, each handler awaiting its commit", latency, "ms",
                target="≤ 100 ms", met=latency <= 100),
     ]
@@ -246,6 +252,9 @@ def reads(path: Path) -> list[Figure]:
         ours = statistics.median(timed(lambda: store.history(user), 200))
         figures.append(Figure("history", f"!history {label}", ours, "ms", "naive OR, unknown user", naive,
                               "≤ 2 ms", ours <= 2))
+    indexed = statistics.median(timed(lambda: raw.execute(INDEXED_HISTORY, [busy_user[0]]).fetchall(), 200))
+    figures.append(Figure("history", "raw sqlite3: last 10 by user_id, indexed, connection already open", indexed,
+                          "ms"))
     raw.close()
     return figures
 
@@ -350,7 +359,7 @@ def datasette(path: Path, work: Path) -> list[Figure]:
                target="≤ 200 ms", met=common <= 200),
         Figure("datasette", "stats canned query over HTTP", stats, "ms", target="≤ 20 ms", met=stats <= 20),
         Figure("datasette", "streamed full CSV, default link", default / 1000, "s", "primary-key order",
-               pk_order / 1000, "≤ 1x", default <= pk_order * 1.05),
+               pk_order / 1000, "≤ 1x (within 5%)", default <= pk_order * 1.05),
     ]
 
 
