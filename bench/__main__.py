@@ -24,6 +24,7 @@ from pathlib import Path
 import click
 
 from bench.data import build, insert_sql, rows
+from bot.awaiting import WriterResults
 from bot.queries import HISTORY_SQL
 from bot.settings import Settings
 from bot.service import open_service
@@ -166,12 +167,24 @@ async def loop_lag(log: type[ConversationLog] | None, path: Path, count: int,
     lags: list[float] = []
     latencies: list[float] = []
     handlers = 50
+    writes = WriterResults()  # how BotService awaits the log
     stop = threading.Event()
+
+    def record_lag(posted: float) -> None:
+        lags.append((time.perf_counter() - posted) * 1000)
 
     def probe() -> None:
         while not stop.wait(0.001):
-            posted = time.perf_counter()
-            loop.call_soon_threadsafe(lambda: lags.append((time.perf_counter() - posted) * 1000))
+            loop.call_soon_threadsafe(record_lag, time.perf_counter())
+
+    async def probed(work) -> None:
+        prober = threading.Thread(target=probe)
+        prober.start()
+        try:
+            await work
+        finally:
+            stop.set()
+            await asyncio.to_thread(prober.join)
 
     async def handler(offset: int, items) -> None:
         started = time.perf_counter()
@@ -179,23 +192,16 @@ async def loop_lag(log: type[ConversationLog] | None, path: Path, count: int,
             if per_second:  # this handler's share of a steady rate
                 await asyncio.sleep(max(0.0, started + (n * handlers + offset) / per_second - time.perf_counter()))
             handed = time.perf_counter()
-            await asyncio.wrap_future(store.submit(item))
+            await writes.wait(store.submit(item))
             latencies.append((time.perf_counter() - handed) * 1000)
 
-    prober = threading.Thread(target=probe)
-    prober.start()
-    try:
-        if log is None:
-            await asyncio.sleep(2)
-        else:
-            fresh(path, True)
-            exchanges = [exchange(values) for values in rows(count, seed=14)]
-            with log(path) as store:
-                await asyncio.gather(*(handler(i, exchanges[i::handlers]) for i in range(handlers)))
-    finally:
-        stop.set()
-        prober.join()
-    await asyncio.sleep(0.01)  # the last probes' callbacks
+    if log is None:
+        await probed(asyncio.sleep(2))
+    else:
+        fresh(path, True)  # set up before the probe starts: only the logging is measured
+        exchanges = [exchange(values) for values in rows(count, seed=14)]
+        with log(path) as store:
+            await probed(asyncio.gather(*(handler(i, exchanges[i::handlers]) for i in range(handlers))))
     return p99(lags), (p99(latencies) if latencies else 0.0)
 
 
@@ -249,7 +255,7 @@ def reads(path: Path) -> list[Figure]:
                             "order by stats_users.conversations desc limit 1").fetchone()
     naive = statistics.median(timed(lambda: raw.execute(NAIVE_HISTORY, {"user": "nobody"}).fetchall(), 5))
     for label, user in (("by id", busy_user[0]), ("by name", busy_user[1]), ("unknown user", "nobody")):
-        ours = statistics.median(timed(lambda: store.history(user), 200))
+        ours = statistics.median(timed(lambda user=user: store.history(user), 200))
         figures.append(Figure("history", f"!history {label}", ours, "ms", "naive OR, unknown user", naive,
                               "≤ 2 ms", ours <= 2))
     indexed = statistics.median(timed(lambda: raw.execute(INDEXED_HISTORY, [busy_user[0]]).fetchall(), 200))

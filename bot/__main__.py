@@ -53,7 +53,8 @@ def run(settings: Settings) -> None:
     except StoreError as err:
         raise click.ClickException(str(err)) from None
     except discord.LoginFailure:
-        raise click.ClickException("Discord rejected DISCORD_TOKEN: copy the bot token again from the developer portal.") from None
+        raise click.ClickException(
+            "Discord rejected DISCORD_TOKEN: copy the bot token again from the developer portal.") from None
     except discord.PrivilegedIntentsRequired:
         raise click.ClickException(
             "Discord refused the Message Content intent: enable it under Bot → Privileged Gateway Intents."

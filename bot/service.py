@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
+from .awaiting import WriterResults
 from .export import EXCLUDES_FALLBACK_BY_DEFAULT, ExportResult, export_file, records
 from .memory import Context, Memory
 from .redact import redact
@@ -58,6 +59,7 @@ class BotService:
         self.retention_days = retention_days
         # Discord may deliver a message again after a resume; answer and log it once.
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._writes = WriterResults()  # awaits the log's writer thread without stalling the loop
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -103,7 +105,7 @@ class BotService:
         reply = await self.responder.reply(context.messages + [{"role": "user", "content": incoming.text}])
         stored = replace(incoming, text=self.redact(incoming.text))
         kept_reply = replace(reply, text=self.redact(reply.text))
-        outcome = await asyncio.wrap_future(self.log.submit(_exchange(stored, kept_reply, context.conversation_id)))
+        outcome = await self._writes.wait(self.log.submit(_exchange(stored, kept_reply, context.conversation_id)))
         log.debug("exchange %s %s", incoming.message_id, outcome)
         if reply.model != FALLBACK_MODEL:
             await self._remember(stored, context.conversation_id, kept_reply.text)
@@ -133,14 +135,14 @@ class BotService:
 
     async def forget(self, user_id: str) -> Forgotten:
         """Delete a user's conversations (log, search index, spool) and memory."""
-        conversations = await asyncio.wrap_future(self.log.forget(user_id))
+        conversations = await self._writes.wait(self.log.forget(user_id))
         turns = await asyncio.to_thread(self.memory.forget, user_id)
         log.info("forgot user %s: %d conversations, %d memory turns", user_id, conversations, turns)
         return Forgotten(conversations, turns)
 
     async def set_opted_out(self, user_id: str, opted_out: bool) -> None:
         """Persist the choice first, so a failure leaves the user's choice unchanged and visible."""
-        await asyncio.wrap_future(self.log.set_opted_out(user_id, opted_out))
+        await self._writes.wait(self.log.set_opted_out(user_id, opted_out))
         if opted_out:
             self.opted_out.add(user_id)
             await asyncio.to_thread(self.memory.forget, user_id)
@@ -151,7 +153,7 @@ class BotService:
         """Delete conversations older than the retention setting (0 keeps them forever)."""
         if not self.retention_days:
             return 0
-        deleted = await asyncio.wrap_future(self.log.delete_older_than(self.retention_days))
+        deleted = await self._writes.wait(self.log.delete_older_than(self.retention_days))
         log.info("retention: deleted %d conversation(s) older than %g days", deleted, self.retention_days)
         return deleted
 
@@ -167,7 +169,7 @@ class BotService:
     async def record_reply(self, message_id: str, reply_message_id: str) -> None:
         """Remember which bot message answered, so ratings on it find the exchange."""
         try:
-            await asyncio.wrap_future(self.log.set_reply_id(message_id, reply_message_id))
+            await self._writes.wait(self.log.set_reply_id(message_id, reply_message_id))
         except sqlite3.Error as err:
             log.warning("could not record reply %s of %s: %s", reply_message_id, message_id, err)
 
@@ -177,7 +179,7 @@ class BotService:
             return
         job = self.log.unrate if removed else self.log.rate
         try:
-            await asyncio.wrap_future(job(reply_message_id, rater_id, value))
+            await self._writes.wait(job(reply_message_id, rater_id, value))
         except sqlite3.Error as err:
             log.warning("rating of %s by %s not saved: %s", reply_message_id, rater_id, err)
 
