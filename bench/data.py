@@ -4,9 +4,9 @@ words drawn by Zipf's law from a 20,000-word vocabulary."""
 from __future__ import annotations
 
 import random
-from itertools import accumulate
 import sqlite3
 import time
+from itertools import accumulate
 from pathlib import Path
 from typing import Iterator
 
@@ -15,12 +15,12 @@ from bot.store import migrate
 FUNCTION_WORDS = ("the a an and or but if then so because what why how when where who which this that these "
                   "those is it to of in for on with you i we").split()
 TOPIC_WORDS = ("bot discord server channel message reply model token claude answer question help please thanks "
-         "python sqlite database export history stats memory context user admin game music movie book "
-         "weather tomorrow today yesterday week month year time day night morning evening good great bad "
-         "problem error fix code function class test deploy build run install update version release "
-         "idea plan project team friend family school work home travel food coffee tea pizza cat dog "
-         "penguin mountain river city country language english french german spanish learn teach read "
-         "write draw paint play watch listen think know want need like love hate try make take give").split()
+               "python sqlite database export history stats memory context user admin game music movie book "
+               "weather tomorrow today yesterday week month year time day night morning evening good great bad "
+               "problem error fix code function class test deploy build run install update version release "
+               "idea plan project team friend family school work home travel food coffee tea pizza cat dog "
+               "penguin mountain river city country language english french german spanish learn teach read "
+               "write draw paint play watch listen think know want need like love hate try make take give").split()
 MODELS = ["claude-haiku-4-5", "claude-haiku-4-5", "claude-haiku-4-5", "claude-sonnet-4-5",
           "claude-opus-4-1", "static_fallback"]
 COLUMNS = ("user_id", "user_name", "channel_id", "user_message", "bot_response", "timestamp", "tokens_used",
@@ -31,18 +31,19 @@ YEAR = 365 * 24 * 3600
 
 SYLLABLES = "ka lo mi ne ru sa to vi ze bo da fe gu hi ja ko lu ma no pe qui ra si tu ve wo xa yu zo".split()
 VOCABULARY_SIZE = 20_000
+TOPIC_EVERY = 29  # made-up words between two topic words
 
 
 def _vocabulary(rng: random.Random) -> list[str]:
     """Words by rank for a Zipf draw: the function words, then made-up words with a real topic
-    word every 30 ranks, so "discord" is common and "penguin" is in about one row in 200."""
+    word after every TOPIC_EVERY of them, so "discord" is in a fifth of the rows and "penguin" in 0.4%."""
     known = set(FUNCTION_WORDS) | set(TOPIC_WORDS)
     invented = sorted({"".join(rng.choices(SYLLABLES, k=rng.randint(2, 4))) for _ in range(VOCABULARY_SIZE)} - known)
     rng.shuffle(invented)
     words = list(FUNCTION_WORDS)
     for n, word in enumerate(invented[: VOCABULARY_SIZE - len(known)]):
-        if n % 29 == 0 and n // 29 < len(TOPIC_WORDS):
-            words.append(TOPIC_WORDS[n // 29])
+        if n % TOPIC_EVERY == 0 and n // TOPIC_EVERY < len(TOPIC_WORDS):
+            words.append(TOPIC_WORDS[n // TOPIC_EVERY])
         words.append(word)
     return words
 
