@@ -60,6 +60,9 @@ async def test_forget_deletes_log_search_index_and_memory_after_confirmation(har
     assert searchable(harness.settings, "pangolin") == 1
     assert memory_turns(harness.settings, harness.alice.id) == 0
     assert memory_turns(harness.settings, harness.bob.id) == 2
+    with Database(harness.settings.log_db) as db:  # nor do the summaries keep her id or name
+        assert [r["user_id"] for r in db["stats_users"].rows] == [harness.bob.id]
+        assert {r["value"] for r in db["facet_counts"].rows_where("facet = 'user_name'")} == {harness.bob.name}
 
 
 async def test_forget_without_confirmation_deletes_nothing(harness):
