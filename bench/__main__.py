@@ -26,8 +26,8 @@ import click
 from bench.data import build, insert_sql, rows
 from bot.awaiting import WriterResults
 from bot.queries import HISTORY_SQL
-from bot.settings import Settings
 from bot.service import open_service
+from bot.settings import Settings
 from bot.store import ConversationLog, Exchange, connect
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import click
 
+from . import store
 from .export import EXCLUDES_FALLBACK_BY_DEFAULT, FORMATS, open_output, records, write_records
 from .formatting import history_text, stats_text
 from .settings import ConfigError, Settings
-from . import store
 from .store import StoreError
 
 log = logging.getLogger("bot")

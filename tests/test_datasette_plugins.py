@@ -152,7 +152,8 @@ async def test_the_unfiltered_page_reads_the_counts_and_a_filtered_one_scans(tmp
     path = tmp_path / "conversation_logs.db"
     write_sample_log(path, count=12)
     with Database(path) as db:  # a count no scan could give: proof of where the page reads
-        db.execute("update facet_counts set conversations = 999 where facet = 'model_used' and value = 'static_fallback'")
+        db.execute("update facet_counts set conversations = 999 "
+                   "where facet = 'model_used' and value = 'static_fallback'")
     ds = datasette_for(path)
     unfiltered = facets((await ds.client.get("/conversation_logs/conversations.json")).json())
     assert ("static_fallback", "static_fallback", 999, False) in unfiltered["model_used"]

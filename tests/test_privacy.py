@@ -208,7 +208,8 @@ async def test_rate_limit_warns_once_and_logs_what_was_answered(settings, discor
 async def test_export_in_a_dm_is_for_configured_admins_only(harness):
     [refused] = await harness.say(harness.admin, "!export", dm=True)  # Manage Server means nothing in a DM
     assert "is for admins only" in refused.content
-    harness.bot.get_cog("Conversations").settings = replace(harness.settings, admin_ids=frozenset({int(harness.bob.id)}))
+    harness.bot.get_cog("Conversations").settings = replace(harness.settings,
+                                                            admin_ids=frozenset({int(harness.bob.id)}))
     await chat(harness, harness.alice, "hi")
     [allowed] = await harness.say(harness.bob, "!export", dm=True)
     assert list(allowed.files)[0].startswith("conversation_export_")
@@ -256,5 +257,6 @@ async def test_backup_while_the_bot_writes_restores_equal(tmp_path):
     assert hashlib.sha256(repr(prefix).encode()).hexdigest() == copy_sum
     with sqlite3.connect(tmp_path / "copy.db") as conn:
         assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
-    again = await run_bot_cli("backup", str(tmp_path / "copy.db"), env=clean_env(tmp_path, CONVERSATION_LOG_DB=str(path)))
+    again = await run_bot_cli("backup", str(tmp_path / "copy.db"),
+                              env=clean_env(tmp_path, CONVERSATION_LOG_DB=str(path)))
     assert again[0] != 0 and "already exists" in again[2]

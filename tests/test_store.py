@@ -15,8 +15,8 @@ import pytest
 from sqlite_utils import Database
 
 from bot.export import csv_records
-from bot.service import Incoming, open_service
 from bot.queries import HISTORY_SQL
+from bot.service import Incoming, open_service
 from bot.store import FACET_COLUMNS, ConversationLog, Exchange, StoreError, migrate, migrations, utc_now_text
 from tests.conftest import log_rows, running_bot
 
@@ -84,7 +84,8 @@ def test_timestamps_are_sqlite_utc_text_and_compare_with_datetime_now(tmp_path):
     [now_row, old_row] = log_rows_at(path)
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", now_row["timestamp"])
     with sqlite3.connect(path) as conn:
-        drift = conn.execute("select abs(strftime('%s','now') - strftime('%s', ?))", [now_row["timestamp"]]).fetchone()[0]
+        drift = conn.execute("select abs(strftime('%s','now') - strftime('%s', ?))",
+                             [now_row["timestamp"]]).fetchone()[0]
     assert drift <= 2
     assert utc_now_text() >= now_row["timestamp"]
 
@@ -106,7 +107,8 @@ def test_history_matches_id_or_name_and_uses_indexes_only(tmp_path):
         assert len(store.history("u1", limit=3)) == 3
         assert store.history("nobody") == []
     with sqlite3.connect(tmp_path / "log.db") as conn:
-        plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + HISTORY_SQL, {"user": "x", "limit": 10}))
+        plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + HISTORY_SQL,
+                                                          {"user": "x", "limit": 10}))
     assert "SCAN conversations" not in plan, plan
     assert plan.count("USING INDEX") + plan.count("USING COVERING INDEX") >= 3, plan
 
@@ -337,7 +339,8 @@ def test_summaries_equal_plain_sql_after_inserts_deletes_updates_and_migrations(
         store.run_job(lambda db: db.execute("update conversations set model_used = 'x', tokens_used = 9, "
                                             "user_name = 'renamed', channel_id = null where user_id = 'late'")).result()
         assert_summary_matches_plain_sql(store)
-        assert store.stats()["unique_users"] == len({r["user_id"] for r in store.query("select user_id from conversations")})
+        user_ids = {r["user_id"] for r in store.query("select user_id from conversations")}
+        assert store.stats()["unique_users"] == len(user_ids)
 
 
 def test_the_wal_is_truncated_when_it_passes_its_limit_even_with_readers(tmp_path):
