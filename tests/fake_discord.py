@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -43,10 +44,23 @@ class FakeUser:
     name: str
     global_name: str | None = None
     bot: bool = False
-    admin: bool = False
 
     def payload(self) -> dict:
         return user_payload(self.id, self.name, bot=self.bot, global_name=self.global_name)
+
+
+@dataclass
+class FakeGuild:
+    """One server: its channels, its members, who has Manage Server there, and server nicknames."""
+
+    id: str
+    name: str
+    owner: FakeUser
+    admin_role_id: str
+    channels: dict[str, str]
+    members: list[FakeUser]
+    admins: set[str] = field(default_factory=set)
+    nicks: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -60,6 +74,24 @@ class SentMessage:
     files: dict[str, bytes] = field(default_factory=dict)
     reference: dict | None = None
     allowed_mentions: dict | None = None
+    pinged: set[str] = field(default_factory=set)  # user ids, "role:<id>" and "@everyone" it notified
+
+
+USER_MENTION = re.compile(r"<@!?(\d+)>")
+ROLE_MENTION = re.compile(r"<@&(\d+)>")
+EVERYONE_PARSE = ("users", "roles", "everyone")  # what Discord parses when allowed_mentions is absent
+
+
+def pinged(content: str, allowed: dict | None, replied_author: str | None) -> set[str]:
+    """Who a message notifies, by Discord's allowed_mentions rules."""
+    allowed = {"parse": list(EVERYONE_PARSE), "replied_user": True} if allowed is None else allowed
+    parse = set(allowed.get("parse") or ())
+    users = {u for u in USER_MENTION.findall(content) if "users" in parse or u in (allowed.get("users") or ())}
+    roles = {f"role:{r}" for r in ROLE_MENTION.findall(content)
+             if "roles" in parse or r in (allowed.get("roles") or ())}
+    everyone = {"@everyone"} if "everyone" in parse and ("@everyone" in content or "@here" in content) else set()
+    replied = {replied_author} if replied_author and allowed.get("replied_user") else set()
+    return users | roles | everyone | replied
 
 
 def json_response(data, status: int = 200) -> web.Response:
@@ -74,12 +106,13 @@ def error(status: int, code: int, message: str) -> web.Response:
 class FakeDiscord:
     def __init__(self):
         self.bot_user = FakeUser(snowflake(), "LogBot", bot=True)
-        self.guild_id = snowflake()
-        self.admin_role_id = snowflake()
-        self.owner = FakeUser(snowflake(), "owner")
-        self.channels = {"general": snowflake(), "chat": snowflake()}
+        self.guilds: list[FakeGuild] = []
+        first = self.add_guild("Test Server")
+        # The first server, under the names the single-server tests use.
+        self.guild_id, self.admin_role_id, self.channels = first.id, first.admin_role_id, first.channels
+        self.owner, self.members = first.owner, first.members
         self.dm_channel_id = snowflake()
-        self.members: list[FakeUser] = [self.bot_user, self.owner]
+        self.authors: dict[str, str] = {}  # message id -> author id, for who a reply pings
         self.sent: list[SentMessage] = []
         self.typing: list[str] = []
         self.bot_reactions: list[tuple[str, str]] = []  # (message id, emoji) the bot added
@@ -95,10 +128,31 @@ class FakeDiscord:
 
     # -- set-up -----------------------------------------------------------
 
-    def add_member(self, name: str, *, admin: bool = False, global_name: str | None = None, bot: bool = False) -> FakeUser:
-        user = FakeUser(snowflake(), name, global_name=global_name, bot=bot, admin=admin)
-        self.members.append(user)
+    def add_guild(self, name: str) -> FakeGuild:
+        """A server with a #general and a #chat channel, owned by a user of its own."""
+        owner = FakeUser(snowflake(), f"owner of {name}")
+        guild = FakeGuild(snowflake(), name, owner, snowflake(), {"general": snowflake(), "chat": snowflake()},
+                          [self.bot_user, owner])
+        self.guilds.append(guild)
+        return guild
+
+    def add_member(self, name: str, *, admin: bool = False, global_name: str | None = None, bot: bool = False,
+                   guild: FakeGuild | None = None) -> FakeUser:
+        user = FakeUser(snowflake(), name, global_name=global_name, bot=bot)
+        self.join(user, guild or self.guilds[0], admin=admin)
         return user
+
+    def join(self, user: FakeUser, guild: FakeGuild, *, admin: bool = False, nick: str | None = None) -> None:
+        """`user` becomes a member of `guild`, with Manage Server there if `admin`."""
+        if user not in guild.members:
+            guild.members.append(user)
+        if admin:
+            guild.admins.add(user.id)
+        if nick is not None:
+            guild.nicks[user.id] = nick
+
+    def guild_of(self, channel_id: str) -> FakeGuild | None:
+        return next((g for g in self.guilds if channel_id in g.channels.values()), None)
 
     async def start(self) -> "FakeDiscord":
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -156,8 +210,11 @@ class FakeDiscord:
             return error(400, 50006, "Cannot send an empty message")
         if len(payload.get("content") or "") > 2000:
             return error(400, 50035, "Invalid Form Body: content must be 2000 or fewer in length.")
-        message = SentMessage(snowflake(), channel_id, payload.get("content") or "", payload.get("embeds") or [],
-                              files, payload.get("message_reference"), payload.get("allowed_mentions"))
+        content, reference = payload.get("content") or "", payload.get("message_reference")
+        replied_author = self.authors.get(reference["message_id"]) if reference else None
+        message = SentMessage(snowflake(), channel_id, content, payload.get("embeds") or [], files, reference,
+                              payload.get("allowed_mentions"),
+                              pinged(content, payload.get("allowed_mentions"), replied_author))
         self.sent.append(message)
         self._sent_event.set()
         data = self._message_payload(message)
@@ -190,8 +247,9 @@ class FakeDiscord:
                             for name, data in message.files.items()],
             "pinned": False, "type": 19 if message.reference else 0, "flags": 0,
         }
-        if message.channel_id != self.dm_channel_id:
-            data["guild_id"] = self.guild_id
+        guild = self.guild_of(message.channel_id)
+        if guild is not None:
+            data["guild_id"] = guild.id
         return data
 
     # -- gateway ----------------------------------------------------------
@@ -214,11 +272,13 @@ class FakeDiscord:
         elif data["op"] == 2:
             self.identify = data["d"]
             await self._dispatch(ws, "READY", {
-                "v": 10, "user": self.bot_user.payload(), "guilds": [{"id": self.guild_id, "unavailable": True}],
+                "v": 10, "user": self.bot_user.payload(),
+                "guilds": [{"id": guild.id, "unavailable": True} for guild in self.guilds],
                 "session_id": "fake-session", "resume_gateway_url": self.gateway_url,
                 "application": {"id": self.bot_user.id, "flags": 0}, "private_channels": [],
             })
-            await self._dispatch(ws, "GUILD_CREATE", self._guild_payload())
+            for guild in self.guilds:
+                await self._dispatch(ws, "GUILD_CREATE", self._guild_payload(guild))
         elif data["op"] == 6:
             # Like Discord: replay what the client missed since its last sequence number.
             self.resumes += 1
@@ -236,49 +296,53 @@ class FakeDiscord:
         if ws is not None and not ws.closed:
             await ws.send_json(payload)
 
-    def _member_payload(self, user: FakeUser) -> dict:
-        return {"roles": [self.admin_role_id] if user.admin else [], "joined_at": now_iso(), "nick": None,
-                "deaf": False, "mute": False, "flags": 0}
+    def _member_payload(self, user: FakeUser, guild: FakeGuild) -> dict:
+        return {"roles": [guild.admin_role_id] if user.id in guild.admins else [], "joined_at": now_iso(),
+                "nick": guild.nicks.get(user.id), "deaf": False, "mute": False, "flags": 0}
 
-    def _guild_payload(self) -> dict:
+    def _guild_payload(self, guild: FakeGuild) -> dict:
         role = {"color": 0, "hoist": False, "managed": False, "mentionable": False, "icon": None, "flags": 0}
         return {
-            "id": self.guild_id, "name": "Test Server", "icon": None, "owner_id": self.owner.id,
-            "premium_tier": 0, "member_count": len(self.members), "large": False, "features": [],
+            "id": guild.id, "name": guild.name, "icon": None, "owner_id": guild.owner.id,
+            "premium_tier": 0, "member_count": len(guild.members), "large": False, "features": [],
             "emojis": [], "stickers": [], "threads": [], "voice_states": [], "presences": [],
             "roles": [
-                {**role, "id": self.guild_id, "name": "@everyone", "position": 0, "permissions": str(EVERYONE_PERMISSIONS)},
-                {**role, "id": self.admin_role_id, "name": "Admin", "position": 1,
+                {**role, "id": guild.id, "name": "@everyone", "position": 0, "permissions": str(EVERYONE_PERMISSIONS)},
+                {**role, "id": guild.admin_role_id, "name": "Admin", "position": 1,
                  "permissions": str(EVERYONE_PERMISSIONS | MANAGE_GUILD)},
             ],
             "channels": [
                 {"id": cid, "type": 0, "name": name, "position": i, "permission_overwrites": [], "nsfw": False}
-                for i, (name, cid) in enumerate(self.channels.items())
+                for i, (name, cid) in enumerate(guild.channels.items())
             ],
             # Without the privileged GUILD_MEMBERS intent Discord sends only the bot itself.
-            "members": [{**self._member_payload(u), "user": u.payload()} for u in self.members
+            "members": [{**self._member_payload(u, guild), "user": u.payload()} for u in guild.members
                         if u is self.bot_user or self.identify["intents"] & GUILD_MEMBERS_INTENT],
         }
 
     # -- what tests do ----------------------------------------------------
 
     async def user_says(self, author: FakeUser, content: str, *, channel: str = "general",
-                        mention_bot: bool = False, mentions: list[FakeUser] = (), dm: bool = False) -> str:
-        """Deliver a MESSAGE_CREATE as Discord would; returns the new message id."""
+                        mention_bot: bool = False, mentions: list[FakeUser] = (), dm: bool = False,
+                        guild: FakeGuild | None = None) -> str:
+        """Deliver a MESSAGE_CREATE as Discord would (in the first server unless told); returns its id."""
+        guild = None if dm else guild or self.guilds[0]
         mentioned = ([self.bot_user] if mention_bot else []) + list(mentions)
         if mention_bot:
             content = f"<@{self.bot_user.id}> {content}"
         message_id = snowflake()
+        self.authors[message_id] = author.id
         data = {
-            "id": message_id, "channel_id": self.dm_channel_id if dm else self.channels[channel],
+            "id": message_id, "channel_id": self.dm_channel_id if dm else guild.channels[channel],
             "author": author.payload(), "content": content, "timestamp": now_iso(), "edited_timestamp": None,
             "tts": False, "mention_everyone": False, "mention_roles": [], "attachments": [], "embeds": [],
             "pinned": False, "type": 0, "flags": 0,
-            "mentions": [{**u.payload(), "member": self._member_payload(u)} for u in mentioned],
+            "mentions": [{**u.payload(), **({"member": self._member_payload(u, guild)} if guild else {})}
+                         for u in mentioned],
         }
-        if not dm:
-            data["guild_id"] = self.guild_id
-            data["member"] = self._member_payload(author)
+        if guild is not None:
+            data["guild_id"] = guild.id
+            data["member"] = self._member_payload(author, guild)
         await self._dispatch(self._live_socket(), "MESSAGE_CREATE", data)
         return message_id
 
@@ -291,8 +355,9 @@ class FakeDiscord:
         """Deliver MESSAGE_REACTION_ADD (or _REMOVE) for `user` on one of the bot's messages."""
         data = {"user_id": user.id, "channel_id": message.channel_id, "message_id": message.id,
                 "emoji": {"id": None, "name": emoji}, "type": 0, "burst": False}
-        if message.channel_id != self.dm_channel_id:
-            data.update(guild_id=self.guild_id, member={**self._member_payload(user), "user": user.payload()})
+        guild = self.guild_of(message.channel_id)
+        if guild is not None:
+            data.update(guild_id=guild.id, member={**self._member_payload(user, guild), "user": user.payload()})
         event = "MESSAGE_REACTION_REMOVE" if removed else "MESSAGE_REACTION_ADD"
         await self._dispatch(self._live_socket(), event, data)
 
