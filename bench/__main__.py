@@ -26,6 +26,7 @@ import click
 from bench.data import build, insert_sql, rows
 from bot.awaiting import WriterResults
 from bot.queries import HISTORY_SQL
+from bot.scope import Scope
 from bot.service import open_service
 from bot.settings import Settings
 from bot.store import ConversationLog, Exchange, connect
@@ -37,6 +38,14 @@ select count(*), count(distinct user_id),
 from conversations
 """
 PLAIN_MODELS = "select model_used, count(*), sum(tokens_used) from conversations group by model_used"
+PLAIN_SERVER_STATS = """
+select count(*), count(distinct user_id),
+       (select count(*) from conversations where timestamp >= datetime('now', '-1 day') and guild_id = :guild),
+       sum(tokens_used)
+from conversations where guild_id = :guild
+"""
+PLAIN_SERVER_MODELS = """select model_used, count(*), sum(tokens_used) from conversations where guild_id = :guild
+                         group by model_used"""
 # 20x the most a Discord bot can send (50 requests/s globally), so a ceiling on exchanges.
 PACED_RATE = 1000
 # What a first version would write, on a table with no index but its key: one OR, a full scan.
@@ -265,6 +274,36 @@ def reads(path: Path) -> list[Figure]:
     return figures
 
 
+def scoped_reads(path: Path) -> list[Figure]:
+    """The same commands asked in one server, or in a DM by one user: what the bot runs since tenancy."""
+    store = ConversationLog(path)
+    raw = sqlite3.connect(path)
+    guild = raw.execute("select guild_id from conversations where guild_id is not null limit 1").fetchone()[0]
+    server = Scope.server(guild)
+    plain = statistics.median(timed(lambda: (raw.execute(PLAIN_SERVER_STATS, {"guild": guild}).fetchall(),
+                                            raw.execute(PLAIN_SERVER_MODELS, {"guild": guild}).fetchall()), 5))
+    ours = statistics.median(timed(lambda: store.stats(server), 50))
+    figures = [Figure("stats", "!stats in a server holding every row (per-server summaries)", ours, "ms",
+                      "plain SQL for that server", plain, "≤ 10 ms", ours <= 10)]
+    by_rank = "select user_id, user_name from conversations where user_id = " \
+              "(select user_id from stats_users order by conversations desc limit 1 offset ?) limit 1"
+    busiest, typical = (raw.execute(by_rank, [rank]).fetchone() for rank in (0, 50))
+    for label, (user_id, _) in (("the busiest user", busiest), ("the 51st busiest user", typical)):
+        count = raw.execute("select count(*) from conversations where user_id = ?", [user_id]).fetchone()[0]
+        ours = statistics.median(timed(lambda: store.stats(Scope.own(user_id)), 5))
+        figures.append(Figure("stats", f"!stats in a DM: {label}'s own ({count:,} rows)", ours, "ms",
+                              target="≤ 10 ms", met=ours <= 10))
+    name = busiest[1]
+    resolve = statistics.median(timed(lambda: store.find_users(name, server), 200))
+    history = statistics.median(timed(lambda: store.user_history(busiest[0], server), 200))
+    figures += [Figure("history", "!history NAME in a server: the name resolved to ids", resolve, "ms"),
+                Figure("history", "!history in a server: the busiest user's last 10 by id", history, "ms"),
+                Figure("history", "!history NAME in a server, both steps", resolve + history, "ms", target="≤ 2 ms",
+                       met=resolve + history <= 2)]
+    raw.close()
+    return figures
+
+
 def startup(path: Path, work: Path) -> list[Figure]:
     settings = Settings(log_db=path, memory_db=work / "memory.db", anthropic_api_key=None)
 
@@ -441,7 +480,8 @@ def main(rows_count: int, quick: bool, output: Path | None, workdir: Path | None
         click.echo(f"building a log of {rows_count:,} conversations…", err=True)
         build_seconds = build(big, rows_count)
         figures: list[Figure] = []
-        for name, section in (("reads", lambda: reads(big)), ("startup", lambda: startup(big, work)),
+        for name, section in (("reads", lambda: reads(big)), ("scoped reads", lambda: scoped_reads(big)),
+                              ("startup", lambda: startup(big, work)),
                               ("exports", lambda: exports(big, work)), ("datasette", lambda: datasette(big, work)),
                               ("write path", lambda: write_path(work, burst, lag_rows)),
                               ("wal", lambda: wal_bound(work, wal_seconds))):

@@ -9,7 +9,8 @@ from typing import Callable
 
 import click
 
-from .formatting import history_text, stats_text
+from .formatting import candidates_text, history_text, stats_text
+from .scope import Scope
 from .service import BotService, Incoming
 
 HELP = """Type a message to chat. Commands:
@@ -20,7 +21,7 @@ HELP = """Type a message to chat. Commands:
 
 
 class Console:
-    """The console user is the bot's operator, so every command is allowed."""
+    """The console user is the bot's operator, so every command reaches every row."""
 
     def __init__(self, service: BotService, *, prefix: str = "!", user_name: str = "console",
                  echo: Callable[[str], None] = click.echo, export_dir: Path = Path(".")):
@@ -57,8 +58,14 @@ class Console:
         self.echo(stats_text(await self.service.stats()))
 
     async def history(self, user: str | None = None) -> None:
-        rows = await self.service.history(user or self.user_name)
-        self.echo(history_text(rows) if rows else f"No conversations found for {user or self.user_name}.")
+        query = user or self.user_name
+        found = await self.service.find_users(query, Scope.everything())
+        if len(found) > 1:
+            self.echo(candidates_text(query, found, self.prefix))
+            return
+        user_id = query if query.isdigit() or not found else next(iter(found))
+        rows = await self.service.history(user_id, Scope.everything())
+        self.echo(history_text(rows) if rows else f"No conversations found for {query}.")
 
     async def export(self, _argument: str | None = None) -> None:
         result = await self.service.export(self.export_dir)

@@ -11,7 +11,8 @@ import discord
 from discord.ext import commands, tasks
 
 from .export import FORMATS, ExportResult
-from .formatting import history_entry, privacy_sections, split_message, stats_lines, truncate
+from .formatting import candidates_text, history_entry, privacy_sections, split_message, stats_lines, truncate
+from .scope import EVERYWHERE, Caller, Refused, Scope, split_everywhere
 from .service import BotService, Incoming
 from .settings import Settings
 
@@ -22,6 +23,9 @@ CONFIRM = "✅"
 RATINGS = {"👍": 1, "👎": -1}
 DATASETTE_CSV_PATH = "/conversation_logs/conversations.csv?_stream=on"
 ADMIN_ONLY = "Sorry, `{command}` is for admins only (the configured admin ids, or Manage Server permission)."
+EXPORT_REFUSED = ADMIN_ONLY.format(command="!export") + " Send it to me in a DM to get your own conversations."
+HISTORY_REFUSED = "Sorry, only admins can see another person's history. `!history` shows your own."
+FORGET_REFUSED = "Sorry, only admins can forget someone else. `!forget` deletes your own data."
 
 
 class ConversationBot(commands.Bot):
@@ -31,8 +35,9 @@ class ConversationBot(commands.Bot):
         super().__init__(
             command_prefix=settings.command_prefix,
             intents=intents,
-            # A reply quoting "@everyone" must not ping anybody.
-            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=False),
+            # Claude's text can hold any mention ("reply only with <@id>"): only the asker is pinged,
+            # by the reply itself; @everyone, roles and other users stay silent.
+            allowed_mentions=discord.AllowedMentions.none(),
             **options,
         )
         self.settings = settings
@@ -42,17 +47,12 @@ class ConversationBot(commands.Bot):
         await self.add_cog(Conversations(self, self.service, self.settings))
 
 
-def is_admin(ctx: commands.Context, admin_ids: frozenset[int]) -> bool:
-    if ctx.author.id in admin_ids:
-        return True
-    return ctx.guild is not None and ctx.author.guild_permissions.manage_guild
-
-
-def admin_only():
-    async def predicate(ctx: commands.Context) -> bool:
-        return is_admin(ctx, ctx.cog.settings.admin_ids)
-
-    return commands.check(predicate)
+def caller(ctx: commands.Context, owner_ids: frozenset[int]) -> Caller:
+    """Who asked, where, and with which rights; Manage Server counts in the server asked in only."""
+    in_server = ctx.guild is not None
+    return Caller(user_id=str(ctx.author.id), guild_id=str(ctx.guild.id) if in_server else None,
+                  manages_server=in_server and ctx.author.guild_permissions.manage_guild,
+                  is_owner=ctx.author.id in owner_ids)
 
 
 class Conversations(commands.Cog):
@@ -123,32 +123,56 @@ class Conversations(commands.Cog):
     # -- commands ---------------------------------------------------------
 
     @commands.command()
-    async def stats(self, ctx: commands.Context) -> None:
-        """Show conversation statistics: totals, users, last 24 hours, tokens and models."""
-        figures = await self.service.stats()
-        embed = discord.Embed(title="Conversation statistics", colour=EMBED_COLOUR)
+    async def stats(self, ctx: commands.Context, where: str | None = None) -> None:
+        """Conversation statistics of this server (in a DM: yours; owners: `all` for every server)."""
+        scope = caller(ctx, self.settings.admin_ids).overview(is_everywhere(where))
+        figures = await self.service.stats(scope)
+        embed = discord.Embed(title="Conversation statistics", description=scope.describe(), colour=EMBED_COLOUR)
         for label, value in stats_lines(figures):
             embed.add_field(name=label, value=truncate(value, 1024), inline=label != "Models")
         await ctx.send(embed=embed)
 
     @commands.command()
     async def history(self, ctx: commands.Context, *, user: str | None = None) -> None:
-        """Show the last 10 conversations: yours, or (admins) those of a @mention, name or id."""
-        key = resolve_user(ctx, user)
-        if not is_self(ctx, key) and not is_admin(ctx, self.settings.admin_ids):
-            await ctx.send("Sorry, only admins can see another person's history. `!history` shows your own.")
-            return
-        rows = await self.service.history(key)
+        """Your last 10 conversations here; admins: a @mention's, name's or id's (owners: `all` first)."""
+        everywhere, query = split_everywhere(user)
+        who = caller(ctx, self.settings.admin_ids)
+        target = self_or_other(ctx, query)
+        if target == who.user_id:
+            scope = who.own(everywhere)
+        else:
+            scope = who.reach(everywhere, HISTORY_REFUSED)
+            if scope.user_id is not None:  # a plain user in a DM reaches only themselves
+                raise Refused(HISTORY_REFUSED)
+            target = await self._resolve(ctx, query, target, scope)
+            if target is None:
+                return
+        rows = await self.service.history(target, scope)
         if not rows:
-            who = "you" if user is None else discord.utils.escape_mentions(truncate(user, 100))
-            await ctx.send(f"No conversations found for {who}.")
+            await ctx.send(f"No conversations found for {'you' if query is None else shown(query)}.")
             return
-        await ctx.send(embed=history_embed(rows))
+        await ctx.send(embed=history_embed(rows, scope))
+
+    async def _resolve(self, ctx: commands.Context, query: str, target: str | None, scope: Scope) -> str | None:
+        """A user id for an admin's query: the id given, or the one user of that name in `scope`."""
+        if target is not None:
+            return target
+        found = await self.service.find_users(query, scope)
+        if len(found) == 1:
+            return next(iter(found))
+        if not found:
+            await ctx.send(f"No conversations found for {shown(query)}.")
+        else:
+            await ctx.send(candidates_text(shown(query), {uid: [shown(n) for n in names] for uid, names in found.items()},
+                                           ctx.prefix))
+        return None
 
     @commands.command()
-    @admin_only()
-    async def export(self, ctx: commands.Context, fmt: str = "csv") -> None:
-        """Export every conversation as an attachment: csv (default), jsonl, or chat (admins only)."""
+    async def export(self, ctx: commands.Context, fmt: str = "csv", where: str | None = None) -> None:
+        """Export conversations: csv (default), jsonl, or chat. Admins: this server's; in a DM: yours."""
+        if fmt.lower() == EVERYWHERE:
+            fmt, where = "csv", EVERYWHERE
+        scope = caller(ctx, self.settings.admin_ids).reach(is_everywhere(where), EXPORT_REFUSED)
         fmt = {"chat": "chat-jsonl"}.get(fmt.lower(), fmt.lower())
         if fmt not in FORMATS:
             await ctx.send("Unknown format: use `csv`, `jsonl` or `chat`.")
@@ -156,7 +180,7 @@ class Conversations(commands.Cog):
         limit = ctx.guild.filesize_limit if ctx.guild else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
         with tempfile.TemporaryDirectory() as directory:
             async with ctx.typing():
-                result = await self.service.export(Path(directory), limit, self.settings.export_max_parts, fmt)
+                result = await self.service.export(Path(directory), limit, self.settings.export_max_parts, fmt, scope)
             await self._send_export(ctx, result)
 
     @commands.Cog.listener()
@@ -173,20 +197,25 @@ class Conversations(commands.Cog):
             await self.service.rate(str(event.message_id), str(event.user_id), value, removed=removed)
 
     @commands.command()
-    async def forget(self, ctx: commands.Context, user_id: int | None = None) -> None:
-        """Delete your conversations from the log and the memory, after you confirm (admins: anyone's, by id)."""
+    async def forget(self, ctx: commands.Context, user_id: int | None = None, where: str | None = None) -> None:
+        """Delete your conversations and memory, after you confirm (admins: anyone's in this server, by id)."""
+        who = caller(ctx, self.settings.admin_ids)
         target = str(user_id or ctx.author.id)
-        if target != str(ctx.author.id) and not is_admin(ctx, self.settings.admin_ids):
-            await ctx.send("Sorry, only admins can forget someone else. `!forget` deletes your own data.")
-            return
-        count = await self.service.count_for_user(target)
-        who = "your" if target == str(ctx.author.id) else f"user {target}'s"
-        question = (f"This permanently deletes {who} {count:,} logged conversations and short-term memory. "
+        if target == who.user_id:
+            scope = Scope.own(target)  # your own data goes everywhere: it is yours to erase
+        else:
+            scope = who.reach(is_everywhere(where), FORGET_REFUSED)
+            if scope.user_id is not None:
+                raise Refused(FORGET_REFUSED)
+        count = await self.service.count_for_user(target, scope)
+        whose = "your" if target == who.user_id else f"user {target}'s"
+        place = "" if target == who.user_id or scope.is_everything else " in this server"
+        question = (f"This permanently deletes {whose} {count:,} logged conversations{place} and short-term memory. "
                     f"React with {CONFIRM} within {self.settings.confirm_seconds:g} seconds to confirm.")
         if not await confirmed(ctx, question, self.settings.confirm_seconds):
             await ctx.send("Not confirmed in time: nothing was deleted.")
             return
-        done = await self.service.forget(target)
+        done = await self.service.forget(target, scope)
         await ctx.send(f"Done: deleted {done.conversations:,} conversations and {done.memory_turns:,} memory entries.")
 
     @commands.command()
@@ -219,8 +248,9 @@ class Conversations(commands.Cog):
             await ctx.send(note, file=discord.File(path, filename=path.name))
 
     async def cog_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
-        if isinstance(error, commands.CheckFailure):
-            await ctx.send(ADMIN_ONLY.format(command=f"{ctx.prefix}{ctx.command}"))
+        refused = getattr(error, "original", None)
+        if isinstance(refused, Refused):
+            await ctx.send(str(refused))
             return
         log.error("command %s failed", ctx.command, exc_info=error)
         await ctx.send("Sorry, that command failed. The details are in the bot's log.")
@@ -266,7 +296,7 @@ async def send_reply(message: discord.Message, text: str) -> discord.Message | N
     try:
         for chunk in split_message(text):
             if first is None:
-                first = await message.reply(chunk, mention_author=False)
+                first = await message.reply(chunk, mention_author=True)  # the one ping: the asker
             else:
                 await message.channel.send(chunk)
     except discord.HTTPException as err:
@@ -274,28 +304,31 @@ async def send_reply(message: discord.Message, text: str) -> discord.Message | N
     return first
 
 
-def resolve_user(ctx: commands.Context, query: str | None) -> str:
-    """The key to look up: your own id, a mention's id, or the id or name as typed.
-
-    Names are matched against the log (user name or display name), not the member
-    cache, which is empty without the privileged members intent.
-    """
-    if query is None:
-        return str(ctx.author.id)
-    mentioned = [user for user in ctx.message.mentions if user != ctx.me]
-    if mentioned:
-        return str(mentioned[0].id)
-    return query.strip().lstrip("@")
-
-
-def is_self(ctx: commands.Context, key: str) -> bool:
+def self_or_other(ctx: commands.Context, query: str | None) -> str | None:
+    """The user id a history query names: the caller's own for none, their id or their username
+    (unique on Discord, unlike display names and nicknames), a mention's or an id's; None for a name."""
     author = ctx.author
-    return key == str(author.id) or key.lower() in (author.name.lower(), author.display_name.lower())
+    if query is None or query == str(author.id) or query.lstrip("@").lower() == author.name.lower():
+        return str(author.id)
+    mentioned = [user for user in ctx.message.mentions if user != ctx.me]
+    if mentioned and query.startswith("<@"):
+        return str(mentioned[0].id)
+    return query if query.isdigit() else None
 
 
-def history_embed(rows: list[dict]) -> discord.Embed:
+def is_everywhere(word: str | None) -> bool:
+    return (word or "").lower() == EVERYWHERE
+
+
+def shown(text: str) -> str:
+    """User-typed or user-chosen text, safe to show: no markdown, no mentions, not too long."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(truncate(text, 100)))
+
+
+def history_embed(rows: list[dict], scope: Scope) -> discord.Embed:
     label = rows[0]["display_name"] or rows[0]["user_name"]
-    embed = discord.Embed(title=truncate(f"Last {len(rows)} conversations of {label}", 256), colour=EMBED_COLOUR)
+    embed = discord.Embed(title=truncate(f"Last {len(rows)} conversations of {label}", 256),
+                          description=scope.describe(), colour=EMBED_COLOUR)
     for row in rows:
         heading, body = history_entry(row)
         embed.add_field(name=heading, value=body, inline=False)

@@ -86,3 +86,11 @@ def privacy_sections(retention_days: float, redact: bool) -> list[tuple[str, str
         ("Your choices", "`!forget` deletes your conversations and memory. `!optout` stops logging you "
                          "(the bot still answers); `!optin` resumes."),
     ]
+
+
+def candidates_text(query: str, found: dict[str, list[str]], prefix: str = "!") -> str:
+    """Several people have had one name: list them, so the admin picks one by id, never a merge."""
+    lines = [f"{len(found)} people have been called {query} here. Ask again with an id, "
+             f"for example `{prefix}history {next(iter(found))}`:"]
+    lines += [f"• `{user_id}`: {', '.join(names)}" for user_id, names in found.items()]
+    return truncate("\n".join(lines), MESSAGE_LIMIT)

@@ -13,7 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
 from sqlite_utils import Database, Migrations
 
@@ -97,9 +97,12 @@ class Memory:
             [channel_id, user_id, now - self.ttl_seconds, channel_id, user_id, self.turns * 2],
         )
 
-    def forget(self, user_id: str | None = None) -> int:
-        """Delete one user's turns, or every turn; returns how many went."""
+    def forget(self, user_id: str | None = None, channel_ids: Collection[str] | None = None) -> int:
+        """Delete one user's turns (only those in `channel_ids`, when given), or every turn; returns how many went."""
         with self._lock, self._db.atomic():
             if user_id is None:
                 return self._db.execute("delete from turns").rowcount
-            return self._db.execute("delete from turns where user_id = ?", [user_id]).rowcount
+            if channel_ids is None:
+                return self._db.execute("delete from turns where user_id = ?", [user_id]).rowcount
+            return sum(self._db.execute("delete from turns where user_id = ? and channel_id = ?",
+                                        [user_id, channel]).rowcount for channel in channel_ids)

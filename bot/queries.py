@@ -22,3 +22,7 @@ _QUERIES = canned_queries()
 STATS_SQL = _QUERIES["stats"]
 MODELS_SQL = _QUERIES["models"]
 HISTORY_SQL = _QUERIES["user_history"]
+SERVER_STATS_SQL = _QUERIES["server_stats"]
+SERVER_MODELS_SQL = _QUERIES["server_models"]
+OWN_STATS_SQL = _QUERIES["own_stats"]
+OWN_MODELS_SQL = _QUERIES["own_models"]

@@ -20,6 +20,7 @@ from .export import EXCLUDES_FALLBACK_BY_DEFAULT, ExportResult, export_file, rec
 from .memory import Context, Memory
 from .redact import redact
 from .responder import FALLBACK_MODEL, Reply, Responder
+from .scope import Scope
 from .settings import Settings
 from .store import ConversationLog, Exchange, Selection, utc_now_text
 
@@ -126,18 +127,20 @@ class BotService:
         except sqlite3.Error as err:
             log.warning("could not save to memory (%s); the log has the exchange", err)
 
-    async def stats(self) -> dict:
-        figures = await asyncio.to_thread(self.log.stats)
+    async def stats(self, scope: Scope = Scope.everything()) -> dict:
+        figures = await asyncio.to_thread(self.log.stats, scope)
         return {**figures, "retention_days": self.retention_days}
 
-    async def count_for_user(self, user_id: str) -> int:
-        return await asyncio.to_thread(self.log.count_for_user, user_id)
+    async def count_for_user(self, user_id: str, scope: Scope = Scope.everything()) -> int:
+        return await asyncio.to_thread(self.log.count_for_user, user_id, scope)
 
-    async def forget(self, user_id: str) -> Forgotten:
-        """Delete a user's conversations (log, search index, spool) and memory."""
-        conversations = await self._writes.wait(self.log.forget(user_id))
-        turns = await asyncio.to_thread(self.memory.forget, user_id)
-        log.info("forgot user %s: %d conversations, %d memory turns", user_id, conversations, turns)
+    async def forget(self, user_id: str, scope: Scope = Scope.everything()) -> Forgotten:
+        """Delete a user's conversations (log, search index, spool) and memory within `scope`."""
+        channels = None if scope.guild_id is None else await asyncio.to_thread(self.log.channels_of, user_id, scope)
+        conversations = await self._writes.wait(self.log.forget(user_id, scope))
+        turns = await asyncio.to_thread(self.memory.forget, user_id, channels)
+        log.info("forgot user %s (%s): %d conversations, %d memory turns", user_id, scope.describe().lower(),
+                 conversations, turns)
         return Forgotten(conversations, turns)
 
     async def set_opted_out(self, user_id: str, opted_out: bool) -> None:
@@ -157,13 +160,19 @@ class BotService:
         log.info("retention: deleted %d conversation(s) older than %g days", deleted, self.retention_days)
         return deleted
 
-    async def history(self, user: str, limit: int = 10) -> list[dict]:
-        return await asyncio.to_thread(self.log.history, user, limit)
+    async def history(self, user_id: str, scope: Scope, limit: int = 10) -> list[dict]:
+        """One user's last exchanges within `scope`: identity is the id, never a name."""
+        return await asyncio.to_thread(self.log.user_history, user_id, scope, limit)
+
+    async def find_users(self, name: str, scope: Scope) -> dict[str, list[str]]:
+        """Everyone who has been called `name` within `scope` (user id -> their names there)."""
+        return await asyncio.to_thread(self.log.find_users, name, scope)
 
     async def export(self, directory: Path, max_bytes: int | None = None, max_parts: int = 10,
-                     fmt: str = "csv") -> ExportResult:
-        """Everything, as `fmt`, through the same code as `python -m bot export`."""
-        pieces = records(fmt, self.log, Selection(exclude_fallback=fmt in EXCLUDES_FALLBACK_BY_DEFAULT))
+                     fmt: str = "csv", scope: Scope = Scope.everything()) -> ExportResult:
+        """Every row in `scope`, as `fmt`, through the same code as `python -m bot export`."""
+        selection = Selection(exclude_fallback=fmt in EXCLUDES_FALLBACK_BY_DEFAULT, scope=scope)
+        pieces = records(fmt, self.log, selection)
         return await asyncio.to_thread(export_file, fmt, pieces, directory, max_bytes=max_bytes, max_parts=max_parts)
 
     async def record_reply(self, message_id: str, reply_message_id: str) -> None:

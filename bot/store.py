@@ -25,7 +25,9 @@ from typing import Callable, Iterator
 
 from sqlite_utils import Database, Migrations
 
-from .queries import HISTORY_SQL, MODELS_SQL, STATS_SQL
+from .queries import (HISTORY_SQL, MODELS_SQL, OWN_MODELS_SQL, OWN_STATS_SQL, SERVER_MODELS_SQL, SERVER_STATS_SQL,
+                      STATS_SQL)
+from .scope import Scope
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +227,63 @@ def m009_facet_filter_indexes(db: Database) -> None:
     # A click on a user_name or channel_id facet filters with `=`, which the NOCASE index cannot serve.
     for column in ("user_name", "channel_id"):
         db[TABLE].create_index([column], if_not_exists=True)
+
+
+# Per-server summaries for tenancy: the names each user has had in each server (so an admin's
+# `!history alice` resolves to ids within that server, fast) and per-server model counts (so a
+# server's !stats reads a few rows). DMs are kept under the server key ''.
+GUILD_KEY = "ifnull({row}.guild_id, '')"
+
+
+def _tenancy_add_sql(row: str) -> str:
+    key = GUILD_KEY.format(row=row)
+    return f"""
+  INSERT OR IGNORE INTO user_names VALUES ({key}, ifnull({row}.user_name, ''), {row}.user_id);
+  INSERT OR IGNORE INTO user_names SELECT {key}, {row}.display_name, {row}.user_id
+    WHERE {row}.display_name IS NOT NULL;
+  INSERT INTO stats_guild_models VALUES ({key}, ifnull({row}.model_used, ''), 1, coalesce({row}.tokens_used, 0))
+    ON CONFLICT (guild_key, model_used) DO UPDATE SET conversations = conversations + 1,
+                                                      tokens = tokens + excluded.tokens;
+"""
+
+
+def _tenancy_remove_sql(row: str) -> str:
+    key = GUILD_KEY.format(row=row)
+    # A name goes once no row of that user in that server still carries it.
+    return f"""
+  DELETE FROM user_names WHERE guild_key = {key} AND user_id = {row}.user_id
+    AND name IN (ifnull({row}.user_name, ''), {row}.display_name)
+    AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.user_id = {row}.user_id AND c.guild_id IS {row}.guild_id
+                    AND (ifnull(c.user_name, '') = user_names.name OR c.display_name = user_names.name));
+  UPDATE stats_guild_models SET conversations = conversations - 1, tokens = tokens - coalesce({row}.tokens_used, 0)
+    WHERE guild_key = {key} AND model_used = ifnull({row}.model_used, '');
+  DELETE FROM stats_guild_models WHERE guild_key = {key} AND model_used = ifnull({row}.model_used, '')
+    AND conversations <= 0;
+"""
+
+
+@migrations()
+def m010_tenancy(db: Database) -> None:
+    """Per-server names and model counts, kept by triggers, for commands scoped to one server."""
+    db.executescript(f"""
+    CREATE TABLE user_names (guild_key TEXT NOT NULL, name TEXT NOT NULL COLLATE NOCASE, user_id TEXT NOT NULL,
+                             PRIMARY KEY (name, guild_key, user_id)) WITHOUT ROWID;
+    CREATE INDEX user_names_by_server ON user_names (guild_key, user_id);
+    CREATE INDEX user_names_by_user ON user_names (user_id, guild_key);
+    CREATE TABLE stats_guild_models (guild_key TEXT NOT NULL, model_used TEXT NOT NULL,
+                                     conversations INTEGER NOT NULL, tokens INTEGER NOT NULL,
+                                     PRIMARY KEY (guild_key, model_used)) WITHOUT ROWID;
+    INSERT OR IGNORE INTO user_names SELECT ifnull(guild_id, ''), ifnull(user_name, ''), user_id FROM conversations;
+    INSERT OR IGNORE INTO user_names SELECT ifnull(guild_id, ''), display_name, user_id FROM conversations
+      WHERE display_name IS NOT NULL;
+    INSERT INTO stats_guild_models SELECT ifnull(guild_id, ''), ifnull(model_used, ''), count(*),
+      coalesce(sum(tokens_used), 0) FROM conversations GROUP BY 1, 2;
+    CREATE TRIGGER tenancy_after_insert AFTER INSERT ON conversations BEGIN {_tenancy_add_sql("new")} END;
+    CREATE TRIGGER tenancy_after_delete AFTER DELETE ON conversations BEGIN {_tenancy_remove_sql("old")} END;
+    CREATE TRIGGER tenancy_after_update
+      AFTER UPDATE OF user_id, user_name, display_name, guild_id, model_used, tokens_used ON conversations
+      BEGIN {_tenancy_remove_sql("old")} {_tenancy_add_sql("new")} END;
+    """)
 
 
 class StoreError(RuntimeError):
@@ -429,13 +488,20 @@ class ConversationLog:
             self._queue.put(_Job(work, future))
         return future
 
-    def forget(self, user_id: str) -> Future:
-        """Delete every exchange of a user: the table, the search index, the spool. Resolves to the count."""
+    def forget(self, user_id: str, scope: Scope = Scope.everything()) -> Future:
+        """Delete a user's exchanges within `scope`: the table, the search index, the spool, and the
+        ratings they gave or got there. Resolves to the count."""
+        where, params = scope.where()
+        params = {**params, "user": user_id}
+        given_here = "1" if scope.is_everything else (
+            f"exists (select 1 from {TABLE} c where c.reply_message_id = ratings.reply_message_id and {where})")
         def work(db: Database) -> int:
-            db.execute("delete from ratings where rater_id = ? or reply_message_id in "
-                       f"(select reply_message_id from {TABLE} where user_id = ?)", [user_id, user_id])
-            deleted = db.execute(f"delete from {TABLE} where user_id = ?", [user_id]).rowcount
-            return deleted + self._drop_unwritten(lambda row: row["user_id"] != user_id)
+            db.execute(f"delete from ratings where rater_id = :user and {given_here}", params)
+            db.execute(f"delete from ratings where reply_message_id in "
+                       f"(select c.reply_message_id from {TABLE} c where c.user_id = :user and {where})", params)
+            deleted = db.execute(f"delete from {TABLE} as c where c.user_id = :user and {where}", params).rowcount
+            gone = Scope.own(user_id, scope.guild_id)
+            return deleted + self._drop_unwritten(lambda row: not (gone.admits(row) and scope.admits(row)))
         return self.run_job(work)
 
     def delete_older_than(self, days: float) -> Future:
@@ -581,15 +647,48 @@ class ConversationLog:
         finally:
             db.close()
 
-    def stats(self) -> dict:
+    def stats(self, scope: Scope = Scope.everything()) -> dict:
+        """The !stats figures of every row, one server's (the server's own summaries), or one user's."""
+        if scope.is_everything:
+            sql, models_sql, params = STATS_SQL, MODELS_SQL, {}
+        elif scope.user_id is None:
+            sql, models_sql, params = SERVER_STATS_SQL, SERVER_MODELS_SQL, {"guild": scope.guild_id}
+        else:
+            sql, models_sql, params = OWN_STATS_SQL, OWN_MODELS_SQL, {"user": scope.user_id}
         with self._reading() as db:
-            figures = next(db.query(STATS_SQL))
-            figures["models"] = list(db.query(MODELS_SQL))
+            figures = next(db.query(sql, params))
+            figures["models"] = list(db.query(models_sql, params))
             return figures
 
     def history(self, user: str, limit: int = 10) -> list[dict]:
-        """The last `limit` exchanges of the user whose id, user name or display name is `user`."""
+        """The web's user_history: the owner's view, by id, user name or display name, across servers."""
         return self.query(HISTORY_SQL, {"user": user, "limit": limit})
+
+    def user_history(self, user_id: str, scope: Scope, limit: int = 10) -> list[dict]:
+        """The last `limit` exchanges of one user id within `scope`, newest first."""
+        where, params = scope.where()
+        return self.query(f"select * from {TABLE} c where c.user_id = :user and {where} "
+                          "order by c.timestamp desc, c.id desc limit :limit",
+                          {**params, "user": user_id, "limit": limit})
+
+    def find_users(self, name: str, scope: Scope) -> dict[str, list[str]]:
+        """user id -> the names they have had in `scope`, for every user who has been called `name` there."""
+        server = "and guild_key = :guild" if scope.guild_id is not None else ""
+        rows = self.query(f"""select user_id, name from user_names where name != '' {server} and user_id in
+                              (select user_id from user_names where name = :name {server}) order by user_id, name""",
+                          {"name": name, "guild": scope.guild_id})
+        found: dict[str, list[str]] = {}
+        for row in rows:
+            names = found.setdefault(row["user_id"], [])
+            if row["name"] not in names:
+                names.append(row["name"])
+        return found
+
+    def channels_of(self, user_id: str, scope: Scope) -> set[str]:
+        """The channels where a user has logged exchanges within `scope` (their memory lives there)."""
+        where, params = scope.where()
+        return {row["channel_id"] for row in self.query(
+            f"select distinct channel_id from {TABLE} c where c.user_id = :user and {where}", {**params, "user": user_id})}
 
     def query(self, sql: str, params: list | dict = ()) -> list[dict]:
         """Rows of any read-only query, as dicts."""
@@ -599,8 +698,10 @@ class ConversationLog:
     def opted_out_ids(self) -> set[str]:
         return {row["user_id"] for row in self.query("select user_id from opt_outs")}
 
-    def count_for_user(self, user_id: str) -> int:
-        return self.query(f"select count(*) as n from {TABLE} where user_id = ?", [user_id])[0]["n"]
+    def count_for_user(self, user_id: str, scope: Scope = Scope.everything()) -> int:
+        where, params = scope.where()
+        return self.query(f"select count(*) as n from {TABLE} c where c.user_id = :user and {where}",
+                          {**params, "user": user_id})[0]["n"]
 
     def backup(self, target: Path) -> None:
         """A consistent copy of the live database, taken while the bot may be writing."""
@@ -683,19 +784,23 @@ class Selection:
     model: str | None = None
     exclude_fallback: bool = False
     min_rating: int | None = None
+    scope: Scope = Scope.everything()  # whose rows the caller may take at all
 
     def where(self) -> tuple[str, dict]:
-        clauses = {
-            "c.timestamp >= :since": self.since,
-            "c.timestamp < :until": self.until,
-            "(c.user_id = :user or c.user_name = :user collate nocase)": self.user,
-            "c.channel_id = :channel": self.channel,
-            "c.model_used = :model": self.model,
-            "c.model_used != 'static_fallback'": self.exclude_fallback or None,
-            "coalesce((select sum(value) from ratings r where r.reply_message_id = c.reply_message_id), 0)"
-            " >= :min_rating": self.min_rating,
-        }
-        chosen = [clause for clause, value in clauses.items() if value is not None]
-        params = {"since": self.since, "until": self.until, "user": self.user, "channel": self.channel,
-                  "model": self.model, "min_rating": self.min_rating}
-        return " and ".join(chosen) or "1", {k: v for k, v in params.items() if f":{k}" in " ".join(chosen)}
+        scope_sql, params = self.scope.where()
+        clauses = [scope_sql]
+        for clause, name, value in (
+            ("c.timestamp >= :since", "since", self.since),
+            ("c.timestamp < :until", "until", self.until),
+            ("(c.user_id = :user or c.user_name = :user collate nocase)", "user", self.user),
+            ("c.channel_id = :channel", "channel", self.channel),
+            ("c.model_used = :model", "model", self.model),
+            ("coalesce((select sum(value) from ratings r where r.reply_message_id = c.reply_message_id), 0)"
+             " >= :min_rating", "min_rating", self.min_rating),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                params[name] = value
+        if self.exclude_fallback:
+            clauses.append("c.model_used != 'static_fallback'")
+        return " and ".join(clauses), params

@@ -211,7 +211,7 @@ class FakeDiscord:
         if len(payload.get("content") or "") > 2000:
             return error(400, 50035, "Invalid Form Body: content must be 2000 or fewer in length.")
         content, reference = payload.get("content") or "", payload.get("message_reference")
-        replied_author = self.authors.get(reference["message_id"]) if reference else None
+        replied_author = self.authors.get(str(reference["message_id"])) if reference else None  # int or str
         message = SentMessage(snowflake(), channel_id, content, payload.get("embeds") or [], files, reference,
                               payload.get("allowed_mentions"),
                               pinged(content, payload.get("allowed_mentions"), replied_author))

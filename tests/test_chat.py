@@ -81,7 +81,8 @@ async def test_long_reply_is_split_not_cut_and_shows_typing(harness):
 async def test_replies_cannot_ping_everyone(harness):
     harness.claude.reply_text = lambda body: "@everyone look at this"
     [reply] = await harness.say(harness.alice, "say everyone", mention_bot=True)
-    assert reply.allowed_mentions["parse"] == ["users"]
+    assert reply.allowed_mentions["parse"] == []  # nothing in the text may ping
+    assert reply.pinged == {harness.alice.id}  # only the asker, through the reply
 
 
 async def test_commands_are_not_logged_as_conversations(harness):

@@ -129,12 +129,13 @@ async def test_export_csv_reads_back_equal_to_the_database(harness):
     assert "3 conversations" in message.content
 
 
-def fill(log_db, count: int, text_size: int, alphabet: str) -> None:
-    """Log `count` rows through the store's own writer."""
+def fill(harness, count: int, text_size: int, alphabet: str) -> None:
+    """Log `count` rows of the harness's server through the store's own writer."""
     rng = random.Random(7)
-    with ConversationLog(log_db) as store:
+    with ConversationLog(harness.settings.log_db) as store:
         futures = [store.submit(Exchange(
             user_id=str(i % 50), user_name=f"user{i % 50}", channel_id="1", model_used="claude-haiku-4-5",
+            guild_id=harness.discord.guild_id,
             user_message="".join(rng.choices(alphabet, k=text_size)),
             bot_response="".join(rng.choices(alphabet, k=text_size)), message_id=f"m{i}",
         )) for i in range(count)]
@@ -143,7 +144,7 @@ def fill(log_db, count: int, text_size: int, alphabet: str) -> None:
 
 async def test_export_over_the_upload_limit_is_sent_gzipped(harness):
     # About 12 MiB of ordinary words: over Discord's 10 MiB, far under it compressed.
-    fill(harness.settings.log_db, 8000, 750, "abcdefgh ")
+    fill(harness, 8000, 750, "abcdefgh ")
     [message] = await harness.say(harness.admin, "!export")
     [(name, data)] = message.files.items()
     assert name.endswith(".csv.gz") and len(data) <= 10 * 1024 * 1024
@@ -158,7 +159,7 @@ def with_settings(harness, **changes) -> None:
 
 
 async def test_export_too_big_even_compressed_is_sent_in_parts(harness):
-    fill(harness.settings.log_db, 20000, 800, string.ascii_letters + string.digits)  # ~31 MiB, compresses poorly
+    fill(harness, 20000, 800, string.ascii_letters + string.digits)  # ~31 MiB, compresses poorly
     messages = await harness.say(harness.admin, "!export", replies=3)
     assert all(len(data) <= 10 * 1024 * 1024 for m in messages for data in m.files.values())
     parts = [(name, data) for m in messages for name, data in m.files.items()]
@@ -169,7 +170,7 @@ async def test_export_too_big_even_compressed_is_sent_in_parts(harness):
 
 
 async def test_export_over_the_part_limit_points_to_datasette(harness):
-    fill(harness.settings.log_db, 15000, 800, string.ascii_letters + string.digits)  # two parts' worth
+    fill(harness, 15000, 800, string.ascii_letters + string.digits)  # two parts' worth
     with_settings(harness, export_max_parts=1, datasette_url="https://logs.example.org")
     [message] = await harness.say(harness.admin, "!export")
     assert not message.files

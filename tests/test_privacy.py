@@ -139,7 +139,7 @@ async def test_retention_deletes_old_conversations_at_startup_and_shows_in_stats
                                                                                   caplog):
     with ConversationLog(settings.log_db) as store:
         for n, stamp in enumerate(["2020-01-01 00:00:00", "2026-01-01 00:00:00", ""]):
-            store.submit(sample_exchange(n, stamp)).result()
+            store.submit(replace(sample_exchange(n, stamp), guild_id=discord_server.guild_id)).result()
     kept = replace(settings, retention_days=30)
     caplog.set_level(logging.INFO)
     async with running_bot(kept, discord_server):
@@ -205,14 +205,17 @@ async def test_rate_limit_warns_once_and_logs_what_was_answered(settings, discor
     assert sorted(r["user_message"] for r in log_rows(settings)) == ["not spam", "spam 0", "spam 1"]
 
 
-async def test_export_in_a_dm_is_for_configured_admins_only(harness):
-    [refused] = await harness.say(harness.admin, "!export", dm=True)  # Manage Server means nothing in a DM
-    assert "is for admins only" in refused.content
+async def test_export_in_a_dm_is_your_own_unless_you_are_a_configured_admin(harness):
     harness.bot.get_cog("Conversations").settings = replace(harness.settings,
                                                             admin_ids=frozenset({int(harness.bob.id)}))
     await chat(harness, harness.alice, "hi")
-    [allowed] = await harness.say(harness.bob, "!export", dm=True)
-    assert list(allowed.files)[0].startswith("conversation_export_")
+    await chat(harness, harness.admin, "mine")
+    [own] = await harness.say(harness.admin, "!export", dm=True)  # Manage Server means nothing in a DM
+    [everything] = await harness.say(harness.bob, "!export", dm=True)
+    assert list(everything.files)[0].startswith("conversation_export_")
+    assert [b"hi" in data for data in own.files.values()] == [False]
+    assert [b"mine" in data for data in own.files.values()] == [True]
+    assert [b"hi" in data and b"mine" in data for data in everything.files.values()] == [True]
 
 
 def checksum(path) -> tuple[int, str]:

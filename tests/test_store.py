@@ -16,6 +16,7 @@ from sqlite_utils import Database
 
 from bot.export import csv_records
 from bot.queries import HISTORY_SQL
+from bot.scope import Scope
 from bot.service import Incoming, open_service
 from bot.store import FACET_COLUMNS, ConversationLog, Exchange, StoreError, migrate, migrations, utc_now_text
 from tests.conftest import log_rows, running_bot
@@ -31,9 +32,11 @@ ADDED = {
 
 
 def exchange(n: int, **changes) -> Exchange:
+    # Three servers and DMs (guild None), and display names that two users share.
     values = dict(user_id=f"u{n % 5}", user_name=f"user{n % 5}", channel_id="c1", user_message=f"q{n}",
                   bot_response=f"a{n}", model_used="claude-haiku-4-5", message_id=f"m{n}",
-                  input_tokens=3, output_tokens=4)
+                  input_tokens=3, output_tokens=4, guild_id=[None, "g1", "g2", "g3"][n % 4],
+                  display_name=f"Shared {n % 2}")
     return Exchange(**{**values, **changes})
 
 
@@ -49,7 +52,8 @@ def test_migrations_on_a_blank_database_give_the_spec_columns_and_more(tmp_path)
         assert db.journal_mode == "wal"
         assert [m.name for m in migrations.applied(db)] == [
             "m001_conversations", "m002_analysis_columns", "m003_indexes", "m004_full_text_search", "m005_opt_outs",
-            "m006_ratings_and_threads", "m007_stats_summary", "m008_facet_counts", "m009_facet_filter_indexes"]
+            "m006_ratings_and_threads", "m007_stats_summary", "m008_facet_counts", "m009_facet_filter_indexes",
+            "m010_tenancy"]
         assert db["facet_counts"].columns_dict == {"facet": str, "value": str, "conversations": int}
         assert db["opt_outs"].pks == ["user_id"]
         assert db["conversations"].detect_fts() == "conversations_fts"
@@ -290,7 +294,7 @@ def test_migrating_at_once_from_many_connections_all_succeed(tmp_path):
         thread.join()
     assert errors == []
     with Database(path) as db:
-        assert len(migrations.applied(db)) == len(migrations._migrations) == 9
+        assert len(migrations.applied(db)) == len(migrations._migrations) == 10
         assert db.journal_mode == "wal"
 
 
@@ -304,11 +308,29 @@ from conversations group by model_used order by conversations desc, model_used
 """
 
 
+PLAIN_NAMES = """
+select * from (select ifnull(guild_id, '') as guild_key, ifnull(user_name, '') as name, user_id from conversations
+               union select ifnull(guild_id, ''), display_name, user_id from conversations where display_name is not null)
+"""
+
+
+def assert_per_server_summaries_match_plain_sql(store: ConversationLog) -> None:
+    as_set = lambda rows: {tuple(row.values()) for row in rows}  # the table sorts names ignoring case
+    assert as_set(store.query("select guild_key, name, user_id from user_names")) == as_set(store.query(PLAIN_NAMES))
+    for guild in {row["guild_id"] for row in store.query("select guild_id from conversations")} - {None}:
+        figures = store.stats(Scope.server(guild))
+        [plain] = store.query(PLAIN_STATS.replace("from conversations", "from conversations where guild_id = ?"), [guild])
+        assert {k: figures[k] for k in plain} == plain, guild
+        assert figures["models"] == store.query(PLAIN_MODELS.replace("group by", "where guild_id = ? group by"),
+                                                [guild])
+
+
 def assert_summary_matches_plain_sql(store: ConversationLog) -> None:
     figures = store.stats()
     [plain] = store.query(PLAIN_STATS)
     assert {k: figures[k] for k in plain} == plain
     assert figures["models"] == store.query(PLAIN_MODELS)
+    assert_per_server_summaries_match_plain_sql(store)
     for column in FACET_COLUMNS:  # what Datasette's column facet would count, scanning every row
         counted = store.query("select value, conversations from facet_counts where facet = ? order by value", [column])
         scanned = store.query(f"select {column} as value, count(*) as conversations from conversations "
@@ -338,6 +360,9 @@ def test_summaries_equal_plain_sql_after_inserts_deletes_updates_and_migrations(
         store.submit(exchange(500, user_id="late")).result()
         store.run_job(lambda db: db.execute("update conversations set model_used = 'x', tokens_used = 9, "
                                             "user_name = 'renamed', channel_id = null where user_id = 'late'")).result()
+        assert_summary_matches_plain_sql(store)
+        assert store.forget("u2", Scope.server("g1")).result() > 0  # a server's admin's !forget
+        assert store.query("select count(*) as n from conversations where user_id = 'u2'")[0]["n"] > 0
         assert_summary_matches_plain_sql(store)
         user_ids = {r["user_id"] for r in store.query("select user_id from conversations")}
         assert store.stats()["unique_users"] == len(user_ids)
