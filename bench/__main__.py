@@ -24,8 +24,8 @@ from pathlib import Path
 import click
 
 from bench.data import build, insert_sql, rows
-from bot.awaiting import WriterResults
-from bot.queries import HISTORY_SQL
+from bot.store.awaiting import WriterResults
+from bot import queries
 from bot.scope import Scope
 from bot.service import open_service
 from bot.settings import Settings
@@ -427,7 +427,7 @@ def wal_bound(work: Path, seconds: float) -> list[Figure]:
     def read() -> None:
         db = connect(path)
         while not stop.is_set():
-            db.execute(HISTORY_SQL, {"user": "user7", "limit": 10}).fetchall()
+            db.execute(queries.sql("user_history"), {"user": "user7", "limit": 10}).fetchall()
             db.execute("select * from conversations order by id desc limit 50").fetchall()
         db.close()
 

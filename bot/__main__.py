@@ -12,11 +12,10 @@ from pathlib import Path
 
 import click
 
-from . import store
 from .export import EXCLUDES_FALLBACK_BY_DEFAULT, FORMATS, open_output, records, write_records
 from .formatting import history_text, stats_text
 from .settings import ConfigError, Settings
-from .store import StoreError
+from .store import ConversationLog, Selection, StoreError, migrate, utc_now_text
 
 log = logging.getLogger("bot")
 
@@ -61,12 +60,12 @@ def run(settings: Settings) -> None:
         ) from None
 
 
-@cli.command()
+@cli.command("migrate")
 @click.pass_obj
-def migrate(settings: Settings) -> None:
+def migrate_command(settings: Settings) -> None:
     """Create or upgrade the conversation log's schema (WAL mode included), then exit."""
     try:
-        store.migrate(settings.log_db)
+        migrate(settings.log_db)
     except StoreError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"{settings.log_db} is up to date")
@@ -82,7 +81,7 @@ def backup(settings: Settings, target: Path) -> None:
     if not settings.log_db.exists():
         raise click.ClickException(f"{settings.log_db} does not exist: nothing to back up.")
     try:
-        store.ConversationLog(settings.log_db).backup(target)
+        ConversationLog(settings.log_db).backup(target)
     except sqlite3.Error as err:
         raise click.ClickException(f"backup of {settings.log_db} failed: {err}") from None
     click.echo(f"Backed up {settings.log_db} to {target} ({target.stat().st_size:,} bytes)")
@@ -91,15 +90,15 @@ def backup(settings: Settings, target: Path) -> None:
 DATES = ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"]
 
 
-def existing_log(settings: Settings) -> store.ConversationLog:
+def existing_log(settings: Settings) -> ConversationLog:
     """The log, brought up to date; a missing or unusable file is a one-line error."""
     if not settings.log_db.exists():
         raise click.ClickException(f"{settings.log_db} does not exist: run the bot first, or set CONVERSATION_LOG_DB.")
     try:
-        store.migrate(settings.log_db)
+        migrate(settings.log_db)
     except StoreError as err:
         raise click.ClickException(str(err)) from None
-    return store.ConversationLog(settings.log_db)
+    return ConversationLog(settings.log_db)
 
 
 @cli.command("export")
@@ -123,30 +122,29 @@ def existing_log(settings: Settings) -> store.ConversationLog:
 def export_command(settings: Settings, fmt: str, output: Path, since, until, user, channel, model,
                    exclude_fallback, min_rating, limit, system_prompt) -> None:
     """Export conversations: CSV, JSON lines, or chat JSON lines for fine-tuning."""
-    log_store = existing_log(settings)
-    if model and model not in log_store.models():
-        raise click.BadParameter(f"no conversation used {model!r}; known: {', '.join(sorted(log_store.models()))}",
+    store = existing_log(settings)
+    if model and model not in store.models():
+        raise click.BadParameter(f"no conversation used {model!r}; known: {', '.join(sorted(store.models()))}",
                                  param_hint="--model")
-    selection = store.Selection(
-        since=since and store.utc_now_text(since.replace(tzinfo=timezone.utc)),
-        until=until and store.utc_now_text(until.replace(tzinfo=timezone.utc)),
+    selection = Selection(
+        since=since and utc_now_text(since.replace(tzinfo=timezone.utc)),
+        until=until and utc_now_text(until.replace(tzinfo=timezone.utc)),
         user=user, channel=channel, model=model, min_rating=min_rating,
         exclude_fallback=fmt in EXCLUDES_FALLBACK_BY_DEFAULT if exclude_fallback is None else exclude_fallback)
-    pieces = records(fmt, log_store, selection, system_prompt=settings.system_prompt if system_prompt else None,
+    pieces = records(fmt, store, selection, system_prompt=settings.system_prompt if system_prompt else None,
                      limit=limit)
     with click.open_file("-", "wb") if str(output) == "-" else open_output(output) as out:
-        count = write_records(with_progress(pieces, log_store, selection), out)
+        count = write_records(with_progress(pieces, store, selection), out)
     kind = "conversations" if fmt == "chat-jsonl" else "exchanges"
     click.echo(f"Exported {count:,} {kind} as {fmt}" + ("" if str(output) == "-" else f" to {output}"), err=True)
 
 
-def with_progress(pieces, log_store: store.ConversationLog, selection: store.Selection):
+def with_progress(pieces, store: ConversationLog, selection: Selection):
     """A progress bar on a terminal only: piped or redirected stderr gets none."""
     if not sys.stderr.isatty():
         yield from pieces
         return
-    where, params = selection.where()
-    total = log_store.query(f"select count(*) as n from conversations c where {where}", params)[0]["n"]
+    total = store.count(selection)
     with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
         for data, count in pieces:
             bar.update(count)

@@ -52,7 +52,7 @@ class Console:
             user_id=self.user_name, user_name=self.user_name, channel_id="console",
             text=line, message_id=f"console-{uuid.uuid4().hex}",
         ))
-        self.echo(f"bot [{reply.model or 'no reply'}]> {reply.text}")
+        self.echo(f"bot [{reply.model or 'no model'}]> {reply.text}")
 
     async def stats(self, _argument: str | None = None) -> None:
         self.echo(stats_text(await self.service.stats()))

@@ -8,10 +8,11 @@ import tempfile
 from pathlib import Path
 
 import discord
-from discord.ext import commands, tasks
+from discord.ext import commands
 
 from .export import FORMATS, ExportResult
-from .formatting import candidates_text, history_entry, privacy_sections, split_message, stats_lines, truncate
+from .formatting import (EMBED_FIELD_LIMIT, EMBED_TITLE_LIMIT, candidates_text, history_entry, privacy_sections,
+                         split_message, stats_lines, truncate)
 from .scope import EVERYWHERE, Caller, Refused, Scope, split_everywhere
 from .service import BotService, Incoming
 from .settings import Settings
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 EMBED_COLOUR = discord.Colour.blurple()
 CONFIRM = "✅"
 RATINGS = {"👍": 1, "👎": -1}
+TYPING_REFRESH_S = 8  # Discord drops a typing indicator after about 10 seconds
+SHOWN_QUERY_CHARS = 100  # how much of a typed name or id the bot echoes back
 DATASETTE_CSV_PATH = "/conversation_logs/conversations.csv?_stream=on"
 ADMIN_ONLY = "Sorry, `{command}` is for admins only (the configured admin ids, or Manage Server permission)."
 EXPORT_REFUSED = ADMIN_ONLY.format(command="!export") + " Send it to me in a DM to get your own conversations."
@@ -66,17 +69,6 @@ class Conversations(commands.Cog):
         self.chat_limit = commands.CooldownMapping.from_cooldown(rate, per, commands.BucketType.user) if rate else None
         self.warn_limit = commands.CooldownMapping.from_cooldown(1, per, commands.BucketType.user) if rate else None
 
-    async def cog_load(self) -> None:
-        if self.settings.retention_days:
-            self.retention.start()
-
-    async def cog_unload(self) -> None:
-        self.retention.cancel()
-
-    @tasks.loop(hours=1)
-    async def retention(self) -> None:
-        await self.service.sweep_retention()
-
     # -- chat -------------------------------------------------------------
 
     @commands.Cog.listener()
@@ -95,7 +87,7 @@ class Conversations(commands.Cog):
         if reply is None:
             return
         sent = await send_reply(message, reply.text)
-        if sent is not None and reply.model:
+        if sent is not None and reply.logged:
             await self.service.record_reply(str(message.id), str(sent.id))
 
     async def _over_rate_limit(self, message: discord.Message) -> bool:
@@ -129,7 +121,7 @@ class Conversations(commands.Cog):
         figures = await self.service.stats(scope)
         embed = discord.Embed(title="Conversation statistics", description=scope.describe(), colour=EMBED_COLOUR)
         for label, value in stats_lines(figures):
-            embed.add_field(name=label, value=truncate(value, 1024), inline=label != "Models")
+            embed.add_field(name=label, value=truncate(value, EMBED_FIELD_LIMIT), inline=label != "Models")
         await ctx.send(embed=embed)
 
     @commands.command()
@@ -235,7 +227,8 @@ class Conversations(commands.Cog):
     async def privacy(self, ctx: commands.Context) -> None:
         """What the bot stores about you, for how long, who can see it, and how to be forgotten."""
         embed = discord.Embed(title="Privacy", url=self.settings.privacy_url, colour=EMBED_COLOUR)
-        for title, text in privacy_sections(self.settings.retention_days, self.settings.redact):
+        for title, text in privacy_sections(self.settings.retention_days, self.settings.redact,
+                                            self.settings.memory_ttl_minutes):
             embed.add_field(name=title, value=text, inline=False)
         await ctx.send(embed=embed)
 
@@ -280,14 +273,19 @@ def incoming(message: discord.Message, text: str) -> Incoming:
 
 
 async def keep_typing(channel: discord.abc.Messageable) -> None:
-    """Show "typing…" until cancelled; Discord drops the indicator after about 10 seconds."""
+    """Show "typing…" until cancelled, beside the Claude call rather than before it.
+
+    Not discord.py's `async with channel.typing()`: its entry awaits the first indicator, which
+    puts a round trip to Discord before every answer, and raises when the channel refuses it
+    (403), which would cost the user their answer. Here a refusal just ends the indicator.
+    """
     while True:
         try:
             await channel.typing()
         except discord.HTTPException as err:
             log.debug("typing indicator refused: %s", err)
             return
-        await asyncio.sleep(8)
+        await asyncio.sleep(TYPING_REFRESH_S)
 
 
 async def send_reply(message: discord.Message, text: str) -> discord.Message | None:
@@ -322,12 +320,12 @@ def is_everywhere(word: str | None) -> bool:
 
 def shown(text: str) -> str:
     """User-typed or user-chosen text, safe to show: no markdown, no mentions, not too long."""
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(truncate(text, 100)))
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(truncate(text, SHOWN_QUERY_CHARS)))
 
 
 def history_embed(rows: list[dict], scope: Scope) -> discord.Embed:
     label = rows[0]["display_name"] or rows[0]["user_name"]
-    embed = discord.Embed(title=truncate(f"Last {len(rows)} conversations of {label}", 256),
+    embed = discord.Embed(title=truncate(f"Last {len(rows)} conversations of {label}", EMBED_TITLE_LIMIT),
                           description=scope.describe(), colour=EMBED_COLOUR)
     for row in rows:
         heading, body = history_entry(row)

@@ -17,6 +17,8 @@ from itertools import groupby, islice
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
+from .store.export_sql import Order
+
 FORMATS = ("csv", "jsonl", "chat-jsonl")
 # Fallback replies are not training data: chat-jsonl leaves them out unless asked.
 EXCLUDES_FALLBACK_BY_DEFAULT = {"chat-jsonl"}
@@ -37,9 +39,9 @@ def export_filename(fmt: str = "csv", moment: datetime | None = None) -> str:
     return f"conversation_export_{moment:%Y%m%d_%H%M%S}{suffix}"
 
 
-def row_order(fmt: str) -> str:
+def row_order(fmt: str) -> Order:
     """chat-jsonl needs each conversation's turns together and in order."""
-    return "c.conversation_id, c.timestamp, c.id" if fmt == "chat-jsonl" else "c.id"
+    return Order.CONVERSATION if fmt == "chat-jsonl" else Order.ID
 
 
 def csv_records(rows: Iterator[list]) -> Iterator[bytes]:
@@ -75,12 +77,12 @@ def chat_records(rows: Iterator[list], system_prompt: str | None = None) -> Iter
         yield (json.dumps({"conversation_id": key, "messages": messages}, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def records(fmt: str, log_store, selection, *, system_prompt: str | None = None,
+def records(fmt: str, store, selection, *, system_prompt: str | None = None,
             limit: int | None = None) -> Iterator[tuple[bytes, int]]:
     """The export as (bytes, how many exchanges or conversations they hold) pieces."""
     if fmt == "csv":
-        return log_store.csv_chunks(selection, limit)
-    rows = log_store.export_rows(selection, row_order(fmt))
+        return store.csv_chunks(selection, limit)
+    rows = store.export_rows(selection, row_order(fmt))
     lines = jsonl_records(rows) if fmt == "jsonl" else chat_records(rows, system_prompt)
     return ((line, 1) for line in islice(lines, limit))
 

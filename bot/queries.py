@@ -1,7 +1,11 @@
-"""The SQL the bot shares with Datasette: the canned queries in metadata.yml are its one definition."""
+"""The SQL the bot shares with Datasette: the canned queries in metadata.yml are its one definition.
+
+metadata.yml is read on first use, so importing the store parses no YAML.
+"""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -18,11 +22,7 @@ def canned_queries(path: Path = METADATA) -> dict[str, str]:
     return {name: query["sql"] for name, query in metadata["databases"][DATABASE]["queries"].items()}
 
 
-_QUERIES = canned_queries()
-STATS_SQL = _QUERIES["stats"]
-MODELS_SQL = _QUERIES["models"]
-HISTORY_SQL = _QUERIES["user_history"]
-SERVER_STATS_SQL = _QUERIES["server_stats"]
-SERVER_MODELS_SQL = _QUERIES["server_models"]
-OWN_STATS_SQL = _QUERIES["own_stats"]
-OWN_MODELS_SQL = _QUERIES["own_models"]
+@cache
+def sql(name: str) -> str:
+    """The SQL of one canned query of metadata.yml, such as 'stats' or 'user_history'."""
+    return canned_queries()[name]

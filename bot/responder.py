@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import anthropic
 
+from .store.exchange import FALLBACK_MODEL
+
 log = logging.getLogger(__name__)
 
-FALLBACK_MODEL = "static_fallback"
 FALLBACK_TEXT = (
     "Sorry, I can't reach my language model right now, so I can't give you a real answer. "
     "Your message was received; please try again in a little while."
@@ -20,10 +21,11 @@ FALLBACK_TEXT = (
 @dataclass(frozen=True)
 class Reply:
     text: str
-    model: str
+    model: str | None  # None when no model answered (the bot's own hint for an empty message)
     input_tokens: int = 0
     output_tokens: int = 0
     latency_ms: int = 0
+    logged: bool = False  # the exchange is in the permanent log (so a rating of the reply can find it)
 
 
 def fallback_reply(latency_ms: int = 0) -> Reply:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
-from .awaiting import WriterResults
+from .store.awaiting import WriterResults
 from .export import EXCLUDES_FALLBACK_BY_DEFAULT, ExportResult, export_file, records
 from .memory import Context, Memory
 from .redact import redact
@@ -27,6 +27,9 @@ from .store import ConversationLog, Exchange, Selection, utc_now_text
 log = logging.getLogger(__name__)
 
 EMPTY_MESSAGE_HINT = "I only got an empty message. Write some text after mentioning me and I'll answer."
+SEEN_MESSAGE_IDS = 10_000  # message ids remembered against redelivery: hours of traffic for a busy bot
+DRAIN_SLACK_S = 5.0  # beyond the longest Claude call, for the log's last commits at shutdown
+RETENTION_EVERY_S = 3600.0  # how often old conversations are swept when BOT_RETENTION_DAYS is set
 
 
 @dataclass(frozen=True)
@@ -49,10 +52,10 @@ class Forgotten:
 
 
 class BotService:
-    def __init__(self, log_store: ConversationLog, memory: Memory, responder: Responder, *,
+    def __init__(self, store: ConversationLog, memory: Memory, responder: Responder, *,
                  opted_out: set[str] | None = None, redact: Callable[[str], str] | None = None,
                  retention_days: float = 0.0):
-        self.log = log_store
+        self.store = store
         self.memory = memory
         self.responder = responder
         self.opted_out = set(opted_out or ())
@@ -92,13 +95,13 @@ class BotService:
         if message_id in self._seen:
             return True
         self._seen[message_id] = None
-        if len(self._seen) > 10_000:
+        if len(self._seen) > SEEN_MESSAGE_IDS:
             self._seen.popitem(last=False)
         return False
 
     async def _chat(self, incoming: Incoming) -> Reply:
         if not incoming.text.strip():
-            return Reply(EMPTY_MESSAGE_HINT, model="")
+            return Reply(EMPTY_MESSAGE_HINT, model=None)
         if incoming.user_id in self.opted_out:
             # Answered, but nothing of theirs is kept: no context, no log, no memory.
             return await self.responder.reply([{"role": "user", "content": incoming.text}])
@@ -106,11 +109,11 @@ class BotService:
         reply = await self.responder.reply(context.messages + [{"role": "user", "content": incoming.text}])
         stored = replace(incoming, text=self.redact(incoming.text))
         kept_reply = replace(reply, text=self.redact(reply.text))
-        outcome = await self._writes.wait(self.log.submit(_exchange(stored, kept_reply, context.conversation_id)))
+        outcome = await self._writes.wait(self.store.submit(_exchange(stored, kept_reply, context.conversation_id)))
         log.debug("exchange %s %s", incoming.message_id, outcome)
         if reply.model != FALLBACK_MODEL:
             await self._remember(stored, context.conversation_id, kept_reply.text)
-        return reply
+        return replace(reply, logged=True)
 
     async def _context(self, incoming: Incoming) -> Context:
         try:
@@ -128,16 +131,16 @@ class BotService:
             log.warning("could not save to memory (%s); the log has the exchange", err)
 
     async def stats(self, scope: Scope = Scope.everything()) -> dict:
-        figures = await asyncio.to_thread(self.log.stats, scope)
+        figures = await asyncio.to_thread(self.store.stats, scope)
         return {**figures, "retention_days": self.retention_days}
 
     async def count_for_user(self, user_id: str, scope: Scope = Scope.everything()) -> int:
-        return await asyncio.to_thread(self.log.count_for_user, user_id, scope)
+        return await asyncio.to_thread(self.store.count_for_user, user_id, scope)
 
     async def forget(self, user_id: str, scope: Scope = Scope.everything()) -> Forgotten:
         """Delete a user's conversations (log, search index, spool) and memory within `scope`."""
-        channels = None if scope.guild_id is None else await asyncio.to_thread(self.log.channels_of, user_id, scope)
-        conversations = await self._writes.wait(self.log.forget(user_id, scope))
+        channels = None if scope.guild_id is None else await asyncio.to_thread(self.store.channels_of, user_id, scope)
+        conversations = await self._writes.wait(self.store.forget(user_id, scope))
         turns = await asyncio.to_thread(self.memory.forget, user_id, channels)
         log.info("forgot user %s (%s): %d conversations, %d memory turns", user_id, scope.describe().lower(),
                  conversations, turns)
@@ -145,40 +148,49 @@ class BotService:
 
     async def set_opted_out(self, user_id: str, opted_out: bool) -> None:
         """Persist the choice first, so a failure leaves the user's choice unchanged and visible."""
-        await self._writes.wait(self.log.set_opted_out(user_id, opted_out))
+        await self._writes.wait(self.store.set_opted_out(user_id, opted_out))
         if opted_out:
             self.opted_out.add(user_id)
             await asyncio.to_thread(self.memory.forget, user_id)
         else:
             self.opted_out.discard(user_id)
 
+    async def keep_retention(self, every: float = RETENTION_EVERY_S) -> None:
+        """Sweep every `every` seconds, for as long as the service runs (open_service sweeps at start)."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.sweep_retention()
+            except sqlite3.Error as err:
+                log.warning("retention sweep failed (%s); trying again in %g s", err, every)
+
     async def sweep_retention(self) -> int:
         """Delete conversations older than the retention setting (0 keeps them forever)."""
         if not self.retention_days:
             return 0
-        deleted = await self._writes.wait(self.log.delete_older_than(self.retention_days))
+        deleted = await self._writes.wait(self.store.delete_older_than(self.retention_days))
         log.info("retention: deleted %d conversation(s) older than %g days", deleted, self.retention_days)
         return deleted
 
     async def history(self, user_id: str, scope: Scope, limit: int = 10) -> list[dict]:
         """One user's last exchanges within `scope`: identity is the id, never a name."""
-        return await asyncio.to_thread(self.log.user_history, user_id, scope, limit)
+        return await asyncio.to_thread(self.store.user_history, user_id, scope, limit)
 
     async def find_users(self, name: str, scope: Scope) -> dict[str, list[str]]:
         """Everyone who has been called `name` within `scope` (user id -> their names there)."""
-        return await asyncio.to_thread(self.log.find_users, name, scope)
+        return await asyncio.to_thread(self.store.find_users, name, scope)
 
     async def export(self, directory: Path, max_bytes: int | None = None, max_parts: int = 10,
                      fmt: str = "csv", scope: Scope = Scope.everything()) -> ExportResult:
         """Every row in `scope`, as `fmt`, through the same code as `python -m bot export`."""
         selection = Selection(exclude_fallback=fmt in EXCLUDES_FALLBACK_BY_DEFAULT, scope=scope)
-        pieces = records(fmt, self.log, selection)
+        pieces = records(fmt, self.store, selection)
         return await asyncio.to_thread(export_file, fmt, pieces, directory, max_bytes=max_bytes, max_parts=max_parts)
 
     async def record_reply(self, message_id: str, reply_message_id: str) -> None:
         """Remember which bot message answered, so ratings on it find the exchange."""
         try:
-            await self._writes.wait(self.log.set_reply_id(message_id, reply_message_id))
+            await self._writes.wait(self.store.set_reply_id(message_id, reply_message_id))
         except sqlite3.Error as err:
             log.warning("could not record reply %s of %s: %s", reply_message_id, message_id, err)
 
@@ -186,7 +198,7 @@ class BotService:
         """A 👍 (+1) or 👎 (-1) on a reply; the latest per rater counts, and taking it back removes it."""
         if rater_id in self.opted_out:
             return
-        job = self.log.unrate if removed else self.log.rate
+        job = self.store.unrate if removed else self.store.rate
         try:
             await self._writes.wait(job(reply_message_id, rater_id, value))
         except sqlite3.Error as err:
@@ -205,18 +217,24 @@ def _exchange(incoming: Incoming, reply: Reply, conversation_id: str) -> Exchang
 
 @asynccontextmanager
 async def open_service(settings: Settings) -> AsyncIterator[BotService]:
-    """Open the log, the memory and the responder; on exit flush and close them all."""
+    """Open the log, the memory and the responder, and keep retention (swept once at start, then
+    hourly, for every front end); on exit flush and close them all."""
     store = ConversationLog(settings.log_db).open()
     memory = Memory(settings.memory_db, turns=settings.memory_turns, ttl_minutes=settings.memory_ttl_minutes)
     responder = Responder.from_settings(settings)
+    retention: asyncio.Task | None = None
     try:
         memory.open()
         service = BotService(store, memory, responder, opted_out=store.opted_out_ids(),
                              redact=redact if settings.redact else None, retention_days=settings.retention_days)
-        await service.sweep_retention()
+        if settings.retention_days:
+            await service.sweep_retention()  # before the first message is answered
+            retention = asyncio.create_task(service.keep_retention())
         yield service
-        await service.drain(settings.api_timeout * (settings.api_max_retries + 1) + 5)
+        await service.drain(settings.api_timeout * (settings.api_max_retries + 1) + DRAIN_SLACK_S)
     finally:
+        if retention is not None:
+            retention.cancel()
         await responder.close()
         memory.close()
         store.close()

@@ -6,7 +6,7 @@ import asyncio
 import threading
 from concurrent.futures import Future
 
-from bot.awaiting import WriterResults
+from bot.store.awaiting import WriterResults
 from bot.store import ConversationLog
 from tests.test_store import exchange
 

@@ -87,7 +87,7 @@ async def test_a_full_disk_spools_and_lands_once_space_returns(tiny_disk, settin
     async with running_bot(settings, discord_server) as (_, service):
         await discord_server.user_says(alice, "while there is room", mention_bot=True)
         await discord_server.wait_for_sent(1)
-        assert service.log.spool.reserve.exists()
+        assert service.store.spool.reserve.exists()
         filler = fill(tiny_disk)
         for n in range(3):
             await discord_server.user_says(alice, f"disk full {n}", mention_bot=True)
@@ -97,13 +97,13 @@ async def test_a_full_disk_spools_and_lands_once_space_returns(tiny_disk, settin
         assert "released" in caplog.text and "reserve" in caplog.text
         # Every answered exchange is on disk, in the log or the spool (the freed reserve may
         # already have let SQLite write again); none is held only in memory.
-        on_disk = [r["user_message"] for r in log_rows(settings) + service.log.spool.read()]
+        on_disk = [r["user_message"] for r in log_rows(settings) + service.store.spool.read()]
         assert sorted(on_disk) == ["disk full 0", "disk full 1", "disk full 2", "while there is room"]
-        assert service.log._unsaved == []
+        assert service.store.backlog.held == []
         filler.unlink()
         await discord_server.user_says(alice, "room again", mention_bot=True)
         await discord_server.wait_for_sent(5)
-        assert service.log.spool.reserve.exists()  # kept again for the next time
+        assert service.store.spool.reserve.exists()  # kept again for the next time
     assert [r["user_message"] for r in log_rows(settings)] == [
         "while there is room", "disk full 0", "disk full 1", "disk full 2", "room again"]
 

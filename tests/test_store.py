@@ -15,7 +15,7 @@ import pytest
 from sqlite_utils import Database
 
 from bot.export import csv_records
-from bot.queries import HISTORY_SQL
+from bot import queries
 from bot.scope import Scope
 from bot.service import Incoming, open_service
 from bot.store import FACET_COLUMNS, ConversationLog, Exchange, StoreError, migrate, migrations, utc_now_text
@@ -111,7 +111,7 @@ def test_history_matches_id_or_name_and_uses_indexes_only(tmp_path):
         assert len(store.history("u1", limit=3)) == 3
         assert store.history("nobody") == []
     with sqlite3.connect(tmp_path / "log.db") as conn:
-        plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + HISTORY_SQL,
+        plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + queries.sql("user_history"),
                                                           {"user": "x", "limit": 10}))
     assert "SCAN conversations" not in plan, plan
     assert plan.count("USING INDEX") + plan.count("USING COVERING INDEX") >= 3, plan
@@ -157,7 +157,7 @@ async def test_database_made_read_only_mid_run_spools_then_replays(harness, capl
     try:
         await harness.say(harness.alice, "while read-only 1", mention_bot=True)
         await harness.say(harness.bob, "while read-only 2", mention_bot=True)
-        spool = harness.service.log.spool.read()
+        spool = harness.service.store.spool.read()
     finally:
         chattr("-i", db, wal)
     assert [r["user_message"] for r in spool] == ["while read-only 1", "while read-only 2"]
@@ -166,7 +166,7 @@ async def test_database_made_read_only_mid_run_spools_then_replays(harness, capl
     await harness.say(harness.alice, "writable again", mention_bot=True)
     assert [r["user_message"] for r in harness.rows()] == [
         "while writable", "while read-only 1", "while read-only 2", "writable again"]
-    assert not harness.service.log.spool.path.exists()
+    assert not harness.service.store.spool.path.exists()
 
 
 async def test_a_locked_database_spools_and_lands_once_released(tmp_path, caplog):
@@ -294,7 +294,7 @@ def test_migrating_at_once_from_many_connections_all_succeed(tmp_path):
         thread.join()
     assert errors == []
     with Database(path) as db:
-        assert len(migrations.applied(db)) == len(migrations._migrations) == 10
+        assert migrations.pending(db) == [] and len(migrations.applied(db)) == 10
         assert db.journal_mode == "wal"
 
 

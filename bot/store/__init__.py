@@ -1,0 +1,23 @@
+"""The permanent conversation log, with no Discord or asyncio in it.
+
+- schema.py and triggers.py: the table, the migrations, and the summary triggers;
+- writer.py and spool.py: the write path, from submit to group commit to the spool;
+- reads.py and export_sql.py: the queries and the streamed exports;
+- log.py: ConversationLog, the reads plus thin domain writes;
+- awaiting.py: awaiting the writer's futures from asyncio.
+"""
+
+from .exchange import FALLBACK_MODEL, Exchange, utc_now_text
+from .export_sql import Order, Selection
+from .log import ConversationLog
+from .reads import HISTORY_LIMIT, Reads
+from .schema import ADDED_COLUMNS, BUSY_TIMEOUT_S, TABLE, StoreError, connect, enable_wal, migrate, migrations
+from .spool import Backlog, Outcome, Spool
+from .triggers import FACET_COLUMNS
+from .writer import WAL_LIMIT_BYTES, Writer
+
+__all__ = [
+    "ADDED_COLUMNS", "BUSY_TIMEOUT_S", "FACET_COLUMNS", "FALLBACK_MODEL", "HISTORY_LIMIT", "TABLE",
+    "WAL_LIMIT_BYTES", "Backlog", "ConversationLog", "Exchange", "Order", "Outcome", "Reads", "Selection", "Spool",
+    "StoreError", "Writer", "connect", "enable_wal", "migrate", "migrations", "utc_now_text",
+]

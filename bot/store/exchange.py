@@ -1,0 +1,39 @@
+"""One logged exchange, and the timestamp form the log uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+FALLBACK_MODEL = "static_fallback"  # model_used of a static fallback reply, logged with 0 tokens
+
+
+def utc_now_text(moment: datetime | None = None) -> str:
+    """UTC in SQLite's own `YYYY-MM-DD HH:MM:SS` form, so it compares right with datetime('now')."""
+    return (moment or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One user message and the bot's reply, as it is logged."""
+
+    user_id: str
+    user_name: str
+    channel_id: str
+    user_message: str
+    bot_response: str
+    model_used: str
+    message_id: str
+    timestamp: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_ms: int | None = None
+    guild_id: str | None = None
+    display_name: str | None = None
+    conversation_id: str | None = None
+
+    def row(self) -> dict:
+        row = dict(vars(self))  # every field is a str or int: no need for asdict's deep copy
+        row["timestamp"] = self.timestamp or utc_now_text()
+        row["tokens_used"] = self.input_tokens + self.output_tokens
+        return row

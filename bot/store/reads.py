@@ -1,0 +1,118 @@
+"""Reading the log: each call opens a read-only connection on the caller's thread and closes it.
+
+Nothing here writes, so these run on any thread while the writer thread commits.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from sqlite_utils import Database
+
+from .. import queries
+from ..scope import Scope
+from . import export_sql
+from .export_sql import Order, Selection
+from .schema import BUSY_TIMEOUT_S, TABLE, connect
+
+HISTORY_LIMIT = 10
+
+
+class Reads:
+    """The queries the bot, the CLI and the bench run on the log at `path`."""
+
+    def __init__(self, path: Path, busy_timeout: float = BUSY_TIMEOUT_S):
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+
+    @contextmanager
+    def reading(self) -> Iterator[Database]:
+        """A read-only connection of the caller's thread, closed afterwards."""
+        db = connect(self.path, self.busy_timeout)
+        try:
+            db.execute("PRAGMA query_only = 1")
+            yield db
+        finally:
+            db.close()
+
+    def query(self, sql: str, params: list | dict = ()) -> list[dict]:
+        """Rows of any read-only query, as dicts."""
+        with self.reading() as db:
+            return list(db.query(sql, params))
+
+    def stats(self, scope: Scope = Scope.everything()) -> dict:
+        """The !stats figures of every row, one server's (its own summaries), or one user's."""
+        if scope.is_everything:
+            names, params = ("stats", "models"), {}
+        elif scope.user_id is None:
+            names, params = ("server_stats", "server_models"), {"guild": scope.guild_id}
+        else:
+            names, params = ("own_stats", "own_models"), {"user": scope.user_id}
+        with self.reading() as db:
+            figures = next(db.query(queries.sql(names[0]), params))
+            figures["models"] = list(db.query(queries.sql(names[1]), params))
+            return figures
+
+    def history(self, user: str, limit: int = HISTORY_LIMIT) -> list[dict]:
+        """The web's user_history: the owner's view, by id, user name or display name, across servers."""
+        return self.query(queries.sql("user_history"), {"user": user, "limit": limit})
+
+    def user_history(self, user_id: str, scope: Scope, limit: int = HISTORY_LIMIT) -> list[dict]:
+        """The last `limit` exchanges of one user id within `scope`, newest first."""
+        where, params = scope.where()
+        return self.query(f"select * from {TABLE} c where c.user_id = :user and {where} "
+                          "order by c.timestamp desc, c.id desc limit :limit",
+                          {**params, "user": user_id, "limit": limit})
+
+    def find_users(self, name: str, scope: Scope) -> dict[str, list[str]]:
+        """user id -> the names they have had in `scope`, for everyone who has been called `name` there."""
+        server = "and guild_key = :guild" if scope.guild_id is not None else ""
+        rows = self.query(f"""select user_id, name from user_names where name != '' {server} and user_id in
+                              (select user_id from user_names where name = :name {server}) order by user_id, name""",
+                          {"name": name, "guild": scope.guild_id})
+        found: dict[str, list[str]] = {}
+        for row in rows:
+            names = found.setdefault(row["user_id"], [])
+            if row["name"] not in names:  # the same name in several servers
+                names.append(row["name"])
+        return found
+
+    def channels_of(self, user_id: str, scope: Scope) -> set[str]:
+        """The channels where a user has logged exchanges within `scope` (their memory lives there)."""
+        where, params = scope.where()
+        return {row["channel_id"] for row in self.query(
+            f"select distinct channel_id from {TABLE} c where c.user_id = :user and {where}", {**params, "user": user_id})}
+
+    def count_for_user(self, user_id: str, scope: Scope = Scope.everything()) -> int:
+        return self.count(Selection(scope=Scope.own(user_id, scope.guild_id)))
+
+    def count(self, selection: Selection) -> int:
+        with self.reading() as db:
+            return export_sql.count(db, selection)
+
+    def opted_out_ids(self) -> set[str]:
+        return {row["user_id"] for row in self.query("select user_id from opt_outs")}
+
+    def models(self) -> set[str]:
+        return {row["model_used"] for row in self.query(f"select distinct model_used from {TABLE}")}
+
+    def export_rows(self, selection: Selection | None = None, order: Order = Order.ID) -> Iterator[list]:
+        """The header, then every selected row, streamed."""
+        with self.reading() as db:
+            yield from export_sql.export_rows(db, selection or Selection(), order)
+
+    def csv_chunks(self, selection: Selection | None = None, limit: int | None = None,
+                   chunk_rows: int = export_sql.CSV_CHUNK_ROWS) -> Iterator[tuple[bytes, int]]:
+        """The CSV export as (bytes, rows) chunks; see export_sql.csv_chunks."""
+        with self.reading() as db:
+            yield from export_sql.csv_chunks(db, selection or Selection(), limit, chunk_rows)
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy of the live database, taken while the bot may be writing."""
+        db = connect(self.path, self.busy_timeout)
+        try:
+            db.execute("VACUUM INTO ?", [str(target)])
+        finally:
+            db.close()

@@ -1,0 +1,209 @@
+"""The log's schema: connecting, WAL, and the migrations in order, one small function each.
+
+The SQL of the summary triggers is built in triggers.py.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from sqlite_utils import Database, Migrations
+
+from .triggers import (FACET_COLUMNS, STATS_ADD, STATS_REMOVE, facet_counts_sql, tenancy_add_sql,
+                       tenancy_remove_sql)
+
+TABLE = "conversations"
+ADDED_COLUMNS = {
+    "guild_id": str,
+    "display_name": str,
+    "message_id": str,
+    "input_tokens": int,
+    "output_tokens": int,
+    "latency_ms": int,
+    "conversation_id": str,
+}
+BUSY_TIMEOUT_S = 5.0
+WAL_SWITCH_RETRY_S = 0.02  # how often to try again for the exclusive lock that switching to WAL needs
+
+
+class StoreError(RuntimeError):
+    """The database file cannot be used at all; the message names the file."""
+
+
+migrations = Migrations("conversation_log")
+
+
+@migrations()
+def m001_conversations(db: Database) -> None:
+    # IF NOT EXISTS adopts a database made by the original conversation_logger.py.
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS conversations (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id TEXT NOT NULL,
+            user_name TEXT,
+            channel_id TEXT,
+            user_message TEXT,
+            bot_response TEXT,
+            timestamp DATETIME DEFAULT CURRENT_TIMESTAMP,
+            tokens_used INTEGER DEFAULT 0,
+            model_used TEXT
+        )"""
+    )
+
+
+@migrations()
+def m002_analysis_columns(db: Database) -> None:
+    table = db[TABLE]
+    for name, kind in ADDED_COLUMNS.items():
+        if name not in table.columns_dict:
+            table.add_column(name, kind)
+
+
+@migrations()
+def m003_indexes(db: Database) -> None:
+    table = db[TABLE]
+    table.create_index(["message_id"], unique=True, if_not_exists=True)
+    table.create_index(["timestamp"], if_not_exists=True)
+    table.create_index(["model_used"], if_not_exists=True)
+    table.create_index(["user_id", "timestamp"], if_not_exists=True)
+    # NOCASE so the web's user_history finds "Alice" for "alice" through the index.
+    for column in ("user_name", "display_name"):
+        db.execute(
+            f"CREATE INDEX IF NOT EXISTS idx_conversations_{column}_nocase "
+            f"ON conversations ({column} COLLATE NOCASE, timestamp)"
+        )
+
+
+@migrations()
+def m004_full_text_search(db: Database) -> None:
+    # Triggers keep the index current on insert, update and delete, so Datasette's search box works.
+    db[TABLE].enable_fts(["user_message", "bot_response"], create_triggers=True)
+
+
+@migrations()
+def m005_opt_outs(db: Database) -> None:
+    db["opt_outs"].create({"user_id": str, "opted_out_at": str}, pk="user_id")
+
+
+@migrations()
+def m006_ratings_and_threads(db: Database) -> None:
+    # The bot's reply message id, so a 👍/👎 on it finds its exchange.
+    db[TABLE].add_column("reply_message_id", str)
+    db[TABLE].create_index(["reply_message_id"], if_not_exists=True)
+    db[TABLE].create_index(["conversation_id", "timestamp"], if_not_exists=True)
+    db["ratings"].create(
+        {"reply_message_id": str, "rater_id": str, "value": int, "rated_at": str},
+        pk=("reply_message_id", "rater_id"),
+    )
+
+
+@migrations()
+def m007_stats_summary(db: Database) -> None:
+    """Totals kept by triggers, so !stats reads a few rows instead of scanning a million."""
+    db.executescript(f"""
+    CREATE TABLE stats_totals (id INTEGER PRIMARY KEY CHECK (id = 1), conversations INTEGER NOT NULL,
+                               tokens INTEGER NOT NULL);
+    CREATE TABLE stats_users (user_id TEXT PRIMARY KEY, conversations INTEGER NOT NULL);
+    CREATE TABLE stats_models (model_used TEXT NOT NULL PRIMARY KEY, conversations INTEGER NOT NULL,
+                               tokens INTEGER NOT NULL);
+    INSERT INTO stats_totals SELECT 1, count(*), coalesce(sum(tokens_used), 0) FROM conversations;
+    INSERT INTO stats_users SELECT user_id, count(*) FROM conversations GROUP BY user_id;
+    INSERT INTO stats_models SELECT ifnull(model_used, ''), count(*), coalesce(sum(tokens_used), 0)
+      FROM conversations GROUP BY ifnull(model_used, '');
+    CREATE TRIGGER stats_after_insert AFTER INSERT ON conversations BEGIN {STATS_ADD} END;
+    CREATE TRIGGER stats_after_delete AFTER DELETE ON conversations BEGIN {STATS_REMOVE} END;
+    CREATE TRIGGER stats_after_update AFTER UPDATE OF user_id, model_used, tokens_used ON conversations
+      BEGIN {STATS_REMOVE} {STATS_ADD} END;
+    """)
+
+
+@migrations()
+def m008_facet_counts(db: Database) -> None:
+    """Counts behind the Datasette table page's facets, which would otherwise each scan every row."""
+    backfill = "".join(f"INSERT INTO facet_counts SELECT '{column}', {column}, count(*) FROM conversations "
+                       f"WHERE {column} IS NOT NULL GROUP BY {column};\n" for column in FACET_COLUMNS)
+    db.executescript(f"""
+    -- value has no declared type, so each keeps the type it has in conversations.
+    CREATE TABLE facet_counts (facet TEXT NOT NULL, value NOT NULL, conversations INTEGER NOT NULL,
+                               PRIMARY KEY (facet, value)) WITHOUT ROWID;
+    {backfill}
+    CREATE TRIGGER facet_counts_after_insert AFTER INSERT ON conversations BEGIN {facet_counts_sql("new", 1)} END;
+    CREATE TRIGGER facet_counts_after_delete AFTER DELETE ON conversations BEGIN {facet_counts_sql("old", -1)} END;
+    CREATE TRIGGER facet_counts_after_update AFTER UPDATE OF {", ".join(FACET_COLUMNS)} ON conversations
+      BEGIN {facet_counts_sql("old", -1)} {facet_counts_sql("new", 1)} END;
+    """)
+
+
+@migrations()
+def m009_facet_filter_indexes(db: Database) -> None:
+    # A click on a user_name or channel_id facet filters with `=`, which the NOCASE index cannot serve.
+    for column in ("user_name", "channel_id"):
+        db[TABLE].create_index([column], if_not_exists=True)
+
+
+@migrations()
+def m010_tenancy(db: Database) -> None:
+    """Per-server names (an admin's `!history alice` resolves within the server) and model counts
+    (a server's !stats reads a few rows), kept by triggers."""
+    db.executescript(f"""
+    CREATE TABLE user_names (guild_key TEXT NOT NULL, name TEXT NOT NULL COLLATE NOCASE, user_id TEXT NOT NULL,
+                             PRIMARY KEY (name, guild_key, user_id)) WITHOUT ROWID;
+    CREATE INDEX user_names_by_server ON user_names (guild_key, user_id);
+    CREATE INDEX user_names_by_user ON user_names (user_id, guild_key);
+    CREATE TABLE stats_guild_models (guild_key TEXT NOT NULL, model_used TEXT NOT NULL,
+                                     conversations INTEGER NOT NULL, tokens INTEGER NOT NULL,
+                                     PRIMARY KEY (guild_key, model_used)) WITHOUT ROWID;
+    INSERT OR IGNORE INTO user_names SELECT ifnull(guild_id, ''), ifnull(user_name, ''), user_id FROM conversations;
+    INSERT OR IGNORE INTO user_names SELECT ifnull(guild_id, ''), display_name, user_id FROM conversations
+      WHERE display_name IS NOT NULL;
+    INSERT INTO stats_guild_models SELECT ifnull(guild_id, ''), ifnull(model_used, ''), count(*),
+      coalesce(sum(tokens_used), 0) FROM conversations GROUP BY 1, 2;
+    CREATE TRIGGER tenancy_after_insert AFTER INSERT ON conversations BEGIN {tenancy_add_sql("new")} END;
+    CREATE TRIGGER tenancy_after_delete AFTER DELETE ON conversations BEGIN {tenancy_remove_sql("old")} END;
+    CREATE TRIGGER tenancy_after_update
+      AFTER UPDATE OF user_id, user_name, display_name, guild_id, model_used, tokens_used ON conversations
+      BEGIN {tenancy_remove_sql("old")} {tenancy_add_sql("new")} END;
+    """)
+
+
+def connect(path: Path, busy_timeout: float = BUSY_TIMEOUT_S) -> Database:
+    # Only one writer at a time: wait this long for the lock before calling it a fault.
+    conn = sqlite3.connect(str(path), timeout=busy_timeout, check_same_thread=False)
+    return Database(conn)
+
+
+def enable_wal(db: Database, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
+    # Switching to WAL needs an exclusive lock, and SQLite reports "locked" at once
+    # rather than waiting for it, so wait here as long as the busy timeout would.
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(WAL_SWITCH_RETRY_S)
+
+
+def migrate(path: Path) -> None:
+    """Create or upgrade the schema and switch the file to WAL; raise StoreError naming the file."""
+    try:
+        db = connect(path)
+        try:
+            # The web process and the bot may both start now: one migrates, the other waits
+            # for the lock and then finds nothing pending.
+            db.conn.execute("BEGIN IMMEDIATE")
+            try:
+                migrations.apply(db)
+            except BaseException:
+                db.conn.execute("ROLLBACK")
+                raise
+            db.conn.execute("COMMIT")
+            enable_wal(db)
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as err:
+        raise StoreError(f"cannot use {path} as the conversation log: {err}") from err
