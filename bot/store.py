@@ -369,8 +369,11 @@ class ConversationLog:
     """The `conversations` table: reads on the caller's thread, writes on one writer thread."""
 
     def __init__(self, path: Path, *, checkpoint_seconds: float = 30.0, max_batch: int = 1000,
-                 busy_timeout: float = BUSY_TIMEOUT_S, wal_limit_bytes: int = WAL_LIMIT_BYTES):
+                 busy_timeout: float = BUSY_TIMEOUT_S, wal_limit_bytes: int = WAL_LIMIT_BYTES,
+                 own_checkpoints: bool = True):
         self.path = Path(path)
+        # False under Litestream, which must own checkpoints: see bot/replication.py.
+        self.own_checkpoints = own_checkpoints
         self.wal_limit_bytes = wal_limit_bytes
         self.busy_timeout = busy_timeout
         self.spool = Spool(self.path.with_name(self.path.name + ".spool.jsonl"))
@@ -481,6 +484,8 @@ class ConversationLog:
 
     def _writer(self) -> None:
         db = connect(self.path, self.busy_timeout)
+        if not self.own_checkpoints:
+            db.execute("PRAGMA wal_autocheckpoint = 0")  # nor SQLite's automatic PASSIVE ones
         last_checkpoint = time.monotonic()
         try:
             self._flush(db, [])  # replay what an earlier run spooled
@@ -564,6 +569,8 @@ class ConversationLog:
 
     def _checkpoint(self, db: Database) -> None:
         # TRUNCATE keeps the -wal file small while Datasette holds read transactions open.
+        if not self.own_checkpoints:
+            return
         try:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as err:
