@@ -65,7 +65,7 @@ def replica_settings(env: Mapping[str, str], number) -> ReplicaSettings | None:
     if parts.scheme not in SCHEMES:
         raise ReplicaConfigError(
             f"LITESTREAM_REPLICA_URL must start with {', '.join(s + '://' for s in SCHEMES)}; got {url!r}")
-    if parts.scheme == "file" and not parts.path.startswith("/"):
+    if parts.scheme == "file" and (parts.netloc or not parts.path.startswith("/")):
         raise ReplicaConfigError(f"LITESTREAM_REPLICA_URL must be file:///absolute/path, got {url!r}")
     if parts.scheme in ("s3", "sftp") and not parts.hostname:
         raise ReplicaConfigError(f"LITESTREAM_REPLICA_URL names no bucket or host: {url!r}")

@@ -200,8 +200,7 @@ def lag(settings: Settings) -> Lag:
     and uploads those; the oldest local file the replica lacks is the oldest change at risk.
     ReplicaError when the replica cannot be listed.
     """
-    listing = json.loads(run_litestream(settings, "ltx", "-json", "-level", "all",
-                                        str(settings.log_db.resolve())) or "[]")
+    listing = _json(run_litestream(settings, "ltx", "-json", "-level", "all", str(settings.log_db.resolve())))
     newest = max(listing, key=lambda entry: entry["max_txid"], default=None)
     txid = newest["max_txid"] if newest else None
     at = (datetime.strptime(newest["timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
@@ -213,6 +212,13 @@ def lag(settings: Settings) -> Lag:
     if oldest is None and unread > CLOCK_SLACK_S:
         oldest = _mtime(Path(f"{settings.log_db}-wal"))  # written, but Litestream has not read it yet
     return Lag(txid, at, max(0.0, time.time() - oldest) if oldest else 0.0)
+
+
+def _json(output: str) -> list:
+    """Litestream prints its log lines (an sftp host-key warning, say) on stdout before the JSON."""
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("[")), len(lines))
+    return json.loads("\n".join(lines[start:]) or "[]")
 
 
 def _local_ltx(path: Path) -> list[tuple[str, float]]:

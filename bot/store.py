@@ -227,6 +227,24 @@ def m009_facet_filter_indexes(db: Database) -> None:
         db[TABLE].create_index([column], if_not_exists=True)
 
 
+@contextmanager
+def write_transaction(db: Database) -> Iterator[Database]:
+    """BEGIN IMMEDIATE: take the write lock first, waiting out the busy timeout.
+
+    A deferred BEGIN reads first, and its write then fails at once (SQLITE_BUSY_SNAPSHOT, no busy
+    wait) whenever another writer committed in between. Litestream is such a writer (its
+    _litestream_seq bookkeeping), so under replication rows were spooled and !forget failed.
+    """
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+
+
 class StoreError(RuntimeError):
     """The database file cannot be used at all; the message names the file."""
 
@@ -357,7 +375,7 @@ class _Job:
 
     def run_on(self, db: Database) -> None:
         try:
-            with db.atomic():
+            with write_transaction(db):
                 result = self.work(db)
         except sqlite3.Error as err:
             self.future.set_exception(err)
@@ -535,7 +553,7 @@ class ConversationLog:
         if not backlog and not rows:
             return "logged"
         try:
-            with db.atomic():
+            with write_transaction(db):
                 db[TABLE].insert_all(backlog + rows, ignore=True)
         except sqlite3.Error as err:
             log.warning("conversation log %s not writable (%s); spooling %d row(s)", self.path, err, len(rows))
