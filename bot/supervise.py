@@ -45,7 +45,9 @@ class Child:
     restarts: int = field(default=0)
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.argv, env=self.env, cwd=ROOT)  # where the Procfile's paths point
+        # Its own process group: the web line is `sh -c "migrate && datasette ..."`, and a signal to
+        # sh alone would leave Datasette running. cwd: where the Procfile's relative paths point.
+        self.process = subprocess.Popen(self.argv, env=self.env, cwd=ROOT, start_new_session=True)
         self.started = time.monotonic()
         self.restart_at = None
         log.info("started %s (pid %d)", self.name, self.process.pid)
@@ -70,7 +72,7 @@ class Child:
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            os.killpg(self.process.pid, signal.SIGTERM)
 
     def wait(self, deadline: float) -> None:
         if not self.process or self.process.poll() is not None:
@@ -79,7 +81,7 @@ class Child:
             self.process.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             log.error("%s did not stop within %g s; killing it", self.name, STOP_TIMEOUT_S)
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
 
