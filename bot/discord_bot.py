@@ -10,6 +10,7 @@ from pathlib import Path
 import discord
 from discord.ext import commands, tasks
 
+from . import replication
 from .export import FORMATS, ExportResult
 from .formatting import history_entry, privacy_sections, split_message, stats_lines, truncate
 from .service import BotService, Incoming
@@ -129,6 +130,9 @@ class Conversations(commands.Cog):
         embed = discord.Embed(title="Conversation statistics", colour=EMBED_COLOUR)
         for label, value in stats_lines(figures):
             embed.add_field(name=label, value=truncate(value, 1024), inline=label != "Models")
+        if self.settings.replica and is_admin(ctx, self.settings.admin_ids):  # replica URLs are for admins
+            line = await asyncio.to_thread(replication.status_line, self.settings)
+            embed.add_field(name="Replica", value=truncate(line, 1024), inline=False)
         await ctx.send(embed=embed)
 
     @commands.command()

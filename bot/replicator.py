@@ -75,7 +75,7 @@ class Replicator:
             litestream_log.debug("%s", line)
             if "level=ERROR" in line and not self._outage:
                 self._outage = True
-                log.warning("replica %s unreachable (%s); the bot keeps logging locally and will catch up",
+                log.warning("replication to %s failing (%s); the bot keeps logging locally and will catch up",
                             self.replica.url, replication.last_error(line))
 
     def _watch(self) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 import sqlite3
 import subprocess
+import sys
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -17,8 +20,9 @@ from bot import replication
 from bot.replicator import Replicator
 from bot.settings import ConfigError, Settings
 from bot.store import ConversationLog, Exchange, WAL_LIMIT_BYTES
+from tests.conftest import running_bot
 from tests.replica_fixtures import SFTPServer, poll, replicated_settings, with_password
-from tests.test_settings import clean_env, run_bot_cli
+from tests.test_settings import PROJECT, clean_env, run_bot_cli
 
 
 def exchange(n: int, user: str = "alice", text: str = "") -> Exchange:
@@ -203,7 +207,7 @@ def test_the_bot_keeps_logging_when_the_replica_is_away_alarms_and_catches_up(tm
             outcomes = {store.submit(exchange(n)).result() for n in range(1, 30)}
             assert outcomes == {"logged"}  # the replica's absence costs the log nothing
             poll(lambda: "ALARM replica lag" in caplog.text, 15, what="the lag alarm")
-            poll(lambda: "unreachable" in caplog.text, 15, what="the outage line")
+            poll(lambda: "failing" in caplog.text, 15, what="the outage line")
             sftp.start()
             poll(lambda: "has caught up" in caplog.text, 40, what="catching up")
         finally:
@@ -211,3 +215,35 @@ def test_the_bot_keeps_logging_when_the_replica_is_away_alarms_and_catches_up(tm
     assert [r.message for r in caplog.records if "ALARM" in r.message].__len__() == 1  # once per outage
     assert replication.restore(settings, "conversation_logs.db", tmp_path / "after.db")
     assert message_ids(tmp_path / "after.db") == [f"alice-{n}" for n in range(30)]
+
+
+# -- !stats for admins, and the bench's quick run --------------------------------------------------
+
+async def test_stats_shows_admins_the_replica_lag_and_no_one_else(tmp_path, settings, discord_server, members):
+    alice, _, admin = members
+    replicated = replicated_settings(tmp_path, f"file://{tmp_path}/replica")
+    settings = replace(settings, log_db=replicated.log_db, memory_db=replicated.memory_db, replica=replicated.replica)
+    replicator = Replicator(settings).start()
+    try:
+        async with running_bot(settings, discord_server):
+            await discord_server.user_says(alice, "hello", mention_bot=True)
+            await discord_server.wait_for_sent(1)
+            await asyncio.to_thread(poll, lambda: in_sync(settings), 20, 0.1, "replica in sync")
+            await discord_server.user_says(admin, "!stats")
+            await discord_server.wait_for_sent(2)
+            await discord_server.user_says(alice, "!stats")
+            await discord_server.wait_for_sent(3)
+    finally:
+        replicator.stop()
+    admin_fields, alice_fields = ({f["name"]: f["value"] for f in m.embeds[0]["fields"]}
+                                  for m in discord_server.sent[1:3])
+    assert re.search(r"last transaction 0+\d+ written .*, (in sync|lag \d+\.\d s)$", admin_fields["Replica"])
+    assert "Replica" not in alice_fields
+
+
+def test_the_replication_bench_runs_quickly():
+    done = subprocess.run([sys.executable, "-m", "bench.replication", "--quick"], cwd=PROJECT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    for what in ("replication off", "Litestream replicating", "restore of that log", "replica holds every row"):
+        assert what in done.stdout
