@@ -8,6 +8,7 @@ reports, and checks nothing about timing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -130,12 +131,16 @@ def raw_per_row(path: Path, count: int, fts: bool) -> float:
     return count / elapsed
 
 
-def ours_burst(path: Path, count: int, fts: bool) -> tuple[float, float]:
-    """Rows per second through ConversationLog, and the p99 milliseconds from hand-over to commit."""
+def ours_burst(path: Path, count: int, fts: bool, replicated=None) -> tuple[float, float]:
+    """Rows per second through ConversationLog, and the p99 milliseconds from hand-over to commit.
+
+    `replicated(path)`, a context manager, runs Litestream on the log meanwhile (bench/replication.py).
+    """
     fresh(path, fts)
     exchanges = [exchange(values) for values in rows(count, seed=13)]
     latencies: list[float] = []
-    with ConversationLog(path) as store:
+    with replicated(path) if replicated else contextlib.nullcontext(), \
+            ConversationLog(path, own_checkpoints=replicated is None) as store:
         started = time.perf_counter()
         futures = []
         for item in exchanges:

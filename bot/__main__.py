@@ -12,8 +12,10 @@ from pathlib import Path
 
 import click
 
+from . import replica_commands
 from .export import EXCLUDES_FALLBACK_BY_DEFAULT, FORMATS, open_output, records, write_records
 from .formatting import history_text, stats_text
+from .replicator import Replicator
 from .settings import ConfigError, Settings
 from .store import ConversationLog, Selection, StoreError, migrate, utc_now_text
 
@@ -40,13 +42,17 @@ def cli(ctx: click.Context, env_file: str) -> None:
 
 
 @cli.command()
+@click.option("--replicate/--no-replicate", default=True,
+              help="With LITESTREAM_REPLICA_URL, run Litestream beside the bot (off under `all`, which runs it).")
 @click.pass_obj
-def run(settings: Settings) -> None:
+def run(settings: Settings, replicate: bool = True) -> None:
     """Connect to Discord and answer (the default)."""
     if not settings.discord_token:
         raise click.ClickException(NO_TOKEN)
     import discord  # only the bot itself needs discord.py; the data commands start faster without it
 
+    replica_commands.restore_missing(settings)
+    replicator = Replicator(settings).start() if settings.replica and replicate else None
     try:
         asyncio.run(run_discord(settings))
     except StoreError as err:
@@ -58,12 +64,16 @@ def run(settings: Settings) -> None:
         raise click.ClickException(
             "Discord refused the Message Content intent: enable it under Bot → Privileged Gateway Intents."
         ) from None
+    finally:
+        if replicator:
+            replicator.stop()  # after the log is flushed: Litestream's last sync takes every row
 
 
 @cli.command("migrate")
 @click.pass_obj
 def migrate_command(settings: Settings) -> None:
     """Create or upgrade the conversation log's schema (WAL mode included), then exit."""
+    replica_commands.restore_missing(settings)  # the web process restores a lost log too
     try:
         migrate(settings.log_db)
     except StoreError as err:
@@ -173,10 +183,16 @@ def history_command(settings: Settings, user: str, limit: int) -> None:
 @click.pass_obj
 def console(settings: Settings) -> None:
     """Chat in the terminal through the same pipeline, with no Discord token needed."""
+    replica_commands.restore_missing(settings)
     try:
         asyncio.run(run_console(settings))
     except StoreError as err:
         raise click.ClickException(str(err)) from None
+
+
+for command in (replica_commands.restore, replica_commands.status, replica_commands.run_all,
+                replica_commands.children):
+    cli.add_command(command)
 
 
 def use_discord_endpoints(settings: Settings) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import discord
 from discord.ext import commands
 
+from . import replication
 from .export import FORMATS, ExportResult
 from .formatting import (EMBED_FIELD_LIMIT, EMBED_TITLE_LIMIT, candidates_text, history_entry, privacy_sections,
                          split_message, stats_lines, truncate)
@@ -122,6 +123,9 @@ class Conversations(commands.Cog):
         embed = discord.Embed(title="Conversation statistics", description=scope.describe(), colour=EMBED_COLOUR)
         for label, value in stats_lines(figures):
             embed.add_field(name=label, value=truncate(value, EMBED_FIELD_LIMIT), inline=label != "Models")
+        if self.settings.replica and caller(ctx, self.settings.admin_ids).is_owner:  # the deployment's own
+            line = await asyncio.to_thread(replication.status_line, self.settings)
+            embed.add_field(name="Replica", value=truncate(line, EMBED_FIELD_LIMIT), inline=False)
         await ctx.send(embed=embed)
 
     @commands.command()

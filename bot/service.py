@@ -219,7 +219,8 @@ def _exchange(incoming: Incoming, reply: Reply, conversation_id: str) -> Exchang
 async def open_service(settings: Settings) -> AsyncIterator[BotService]:
     """Open the log, the memory and the responder, and keep retention (swept once at start, then
     hourly, for every front end); on exit flush and close them all."""
-    store = ConversationLog(settings.log_db).open()
+    # With a replica, Litestream owns the checkpoints (bot/replication.py says why).
+    store = ConversationLog(settings.log_db, own_checkpoints=settings.replica is None).open()
     memory = Memory(settings.memory_db, turns=settings.memory_turns, ttl_minutes=settings.memory_ttl_minutes)
     responder = Responder.from_settings(settings)
     retention: asyncio.Task | None = None

@@ -9,6 +9,8 @@ from typing import Mapping
 
 from dotenv import dotenv_values
 
+from .replica_settings import ReplicaConfigError, ReplicaSettings, replica_settings
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "claude-haiku-4-5"
 DEFAULT_SYSTEM_PROMPT = (
@@ -65,6 +67,13 @@ def _rate(env: Mapping[str, str], name: str, default: tuple[int, float]) -> tupl
         raise ConfigError(f"{name} must look like 10/60 (messages per seconds) or 0, got {raw!r}") from None
 
 
+def _replica(env: Mapping[str, str]) -> ReplicaSettings | None:
+    try:
+        return replica_settings(env, _number)
+    except ReplicaConfigError as err:
+        raise ConfigError(str(err)) from None
+
+
 def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
     return Path(env[name]).expanduser() if env.get(name) else default
 
@@ -96,6 +105,8 @@ class Settings:
     privacy_url: str | None = None
     datasette_url: str | None = None
     log_level: str = "INFO"
+    replica: ReplicaSettings | None = None  # LITESTREAM_REPLICA_URL and its companions
+    port: int = 8000  # the web process's (Procfile's $PORT), for `python -m bot all`
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv_path: Path | str | None = ".env") -> "Settings":
@@ -128,4 +139,6 @@ class Settings:
             privacy_url=env.get("BOT_PRIVACY_URL") or None,
             datasette_url=(env.get("DATASETTE_URL") or "").rstrip("/") or None,
             log_level=(env.get("BOT_LOG_LEVEL") or "INFO").upper(),
+            replica=_replica(env),
+            port=_number(env, "PORT", 8000),
         )

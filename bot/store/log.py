@@ -24,12 +24,14 @@ class ConversationLog(Reads):
     """
 
     def __init__(self, path: Path, *, checkpoint_seconds: float = CHECKPOINT_SECONDS, max_batch: int = MAX_BATCH,
-                 busy_timeout: float = BUSY_TIMEOUT_S, wal_limit_bytes: int = WAL_LIMIT_BYTES):
+                 busy_timeout: float = BUSY_TIMEOUT_S, wal_limit_bytes: int = WAL_LIMIT_BYTES,
+                 own_checkpoints: bool = True):
         super().__init__(path, busy_timeout)
         self.spool = Spool(self.path.with_name(self.path.name + ".spool.jsonl"))
         self.backlog = Backlog(self.spool, self.path)
         self.writer = Writer(self.path, self.backlog, checkpoint_seconds=checkpoint_seconds, max_batch=max_batch,
-                             busy_timeout=busy_timeout, wal_limit_bytes=wal_limit_bytes)
+                             busy_timeout=busy_timeout, wal_limit_bytes=wal_limit_bytes,
+                             own_checkpoints=own_checkpoints)
 
     def open(self) -> "ConversationLog":
         """Migrate the file, keep the disk reserve, and start the writer (which replays the spool)."""

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from sqlite_utils import Database, Migrations
 
@@ -172,6 +174,24 @@ def connect(path: Path, busy_timeout: float = BUSY_TIMEOUT_S) -> Database:
     # Only one writer at a time: wait this long for the lock before calling it a fault.
     conn = sqlite3.connect(str(path), timeout=busy_timeout, check_same_thread=False)
     return Database(conn)
+
+
+@contextmanager
+def write_transaction(db: Database) -> Iterator[Database]:
+    """BEGIN IMMEDIATE: take the write lock first, waiting out the busy timeout.
+
+    A deferred BEGIN reads first, and its write then fails at once (SQLITE_BUSY_SNAPSHOT, no busy
+    wait) whenever another writer committed in between. Litestream is such a writer (its
+    _litestream_seq bookkeeping), so under replication rows were spooled and !forget failed.
+    """
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
 
 
 def enable_wal(db: Database, busy_timeout: float = BUSY_TIMEOUT_S) -> None:

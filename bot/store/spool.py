@@ -18,7 +18,7 @@ from typing import Callable
 
 from sqlite_utils import Database
 
-from .schema import TABLE
+from .schema import TABLE, write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class Backlog:
         if not waiting and not rows:
             return Outcome.LOGGED
         try:
-            with db.atomic():
+            with write_transaction(db):
                 db[TABLE].insert_all(waiting + rows, ignore=True)  # the unique message id: never twice
         except sqlite3.Error as err:
             log.warning("conversation log %s not writable (%s); spooling %d row(s)", self.table_path, err, len(rows))

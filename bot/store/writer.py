@@ -22,7 +22,7 @@ from typing import Callable, Union
 from sqlite_utils import Database
 
 from .exchange import Exchange
-from .schema import BUSY_TIMEOUT_S, StoreError, connect
+from .schema import BUSY_TIMEOUT_S, StoreError, connect, write_transaction
 from .spool import Backlog, Outcome
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class Job:
 
     def run_on(self, db: Database) -> None:
         try:
-            with db.atomic():
+            with write_transaction(db):
                 result = self.work(db)
         except sqlite3.Error as err:
             self.future.set_exception(err)
@@ -78,8 +78,10 @@ class Writer:
 
     def __init__(self, path: Path, backlog: Backlog, *, checkpoint_seconds: float = CHECKPOINT_SECONDS,
                  max_batch: int = MAX_BATCH, busy_timeout: float = BUSY_TIMEOUT_S,
-                 wal_limit_bytes: int = WAL_LIMIT_BYTES):
+                 wal_limit_bytes: int = WAL_LIMIT_BYTES, own_checkpoints: bool = True):
         self.path = path
+        # False under Litestream, which must own checkpoints: see bot/replication.py.
+        self.own_checkpoints = own_checkpoints
         self.backlog = backlog
         self.checkpoint_seconds = checkpoint_seconds
         self.max_batch = max_batch
@@ -126,6 +128,8 @@ class Writer:
 
     def _run(self) -> None:
         db = connect(self.path, self.busy_timeout)
+        if not self.own_checkpoints:
+            db.execute("PRAGMA wal_autocheckpoint = 0")  # nor SQLite's automatic PASSIVE ones
         last_checkpoint = time.monotonic()
         try:
             self.backlog.write(db, [])  # replay what an earlier run spooled
@@ -188,6 +192,8 @@ class Writer:
 
     def _checkpoint(self, db: Database) -> None:
         # TRUNCATE keeps the -wal file small while Datasette holds read transactions open.
+        if not self.own_checkpoints:
+            return
         try:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as err:
