@@ -78,7 +78,8 @@ def startup(datasette):
     password_hash = (datasette.plugin_config("datasette-auth-passwords") or {}).get("admin_password_hash")
 
     async def check() -> None:
-        problem = login_problem(config, password_hash) or password_hash_problem(password_hash) or await database_problem(
+        problem = login_problem(config, password_hash) or password_hash_problem(password_hash)
+        problem = problem or await database_problem(
             datasette, config.get("database", "conversation_logs"), config.get("table", "conversations"))
         if problem:
             raise click.ClickException(f"conversation-log: {problem}")

@@ -23,7 +23,7 @@ import weakref
 from pathlib import Path
 
 from datasette import hookimpl
-from datasette.utils.asgi import Response
+from datasette.utils.asgi import Request, Response
 from itsdangerous import BadData
 
 
@@ -90,27 +90,24 @@ def refusal(status: int, text: str, wait: int | None = None, challenge: bool = F
     return Response.text(text, status=status, headers=headers)
 
 
-def without(scope: dict, header: bytes, cookie: str | None = None) -> dict:
-    """The scope minus a header, or minus one cookie of the Cookie headers."""
-    headers = []
-    for key, value in scope["headers"]:
-        if key.lower() == header and cookie is not None:
-            kept = [part for part in value.split(b";") if part.strip().split(b"=")[0] != cookie.encode()]
-            value = b";".join(kept)
-        elif key.lower() == header:
-            continue
-        headers.append((key, value))
-    return {**scope, "headers": headers}
+def without(scope: dict, name: bytes) -> dict:
+    return {**scope, "headers": [(key, value) for key, value in scope["headers"] if key.lower() != name]}
 
 
-async def basic_auth(datasette, app, scope, receive, send, accounts: dict) -> None:
-    """Check a Basic header in a thread; 429 while the address is throttled, 401 when wrong."""
+def without_cookie(scope: dict, cookies: dict, cookie: str) -> dict:
+    """The scope with its Cookie headers replaced by one holding every cookie but `cookie`."""
+    kept = "; ".join(f"{name}={value}" for name, value in cookies.items() if name != cookie)
+    return {**scope, "headers": [*without(scope, b"cookie")["headers"], (b"cookie", kept.encode("latin-1"))]}
+
+
+async def basic_auth(datasette, app, scope, receive, send, accounts: dict, authorizations: list[bytes]) -> None:
+    """Check a Basic header in a thread; 429 while the address is throttled, 401 when wrong or not one."""
     state = state_of(datasette)
     key = guard.client_key(scope, state.behind_proxy)
     wait = state.throttle.retry_after(key)
     if wait:
         return await refusal(429, f"Too many failed logins: try again in {wait} s", wait).asgi_send(send)
-    credentials = guard.basic_credentials(guard.header(scope, b"authorization"))
+    credentials = guard.basic_credentials(authorizations[0]) if len(authorizations) == 1 else None
     try:
         ok = credentials is not None and await state.check(key, accounts, *credentials)
     except guard.Busy:
@@ -125,19 +122,16 @@ async def basic_auth(datasette, app, scope, receive, send, accounts: dict) -> No
 
 def checked_session(datasette, scope: dict, accounts: dict) -> tuple[dict, str | None]:
     """(scope, session id) with a valid ds_actor cookie; (scope without the cookie, None) otherwise."""
-    request_cookies = {}
-    for part in b";".join(v for k, v in scope["headers"] if k.lower() == b"cookie").split(b";"):
-        name, _, value = part.strip().partition(b"=")
-        request_cookies[name.decode("latin-1")] = value.decode("latin-1")
-    if COOKIE not in request_cookies:
+    cookies = Request(scope, None).cookies  # parsed exactly as Datasette will parse them
+    if COOKIE not in cookies:
         return scope, None
     try:
-        payload = datasette.unsign(request_cookies[COOKIE], "actor")
+        payload = datasette.unsign(cookies[COOKIE], "actor")
     except BadData:
         payload = None
     if guard.session_is_valid(payload, accounts, state_of(datasette).revoked):
         return scope, payload["s"]
-    return without(scope, b"cookie", COOKIE), None
+    return without_cookie(scope, cookies, COOKIE), None
 
 
 def ending_session(datasette, send, session_id: str):
@@ -155,12 +149,17 @@ def ending_session(datasette, send, session_id: str):
 def asgi_wrapper(datasette):
     def wrap(app):
         async def login_guard(scope, receive, send):
-            accounts = guard.accounts_of(auth_config(datasette)) if scope["type"] == "http" else {}
+            if scope["type"] != "http":
+                return await app(scope, receive, send)
+            accounts = guard.accounts_of(auth_config(datasette))
+            # Datasette 0.65 knows no other scheme, and the library's own check would hash (or crash on a
+            # malformed header) in the request loop: no Authorization header goes past here.
+            authorizations = [value for key, value in scope["headers"] if key.lower() == b"authorization"]
+            if authorizations and accounts:
+                return await basic_auth(datasette, app, scope, receive, send, accounts, authorizations)
+            scope = without(scope, b"authorization")
             if not accounts:
                 return await app(scope, receive, send)
-            authorization = guard.header(scope, b"authorization")
-            if authorization is not None and authorization[:6].lower() == b"basic ":
-                return await basic_auth(datasette, app, scope, receive, send, accounts)
             scope, session_id = checked_session(datasette, scope, accounts)
             if session_id and scope["path"] == LOGOUT and scope["method"] == "POST":
                 send = ending_session(datasette, send, session_id)

@@ -244,6 +244,15 @@ async def test_a_cookie_of_the_old_shape_without_expiry_is_refused(log_path, web
     ds = await guarded(log_path)
     forever = ds.sign({"a": {"id": "admin"}}, "actor")  # what datasette-auth-passwords issued
     assert (await page_with(ds, forever)).status_code == 302
+    for header in (f"ds_actor ={forever}", f'x=1; ds_actor="{forever}"', f"ds_actor=junk; ds_actor={forever}"):
+        assert (await fetch(ds, "GET", PAGE, headers={"Cookie": header})).status_code == 302, header
+
+
+async def test_a_second_authorization_header_cannot_slip_past_the_check(log_path, web_env):
+    ds = await guarded(log_path, {"login_failures": 2, "login_window_seconds": 60})
+    headers = [("Authorization", "Bearer x"), ("Authorization", basic("admin", PASSWORD)["Authorization"])]
+    assert (await fetch(ds, "GET", PAGE, headers=headers)).status_code == 401
+    assert (await fetch(ds, "GET", PAGE, headers={"Authorization": "Bearer x"})).status_code == 401
 
 
 async def test_forged_altered_and_expired_cookies_are_refused(log_path, web_env):
@@ -283,6 +292,13 @@ async def test_unknown_urls_and_methods_answer_cleanly(log_path, web_env, capsys
     response = await fetch(ds, method, path, headers=headers)
     assert response.status_code == status
     assert "Traceback" not in capsys.readouterr().err
+
+
+async def test_a_public_web_process_ignores_a_malformed_basic_header(log_path, web_env):
+    web_env.setenv("DATASETTE_PUBLIC", "1")
+    web_env.delenv("DATASETTE_PASSWORD_HASH")
+    ds = await guarded(log_path)
+    assert (await fetch(ds, "GET", PAGE, headers={"Authorization": "Basic abc"})).status_code == 200
 
 
 # 7. One query's size
@@ -385,7 +401,6 @@ async def guess(base: str, address: str) -> int:
 
 
 async def test_guessing_from_many_addresses_does_not_stall_other_visitors(log_path, web_env):
-    guard = plugin("login_guard")
     web_env.setenv("DATASETTE_PASSWORD_HASH", hash_password(PASSWORD))  # the real cost: ~95 ms a check
     process, base = await serve(log_path)
     try:
@@ -398,6 +413,7 @@ async def test_guessing_from_many_addresses_does_not_stall_other_visitors(log_pa
     finally:
         await stop(process)
     assert max(during) < 0.3, f"robots.txt took {max(during):.3f} s under attack (baseline {max(baseline):.3f} s)"
+    guard = plugin("login_guard")
     assert set(statuses) <= {401, 503} and statuses.count(401) >= guard.HASH_WORKERS + guard.HASHES_WAITING
 
 
@@ -425,7 +441,7 @@ async def test_a_script_with_a_wrong_password_fails_instead_of_saving_nothing(lo
     try:
         codes = []
         for password in ("wrong", PASSWORD):
-            curl = await asyncio.create_subprocess_exec("curl", "-sf", "-u", f"admin:{password}", "-o", str(export), url)
+            curl = await asyncio.create_subprocess_exec("curl", "-sf", "-u", f"admin:{password}", "-o", export, url)
             codes.append(await curl.wait())
     finally:
         await stop(process)
