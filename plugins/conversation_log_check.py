@@ -1,16 +1,27 @@
 """Startup check: refuse to serve a conversation log that Datasette would serve wrongly.
 
-Config (metadata.yml, plugins.conversation-log): `database`, `table`, `require_login`, `public`.
+Config (metadata.yml, plugins.conversation-log): `database`, `table`, `require_login`, `public`; and the
+admin's password hash (plugins.datasette-auth-passwords), refused when malformed or of an empty password.
 Every problem stops `datasette serve` with one clear line.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
+
 import click
 from datasette import hookimpl
+from datasette_auth_passwords.utils import verify_password
 
 SPEC_COLUMNS = {"id", "user_id", "user_name", "channel_id", "user_message", "bot_response",
                 "timestamp", "tokens_used", "model_used"}
+# What `datasette hash-password` prints: pbkdf2_sha256$iterations$salt$base64 of a 32-byte digest.
+HASH_FORMAT = re.compile(r"pbkdf2_sha256\$([1-9][0-9]*)\$([^$]+)\$([A-Za-z0-9+/]+={0,2})")
+DIGEST_BYTES = 32
+# Checking the hash costs its iteration count once at start-up: a typo of a few digits too many would hang it.
+MAX_ITERATIONS = 10_000_000
 
 
 def enabled(value) -> bool:
@@ -22,6 +33,24 @@ def login_problem(config: dict, password_hash: str | None) -> str | None:
         return ("DATASETTE_PASSWORD_HASH is not set, and this Datasette listens on every interface: it would show "
                 "every logged message to anyone. Make a hash with `datasette hash-password` and set "
                 "DATASETTE_PASSWORD_HASH, or set DATASETTE_PUBLIC=1 to publish the log without a login.")
+    return None
+
+
+def password_hash_problem(password_hash: str | None) -> str | None:
+    """A hash the login would accept with an empty password, or not at all."""
+    if not password_hash:
+        return None
+    match = HASH_FORMAT.fullmatch(password_hash.strip())
+    try:
+        well_formed = bool(match) and len(base64.b64decode(match[3], validate=True)) == DIGEST_BYTES
+    except binascii.Error:
+        well_formed = False
+    if not well_formed or int(match[1]) > MAX_ITERATIONS:
+        return ("DATASETTE_PASSWORD_HASH is not a hash made by `datasette hash-password` "
+                "(pbkdf2_sha256$iterations$salt$digest): make one with `datasette hash-password`.")
+    if verify_password("", password_hash):
+        return ("DATASETTE_PASSWORD_HASH is the hash of an empty password (`datasette hash-password --no-confirm` "
+                "hashes standard input): make one with `datasette hash-password` and type a password.")
     return None
 
 
@@ -49,7 +78,8 @@ def startup(datasette):
     password_hash = (datasette.plugin_config("datasette-auth-passwords") or {}).get("admin_password_hash")
 
     async def check() -> None:
-        problem = login_problem(config, password_hash) or await database_problem(
+        problem = login_problem(config, password_hash) or password_hash_problem(password_hash)
+        problem = problem or await database_problem(
             datasette, config.get("database", "conversation_logs"), config.get("table", "conversations"))
         if problem:
             raise click.ClickException(f"conversation-log: {problem}")

@@ -39,12 +39,14 @@ def serve_args(db_path: Path, port: int, host: str = "127.0.0.1") -> list[str]:
     return args
 
 
-def datasette_for(db_path: Path) -> Datasette:
+def datasette_for(db_path: Path, config: dict | None = None, secret: str | None = None) -> Datasette:
+    """Datasette as the Procfile serves it; `config` overrides keys of plugins.conversation-log."""
+    metadata = yaml.safe_load(METADATA.read_text())
+    metadata["plugins"]["conversation-log"].update(config or {})
     settings = {name: {"on": True, "off": False}.get(value, value) for name, value in procfile_settings().items()}
     settings = {name: int(value) if isinstance(value, str) and value.isdigit() else value
                 for name, value in settings.items()}
-    return Datasette([str(db_path)], metadata=yaml.safe_load(METADATA.read_text()),
-                     plugins_dir=str(PLUGINS), settings=settings)
+    return Datasette([str(db_path)], metadata=metadata, plugins_dir=str(PLUGINS), settings=settings, secret=secret)
 
 
 PEOPLE = [("101", "alice", "Alice A."), ("102", "bob", "Bobby"), ("103", "Robert'); DROP TABLE x;--", "<b>r</b>")]
