@@ -21,3 +21,12 @@ def test_quick_benchmark_reports_every_section(tmp_path):
     for section in SECTIONS:
         assert section in table
     assert "raw executemany" in table and "sqlite3 CLI" in table and "primary-key order" in table
+
+
+def test_quick_login_benchmark_reports_each_attack_beside_its_baseline():
+    result = subprocess.run([sys.executable, "-m", "bench.login", "--quick"], cwd=PROJECT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for row in ("no attack (baseline)", "one address, 200/s", "a new address each, 200/s"):
+        assert row in result.stdout
+    assert "429" in result.stdout  # the throttle answered
