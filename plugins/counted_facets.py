@@ -2,7 +2,7 @@
 
 Datasette's column facet groups every row on every page view: at a million conversations each
 facet ran into its 200 ms time limit. The bot keeps exact counts of these columns by trigger
-(bot/store.py, m008_facet_counts), so the table page reads a few rows instead. Once a filter or a
+(bot/store/schema.py, m008_facet_counts), so the table page reads a few rows instead. Once a filter or a
 search narrows the rows, the counts are computed as Datasette always does.
 
 In metadata.yml: `facets: [{counted: model_used}, ...]`.
@@ -12,7 +12,7 @@ from datasette import hookimpl
 from datasette.facets import ColumnFacet
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 
-# The columns bot/store.py keeps in facet_counts (a test checks that they agree).
+# The columns bot/store/triggers.py keeps in facet_counts (a test checks that they agree).
 COUNTED_COLUMNS = {"model_used", "user_name", "channel_id"}
 COUNTS_SQL = """select value, conversations as count from facet_counts where facet = :column
                 order by conversations desc, value limit :limit"""
