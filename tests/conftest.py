@@ -1,4 +1,4 @@
-"""Fixtures: real SQLite files in temp dirs, loopback fakes of Discord and Anthropic."""
+"""Fixtures and shared helpers: real SQLite files in temp dirs, loopback fakes of Discord and Anthropic."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from sqlite_utils import Database
 from bot.discord_bot import ConversationBot
 from bot.service import BotService, open_service
 from bot.settings import Settings
+from bot.store import Exchange
 from tests.fake_anthropic import FakeAnthropic
 from tests.fake_discord import FakeDiscord, FakeUser, SentMessage
+from tests.web import write_sample_log
 
 
 @pytest.fixture
@@ -49,9 +51,43 @@ def settings(tmp_path, claude) -> Settings:
     )
 
 
-def log_rows(settings: Settings) -> list[dict]:
-    with Database(settings.log_db) as db:
+def log_rows_at(path) -> list[dict]:
+    """Every row of the log file at `path`, in id order."""
+    with Database(path) as db:
         return list(db["conversations"].rows_where(order_by="id"))
+
+
+def log_rows(settings: Settings) -> list[dict]:
+    return log_rows_at(settings.log_db)
+
+
+def exchange(n: int, **changes) -> Exchange:
+    """Exchange number `n` for the store's own tests; `changes` override any field."""
+    # Three servers and DMs (guild None), and display names that two users share.
+    values = dict(user_id=f"u{n % 5}", user_name=f"user{n % 5}", channel_id="c1", user_message=f"q{n}",
+                  bot_response=f"a{n}", model_used="claude-haiku-4-5", message_id=f"m{n}",
+                  input_tokens=3, output_tokens=4, guild_id=[None, "g1", "g2", "g3"][n % 4],
+                  display_name=f"Shared {n % 2}")
+    return Exchange(**{**values, **changes})
+
+
+@pytest.fixture
+def log_path(tmp_path):
+    """conversation_logs.db with the 40 sample exchanges of tests/web.py (a quarter older than a day)."""
+    path = tmp_path / "conversation_logs.db"
+    write_sample_log(path)
+    return path
+
+
+SMALL_LOG_ROWS = 20
+
+
+@pytest.fixture
+def small_log_path(tmp_path):
+    """Like `log_path`, with only the first SMALL_LOG_ROWS (20) sample exchanges."""
+    path = tmp_path / "conversation_logs.db"
+    write_sample_log(path, count=SMALL_LOG_ROWS)
+    return path
 
 
 @dataclass
@@ -107,3 +143,15 @@ async def harness(settings, discord_server, claude, members):
     settings = replace(settings, chat_channel_ids=frozenset({int(discord_server.channels["chat"])}))
     async with running_bot(settings, discord_server) as (bot, service):
         yield Harness(discord_server, claude, settings, bot, service, *members)
+
+
+async def chat(harness: Harness, user: FakeUser, *texts: str) -> None:
+    """Post each text as `user`, mentioning the bot, and wait for each reply."""
+    for text in texts:
+        await harness.say(user, text, mention_bot=True)
+
+
+def with_settings(harness: Harness, **changes) -> None:
+    """Replace fields of the running cog's settings."""
+    cog = harness.bot.get_cog("Conversations")
+    cog.settings = replace(cog.settings, **changes)

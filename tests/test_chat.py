@@ -1,8 +1,15 @@
-"""A message's whole path: fake Discord → bot → fake Claude → reply → a row in the log."""
+"""A message's whole path: fake Discord → bot → fake Claude → reply → a row in the log, with no row lost."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+from dataclasses import replace
+
+import pytest
+
+from bot.service import Incoming, open_service
+from tests.conftest import log_rows, running_bot
 
 
 async def test_mention_is_answered_and_logged_with_tokens_and_model(harness):
@@ -117,9 +124,9 @@ async def test_huge_and_odd_text_and_injection_names_are_kept_exactly(harness):
 async def test_discord_refusing_the_reply_still_logs_the_exchange(harness, caplog):
     harness.discord.refuse_send[harness.discord.channels["general"]] = 403
     await harness.discord.user_says(harness.alice, "can you hear me?", mention_bot=True)
-    await harness.service.stats()  # any round trip; then wait for the writer below
+    # The row is written before the reply is sent, so wait for both: the row and the refusal's log line.
     for _ in range(100):
-        if harness.rows():
+        if harness.rows() and "not delivered" in caplog.text:
             break
         await asyncio.sleep(0.05)
 
@@ -129,3 +136,75 @@ async def test_discord_refusing_the_reply_still_logs_the_exchange(harness, caplo
     # The bot is still alive and answers elsewhere.
     [reply] = await harness.say(harness.alice, "and here?", channel="chat")
     assert reply.content.startswith("Echo")
+
+
+async def test_fifty_users_at_once_lose_no_row(harness):
+    users = [harness.discord.add_member(f"crowd{i}") for i in range(50)]
+    before = len(harness.discord.sent)
+    for user in users:
+        await harness.discord.user_says(user, f"hello from {user.name}", mention_bot=True)
+    await harness.discord.wait_for_sent(before + 50, timeout=30)
+
+    rows = harness.rows()
+    assert sorted(r["user_message"] for r in rows) == sorted(f"hello from crowd{i}" for i in range(50))
+    assert len({r["message_id"] for r in rows}) == 50
+
+
+async def test_a_restart_keeps_the_data(settings, discord_server, members, claude):
+    alice = members[0]
+    async with running_bot(settings, discord_server):
+        await discord_server.user_says(alice, "before restart", mention_bot=True)
+        await discord_server.wait_for_sent(1)
+    async with running_bot(settings, discord_server):
+        await discord_server.user_says(alice, "after restart", mention_bot=True)
+        await discord_server.wait_for_sent(2)
+    assert [r["user_message"] for r in log_rows(settings)] == ["before restart", "after restart"]
+    # Memory survives too: the turn after the restart was sent with the one before as context.
+    assert [m["content"] for m in claude.requests[-1]["messages"]] == [
+        "before restart", "Echo #1: before restart", "after restart"]
+
+
+def chattr(flag: str, *paths) -> None:
+    result = subprocess.run(["chattr", flag, *map(str, paths)], capture_output=True, text=True)
+    if result.returncode:
+        pytest.skip(f"this filesystem cannot make files immutable: {result.stderr.strip()}")
+
+
+async def test_database_made_read_only_mid_run_spools_then_replays(harness, caplog):
+    await harness.say(harness.alice, "while writable", mention_bot=True)
+    db = harness.settings.log_db
+    wal = db.with_name(db.name + "-wal")
+    chattr("+i", db, wal)  # immutable: read-only even for root
+    try:
+        await harness.say(harness.alice, "while read-only 1", mention_bot=True)
+        await harness.say(harness.bob, "while read-only 2", mention_bot=True)
+        spool = harness.service.store.spool.read()
+    finally:
+        chattr("-i", db, wal)
+    assert [r["user_message"] for r in spool] == ["while read-only 1", "while read-only 2"]
+    assert "spooling" in caplog.text
+
+    await harness.say(harness.alice, "writable again", mention_bot=True)
+    assert [r["user_message"] for r in harness.rows()] == [
+        "while writable", "while read-only 1", "while read-only 2", "writable again"]
+    assert not harness.service.store.spool.path.exists()
+
+
+async def test_memory_and_log_are_independent(settings, claude):
+    async with open_service(settings) as service:
+        message = Incoming(user_id="1", user_name="a", channel_id="c", text="remember me", message_id="x1")
+        await service.chat(message)
+        assert service.memory.forget() == 2
+        await service.chat(replace(message, text="again", message_id="x2"))
+        assert claude.requests[-1]["messages"] == [{"role": "user", "content": "again"}]
+    assert len(log_rows(settings)) == 2
+    settings.memory_db.unlink()
+    async with open_service(settings) as service:
+        await service.chat(replace(message, text="memory file gone", message_id="x3"))
+    assert [r["user_message"] for r in log_rows(settings)] == ["remember me", "again", "memory file gone"]
+    # ...and losing the log does not touch the memory.
+    for suffix in ("", "-wal", "-shm"):
+        settings.log_db.with_name(settings.log_db.name + suffix).unlink(missing_ok=True)
+    async with open_service(settings) as service:
+        await service.chat(replace(message, text="log file gone", message_id="x4"))
+        assert claude.requests[-1]["messages"][0] == {"role": "user", "content": "memory file gone"}

@@ -9,22 +9,17 @@ import io
 import random
 import re
 import string
-from dataclasses import replace
 
 from sqlite_utils import Database
 
 from bot.export import csv_records, export_file
 from bot.store import ConversationLog, Exchange
+from tests.conftest import chat, with_settings
 
 
 def fields(message) -> dict[str, str]:
     [embed] = message.embeds
     return {field["name"]: field["value"] for field in embed["fields"]}
-
-
-async def chat(harness, user, *texts):
-    for text in texts:
-        await harness.say(user, text, mention_bot=True)
 
 
 async def test_stats_embed_matches_the_database(harness):
@@ -151,11 +146,6 @@ async def test_export_over_the_upload_limit_is_sent_gzipped(harness):
     rows = list(csv.reader(io.StringIO(gzip.decompress(data).decode())))
     assert len(rows) == 8001
     assert "gzip-compressed" in message.content
-
-
-def with_settings(harness, **changes) -> None:
-    cog = harness.bot.get_cog("Conversations")
-    cog.settings = replace(cog.settings, **changes)
 
 
 async def test_export_too_big_even_compressed_is_sent_in_parts(harness):

@@ -10,16 +10,9 @@ import pytest
 from sqlite_utils import Database
 
 from bot.store import ConversationLog
-from tests.web import PROJECT, datasette_for, fingerprint, procfile_settings, sample_exchange, write_sample_log
+from tests.web import PROJECT, datasette_for, fingerprint, procfile_settings, sample_exchange
 
 QUERIES = ["stats", "models", "user_history", "daily_activity", "top_users", "rated_replies"]
-
-
-@pytest.fixture
-def log_path(tmp_path):
-    path = tmp_path / "conversation_logs.db"
-    write_sample_log(path)
-    return path
 
 
 @pytest.fixture

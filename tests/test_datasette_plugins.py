@@ -22,13 +22,6 @@ _spec.loader.exec_module(counted_facets)
 COUNTED_COLUMNS = counted_facets.COUNTED_COLUMNS
 
 
-@pytest.fixture
-def log_path(tmp_path):
-    path = tmp_path / "conversation_logs.db"
-    write_sample_log(path, count=5)
-    return path
-
-
 async def refusal(path) -> str:
     with pytest.raises(click.ClickException) as raised:
         await datasette_for(path).invoke_startup()

@@ -12,11 +12,11 @@ import threading
 import time
 
 import aiohttp
-import pytest
 
 from bot.store import ConversationLog
+from tests.conftest import SMALL_LOG_ROWS
 from tests.test_fallback import closed_port
-from tests.web import PROJECT, fingerprint, procfile_web, sample_exchange, serve_args, write_sample_log
+from tests.web import PROJECT, fingerprint, procfile_web, sample_exchange, serve_args
 
 
 async def start_datasette(db_path, env: dict | None = None):
@@ -43,13 +43,6 @@ async def stop(process) -> str:
     return err.decode()
 
 
-@pytest.fixture
-def log_path(tmp_path):
-    path = tmp_path / "conversation_logs.db"
-    write_sample_log(path, count=20)
-    return path
-
-
 def write_for(path, seconds: float, outcomes: list) -> None:
     """The bot's own writer, logging exchanges as fast as a busy server for `seconds`."""
     with ConversationLog(path, checkpoint_seconds=0.5) as store:
@@ -59,10 +52,10 @@ def write_for(path, seconds: float, outcomes: list) -> None:
             n += 1
 
 
-async def test_readers_see_new_rows_live_while_the_bot_writes(log_path):
-    process, base = await start_datasette(log_path)
+async def test_readers_see_new_rows_live_while_the_bot_writes(small_log_path):
+    process, base = await start_datasette(small_log_path)
     outcomes: list[str] = []
-    writer = threading.Thread(target=write_for, args=(log_path, 4.0, outcomes))
+    writer = threading.Thread(target=write_for, args=(small_log_path, 4.0, outcomes))
     counts, statuses, bodies = [], [], []
     try:
         writer.start()
@@ -90,14 +83,14 @@ async def test_readers_see_new_rows_live_while_the_bot_writes(log_path):
     assert set(statuses) == {200}
     assert not any("locked" in body for body in bodies) and "locked" not in err
     assert counts == sorted(counts) and counts[-1] > counts[0], "new rows appeared without a restart"
-    with sqlite3.connect(log_path) as conn:
+    with sqlite3.connect(small_log_path) as conn:
         total = conn.execute("select count(*) from conversations").fetchone()[0]
-    assert len(streamed) == total == 20 + len(outcomes)
+    assert len(streamed) == total == SMALL_LOG_ROWS + len(outcomes)
 
 
-async def test_posting_to_a_canned_query_writes_nothing(log_path):
-    before = fingerprint(log_path)
-    process, base = await start_datasette(log_path)
+async def test_posting_to_a_canned_query_writes_nothing(small_log_path):
+    before = fingerprint(small_log_path)
+    process, base = await start_datasette(small_log_path)
     try:
         async with aiohttp.ClientSession() as session:
             async with session.post(base + "/conversation_logs/user_history", data={"user": "alice"}) as response:
@@ -108,17 +101,17 @@ async def test_posting_to_a_canned_query_writes_nothing(log_path):
     finally:
         await stop(process)
     assert status >= 400 and sql_status == 400
-    assert fingerprint(log_path) == before
+    assert fingerprint(small_log_path) == before
 
 
-async def test_the_procfile_web_process_refuses_to_start_without_a_password(log_path):
+async def test_the_procfile_web_process_refuses_to_start_without_a_password(small_log_path):
     inline_env, _ = procfile_web()
     assert inline_env == {"DATASETTE_REQUIRE_LOGIN": "1"}
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATASETTE_")}
     line = next(l for l in (PROJECT / "Procfile").read_text().splitlines() if l.startswith("web:"))
     process = await asyncio.create_subprocess_shell(
         line.removeprefix("web:"), cwd=PROJECT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**env, "PORT": str(closed_port()), "CONVERSATION_LOG_DB": str(log_path),
+        env={**env, "PORT": str(closed_port()), "CONVERSATION_LOG_DB": str(small_log_path),
              "PATH": f"{os.path.dirname(sys.executable)}:{env['PATH']}"})
     _, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlite_utils import Database
+
 from bot.memory import Memory
 
 
@@ -28,8 +30,8 @@ def test_keeps_the_last_n_turns_oldest_first(tmp_path):
     messages = memory.context("c", "u").messages
     assert [m["content"] for m in messages] == ["q2", "a2", "q3", "a3", "q4", "a4"]
     assert [m["role"] for m in messages] == ["user", "assistant"] * 3
-    with memory._lock:
-        stored = memory._db.execute("select count(*) from turns").fetchone()[0]
+    with Database(tmp_path / "m.db") as db:  # the file itself, as another reader sees it
+        stored = db.execute("select count(*) from turns").fetchone()[0]
     assert stored == 6  # pruned, not just hidden
 
 

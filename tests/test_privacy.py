@@ -13,7 +13,7 @@ from dataclasses import replace
 from sqlite_utils import Database
 
 from bot.store import ConversationLog
-from tests.conftest import log_rows, running_bot
+from tests.conftest import chat, log_rows, log_rows_at, running_bot, with_settings
 from tests.test_settings import clean_env, run_bot_cli
 from tests.web import sample_exchange
 
@@ -26,11 +26,6 @@ def memory_turns(settings, user_id: str) -> int:
 def searchable(settings, word: str) -> int:
     with Database(settings.log_db) as db:
         return len(list(db["conversations"].search(word)))
-
-
-async def chat(harness, user, *texts):
-    for text in texts:
-        await harness.say(user, text, mention_bot=True)
 
 
 async def ask_to_forget(harness, user, command: str = "!forget", **where):
@@ -66,7 +61,7 @@ async def test_forget_deletes_log_search_index_and_memory_after_confirmation(har
 
 
 async def test_forget_without_confirmation_deletes_nothing(harness):
-    harness.bot.get_cog("Conversations").settings = replace(harness.settings, confirm_seconds=0.3)
+    with_settings(harness, confirm_seconds=0.3)
     await chat(harness, harness.alice, "keep me")
     prompt = await ask_to_forget(harness, harness.alice)
     await harness.discord.user_reacts(harness.bob, prompt, "✅")  # someone else's ✅ does not count
@@ -103,11 +98,6 @@ def test_forget_also_removes_rows_waiting_in_the_spool(tmp_path):
         store.spool.append([sample_exchange(3).row(), sample_exchange(1).row()])  # 3 is alice's, like 0
         assert store.forget("101").result() == 2
     assert [r["user_id"] for r in log_rows_at(path)] == ["102"]
-
-
-def log_rows_at(path):
-    with Database(path) as db:
-        return list(db["conversations"].rows_where(order_by="id"))
 
 
 async def test_opted_out_users_are_answered_but_never_stored(settings, discord_server, members, claude):
@@ -182,7 +172,7 @@ async def test_redaction_masks_before_storing_both_texts(harness, claude):
 
 
 async def test_privacy_command_summarises_and_links(harness):
-    harness.bot.get_cog("Conversations").settings = replace(harness.settings, privacy_url="https://example.org/privacy")
+    with_settings(harness, privacy_url="https://example.org/privacy")
     [message] = await harness.say(harness.bob, "!privacy")
     [embed] = message.embeds
     assert embed["url"] == "https://example.org/privacy"
@@ -206,8 +196,7 @@ async def test_rate_limit_warns_once_and_logs_what_was_answered(settings, discor
 
 
 async def test_export_in_a_dm_is_your_own_unless_you_are_a_configured_admin(harness):
-    harness.bot.get_cog("Conversations").settings = replace(harness.settings,
-                                                            admin_ids=frozenset({int(harness.bob.id)}))
+    with_settings(harness, admin_ids=frozenset({int(harness.bob.id)}))
     await chat(harness, harness.alice, "hi")
     await chat(harness, harness.admin, "mine")
     [own] = await harness.say(harness.admin, "!export", dm=True)  # Manage Server means nothing in a DM

@@ -23,7 +23,7 @@ from sqlite_utils import Database
 
 from .exchange import Exchange
 from .schema import BUSY_TIMEOUT_S, StoreError, connect, write_transaction
-from .spool import Backlog, Outcome
+from .spool import Backlog
 
 log = logging.getLogger(__name__)
 

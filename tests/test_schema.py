@@ -1,0 +1,174 @@
+"""The schema (bot/store/schema.py, triggers.py): migrations, adopting old files, summaries equal to plain SQL."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+
+import pytest
+from sqlite_utils import Database
+
+from bot.scope import Scope
+from bot.store import FACET_COLUMNS, ConversationLog, StoreError, migrate, migrations, utc_now_text
+from tests.conftest import exchange, log_rows_at
+
+SPEC = {
+    "id": "INTEGER", "user_id": "TEXT", "user_name": "TEXT", "channel_id": "TEXT", "user_message": "TEXT",
+    "bot_response": "TEXT", "timestamp": "DATETIME", "tokens_used": "INTEGER", "model_used": "TEXT",
+}
+ADDED = {
+    "guild_id": "TEXT", "display_name": "TEXT", "message_id": "TEXT", "input_tokens": "INTEGER",
+    "output_tokens": "INTEGER", "latency_ms": "INTEGER", "conversation_id": "TEXT", "reply_message_id": "TEXT",
+}
+
+
+def columns(path) -> dict[str, str]:
+    with Database(path) as db:
+        return {c.name: c.type for c in db["conversations"].columns}
+
+
+def test_migrations_on_a_blank_database_give_the_spec_columns_and_more(tmp_path):
+    ConversationLog(tmp_path / "log.db").open().close()
+    assert columns(tmp_path / "log.db") == {**SPEC, **ADDED}
+    with Database(tmp_path / "log.db") as db:
+        assert db.journal_mode == "wal"
+        assert [m.name for m in migrations.applied(db)] == [
+            "m001_conversations", "m002_analysis_columns", "m003_indexes", "m004_full_text_search", "m005_opt_outs",
+            "m006_ratings_and_threads", "m007_stats_summary", "m008_facet_counts", "m009_facet_filter_indexes",
+            "m010_tenancy"]
+        assert db["facet_counts"].columns_dict == {"facet": str, "value": str, "conversations": int}
+        assert db["opt_outs"].pks == ["user_id"]
+        assert db["conversations"].detect_fts() == "conversations_fts"
+        unique = [i.columns for i in db["conversations"].indexes if i.unique]
+        assert ["message_id"] in unique
+
+
+def test_migrations_adopt_a_database_from_the_original_logger(tmp_path):
+    path = tmp_path / "conversation_logs.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("""CREATE TABLE conversations (id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL,
+            user_name TEXT, channel_id TEXT, user_message TEXT, bot_response TEXT,
+            timestamp DATETIME DEFAULT CURRENT_TIMESTAMP, tokens_used INTEGER DEFAULT 0, model_used TEXT)""")
+        conn.execute("INSERT INTO conversations (user_id, user_name, user_message) VALUES ('1', 'old', 'kept')")
+    with ConversationLog(path) as store:
+        assert store.submit(exchange(1)).result() == "logged"
+    assert columns(path) == {**SPEC, **ADDED}
+    assert [r["user_message"] for r in log_rows_at(path)] == ["kept", "q1"]
+
+
+def test_timestamps_are_sqlite_utc_text_and_compare_with_datetime_now(tmp_path):
+    path = tmp_path / "log.db"
+    with ConversationLog(path) as store:
+        store.submit(exchange(1)).result()
+        store.submit(exchange(2, timestamp="2020-01-01 00:00:00")).result()
+        assert store.stats()["last_24_hours"] == 1
+    [now_row, old_row] = log_rows_at(path)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", now_row["timestamp"])
+    with sqlite3.connect(path) as conn:
+        drift = conn.execute("select abs(strftime('%s','now') - strftime('%s', ?))",
+                             [now_row["timestamp"]]).fetchone()[0]
+    assert drift <= 2
+    assert utc_now_text() >= now_row["timestamp"]
+
+
+def test_a_file_that_is_not_sqlite_is_refused_by_name(tmp_path):
+    path = tmp_path / "conversation_logs.db"
+    path.write_text("this is not a database\n" * 100)
+    with pytest.raises(StoreError, match=re.escape(str(path))):
+        ConversationLog(path).open()
+    assert path.read_text().startswith("this is not a database")
+
+
+def test_migrating_at_once_from_many_connections_all_succeed(tmp_path):
+    """The web process and the bot start together; both migrate the same new file."""
+    path = tmp_path / "log.db"
+    barrier = threading.Barrier(8)
+    errors: list[Exception] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            migrate(path)
+        except Exception as error:  # collected, so the assertion can show it
+            errors.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with Database(path) as db:
+        assert migrations.pending(db) == [] and len(migrations.applied(db)) == 10
+        assert db.journal_mode == "wal"
+
+
+PLAIN_STATS = """
+select count(*) as total_conversations, count(distinct user_id) as unique_users,
+       coalesce(sum(tokens_used), 0) as total_tokens from conversations
+"""
+PLAIN_MODELS = """
+select model_used, count(*) as conversations, coalesce(sum(tokens_used), 0) as tokens
+from conversations group by model_used order by conversations desc, model_used
+"""
+
+
+PLAIN_NAMES = """
+select * from (select ifnull(guild_id, '') as guild_key, ifnull(user_name, '') as name, user_id from conversations
+               union select ifnull(guild_id, ''), display_name, user_id from conversations where display_name is not null)
+"""
+
+
+def assert_per_server_summaries_match_plain_sql(store: ConversationLog) -> None:
+    as_set = lambda rows: {tuple(row.values()) for row in rows}  # the table sorts names ignoring case
+    assert as_set(store.query("select guild_key, name, user_id from user_names")) == as_set(store.query(PLAIN_NAMES))
+    for guild in {row["guild_id"] for row in store.query("select guild_id from conversations")} - {None}:
+        figures = store.stats(Scope.server(guild))
+        [plain] = store.query(PLAIN_STATS.replace("from conversations", "from conversations where guild_id = ?"), [guild])
+        assert {k: figures[k] for k in plain} == plain, guild
+        assert figures["models"] == store.query(PLAIN_MODELS.replace("group by", "where guild_id = ? group by"),
+                                                [guild])
+
+
+def assert_summary_matches_plain_sql(store: ConversationLog) -> None:
+    figures = store.stats()
+    [plain] = store.query(PLAIN_STATS)
+    assert {k: figures[k] for k in plain} == plain
+    assert figures["models"] == store.query(PLAIN_MODELS)
+    assert_per_server_summaries_match_plain_sql(store)
+    for column in FACET_COLUMNS:  # what Datasette's column facet would count, scanning every row
+        counted = store.query("select value, conversations from facet_counts where facet = ? order by value", [column])
+        scanned = store.query(f"select {column} as value, count(*) as conversations from conversations "
+                              f"where {column} is not null group by {column} order by value")
+        assert counted == scanned and scanned, column
+
+
+def test_summaries_equal_plain_sql_after_inserts_deletes_updates_and_migrations(tmp_path):
+    path = tmp_path / "log.db"
+    # A log from before the summary existed: migrate up to m006 only, then write rows.
+    with Database(path) as db:
+        migrations.apply(db, stop_before="m007_stats_summary")
+        db["conversations"].insert_all(exchange(n, channel_id=None if n % 9 == 0 else f"c{n % 3}").row()
+                                       for n in range(50))
+    with ConversationLog(path) as store:  # m007 and m008 backfill from the existing rows
+        assert_summary_matches_plain_sql(store)
+        for n in range(50, 120):
+            store.submit(exchange(n, model_used="static_fallback" if n % 7 == 0 else "claude-haiku-4-5",
+                                  input_tokens=n, output_tokens=2 * n)).result()
+        assert_summary_matches_plain_sql(store)
+        for n in range(120, 130):
+            store.submit(exchange(n, timestamp="2020-01-01 00:00:00", model_used="old-model")).result()
+        assert store.forget("u1").result() > 0  # !forget
+        assert store.delete_older_than(30).result() == 8  # retention (two of the ten were u1's)
+        assert_summary_matches_plain_sql(store)
+        assert "old-model" not in {m["model_used"] for m in store.stats()["models"]}
+        store.submit(exchange(500, user_id="late")).result()
+        store.run_job(lambda db: db.execute("update conversations set model_used = 'x', tokens_used = 9, "
+                                            "user_name = 'renamed', channel_id = null where user_id = 'late'")).result()
+        assert_summary_matches_plain_sql(store)
+        assert store.forget("u2", Scope.server("g1")).result() > 0  # a server's admin's !forget
+        assert store.query("select count(*) as n from conversations where user_id = 'u2'")[0]["n"] > 0
+        assert_summary_matches_plain_sql(store)
+        user_ids = {r["user_id"] for r in store.query("select user_id from conversations")}
+        assert store.stats()["unique_users"] == len(user_ids)
