@@ -152,6 +152,6 @@ async def chat(harness: Harness, user: FakeUser, *texts: str) -> None:
 
 
 def with_settings(harness: Harness, **changes) -> None:
-    """Replace fields of the running cog's settings."""
-    cog = harness.bot.get_cog("Conversations")
-    cog.settings = replace(cog.settings, **changes)
+    """Replace fields of the running cogs' settings."""
+    for cog in harness.bot.cogs.values():
+        cog.settings = replace(cog.settings, **changes)
