@@ -27,7 +27,7 @@ from datasette_auth_passwords.utils import hash_password
 
 from bench.data import build
 from tests.test_fallback import closed_port
-from tests.web import PROJECT, serve_args
+from tests.web import PROJECT, serve_args, serving
 
 PASSWORD = "bench password"
 TABLE_PAGE = "/conversation_logs/conversations?_size=20"
@@ -50,14 +50,8 @@ async def serve(db: Path, plugins: Path):
                                                    env=env, stdout=asyncio.subprocess.DEVNULL,
                                                    stderr=asyncio.subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            try:
-                async with session.get(base + "/robots.txt") as response:
-                    if response.status == 200:
-                        return process, base
-            except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.1)
+    if await serving(base, tries=300):
+        return process, base
     process.kill()
     raise click.ClickException(f"datasette serve did not start with the plugins in {plugins}")
 

@@ -20,7 +20,7 @@ from datasette_auth_passwords.utils import hash_password
 from tests.test_datasette_serve import stop
 from tests.test_fallback import closed_port
 from tests.test_security_web import PAGE, PASSWORD, basic, fetch, guarded, log_path, plugin, web_env  # noqa: F401
-from tests.web import PROJECT, serve_args
+from tests.web import PROJECT, serve_args, serving
 
 # 6. Unknown URLs and methods
 
@@ -107,14 +107,8 @@ async def serve(log_path, without_rich: bool = False):
         sys.executable, *command, "serve", *serve_args(log_path, port), cwd=PROJECT, env=dict(os.environ),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            try:
-                async with session.get(base + "/robots.txt") as response:
-                    if response.status == 200:
-                        return process, base
-            except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.1)
+    if await serving(base, tries=200):
+        return process, base
     process.kill()
     raise AssertionError((await process.communicate())[1].decode())
 

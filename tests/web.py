@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import shlex
 from pathlib import Path
 
+import aiohttp
 import yaml
 from datasette.app import Datasette
 
@@ -37,6 +39,22 @@ def serve_args(db_path: Path, port: int, host: str = "127.0.0.1") -> list[str]:
     args[args.index("--host") + 1] = host
     args[args.index("--port") + 1] = str(port)
     return args
+
+
+SERVE_POLL_S = 0.1  # how often to ask a starting `datasette serve` whether it answers yet
+
+
+async def serving(base: str, tries: int) -> bool:
+    """Whether the `datasette serve` at `base` answers /robots.txt within `tries` polls."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(tries):
+            try:
+                async with session.get(base + "/robots.txt") as response:
+                    if response.status == 200:
+                        return True
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(SERVE_POLL_S)
+    return False
 
 
 def datasette_for(db_path: Path, config: dict | None = None, secret: str | None = None) -> Datasette:
