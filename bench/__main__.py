@@ -19,12 +19,13 @@ import tempfile
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from bench.data import build, insert_sql, rows
+from bench.figures import Figure, p99, timed
+from bench.rated import rated_reads
 from bot.store.awaiting import WriterResults
 from bot import queries
 from bot.scope import Scope
@@ -54,44 +55,6 @@ PACED_RATE = 1000
 NAIVE_HISTORY = """select * from conversations not indexed where user_id = :user or user_name = :user
                    order by timestamp desc, id desc limit 10"""
 INDEXED_HISTORY = "select * from conversations where user_id = ? order by timestamp desc limit 10"
-
-
-@dataclass
-class Figure:
-    section: str
-    what: str
-    value: float
-    unit: str
-    baseline: str = ""
-    baseline_value: float | None = None
-    target: str = ""
-    met: bool | None = None
-
-    @property
-    def ratio(self) -> str:
-        if not self.baseline_value:
-            return ""
-        return f"{self.value / self.baseline_value:.2f}x"
-
-    def row(self) -> str:
-        base = f"{self.baseline}: {self.baseline_value:,.2f} {self.unit}" if self.baseline_value is not None else ""
-        verdict = {True: "met", False: "**missed**", None: ""}[self.met]
-        return f"| {self.section} | {self.what} | {self.value:,.2f} {self.unit} | {base} | {self.ratio} | " \
-               f"{self.target} | {verdict} |"
-
-
-def timed(fn, repeat: int) -> list[float]:
-    """Milliseconds of each call."""
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - started) * 1000)
-    return times
-
-
-def p99(values: list[float]) -> float:
-    return sorted(values)[min(len(values) - 1, int(len(values) * 0.99))]
 
 
 def exchange(values: tuple) -> Exchange:
@@ -489,7 +452,9 @@ def main(rows_count: int, quick: bool, output: Path | None, workdir: Path | None
                               ("startup", lambda: startup(big, work)),
                               ("exports", lambda: exports(big, work)), ("datasette", lambda: datasette(big, work)),
                               ("write path", lambda: write_path(work, burst, lag_rows)),
-                              ("wal", lambda: wal_bound(work, wal_seconds))):
+                              ("wal", lambda: wal_bound(work, wal_seconds)),
+                              # Last: it adds ratings to the big log, which the sections above measure without.
+                              ("rated reads", lambda: rated_reads(big))):
             click.echo(f"measuring {name}…", err=True)
             # The gigabytes an earlier section wrote are still being flushed: on 2 cores that
             # showed up as loop lag in the next one (2 ms instead of 0.5).

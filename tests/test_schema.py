@@ -36,7 +36,7 @@ def test_migrations_on_a_blank_database_give_the_spec_columns_and_more(tmp_path)
         assert [m.name for m in migrations.applied(db)] == [
             "m001_conversations", "m002_analysis_columns", "m003_indexes", "m004_full_text_search", "m005_opt_outs",
             "m006_ratings_and_threads", "m007_stats_summary", "m008_facet_counts", "m009_facet_filter_indexes",
-            "m010_tenancy"]
+            "m010_tenancy", "m013_user_models", "m014_rating_owners"]
         assert db["facet_counts"].columns_dict == {"facet": str, "value": str, "conversations": int}
         assert db["opt_outs"].pks == ["user_id"]
         assert db["conversations"].detect_fts() == "conversations_fts"
@@ -100,7 +100,7 @@ def test_migrating_at_once_from_many_connections_all_succeed(tmp_path):
         thread.join()
     assert errors == []
     with Database(path) as db:
-        assert migrations.pending(db) == [] and len(migrations.applied(db)) == 10
+        assert migrations.pending(db) == [] and len(migrations.applied(db)) == 12
         assert db.journal_mode == "wal"
 
 
@@ -114,6 +114,13 @@ from conversations group by model_used order by conversations desc, model_used
 """
 
 
+# Rating counts as the join of ratings to their replies computes them, within a scope's rows.
+PLAIN_RATED = """
+select count(distinct r.reply_message_id) as rated_replies,
+       (select count(*) from (select 1 from ratings r join conversations c using (reply_message_id) where {where}
+                              group by r.reply_message_id having sum(r.value) > 0)) as replies_rated_up
+from ratings r join conversations c using (reply_message_id) where {where}
+"""
 PLAIN_NAMES = """
 select * from (select ifnull(guild_id, '') as guild_key, ifnull(user_name, '') as name, user_id from conversations
                union select ifnull(guild_id, ''), display_name, user_id from conversations where display_name is not null)
@@ -127,14 +134,25 @@ def assert_per_server_summaries_match_plain_sql(store: ConversationLog) -> None:
         figures = store.stats(Scope.server(guild))
         [plain] = store.query(PLAIN_STATS.replace("from conversations", "from conversations where guild_id = ?"), [guild])
         assert {k: figures[k] for k in plain} == plain, guild
+        [rated] = store.query(PLAIN_RATED.format(where="c.guild_id = :scope"), {"scope": guild})
+        assert {k: figures[k] for k in rated} == rated, guild
         assert figures["models"] == store.query(PLAIN_MODELS.replace("group by", "where guild_id = ? group by"),
                                                 [guild])
+    for user in {row["user_id"] for row in store.query("select user_id from conversations")}:
+        figures = store.stats(Scope.own(user))  # a DM's !stats, from the per-user summaries
+        [plain] = store.query(PLAIN_STATS.replace("from conversations", "from conversations where user_id = ?"), [user])
+        assert {k: figures[k] for k in plain} == plain, user
+        [rated] = store.query(PLAIN_RATED.format(where="c.user_id = :scope"), {"scope": user})
+        assert {k: figures[k] for k in rated} == rated, user
+        assert figures["models"] == store.query(PLAIN_MODELS.replace("group by", "where user_id = ? group by"), [user])
 
 
 def assert_summary_matches_plain_sql(store: ConversationLog) -> None:
     figures = store.stats()
     [plain] = store.query(PLAIN_STATS)
     assert {k: figures[k] for k in plain} == plain
+    [rated] = store.query(PLAIN_RATED.format(where="1"))
+    assert {k: figures[k] for k in rated} == rated
     assert figures["models"] == store.query(PLAIN_MODELS)
     assert_per_server_summaries_match_plain_sql(store)
     for column in FACET_COLUMNS:  # what Datasette's column facet would count, scanning every row
@@ -142,6 +160,15 @@ def assert_summary_matches_plain_sql(store: ConversationLog) -> None:
         scanned = store.query(f"select {column} as value, count(*) as conversations from conversations "
                               f"where {column} is not null group by {column} order by value")
         assert counted == scanned and scanned, column
+
+
+def rate_some(store: ConversationLog, numbers: range) -> None:
+    """Replies to exchanges `numbers`, rated by two raters: 👍 and 👎 on some, 👍 alone on others."""
+    for n in numbers:
+        store.set_reply_id(f"m{n}", f"r{n}").result()
+        if n % 3:
+            assert store.rate(f"r{n}", "rater1", 1 if n % 2 else -1).result()
+            assert store.rate(f"r{n}", "rater2", -1 if n % 5 == 0 else 1).result()
 
 
 def test_summaries_equal_plain_sql_after_inserts_deletes_updates_and_migrations(tmp_path):
@@ -156,9 +183,11 @@ def test_summaries_equal_plain_sql_after_inserts_deletes_updates_and_migrations(
         for n in range(50, 120):
             store.submit(exchange(n, model_used="static_fallback" if n % 7 == 0 else "claude-haiku-4-5",
                                   input_tokens=n, output_tokens=2 * n)).result()
+        rate_some(store, range(40, 120))
         assert_summary_matches_plain_sql(store)
         for n in range(120, 130):
             store.submit(exchange(n, timestamp="2020-01-01 00:00:00", model_used="old-model")).result()
+        rate_some(store, range(120, 130))  # retention takes these ratings with their replies
         assert store.forget("u1").result() > 0  # !forget
         assert store.delete_older_than(30).result() == 8  # retention (two of the ten were u1's)
         assert_summary_matches_plain_sql(store)
@@ -166,6 +195,8 @@ def test_summaries_equal_plain_sql_after_inserts_deletes_updates_and_migrations(
         store.submit(exchange(500, user_id="late")).result()
         store.run_job(lambda db: db.execute("update conversations set model_used = 'x', tokens_used = 9, "
                                             "user_name = 'renamed', channel_id = null where user_id = 'late'")).result()
+        store.run_job(lambda db: db.execute("update conversations set user_id = 'moved', guild_id = 'g9' "
+                                            "where message_id in ('m41', 'm43')")).result()  # rated replies
         assert_summary_matches_plain_sql(store)
         assert store.forget("u2", Scope.server("g1")).result() > 0  # a server's admin's !forget
         assert store.query("select count(*) as n from conversations where user_id = 'u2'")[0]["n"] > 0

@@ -13,8 +13,8 @@ from typing import Iterator
 
 from sqlite_utils import Database, Migrations
 
-from .triggers import (FACET_COLUMNS, STATS_ADD, STATS_REMOVE, facet_counts_sql, tenancy_add_sql,
-                       tenancy_remove_sql)
+from .triggers import (FACET_COLUMNS, RATING_OWNER, RATINGS_WITH_REPLY_GONE, RATINGS_WITH_REPLY_MOVED, STATS_ADD,
+                       STATS_REMOVE, facet_counts_sql, tenancy_add_sql, tenancy_remove_sql, user_models_sql)
 
 TABLE = "conversations"
 ADDED_COLUMNS = {
@@ -167,6 +167,43 @@ def m010_tenancy(db: Database) -> None:
     CREATE TRIGGER tenancy_after_update
       AFTER UPDATE OF user_id, user_name, display_name, guild_id, model_used, tokens_used ON conversations
       BEGIN {tenancy_remove_sql("old")} {tenancy_add_sql("new")} END;
+    """)
+
+
+@migrations()
+def m013_user_models(db: Database) -> None:
+    """Per-user model counts, so !stats in a DM reads a few rows even for a user with half the log."""
+    db.executescript(f"""
+    CREATE TABLE stats_user_models (user_id TEXT NOT NULL, model_used TEXT NOT NULL,
+                                    conversations INTEGER NOT NULL, tokens INTEGER NOT NULL,
+                                    PRIMARY KEY (user_id, model_used)) WITHOUT ROWID;
+    INSERT INTO stats_user_models SELECT user_id, ifnull(model_used, ''), count(*), coalesce(sum(tokens_used), 0)
+      FROM conversations GROUP BY 1, 2;
+    CREATE TRIGGER user_models_after_insert AFTER INSERT ON conversations BEGIN {user_models_sql("new", 1)} END;
+    CREATE TRIGGER user_models_after_delete AFTER DELETE ON conversations BEGIN {user_models_sql("old", -1)} END;
+    CREATE TRIGGER user_models_after_update AFTER UPDATE OF user_id, model_used, tokens_used ON conversations
+      BEGIN {user_models_sql("old", -1)} {user_models_sql("new", 1)} END;
+    """)
+
+
+@migrations()
+def m014_rating_owners(db: Database) -> None:
+    """Ratings say whose reply they rate and in which server (the counts of a DM's or a server's !stats
+    become index lookups), and leave with their reply. Ratings of replies already gone are dropped."""
+    db.executescript(f"""
+    ALTER TABLE ratings ADD COLUMN asker_id TEXT;
+    ALTER TABLE ratings ADD COLUMN guild_key TEXT;
+    UPDATE ratings SET
+      asker_id = (SELECT user_id FROM conversations c WHERE c.reply_message_id = ratings.reply_message_id),
+      guild_key = (SELECT ifnull(guild_id, '') FROM conversations c WHERE c.reply_message_id = ratings.reply_message_id);
+    DELETE FROM ratings WHERE asker_id IS NULL;
+    CREATE INDEX ratings_by_asker ON ratings (asker_id, reply_message_id);
+    CREATE INDEX ratings_by_server ON ratings (guild_key, reply_message_id);
+    CREATE TRIGGER rating_owner_after_insert AFTER INSERT ON ratings BEGIN {RATING_OWNER} END;
+    CREATE TRIGGER ratings_after_reply_delete AFTER DELETE ON conversations
+      WHEN old.reply_message_id IS NOT NULL BEGIN {RATINGS_WITH_REPLY_GONE} END;
+    CREATE TRIGGER ratings_after_reply_update AFTER UPDATE OF user_id, guild_id ON conversations
+      WHEN new.reply_message_id IS NOT NULL BEGIN {RATINGS_WITH_REPLY_MOVED} END;
     """)
 
 

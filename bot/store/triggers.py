@@ -71,3 +71,34 @@ def tenancy_remove_sql(row: str) -> str:
   DELETE FROM stats_guild_models WHERE guild_key = {key} AND model_used = ifnull({row}.model_used, '')
     AND conversations <= 0;
 """
+
+
+def user_models_sql(row: str, step: int) -> str:
+    """Add (step 1) or remove (step -1) `row`'s share of its user's per-model counts."""
+    model = f"ifnull({row}.model_used, '')"
+    if step > 0:
+        return f"""
+  INSERT INTO stats_user_models VALUES ({row}.user_id, {model}, 1, coalesce({row}.tokens_used, 0))
+    ON CONFLICT (user_id, model_used) DO UPDATE SET conversations = conversations + 1,
+                                                    tokens = tokens + excluded.tokens;
+"""
+    return f"""
+  UPDATE stats_user_models SET conversations = conversations - 1, tokens = tokens - coalesce({row}.tokens_used, 0)
+    WHERE user_id = {row}.user_id AND model_used = {model};
+  DELETE FROM stats_user_models WHERE user_id = {row}.user_id AND model_used = {model} AND conversations <= 0;
+"""
+
+
+# A rating carries whose reply it rates and where, so per-user and per-server rating counts are index
+# lookups; it goes with its reply (retention, !forget), so no count sees a rating of a deleted row.
+RATING_OWNER = """
+  UPDATE ratings SET asker_id = (SELECT user_id FROM conversations WHERE reply_message_id = new.reply_message_id),
+                     guild_key = (SELECT ifnull(guild_id, '') FROM conversations
+                                  WHERE reply_message_id = new.reply_message_id)
+    WHERE reply_message_id = new.reply_message_id AND rater_id = new.rater_id;
+"""
+RATINGS_WITH_REPLY_GONE = "DELETE FROM ratings WHERE reply_message_id = old.reply_message_id;"
+RATINGS_WITH_REPLY_MOVED = """
+  UPDATE ratings SET asker_id = new.user_id, guild_key = ifnull(new.guild_id, '')
+    WHERE reply_message_id = new.reply_message_id;
+"""
