@@ -125,6 +125,8 @@ class FakeDiscord:
         self._sent_event = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        from tests.fake_interactions import FakeInteractions  # it builds on this module's parts
+        self.interactions = FakeInteractions(self)
 
     # -- set-up -----------------------------------------------------------
 
@@ -164,6 +166,7 @@ class FakeDiscord:
         app.router.add_post(f"{api}/channels/{{channel_id}}/messages", self.create_message)
         app.router.add_put(f"{api}/channels/{{channel_id}}/messages/{{message_id}}/reactions/{{emoji}}/@me",
                            self.add_own_reaction)
+        self.interactions.add_routes(app, api)
         self._runner, self.port = await serve(app)
         return self
 
@@ -286,6 +289,10 @@ class FakeDiscord:
                 await ws.send_json(payload)
             await self._dispatch(ws, "RESUMED", {})
 
+    def socket_for(self, guild: FakeGuild | None) -> web.WebSocketResponse | None:
+        """The connection a server's events go out on (DMs: the first)."""
+        return self._live_socket()
+
     def _live_socket(self) -> web.WebSocketResponse | None:
         return next((ws for ws in reversed(self.sockets) if not ws.closed), None)
 
@@ -345,6 +352,10 @@ class FakeDiscord:
             data["member"] = self._member_payload(author, guild)
         await self._dispatch(self._live_socket(), "MESSAGE_CREATE", data)
         return message_id
+
+    async def user_slash(self, user: FakeUser, name: str, options: dict | None = None, **where):
+        """`user` runs /name (see FakeInteractions.user_slash); returns the interaction with the bot's answers."""
+        return await self.interactions.user_slash(user, name, options, **where)
 
     async def redeliver(self, message_id: str) -> None:
         """Dispatch a user's MESSAGE_CREATE once more, as an at-least-once gateway may."""
