@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -22,11 +23,16 @@ FILE_LIMIT = 10 * 1024 * 1024  # a normal server's upload limit, as Discord enfo
 MANAGE_GUILD = 1 << 5
 GUILD_MEMBERS_INTENT = 1 << 1
 EVERYONE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16)  # view, send, embed, attach, history
-_ids = itertools.count(1_300_000_000_000_000_000)
+DISCORD_EPOCH_MS = 1_420_070_400_000  # snowflakes count milliseconds from 2015-01-01
+_last_id = 0
 
 
 def snowflake() -> str:
-    return str(next(_ids))
+    """A new id that, like Discord's, encodes the time it was made (discord.py reads an interaction's
+    age from it), each one larger than the last."""
+    global _last_id
+    _last_id = max(_last_id + 1, (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22)
+    return str(_last_id)
 
 
 def now_iso() -> str:
