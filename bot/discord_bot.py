@@ -48,12 +48,23 @@ class ConversationBot(commands.Bot):
                               self.settings.command_guild_id)
 
 
+class ShardedConversationBot(ConversationBot, commands.AutoShardedBot):
+    """The same bot over several gateway connections (BOT_SHARDS): each carries its share of the servers."""
+
+
+def make_bot(settings: Settings, service: BotService, *, message_content: bool, **options) -> ConversationBot:
+    if settings.shards is None:
+        return ConversationBot(settings, service, message_content=message_content, **options)
+    return ShardedConversationBot(settings, service, message_content=message_content,
+                                  shard_count=settings.shards.count, shard_ids=settings.shards.ids, **options)
+
+
 async def run_bot(settings: Settings, service: BotService, started: Callable[[ConversationBot], None] = lambda b: None,
                   **options) -> None:
     """Run until closed. If Discord refuses the Message Content intent (4014), connect again without it."""
     message_content = settings.message_content
     while True:
-        bot = ConversationBot(settings, service, message_content=message_content, **options)
+        bot = make_bot(settings, service, message_content=message_content, **options)
         started(bot)
         try:
             async with bot:

@@ -40,6 +40,32 @@ def _one_id(env: Mapping[str, str], name: str) -> int | None:
     return int(raw)
 
 
+@dataclass(frozen=True)
+class Shards:
+    """BOT_SHARDS and BOT_SHARD_IDS: how many gateway shards, and which of them this process runs."""
+
+    count: int | None  # None: as many as Discord recommends (BOT_SHARDS=auto)
+    ids: tuple[int, ...] | None = None  # None: all of them
+
+
+def _shards(env: Mapping[str, str]) -> Shards | None:
+    raw = (env.get("BOT_SHARDS") or "").strip().lower()
+    ids = tuple(sorted(_ids(env, "BOT_SHARD_IDS"))) or None
+    if not raw:
+        if ids:
+            raise ConfigError("BOT_SHARD_IDS needs BOT_SHARDS, the total number of shards")
+        return None
+    if raw == "auto":
+        if ids:
+            raise ConfigError("BOT_SHARD_IDS needs a number in BOT_SHARDS, not auto")
+        return Shards(None)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"BOT_SHARDS must be auto or a number of shards (1 or more), got {raw!r}")
+    if ids and max(ids) >= int(raw):
+        raise ConfigError(f"BOT_SHARD_IDS must be below BOT_SHARDS ({raw}), got {ids}")
+    return Shards(int(raw), ids)
+
+
 def _number(env: Mapping[str, str], name: str, default: float, kind: type = int):
     raw = env.get(name)
     if raw in (None, ""):
@@ -96,6 +122,7 @@ class Settings:
     discord_gateway_url: str | None = None
     message_content: bool = True  # ask for the privileged Message Content intent (DISCORD_MESSAGE_CONTENT)
     command_guild_id: int | None = None  # register the slash commands in this server only (instant)
+    shards: Shards | None = None  # None: one connection, no sharding
     anthropic_api_key: str | None = None
     anthropic_base_url: str | None = None
     model: str = DEFAULT_MODEL
@@ -137,6 +164,7 @@ class Settings:
             discord_gateway_url=env.get("DISCORD_GATEWAY_URL") or None,
             message_content=_flag(env, "DISCORD_MESSAGE_CONTENT", True),
             command_guild_id=_one_id(env, "DISCORD_COMMAND_GUILD_ID"),
+            shards=_shards(env),
             anthropic_api_key=env.get("ANTHROPIC_API_KEY") or None,
             anthropic_base_url=env.get("ANTHROPIC_BASE_URL") or None,
             model=env.get("BOT_MODEL") or DEFAULT_MODEL,
