@@ -25,6 +25,10 @@ from .slash_options import Everywhere, ExportFormat, UserId, UserQuery
 log = logging.getLogger(__name__)
 
 EMBED_COLOUR = discord.Colour.blurple()
+INTERACTION_GONE = {  # Discord's error codes for an interaction that can no longer be answered
+    10062: "not answered within Discord's 3 seconds (Unknown interaction)",
+    50027: "its 15 minutes for follow-ups are over (Invalid Webhook Token)",
+}
 SHOWN_QUERY_CHARS = 100  # how much of a typed name or id the bot echoes back
 DATASETTE_CSV_PATH = "/conversation_logs/conversations.csv?_stream=on"
 ADMIN_ONLY = "Sorry, `{command}` is for admins only (the configured admin ids, or Manage Server permission)."
@@ -178,6 +182,9 @@ class Conversations(commands.Cog):
         if isinstance(refused, Refused):
             await private(ctx, str(refused))
             return
+        if isinstance(refused, discord.HTTPException) and refused.code in INTERACTION_GONE:
+            log.warning("/%s could not be answered: %s", ctx.command, INTERACTION_GONE[refused.code])
+            return  # the interaction is gone: there is no one left to tell
         log.error("command %s failed", ctx.command, exc_info=error)
         await private(ctx, "Sorry, that command failed. The details are in the bot's log.")
 
