@@ -62,3 +62,24 @@ def test_shard_settings():
                        ({"BOT_SHARD_IDS": "1"}, "needs BOT_SHARDS"), ({"BOT_SHARDS": "0"}, "BOT_SHARDS")]:
         with pytest.raises(ConfigError, match=named):
             shards(**bad)
+
+
+async def test_two_bots_one_shard_each_write_one_log_file(settings, discord_server, members):
+    """Two processes' worth of bots (each its own service, writer thread and SQLite connections) on
+    one WAL file: SQLite serialises their commits, and every message is logged exactly once."""
+    alice, bob, _ = members
+    on_0, on_1 = servers_on_both_shards(discord_server)
+    for guild in (on_0, on_1):
+        discord_server.join(alice, guild)
+        discord_server.join(bob, guild)
+    first = replace(settings, shards=Shards(2, (0,)))
+    second = replace(settings, shards=Shards(2, (1,)), memory_db=settings.memory_db.with_name("memory_2.db"))
+    async with bot_through_run_bot(first, discord_server), bot_through_run_bot(second, discord_server):
+        for number in range(20):  # both bots busy at once: no waiting between messages
+            await discord_server.user_says((alice, bob)[number % 2], f"burst {number}", mention_bot=True,
+                                           guild=(on_0, on_1)[number // 2 % 2])
+        await discord_server.wait_for_sent(20)
+    rows = log_rows(settings)
+    assert sorted(r["user_message"] for r in rows) == sorted(f"burst {n}" for n in range(20))
+    assert len({r["message_id"] for r in rows}) == 20
+    assert {r["guild_id"] for r in rows} == {on_0.id, on_1.id}
