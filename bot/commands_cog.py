@@ -14,6 +14,7 @@ from discord.ext import commands
 from . import replication
 from .confirm_view import confirmed
 from .export import FORMATS, ExportResult
+from .formatting import export_note, too_big_message
 from .help_command import send_help
 from .formatting import (EMBED_FIELD_LIMIT, EMBED_TITLE_LIMIT, candidates_text, history_entry, privacy_sections,
                          stats_lines, truncate)
@@ -30,7 +31,6 @@ INTERACTION_GONE = {  # Discord's error codes for an interaction that can no lon
     50027: "its 15 minutes for follow-ups are over (Invalid Webhook Token)",
 }
 SHOWN_QUERY_CHARS = 100  # how much of a typed name or id the bot echoes back
-DATASETTE_CSV_PATH = "/conversation_logs/conversations.csv?_stream=on"
 ADMIN_ONLY = "Sorry, `{command}` is for admins only (the configured admin ids, or Manage Server permission)."
 EXPORT_REFUSED = ADMIN_ONLY.format(command="!export") + " Send it to me in a DM to get your own conversations."
 HISTORY_REFUSED = "Sorry, only admins can see another person's history. `!history` shows your own."
@@ -94,8 +94,8 @@ class Conversations(commands.Cog):
         if not found:
             await private(ctx, f"No conversations found for {shown(query)}.")
         else:
-            await private(ctx, candidates_text(shown(query), {uid: [shown(n) for n in names] for uid, names in found.items()},
-                                           ctx.prefix))
+            names = {uid: [shown(n) for n in names] for uid, names in found.items()}
+            await private(ctx, candidates_text(shown(query), names, ctx.prefix))
         return None
 
     @commands.hybrid_command()
@@ -121,7 +121,8 @@ class Conversations(commands.Cog):
     @app_commands.rename(user_id="user")
     @app_commands.describe(user_id="Whom to forget (admins only, for someone else)",
                            where="all: every server's rows (the bot's owners only)")
-    async def forget(self, ctx: commands.Context, user_id: UserId | None = None, where: Everywhere | None = None) -> None:
+    async def forget(self, ctx: commands.Context, user_id: UserId | None = None,
+                     where: Everywhere | None = None) -> None:
         """Delete your conversations and memory, after you confirm (admins: anyone's in this server, by id)."""
         who = caller(ctx, self.settings.admin_ids)
         target = str(user_id or ctx.author.id)
@@ -139,7 +140,8 @@ class Conversations(commands.Cog):
             await private(ctx, "Not confirmed in time: nothing was deleted.")
             return
         done = await self.service.forget(target, scope)
-        await private(ctx, f"Done: deleted {done.conversations:,} conversations and {done.memory_turns:,} memory entries.")
+        await private(ctx, f"Done: deleted {done.conversations:,} conversations "
+                           f"and {done.memory_turns:,} memory entries.")
 
     @commands.hybrid_command()
     async def optout(self, ctx: commands.Context) -> None:
@@ -238,19 +240,3 @@ def history_embed(rows: list[dict], scope: Scope) -> discord.Embed:
         heading, body = history_entry(row)
         embed.add_field(name=heading, value=body, inline=False)
     return embed
-
-
-def export_note(result: ExportResult, path: Path, number: int) -> str:
-    if len(result.files) == 1:
-        compressed = " (gzip-compressed to fit Discord's upload limit)" if path.suffix == ".gz" else ""
-        return f"{result.rows:,} conversations{compressed}."
-    return f"Part {number} of {len(result.files)} of {result.rows:,} conversations (gzip; each part stands alone)."
-
-
-def too_big_message(result: ExportResult, datasette_url: str | None) -> str:
-    where = (
-        f"Download it from Datasette instead: {datasette_url}{DATASETTE_CSV_PATH}"
-        if datasette_url
-        else f"Download it from the bot's Datasette instead, at `{DATASETTE_CSV_PATH}`."
-    )
-    return f"The export of {result.rows:,} conversations is too big for Discord, even compressed. {where}"

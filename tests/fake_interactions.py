@@ -4,7 +4,7 @@ As Discord documents it: INTERACTION_CREATE on the gateway; the bot answers once
 POST /interactions/{id}/{token}/callback within 3 seconds (late: 404 Unknown interaction, 10062;
 twice: 400, 40060); follow-ups and edits of the original go through /webhooks/{app_id}/{token} while
 the token lives (15 minutes); PUT /applications/{app_id}[/guilds/{guild_id}]/commands overwrites the
-registered commands, and a command must be registered before anyone can use it.
+registered commands (tests/fake_commands.py), and a command must be registered before anyone can use it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from tests.fake_commands import FakeCommands
 from tests.fake_discord import EVERYONE_PERMISSIONS, FILE_LIMIT, MANAGE_GUILD, FakeGuild, FakeUser, error, \
     json_response, now_iso, snowflake
 
@@ -24,7 +25,6 @@ EPHEMERAL = 1 << 6
 LOADING = 1 << 7  # a deferred reply, "the bot is thinking"
 APPLICATION_COMMAND, MESSAGE_COMPONENT = 2, 3
 CHANNEL_MESSAGE, DEFERRED_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE, MODAL = 4, 5, 6, 7, 9
-USER_OPTION = 6
 BUTTON = 2
 GUILD_CONTEXT, BOT_DM_CONTEXT = 0, 1
 
@@ -85,8 +85,7 @@ class FakeInteractions:
         self.token_lifetime_s = TOKEN_LIFETIME_S
         self.by_id: dict[str, FakeInteraction] = {}
         self.by_token: dict[str, FakeInteraction] = {}
-        self.registered: dict[str | None, dict[str, dict]] = {}  # guild id (None: global) -> name -> command
-        self.sync_calls: list[str | None] = []  # one per bulk overwrite, the guild id or None
+        self.commands = FakeCommands(discord)
         self.late_callbacks = 0
         self._answered = asyncio.Event()
 
@@ -94,20 +93,9 @@ class FakeInteractions:
         app.router.add_post(f"{api}/interactions/{{id}}/{{token}}/callback", self.callback)
         app.router.add_post(f"{api}/webhooks/{{app_id}}/{{token}}", self.followup)
         app.router.add_route("*", f"{api}/webhooks/{{app_id}}/{{token}}/messages/@original", self.original)
-        app.router.add_put(f"{api}/applications/{{app_id}}/commands", self.bulk_overwrite)
-        app.router.add_put(f"{api}/applications/{{app_id}}/guilds/{{guild_id}}/commands", self.bulk_overwrite)
+        self.commands.add_routes(app, api)
 
     # -- REST -------------------------------------------------------------
-
-    async def bulk_overwrite(self, request: web.Request) -> web.Response:
-        guild_id = request.match_info.get("guild_id")
-        self.sync_calls.append(guild_id)
-        commands = {}
-        for command in await request.json():
-            commands[command["name"]] = {**command, "id": snowflake(), "application_id": self.discord.bot_user.id,
-                                         "version": snowflake(), **({"guild_id": guild_id} if guild_id else {})}
-        self.registered[guild_id] = commands
-        return json_response(list(commands.values()))
 
     async def callback(self, request: web.Request) -> web.Response:
         interaction = self.by_id.get(request.match_info["id"])
@@ -206,23 +194,11 @@ class FakeInteractions:
 
     # -- what tests do ----------------------------------------------------
 
-    def command(self, name: str, guild: FakeGuild | None) -> dict:
-        """The registered command a user would see in that place: the server's own first, then global."""
-        found = (self.registered.get(guild.id, {}) if guild else {}).get(name) or self.registered.get(None, {}).get(name)
-        if found is None:
-            raise LookupError(f"/{name} is not registered {'in ' + guild.name if guild else 'globally'}")
-        return found
-
     async def user_slash(self, user: FakeUser, name: str, options: dict | None = None, *, guild: FakeGuild | None = None,
                          channel: str = "general", dm: bool = False, replies: int = 1) -> FakeInteraction:
         """`user` runs /name with `options` (a FakeUser for a user option); waits for `replies` answers."""
         guild = None if dm else guild or self.discord.guilds[0]
-        command = self.command(name, guild)
-        data = {"id": command["id"], "name": name, "type": 1, "options": [], "resolved": {}}
-        if command.get("guild_id"):
-            data["guild_id"] = command["guild_id"]
-        for option_name, value in (options or {}).items():
-            data["options"].append(self._option(command, option_name, value, data["resolved"], guild))
+        data = self.commands.data(name, options or {}, guild)
         channel_id = self.discord.dm_channel_id if dm else guild.channels[channel]
         return await self._deliver(APPLICATION_COMMAND, user, guild, channel_id, data, {}, replies)
 
@@ -274,14 +250,3 @@ class FakeInteractions:
     def _member(self, user: FakeUser, guild: FakeGuild) -> dict:
         permissions = EVERYONE_PERMISSIONS | (MANAGE_GUILD if user.id in guild.admins else 0)
         return {**self.discord._member_payload(user, guild), "user": user.payload(), "permissions": str(permissions)}
-
-    def _option(self, command: dict, name: str, value, resolved: dict, guild: FakeGuild | None) -> dict:
-        spec = next((o for o in command.get("options", []) if o["name"] == name), None)
-        if spec is None:
-            raise LookupError(f"/{command['name']} has no option {name!r}")
-        if spec["type"] == USER_OPTION:
-            resolved.setdefault("users", {})[value.id] = value.payload()
-            if guild is not None and value in guild.members:
-                resolved.setdefault("members", {})[value.id] = self.discord._member_payload(value, guild)
-            value = value.id
-        return {"name": name, "type": spec["type"], "value": value}

@@ -36,23 +36,23 @@ async def start_and_stop(settings, bot_class=ConversationBot) -> None:
 
 
 async def test_commands_are_registered_only_when_their_definitions_change(settings, discord_server, caplog):
-    interactions = discord_server.interactions
+    commands = discord_server.interactions.commands
     await start_and_stop(settings)
-    assert interactions.sync_calls == [None] and settings.command_hash_file.exists()
+    assert commands.sync_calls == [None] and settings.command_hash_file.exists()
     with caplog.at_level(logging.INFO, logger="bot.command_sync"):
         await start_and_stop(settings)
-    assert interactions.sync_calls == [None]  # same definitions: no PUT spent on the rate limit
+    assert commands.sync_calls == [None]  # same definitions: no PUT spent on the rate limit
     assert any("unchanged since the last sync" in r.getMessage() for r in caplog.records)
 
     await start_and_stop(settings, BotWithOneMore)
-    assert interactions.sync_calls == [None, None] and "ping" in interactions.registered[None]
+    assert commands.sync_calls == [None, None] and "ping" in commands.registered[None]
     await start_and_stop(settings)  # and back: "ping" is removed again
-    assert interactions.sync_calls == [None, None, None] and "ping" not in interactions.registered[None]
+    assert commands.sync_calls == [None, None, None] and "ping" not in commands.registered[None]
 
     settings.command_hash_file.write_text("{not json")  # damaged: registers again, and repairs it
     await start_and_stop(settings)
     await start_and_stop(settings)
-    assert len(interactions.sync_calls) == 4
+    assert len(commands.sync_calls) == 4
 
 
 async def test_one_test_server_gets_the_commands_instantly(settings, discord_server, members):
@@ -63,8 +63,8 @@ async def test_one_test_server_gets_the_commands_instantly(settings, discord_ser
         task = asyncio.create_task(bot.start(settings.discord_token))
         await asyncio.wait_for(bot.wait_until_ready(), 10)
         try:
-            assert discord_server.interactions.sync_calls == [guild.id]
-            assert None not in discord_server.interactions.registered
+            assert discord_server.interactions.commands.sync_calls == [guild.id]
+            assert None not in discord_server.interactions.commands.registered
             stats = await discord_server.user_slash(members[1], "stats", guild=guild)
             assert stats.messages[0].embeds[0]["title"] == "Conversation statistics"
         finally:

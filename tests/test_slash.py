@@ -26,9 +26,9 @@ async def slash(harness, user, name, options=None, **where):
 
 
 async def test_every_command_is_registered_once_with_its_options(harness):
-    commands = harness.discord.interactions.registered[None]
+    commands = harness.discord.interactions.commands.registered[None]
     assert set(commands) == {"stats", "history", "export", "forget", "optout", "optin", "privacy", "help"}
-    assert harness.discord.interactions.sync_calls == [None]  # one global bulk overwrite
+    assert harness.discord.interactions.commands.sync_calls == [None]  # one global bulk overwrite
     history = {o["name"]: o for o in commands["history"]["options"]}
     assert history["user"]["type"] == 6  # Discord's user picker
     assert [c["value"] for c in history["where"]["choices"]] == ["all"]
