@@ -49,8 +49,15 @@ async def sync_if_changed(tree: app_commands.CommandTree, application_id: int, p
     if hashes.get(key) == digest:
         log.info("slash commands unchanged since the last sync (%s): not registering them again", key)
         return False
-    await tree.sync(guild=guild)
+    try:
+        await tree.sync(guild=guild)
+    except discord.HTTPException as err:  # the commands registered before still work; retried next start
+        log.error("slash commands not registered (%s): %s", key, err)
+        return False
     hashes[key] = digest
-    path.write_text(json.dumps(hashes, indent=1))
+    try:
+        path.write_text(json.dumps(hashes, indent=1))
+    except OSError as err:
+        log.warning("cannot write %s (%s): the slash commands will be registered again next start", path, err)
     log.info("registered %d slash commands (%s)", len(tree.get_commands(guild=guild)), key)
     return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tests.fake_discord import FakeGuild, json_response, snowflake
+from tests.fake_discord import FakeGuild, error, json_response, snowflake
 
 USER_OPTION = 6
 
@@ -15,6 +15,7 @@ class FakeCommands:
         self.discord = discord
         self.registered: dict[str | None, dict[str, dict]] = {}  # guild id (None: global) -> name -> command
         self.sync_calls: list[str | None] = []  # one per bulk overwrite, the guild id or None
+        self.missing_access: set[str] = set()  # servers the bot joined without the applications.commands scope
 
     def add_routes(self, app: web.Application, api: str) -> None:
         app.router.add_put(f"{api}/applications/{{app_id}}/commands", self.bulk_overwrite)
@@ -24,6 +25,8 @@ class FakeCommands:
         """PUT: the given list replaces every command registered in that place."""
         guild_id = request.match_info.get("guild_id")
         self.sync_calls.append(guild_id)
+        if guild_id in self.missing_access:
+            return error(403, 50001, "Missing Access")
         commands = {}
         for command in await request.json():
             commands[command["name"]] = {**command, "id": snowflake(), "application_id": self.discord.bot_user.id,

@@ -72,6 +72,20 @@ async def test_one_test_server_gets_the_commands_instantly(settings, discord_ser
             await task
 
 
+async def test_a_refused_registration_does_not_stop_the_bot_and_is_retried(settings, discord_server, caplog):
+    guild = discord_server.guilds[0]
+    settings = replace(settings, command_guild_id=int(guild.id))
+    commands = discord_server.interactions.commands
+    commands.missing_access.add(guild.id)  # invited without applications.commands
+    with caplog.at_level(logging.ERROR, logger="bot.command_sync"):
+        await start_and_stop(settings)  # starts, answers nothing as /, and says why
+    assert any("slash commands not registered" in r.getMessage() and "Missing Access" in r.getMessage()
+               for r in caplog.records)
+    commands.missing_access.clear()  # re-invited with the scope
+    await start_and_stop(settings)
+    assert commands.sync_calls == [guild.id, guild.id] and "stats" in commands.registered[guild.id]
+
+
 async def test_an_answer_after_three_seconds_is_refused_as_discord_does(harness, caplog):
     harness.discord.interactions.window_s = 0.0  # as if the bot had taken longer than 3 seconds
     interaction = await harness.discord.interactions.user_slash(harness.alice, "privacy", replies=0)
