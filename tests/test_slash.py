@@ -3,6 +3,7 @@ figures as `!name`, private answers ephemeral, the same tenancy, and /forget's b
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 
@@ -164,3 +165,24 @@ async def test_refusals_to_non_owners_are_the_same_both_ways(harness):
     [prefixed] = await harness.say(harness.bob, "!stats all")
     slashed = await slash(harness, harness.bob, "stats", {"where": "all"})
     assert slashed.content == prefixed.content and "only for the bot's owners" in slashed.content
+
+
+async def test_help_for_one_command_both_ways(harness):
+    [prefixed] = await harness.say(harness.alice, "!help stats")
+    slashed = await slash(harness, harness.alice, "help", {"command": "stats"})
+    assert slashed.content == prefixed.content.replace("!", "/")
+    assert "Conversation statistics of this server" in slashed.content
+
+
+async def test_export_files_are_the_same_both_ways(harness):
+    await chat(harness, harness.alice, "one", "two")
+    await chat(harness, harness.bob, "three")
+    for _ in range(100):  # the reply's id is stored just after the reply is sent
+        if all(row["reply_message_id"] for row in harness.rows()):
+            break
+        await asyncio.sleep(0.02)
+    for fmt in ("csv", "jsonl", "chat"):
+        [prefixed] = await harness.say(harness.admin, f"!export {fmt}")
+        slashed = await slash(harness, harness.admin, "export", {"format": fmt})
+        assert slashed.content == prefixed.content
+        assert list(slashed.files.values()) == list(prefixed.files.values()), fmt
