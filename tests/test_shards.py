@@ -9,7 +9,7 @@ import pytest
 from bot.discord_bot import ShardedConversationBot
 from bot.settings import ConfigError, Settings, Shards
 from tests.conftest import log_rows
-from tests.fake_gateway import shard_of
+from tests.fake_gateway import MESSAGE_CONTENT_INTENT, shard_of
 from tests.test_intents import bot_through_run_bot
 
 
@@ -83,3 +83,15 @@ async def test_two_bots_one_shard_each_write_one_log_file(settings, discord_serv
     assert sorted(r["user_message"] for r in rows) == sorted(f"burst {n}" for n in range(20))
     assert len({r["message_id"] for r in rows}) == 20
     assert {r["guild_id"] for r in rows} == {on_0.id, on_1.id}
+
+
+async def test_sharded_bot_falls_back_without_the_refused_intent_too(settings, discord_server, members):
+    discord_server.refused_intents = MESSAGE_CONTENT_INTENT
+    on_0, on_1 = servers_on_both_shards(discord_server)
+    discord_server.join(members[0], on_1)
+    settings = replace(settings, shards=Shards(2))
+    async with bot_through_run_bot(settings, discord_server, connections=2) as bot:
+        assert not bot.intents.message_content and bot.shard_count == 2
+        await discord_server.user_says(members[0], "on shard 1", mention_bot=True, guild=on_1)
+        [reply] = await discord_server.wait_for_sent(1)
+        assert reply.content == "Echo #1: on shard 1"
