@@ -186,3 +186,13 @@ async def test_export_files_are_the_same_both_ways(harness):
         slashed = await slash(harness, harness.admin, "export", {"format": fmt})
         assert slashed.content == prefixed.content
         assert list(slashed.files.values()) == list(prefixed.files.values()), fmt
+
+
+async def test_forget_someone_else_is_refused_for_a_plain_member_both_ways(harness):
+    await chat(harness, harness.alice, "mine")
+    [prefixed] = await harness.say(harness.bob, f"!forget {harness.alice.id}")
+    slashed = await slash(harness, harness.bob, "forget", {"user": harness.alice})
+    assert slashed.ephemeral and slashed.content == prefixed.content
+    assert "only admins can forget someone else" in slashed.content and len(harness.rows()) == 1
+    prompt = await slash(harness, harness.admin, "forget", {"user": harness.alice})
+    assert f"user {harness.alice.id}'s 1 logged conversations in this server" in prompt.content
