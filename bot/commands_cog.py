@@ -14,10 +14,9 @@ from discord.ext import commands
 from . import replication
 from .confirm_view import confirmed
 from .export import FORMATS, ExportResult
-from .formatting import export_note, too_big_message
+from .formatting import (EMBED_FIELD_LIMIT, EMBED_TITLE_LIMIT, candidates_text, export_note, history_entry,
+                         privacy_sections, stats_lines, too_big_message, truncate)
 from .help_command import send_help
-from .formatting import (EMBED_FIELD_LIMIT, EMBED_TITLE_LIMIT, candidates_text, history_entry, privacy_sections,
-                         stats_lines, truncate)
 from .scope import EVERYWHERE, Caller, Refused, Scope, split_everywhere
 from .service import BotService
 from .settings import Settings
@@ -148,7 +147,7 @@ class Conversations(commands.Cog):
         """Stop logging your messages; the bot still answers you. `!optin` undoes it."""
         await self.service.set_opted_out(str(ctx.author.id), True)
         await private(ctx, "You're opted out: from now on nothing you say is logged or remembered. "
-                       "Your earlier conversations stay until you use `!forget`.")
+                           "Your earlier conversations stay until you use `!forget`.")
 
     @commands.hybrid_command()
     async def optin(self, ctx: commands.Context) -> None:
