@@ -60,9 +60,9 @@ def run(settings: Settings, replicate: bool = True) -> None:
     except discord.LoginFailure:
         raise click.ClickException(
             "Discord rejected DISCORD_TOKEN: copy the bot token again from the developer portal.") from None
-    except discord.PrivilegedIntentsRequired:
+    except discord.PrivilegedIntentsRequired:  # only when started without Message Content: another intent
         raise click.ClickException(
-            "Discord refused the Message Content intent: enable it under Bot → Privileged Gateway Intents."
+            "Discord refused a privileged intent: check Bot → Privileged Gateway Intents in the developer portal."
         ) from None
     finally:
         if replicator:
@@ -207,15 +207,14 @@ def use_discord_endpoints(settings: Settings) -> None:
 
 
 async def run_discord(settings: Settings) -> None:
-    from .discord_bot import ConversationBot
+    from .discord_bot import run_bot
     from .service import open_service
 
     use_discord_endpoints(settings)
     async with open_service(settings) as service:
-        bot = ConversationBot(settings, service)
-        stop_on_signals(lambda: asyncio.ensure_future(bot.close()))
-        async with bot:
-            await bot.start(settings.discord_token)
+        current = []  # the bot now connected: a refused intent starts a second one
+        stop_on_signals(lambda: asyncio.ensure_future(current[-1].close()))
+        await run_bot(settings, service, started=current.append)
     log.info("stopped; the conversation log is flushed")
 
 

@@ -8,22 +8,28 @@ import tempfile
 from pathlib import Path
 
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from . import replication
+from .confirm_view import confirmed
 from .export import FORMATS, ExportResult
-from .formatting import (EMBED_FIELD_LIMIT, EMBED_TITLE_LIMIT, candidates_text, history_entry, privacy_sections,
-                         stats_lines, truncate)
+from .formatting import (EMBED_FIELD_LIMIT, EMBED_TITLE_LIMIT, candidates_text, export_note, history_entry,
+                         privacy_sections, stats_lines, too_big_message, truncate)
+from .help_command import send_help
 from .scope import EVERYWHERE, Caller, Refused, Scope, split_everywhere
 from .service import BotService
 from .settings import Settings
+from .slash_options import Everywhere, ExportFormat, UserId, UserQuery
 
 log = logging.getLogger(__name__)
 
 EMBED_COLOUR = discord.Colour.blurple()
-CONFIRM = "✅"
+INTERACTION_GONE = {  # Discord's error codes for an interaction that can no longer be answered
+    10062: "not answered within Discord's 3 seconds (Unknown interaction)",
+    50027: "its 15 minutes for follow-ups are over (Invalid Webhook Token)",
+}
 SHOWN_QUERY_CHARS = 100  # how much of a typed name or id the bot echoes back
-DATASETTE_CSV_PATH = "/conversation_logs/conversations.csv?_stream=on"
 ADMIN_ONLY = "Sorry, `{command}` is for admins only (the configured admin ids, or Manage Server permission)."
 EXPORT_REFUSED = ADMIN_ONLY.format(command="!export") + " Send it to me in a DM to get your own conversations."
 HISTORY_REFUSED = "Sorry, only admins can see another person's history. `!history` shows your own."
@@ -38,8 +44,9 @@ class Conversations(commands.Cog):
         self.service = service
         self.settings = settings
 
-    @commands.command()
-    async def stats(self, ctx: commands.Context, where: str | None = None) -> None:
+    @commands.hybrid_command()
+    @app_commands.describe(where="all: every server's statistics (the bot's owners only)")
+    async def stats(self, ctx: commands.Context, where: Everywhere | None = None) -> None:
         """Conversation statistics of this server (in a DM: yours; owners: `all` for every server)."""
         scope = caller(ctx, self.settings.admin_ids).overview(is_everywhere(where))
         figures = await self.service.stats(scope)
@@ -51,10 +58,14 @@ class Conversations(commands.Cog):
             embed.add_field(name="Replica", value=truncate(line, EMBED_FIELD_LIMIT), inline=False)
         await ctx.send(embed=embed)
 
-    @commands.command()
-    async def history(self, ctx: commands.Context, *, user: str | None = None) -> None:
+    @commands.hybrid_command()
+    @app_commands.describe(user="Whose history (admins only, for someone else)",
+                           where="all: every server's rows (the bot's owners only)")
+    async def history(self, ctx: commands.Context, *, user: UserQuery | None = None,
+                      where: Everywhere | None = None) -> None:
         """Your last 10 conversations here; admins: a @mention's, name's or id's (owners: `all` first)."""
         everywhere, query = split_everywhere(user)
+        everywhere = everywhere or is_everywhere(where)  # `where` is the / form's; ! takes `all` first
         who = caller(ctx, self.settings.admin_ids)
         target = self_or_other(ctx, query)
         if target == who.user_id:
@@ -68,9 +79,9 @@ class Conversations(commands.Cog):
                 return
         rows = await self.service.history(target, scope)
         if not rows:
-            await ctx.send(f"No conversations found for {'you' if query is None else shown(query)}.")
+            await private(ctx, f"No conversations found for {'you' if query is None else shown(query)}.")
             return
-        await ctx.send(embed=history_embed(rows, scope))
+        await private(ctx, embed=history_embed(rows, scope))
 
     async def _resolve(self, ctx: commands.Context, query: str, target: str | None, scope: Scope) -> str | None:
         """A user id for an admin's query: the id given, or the one user of that name in `scope`."""
@@ -80,30 +91,37 @@ class Conversations(commands.Cog):
         if len(found) == 1:
             return next(iter(found))
         if not found:
-            await ctx.send(f"No conversations found for {shown(query)}.")
+            await private(ctx, f"No conversations found for {shown(query)}.")
         else:
-            await ctx.send(candidates_text(shown(query), {uid: [shown(n) for n in names] for uid, names in found.items()},
-                                           ctx.prefix))
+            names = {uid: [shown(n) for n in names] for uid, names in found.items()}
+            await private(ctx, candidates_text(shown(query), names, ctx.prefix))
         return None
 
-    @commands.command()
-    async def export(self, ctx: commands.Context, fmt: str = "csv", where: str | None = None) -> None:
+    @commands.hybrid_command()
+    @app_commands.rename(fmt="format")
+    @app_commands.describe(fmt="csv (default), jsonl, or chat (JSON lines for fine-tuning)",
+                           where="all: every server's rows (the bot's owners only)")
+    async def export(self, ctx: commands.Context, fmt: ExportFormat = "csv", where: Everywhere | None = None) -> None:
         """Export conversations: csv (default), jsonl, or chat. Admins: this server's; in a DM: yours."""
         if fmt.lower() == EVERYWHERE:
             fmt, where = "csv", EVERYWHERE
         scope = caller(ctx, self.settings.admin_ids).reach(is_everywhere(where), EXPORT_REFUSED)
         fmt = {"chat": "chat-jsonl"}.get(fmt.lower(), fmt.lower())
         if fmt not in FORMATS:
-            await ctx.send("Unknown format: use `csv`, `jsonl` or `chat`.")
+            await private(ctx, "Unknown format: use `csv`, `jsonl` or `chat`.")
             return
         limit = ctx.guild.filesize_limit if ctx.guild else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
         with tempfile.TemporaryDirectory() as directory:
-            async with ctx.typing():
+            async with ctx.typing(ephemeral=True):
                 result = await self.service.export(Path(directory), limit, self.settings.export_max_parts, fmt, scope)
             await self._send_export(ctx, result)
 
-    @commands.command()
-    async def forget(self, ctx: commands.Context, user_id: int | None = None, where: str | None = None) -> None:
+    @commands.hybrid_command()
+    @app_commands.rename(user_id="user")
+    @app_commands.describe(user_id="Whom to forget (admins only, for someone else)",
+                           where="all: every server's rows (the bot's owners only)")
+    async def forget(self, ctx: commands.Context, user_id: UserId | None = None,
+                     where: Everywhere | None = None) -> None:
         """Delete your conversations and memory, after you confirm (admins: anyone's in this server, by id)."""
         who = caller(ctx, self.settings.admin_ids)
         target = str(user_id or ctx.author.id)
@@ -116,51 +134,60 @@ class Conversations(commands.Cog):
         count = await self.service.count_for_user(target, scope)
         whose = "your" if target == who.user_id else f"user {target}'s"
         place = "" if target == who.user_id or scope.is_everything else " in this server"
-        question = (f"This permanently deletes {whose} {count:,} logged conversations{place} and short-term memory. "
-                    f"React with {CONFIRM} within {self.settings.confirm_seconds:g} seconds to confirm.")
+        question = f"This permanently deletes {whose} {count:,} logged conversations{place} and short-term memory."
         if not await confirmed(ctx, question, self.settings.confirm_seconds):
-            await ctx.send("Not confirmed in time: nothing was deleted.")
+            await private(ctx, "Not confirmed in time: nothing was deleted.")
             return
         done = await self.service.forget(target, scope)
-        await ctx.send(f"Done: deleted {done.conversations:,} conversations and {done.memory_turns:,} memory entries.")
+        await private(ctx, f"Done: deleted {done.conversations:,} conversations "
+                           f"and {done.memory_turns:,} memory entries.")
 
-    @commands.command()
+    @commands.hybrid_command()
     async def optout(self, ctx: commands.Context) -> None:
         """Stop logging your messages; the bot still answers you. `!optin` undoes it."""
         await self.service.set_opted_out(str(ctx.author.id), True)
-        await ctx.send("You're opted out: from now on nothing you say is logged or remembered. "
-                       "Your earlier conversations stay until you use `!forget`.")
+        await private(ctx, "You're opted out: from now on nothing you say is logged or remembered. "
+                           "Your earlier conversations stay until you use `!forget`.")
 
-    @commands.command()
+    @commands.hybrid_command()
     async def optin(self, ctx: commands.Context) -> None:
         """Let the bot log and remember your conversations again."""
         await self.service.set_opted_out(str(ctx.author.id), False)
-        await ctx.send("You're opted in: your conversations are logged again.")
+        await private(ctx, "You're opted in: your conversations are logged again.")
 
-    @commands.command()
+    @commands.hybrid_command()
     async def privacy(self, ctx: commands.Context) -> None:
         """What the bot stores about you, for how long, who can see it, and how to be forgotten."""
         embed = discord.Embed(title="Privacy", url=self.settings.privacy_url, colour=EMBED_COLOUR)
         for title, text in privacy_sections(self.settings.retention_days, self.settings.redact,
                                             self.settings.memory_ttl_minutes):
             embed.add_field(name=title, value=text, inline=False)
-        await ctx.send(embed=embed)
+        await private(ctx, embed=embed)
+
+    @commands.hybrid_command(name="help")
+    @app_commands.describe(command="A command to explain")
+    async def help_(self, ctx: commands.Context, command: str | None = None) -> None:
+        """Shows this message"""
+        await send_help(ctx, command)
 
     async def _send_export(self, ctx: commands.Context, result: ExportResult) -> None:
         if result.too_big:
-            await ctx.send(too_big_message(result, self.settings.datasette_url))
+            await private(ctx, too_big_message(result, self.settings.datasette_url))
             return
         for number, path in enumerate(result.files, 1):
             note = export_note(result, path, number)
-            await ctx.send(note, file=discord.File(path, filename=path.name))
+            await private(ctx, note, file=discord.File(path, filename=path.name))
 
     async def cog_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
-        refused = getattr(error, "original", None)
+        refused = root_cause(error)
         if isinstance(refused, Refused):
-            await ctx.send(str(refused))
+            await private(ctx, str(refused))
             return
+        if isinstance(refused, discord.HTTPException) and refused.code in INTERACTION_GONE:
+            log.warning("/%s could not be answered: %s", ctx.command, INTERACTION_GONE[refused.code])
+            return  # the interaction is gone: there is no one left to tell
         log.error("command %s failed", ctx.command, exc_info=error)
-        await ctx.send("Sorry, that command failed. The details are in the bot's log.")
+        await private(ctx, "Sorry, that command failed. The details are in the bot's log.")
 
 
 def caller(ctx: commands.Context, owner_ids: frozenset[int]) -> Caller:
@@ -171,19 +198,16 @@ def caller(ctx: commands.Context, owner_ids: frozenset[int]) -> Caller:
                   is_owner=ctx.author.id in owner_ids)
 
 
-async def confirmed(ctx: commands.Context, question: str, timeout: float) -> bool:
-    """Ask, and wait for the author's reaction on the question (raw events: no cache needed)."""
-    prompt = await ctx.send(question)
-    await prompt.add_reaction(CONFIRM)
+async def private(ctx: commands.Context, *args, **kwargs) -> discord.Message:
+    """Answer only the caller as a slash command (ephemeral); a `!` command answers in the channel as before."""
+    return await ctx.send(*args, ephemeral=True, **kwargs)
 
-    def by_author(event: discord.RawReactionActionEvent) -> bool:
-        return event.message_id == prompt.id and event.user_id == ctx.author.id and str(event.emoji) == CONFIRM
 
-    try:
-        await ctx.bot.wait_for("raw_reaction_add", check=by_author, timeout=timeout)
-    except asyncio.TimeoutError:
-        return False
-    return True
+def root_cause(error: BaseException) -> BaseException:
+    """The exception a command raised, under the wrappers of the `!` form (one) or the `/` form (two)."""
+    while getattr(error, "original", None) is not None:
+        error = error.original
+    return error
 
 
 def self_or_other(ctx: commands.Context, query: str | None) -> str | None:
@@ -215,19 +239,3 @@ def history_embed(rows: list[dict], scope: Scope) -> discord.Embed:
         heading, body = history_entry(row)
         embed.add_field(name=heading, value=body, inline=False)
     return embed
-
-
-def export_note(result: ExportResult, path: Path, number: int) -> str:
-    if len(result.files) == 1:
-        compressed = " (gzip-compressed to fit Discord's upload limit)" if path.suffix == ".gz" else ""
-        return f"{result.rows:,} conversations{compressed}."
-    return f"Part {number} of {len(result.files)} of {result.rows:,} conversations (gzip; each part stands alone)."
-
-
-def too_big_message(result: ExportResult, datasette_url: str | None) -> str:
-    where = (
-        f"Download it from Datasette instead: {datasette_url}{DATASETTE_CSV_PATH}"
-        if datasette_url
-        else f"Download it from the bot's Datasette instead, at `{DATASETTE_CSV_PATH}`."
-    )
-    return f"The export of {result.rows:,} conversations is too big for Discord, even compressed. {where}"

@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Callable
+
 import discord
 from discord.ext import commands
 
 from .chat_cog import Chat
+from .command_sync import sync_if_changed
 from .commands_cog import Conversations
 from .service import BotService
 from .settings import Settings
 
+log = logging.getLogger(__name__)
+
+WITHOUT_CONTENT = (
+    "Discord refused the Message Content intent (close code 4014): running without it. What still works: "
+    "mentions of the bot, DMs, replies to the bot, and every slash command; `!` commands and BOT_CHAT_CHANNELS "
+    "need the intent (developer portal: Bot → Privileged Gateway Intents → Message Content)."
+)
+
 
 class ConversationBot(commands.Bot):
-    def __init__(self, settings: Settings, service: BotService, **options):
+    def __init__(self, settings: Settings, service: BotService, *, message_content: bool | None = None, **options):
         intents = discord.Intents.default()
-        intents.message_content = True  # privileged: enable it in the developer portal too
+        # Privileged: enable it in the developer portal too. Without it, guild text arrives only when it
+        # mentions the bot (slash commands need no intent).
+        intents.message_content = settings.message_content if message_content is None else message_content
         super().__init__(
             command_prefix=settings.command_prefix,
             intents=intents,
+            help_command=None,  # `help` is a hybrid command of the commands cog, so `/help` exists too
             # Claude's text can hold any mention ("reply only with <@id>"): only the asker is pinged,
             # by the reply itself; @everyone, roles and other users stay silent.
             allowed_mentions=discord.AllowedMentions.none(),
@@ -29,3 +44,34 @@ class ConversationBot(commands.Bot):
     async def setup_hook(self) -> None:
         await self.add_cog(Chat(self, self.service, self.settings))
         await self.add_cog(Conversations(self, self.service, self.settings))
+        await sync_if_changed(self.tree, self.application_id, self.settings.command_hash_file,
+                              self.settings.command_guild_id)
+
+
+class ShardedConversationBot(ConversationBot, commands.AutoShardedBot):
+    """The same bot over several gateway connections (BOT_SHARDS): each carries its share of the servers."""
+
+
+def make_bot(settings: Settings, service: BotService, *, message_content: bool, **options) -> ConversationBot:
+    if settings.shards is None:
+        return ConversationBot(settings, service, message_content=message_content, **options)
+    return ShardedConversationBot(settings, service, message_content=message_content,
+                                  shard_count=settings.shards.count, shard_ids=settings.shards.ids, **options)
+
+
+async def run_bot(settings: Settings, service: BotService, started: Callable[[ConversationBot], None] = lambda b: None,
+                  **options) -> None:
+    """Run until closed. If Discord refuses the Message Content intent (4014), connect again without it."""
+    message_content = settings.message_content
+    while True:
+        bot = make_bot(settings, service, message_content=message_content, **options)
+        started(bot)
+        try:
+            async with bot:
+                await bot.start(settings.discord_token)
+            return
+        except discord.PrivilegedIntentsRequired:
+            if not message_content:
+                raise  # asked for no privileged intent: nothing left to drop
+            log.warning(WITHOUT_CONTENT)
+            message_content = False

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .export import ExportResult
+
 MESSAGE_LIMIT = 2000  # characters of a message's content
 EMBED_TITLE_LIMIT = 256  # characters of an embed's title, or a field's name
 EMBED_FIELD_LIMIT = 1024  # characters of an embed field's value
@@ -97,3 +103,22 @@ def candidates_text(query: str, found: dict[str, list[str]], prefix: str = "!") 
              f"for example `{prefix}history {next(iter(found))}`:"]
     lines += [f"• `{user_id}`: {', '.join(names)}" for user_id, names in found.items()]
     return truncate("\n".join(lines), MESSAGE_LIMIT)
+
+
+DATASETTE_CSV_PATH = "/conversation_logs/conversations.csv?_stream=on"
+
+
+def export_note(result: ExportResult, path: Path, number: int) -> str:
+    if len(result.files) == 1:
+        compressed = " (gzip-compressed to fit Discord's upload limit)" if path.suffix == ".gz" else ""
+        return f"{result.rows:,} conversations{compressed}."
+    return f"Part {number} of {len(result.files)} of {result.rows:,} conversations (gzip; each part stands alone)."
+
+
+def too_big_message(result: ExportResult, datasette_url: str | None) -> str:
+    where = (
+        f"Download it from Datasette instead: {datasette_url}{DATASETTE_CSV_PATH}"
+        if datasette_url
+        else f"Download it from the bot's Datasette instead, at `{DATASETTE_CSV_PATH}`."
+    )
+    return f"The export of {result.rows:,} conversations is too big for Discord, even compressed. {where}"

@@ -31,6 +31,41 @@ def _ids(env: Mapping[str, str], name: str) -> frozenset[int]:
         raise ConfigError(f"{name} must be a comma-separated list of numeric Discord ids, got {raw!r}") from None
 
 
+def _one_id(env: Mapping[str, str], name: str) -> int | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be one numeric Discord server id, got {raw!r}")
+    return int(raw)
+
+
+@dataclass(frozen=True)
+class Shards:
+    """BOT_SHARDS and BOT_SHARD_IDS: how many gateway shards, and which of them this process runs."""
+
+    count: int | None  # None: as many as Discord recommends (BOT_SHARDS=auto)
+    ids: tuple[int, ...] | None = None  # None: all of them
+
+
+def _shards(env: Mapping[str, str]) -> Shards | None:
+    raw = (env.get("BOT_SHARDS") or "").strip().lower()
+    ids = tuple(sorted(_ids(env, "BOT_SHARD_IDS"))) or None
+    if not raw:
+        if ids:
+            raise ConfigError("BOT_SHARD_IDS needs BOT_SHARDS, the total number of shards")
+        return None
+    if raw == "auto":
+        if ids:
+            raise ConfigError("BOT_SHARD_IDS needs a number in BOT_SHARDS, not auto")
+        return Shards(None)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"BOT_SHARDS must be auto or a number of shards (1 or more), got {raw!r}")
+    if ids and max(ids) >= int(raw):
+        raise ConfigError(f"BOT_SHARD_IDS must be below BOT_SHARDS ({raw}), got {ids}")
+    return Shards(int(raw), ids)
+
+
 def _number(env: Mapping[str, str], name: str, default: float, kind: type = int):
     raw = env.get(name)
     if raw in (None, ""):
@@ -44,9 +79,11 @@ def _number(env: Mapping[str, str], name: str, default: float, kind: type = int)
     return value
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
+def _flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     raw = (env.get(name) or "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
+    if not raw:
+        return default
+    if raw in ("0", "false", "no", "off"):
         return False
     if raw in ("1", "true", "yes", "on"):
         return True
@@ -83,6 +120,9 @@ class Settings:
     discord_token: str | None = None
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
+    message_content: bool = True  # ask for the privileged Message Content intent (DISCORD_MESSAGE_CONTENT)
+    command_guild_id: int | None = None  # register the slash commands in this server only (instant)
+    shards: Shards | None = None  # None: one connection, no sharding
     anthropic_api_key: str | None = None
     anthropic_base_url: str | None = None
     model: str = DEFAULT_MODEL
@@ -108,6 +148,11 @@ class Settings:
     replica: ReplicaSettings | None = None  # LITESTREAM_REPLICA_URL and its companions
     port: int = 8000  # the web process's (Procfile's $PORT), for `python -m bot all`
 
+    @property
+    def command_hash_file(self) -> Path:
+        """Where the hash of the last registered slash commands is kept: beside the memory database."""
+        return self.memory_db.parent / "slash_commands.json"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, dotenv_path: Path | str | None = ".env") -> "Settings":
         """Read settings; real environment variables win over the `.env` file."""
@@ -117,6 +162,9 @@ class Settings:
             discord_token=env.get("DISCORD_TOKEN") or None,
             discord_api_base=env.get("DISCORD_API_BASE") or None,
             discord_gateway_url=env.get("DISCORD_GATEWAY_URL") or None,
+            message_content=_flag(env, "DISCORD_MESSAGE_CONTENT", True),
+            command_guild_id=_one_id(env, "DISCORD_COMMAND_GUILD_ID"),
+            shards=_shards(env),
             anthropic_api_key=env.get("ANTHROPIC_API_KEY") or None,
             anthropic_base_url=env.get("ANTHROPIC_BASE_URL") or None,
             model=env.get("BOT_MODEL") or DEFAULT_MODEL,

@@ -11,22 +11,29 @@ import asyncio
 import itertools
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from aiohttp import WSMsgType, web
 
+from tests.fake_gateway import DISALLOWED_INTENTS, as_received, shard_of
 from tests.loopback import serve
 
 FILE_LIMIT = 10 * 1024 * 1024  # a normal server's upload limit, as Discord enforces it
 MANAGE_GUILD = 1 << 5
 GUILD_MEMBERS_INTENT = 1 << 1
 EVERYONE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16)  # view, send, embed, attach, history
-_ids = itertools.count(1_300_000_000_000_000_000)
+DISCORD_EPOCH_MS = 1_420_070_400_000  # snowflakes count milliseconds from 2015-01-01
+_last_id = 0
 
 
 def snowflake() -> str:
-    return str(next(_ids))
+    """A new id that, like Discord's, encodes the time it was made (discord.py reads an interaction's
+    age from it), each one larger than the last."""
+    global _last_id
+    _last_id = max(_last_id + 1, (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22)
+    return str(_last_id)
 
 
 def now_iso() -> str:
@@ -118,6 +125,10 @@ class FakeDiscord:
         self.bot_reactions: list[tuple[str, str]] = []  # (message id, emoji) the bot added
         self.refuse_send: dict[str, int] = {}  # channel id -> HTTP status
         self.identify: dict | None = None
+        self.refused_intents = 0  # intents the "developer portal" has not enabled: IDENTIFY with them gets 4014
+        self.recommended_shards = 1  # what GET /gateway/bot advises
+        self.identifies: list[dict] = []
+        self.shard_of_socket: dict[web.WebSocketResponse, tuple[int, int]] = {}  # (shard id, shard count)
         self.events: list[dict] = []  # every dispatch, to replay after a RESUME
         self.resumes = 0
         self.sockets: list[web.WebSocketResponse] = []
@@ -125,6 +136,8 @@ class FakeDiscord:
         self._sent_event = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        from tests.fake_interactions import FakeInteractions  # it builds on this module's parts
+        self.interactions = FakeInteractions(self)
 
     # -- set-up -----------------------------------------------------------
 
@@ -158,12 +171,14 @@ class FakeDiscord:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self.gateway)
         api = "/api/v10"
+        app.router.add_get(f"{api}/gateway/bot", self.bot_gateway)
         app.router.add_get(f"{api}/users/@me", self.current_user)
         app.router.add_get(f"{api}/oauth2/applications/@me", self.application)
         app.router.add_post(f"{api}/channels/{{channel_id}}/typing", self.trigger_typing)
         app.router.add_post(f"{api}/channels/{{channel_id}}/messages", self.create_message)
         app.router.add_put(f"{api}/channels/{{channel_id}}/messages/{{message_id}}/reactions/{{emoji}}/@me",
                            self.add_own_reaction)
+        self.interactions.add_routes(app, api)
         self._runner, self.port = await serve(app)
         return self
 
@@ -181,6 +196,10 @@ class FakeDiscord:
         return f"ws://127.0.0.1:{self.port}/gateway"
 
     # -- REST -------------------------------------------------------------
+
+    async def bot_gateway(self, request: web.Request) -> web.Response:
+        return json_response({"url": self.gateway_url, "shards": self.recommended_shards, "session_start_limit": {
+            "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})
 
     async def current_user(self, request: web.Request) -> web.Response:
         return json_response(self.bot_user.payload())
@@ -219,7 +238,7 @@ class FakeDiscord:
         self._sent_event.set()
         data = self._message_payload(message)
         # Discord echoes the bot's own messages on the gateway too.
-        await self._dispatch(self._live_socket(), "MESSAGE_CREATE", data)
+        await self._dispatch(self.socket_for(self.guild_of(channel_id)), "MESSAGE_CREATE", data)
         return json_response(data)
 
     async def add_own_reaction(self, request: web.Request) -> web.Response:
@@ -270,27 +289,47 @@ class FakeDiscord:
         if data["op"] == 1:
             await ws.send_json({"op": 11})
         elif data["op"] == 2:
+            self.identifies.append(data["d"])
+            if data["d"]["intents"] & self.refused_intents:
+                await ws.close(code=DISALLOWED_INTENTS, message=b"Disallowed intent(s).")
+                return
             self.identify = data["d"]
+            shard_id, shard_count = self.shard_of_socket[ws] = tuple(data["d"].get("shard") or (0, 1))
+            guilds = [g for g in self.guilds if shard_of(g.id, shard_count) == shard_id]
             await self._dispatch(ws, "READY", {
                 "v": 10, "user": self.bot_user.payload(),
-                "guilds": [{"id": guild.id, "unavailable": True} for guild in self.guilds],
-                "session_id": "fake-session", "resume_gateway_url": self.gateway_url,
+                "guilds": [{"id": guild.id, "unavailable": True} for guild in guilds],
+                "session_id": f"fake-session-{shard_id}-{shard_count}", "resume_gateway_url": self.gateway_url,
                 "application": {"id": self.bot_user.id, "flags": 0}, "private_channels": [],
+                **({"shard": [shard_id, shard_count]} if "shard" in data["d"] else {}),
             })
-            for guild in self.guilds:
+            for guild in guilds:
                 await self._dispatch(ws, "GUILD_CREATE", self._guild_payload(guild))
         elif data["op"] == 6:
-            # Like Discord: replay what the client missed since its last sequence number.
+            # Like Discord: replay what the client missed since its last sequence number, on its shard.
             self.resumes += 1
-            for payload in [p for p in self.events if p["s"] > (data["d"]["seq"] or 0)]:
+            shard_id, shard_count = map(int, data["d"]["session_id"].split("-")[-2:])
+            self.shard_of_socket[ws] = (shard_id, shard_count)
+            for payload in [p for p in self.events if p["s"] > (data["d"]["seq"] or 0)
+                            and shard_of(p["d"].get("guild_id"), shard_count) == shard_id]:
                 await ws.send_json(payload)
             await self._dispatch(ws, "RESUMED", {})
+
+    def socket_for(self, guild: FakeGuild | None) -> web.WebSocketResponse | None:
+        """The live connection of the shard that carries a server's events (DMs: shard 0)."""
+        for ws in reversed(self.sockets):
+            shard_id, shard_count = self.shard_of_socket.get(ws, (None, 1))
+            if not ws.closed and shard_id == shard_of(guild and guild.id, shard_count):
+                return ws
+        return None
 
     def _live_socket(self) -> web.WebSocketResponse | None:
         return next((ws for ws in reversed(self.sockets) if not ws.closed), None)
 
     async def _dispatch(self, ws: web.WebSocketResponse | None, event: str, data: dict) -> None:
         """Send an event now, or (no connection) keep it for the replay after the client resumes."""
+        if event == "MESSAGE_CREATE" and self.identify is not None:
+            data = as_received(data, self.identify["intents"], self.bot_user.id, {m.id for m in self.sent})
         payload = {"op": 0, "t": event, "s": next(self._sequence), "d": data}
         self.events.append(payload)
         if ws is not None and not ws.closed:
@@ -343,13 +382,18 @@ class FakeDiscord:
         if guild is not None:
             data["guild_id"] = guild.id
             data["member"] = self._member_payload(author, guild)
-        await self._dispatch(self._live_socket(), "MESSAGE_CREATE", data)
+        await self._dispatch(self.socket_for(guild), "MESSAGE_CREATE", data)
         return message_id
+
+    async def user_slash(self, user: FakeUser, name: str, options: dict | None = None, **where):
+        """`user` runs /name (see FakeInteractions.user_slash); returns the interaction with the bot's answers."""
+        return await self.interactions.user_slash(user, name, options, **where)
 
     async def redeliver(self, message_id: str) -> None:
         """Dispatch a user's MESSAGE_CREATE once more, as an at-least-once gateway may."""
         [payload] = [p for p in self.events if p["t"] == "MESSAGE_CREATE" and p["d"]["id"] == message_id]
-        await self._dispatch(self._live_socket(), "MESSAGE_CREATE", payload["d"])
+        await self._dispatch(self.socket_for(self.guild_of(payload["d"]["channel_id"])), "MESSAGE_CREATE",
+                             payload["d"])
 
     async def user_reacts(self, user: FakeUser, message: SentMessage, emoji: str, *, removed: bool = False) -> None:
         """Deliver MESSAGE_REACTION_ADD (or _REMOVE) for `user` on one of the bot's messages."""
@@ -359,7 +403,7 @@ class FakeDiscord:
         if guild is not None:
             data.update(guild_id=guild.id, member={**self._member_payload(user, guild), "user": user.payload()})
         event = "MESSAGE_REACTION_REMOVE" if removed else "MESSAGE_REACTION_ADD"
-        await self._dispatch(self._live_socket(), event, data)
+        await self._dispatch(self.socket_for(guild), event, data)
 
     async def wait_for_sent(self, count: int, timeout: float = 10.0) -> list[SentMessage]:
         """Wait until the bot has posted at least `count` messages in all."""

@@ -1,0 +1,76 @@
+"""Running without the privileged Message Content intent: after Discord's 4014, or by setting."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import replace
+
+from bot.discord_bot import WITHOUT_CONTENT, run_bot
+from bot.service import open_service
+from bot.settings import Settings
+from tests.conftest import log_rows
+from tests.fake_gateway import MESSAGE_CONTENT_INTENT
+
+
+@asynccontextmanager
+async def bot_through_run_bot(settings, discord_server, connections: int = 1):
+    """run_bot as `python -m bot` runs it; yields once the `connections`-th bot it made is ready."""
+    bots = []
+    async with open_service(settings) as service:
+        task = asyncio.create_task(run_bot(settings, service, started=bots.append, guild_ready_timeout=0.05))
+        for _ in range(500):
+            if len(bots) >= connections and bots[-1].is_ready():
+                break
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        assert len(bots) == connections and bots[-1].is_ready(), f"{len(bots)} bots made, the last not ready"
+        try:
+            yield bots[-1]
+        finally:
+            await bots[-1].close()
+            await task
+
+
+async def test_refused_intent_reconnects_without_it_and_keeps_working(settings, discord_server, members, caplog):
+    alice, bob, _ = members
+    discord_server.refused_intents = MESSAGE_CONTENT_INTENT  # the developer portal left it off
+    with caplog.at_level(logging.WARNING, logger="bot.discord_bot"):
+        async with bot_through_run_bot(settings, discord_server, connections=2) as bot:
+            first, second = discord_server.identifies
+            assert first["intents"] & MESSAGE_CONTENT_INTENT and not second["intents"] & MESSAGE_CONTENT_INTENT
+            assert not bot.intents.message_content
+
+            await discord_server.user_says(bob, "!stats")  # arrives without its text: not a command now
+            stats = await discord_server.user_slash(bob, "stats")
+            [answer] = stats.messages
+            assert answer.embeds[0]["title"] == "Conversation statistics"
+
+            await discord_server.user_says(alice, "hello without the intent", mention_bot=True)
+            [reply] = await discord_server.wait_for_sent(1)
+            assert reply.content == "Echo #1: hello without the intent"
+            assert len(discord_server.sent) == 1  # the !stats got no answer in the channel
+    assert [r["user_message"] for r in log_rows(settings)] == ["hello without the intent"]
+    assert [r.getMessage() for r in caplog.records].count(WITHOUT_CONTENT) == 1
+
+
+async def test_without_the_intent_server_text_arrives_only_when_it_mentions_the_bot(settings, discord_server, members):
+    alice, bob, _ = members
+    settings = replace(settings, message_content=False,
+                       chat_channel_ids=frozenset({int(discord_server.channels["chat"])}))
+    async with bot_through_run_bot(settings, discord_server):
+        assert not discord_server.identify["intents"] & MESSAGE_CONTENT_INTENT
+        await discord_server.user_says(bob, "in the chat channel, unmentioned", channel="chat")
+        await discord_server.user_says(bob, "a DM still has its text", dm=True)
+        [reply] = await discord_server.wait_for_sent(1)
+        assert reply.content == "Echo #1: a DM still has its text"
+        delivered = [e["d"]["content"] for e in discord_server.events if e["t"] == "MESSAGE_CREATE"]
+        assert delivered[0] == ""  # Discord withholds it, as the fake does
+    assert [r["user_message"] for r in log_rows(settings)] == ["a DM still has its text"]
+
+
+def test_message_content_setting():
+    assert Settings.from_env({}, dotenv_path=None).message_content is True
+    assert Settings.from_env({"DISCORD_MESSAGE_CONTENT": "off"}, dotenv_path=None).message_content is False
