@@ -8,13 +8,15 @@ could not be written), so a row is logged as soon as SQLite takes writes again, 
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import logging
 import os
 import sqlite3
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from sqlite_utils import Database
 
@@ -43,7 +45,22 @@ class Spool:
     def __init__(self, path: Path):
         self.path = path
         self.reserve = path.with_name(path.name + ".reserve")
+        self.lock_path = path.with_name(path.name + ".lock")
         self._reserve_warned = False
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the spool against other processes on the same log (shards): a replay reads, writes
+        and clears the file, and a row another process appends in between must not be cleared."""
+        try:
+            handle = open(self.lock_path, "a")
+        except OSError as err:  # a full or read-only disk: one process alone still needs no lock
+            log.debug("spool lock %s unavailable: %s", self.lock_path, err)
+            yield
+            return
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the handle closes
+            yield
 
     def keep_reserve(self) -> None:
         if self.reserve.exists():
@@ -113,6 +130,10 @@ class Backlog:
         self.held: list[dict] = []  # rows neither SQLite nor the spool could take
 
     def write(self, db: Database, rows: list[dict]) -> Outcome:
+        with self.spool.locked():  # always taken before SQLite's write lock, so never a deadlock
+            return self._write(db, rows)
+
+    def _write(self, db: Database, rows: list[dict]) -> Outcome:
         waiting = self.held + self.spool.read()
         if not waiting and not rows:
             return Outcome.LOGGED
@@ -145,4 +166,5 @@ class Backlog:
         """Forget waiting rows that `keep` rejects; returns how many went."""
         before = len(self.held)
         self.held = [row for row in self.held if keep(row)]
-        return before - len(self.held) + self.spool.keep_only(keep)
+        with self.spool.locked():
+            return before - len(self.held) + self.spool.keep_only(keep)
