@@ -17,7 +17,8 @@ from .export import EXCLUDES_FALLBACK_BY_DEFAULT, FORMATS, open_output, records,
 from .formatting import history_text, stats_text
 from .replicator import Replicator
 from .settings import ConfigError, Settings
-from .store import ConversationLog, Selection, StoreError, migrate, utc_now_text
+from .store import ConversationLog, Selection, StoreError, utc_now_text
+from .store.prices import migrate_and_price
 
 log = logging.getLogger("bot")
 
@@ -75,7 +76,7 @@ def migrate_command(settings: Settings) -> None:
     """Create or upgrade the conversation log's schema (WAL mode included), then exit."""
     replica_commands.restore_missing(settings)  # the web process restores a lost log too
     try:
-        migrate(settings.log_db)
+        migrate_and_price(settings.log_db, settings.model_prices)
     except StoreError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"{settings.log_db} is up to date")
@@ -105,7 +106,7 @@ def existing_log(settings: Settings) -> ConversationLog:
     if not settings.log_db.exists():
         raise click.ClickException(f"{settings.log_db} does not exist: run the bot first, or set CONVERSATION_LOG_DB.")
     try:
-        migrate(settings.log_db)
+        migrate_and_price(settings.log_db, settings.model_prices)
     except StoreError as err:
         raise click.ClickException(str(err)) from None
     return ConversationLog(settings.log_db)

@@ -53,6 +53,7 @@ class Reads:
         with self.reading() as db:
             figures = next(db.query(queries.sql(names[0]), params))
             figures["models"] = list(db.query(queries.sql(names[1]), params))
+            figures["costs"] = list(db.query(queries.sql("costs"), scope.params()))
             return figures
 
     def history(self, user: str, limit: int = HISTORY_LIMIT) -> list[dict]:

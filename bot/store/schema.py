@@ -15,6 +15,7 @@ from sqlite_utils import Database, Migrations
 
 from .triggers import (FACET_COLUMNS, STATS_ADD, STATS_REMOVE, facet_counts_sql, tenancy_add_sql,
                        tenancy_remove_sql)
+from .usage import migration_sql as usage_migration_sql
 
 TABLE = "conversations"
 ADDED_COLUMNS = {
@@ -168,6 +169,13 @@ def m010_tenancy(db: Database) -> None:
       AFTER UPDATE OF user_id, user_name, display_name, guild_id, model_used, tokens_used ON conversations
       BEGIN {tenancy_remove_sql("old")} {tenancy_add_sql("new")} END;
     """)
+
+
+@migrations()
+def m012_model_prices(db: Database) -> None:
+    """Dated model prices, and per-day summaries (tokens by model and server, users, hours, latency)
+    kept by triggers, so costs and the dashboard read days instead of rows (bot/store/usage.py)."""
+    db.executescript(usage_migration_sql())
 
 
 def connect(path: Path, busy_timeout: float = BUSY_TIMEOUT_S) -> Database:
