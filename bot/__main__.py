@@ -115,7 +115,8 @@ def existing_log(settings: Settings) -> ConversationLog:
 @cli.command("export")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True,
               help="csv: the spec's columns, as !export. jsonl: one exchange per line. "
-                   "chat-jsonl: one conversation per line as {\"messages\": [...]}, for fine-tuning.")
+                   "chat-jsonl: one conversation per line as {\"messages\": [...]}, for fine-tuning. "
+                   "openai, bedrock, kto: fine-tuning formats (README: 'Fine-tuning exports').")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default="-",
               help="File to write, gzip-compressed when it ends in .gz; - (the default) is standard output.")
 @click.option("--since", type=click.DateTime(DATES), help="Only exchanges at or after this UTC date.")
@@ -124,11 +125,12 @@ def existing_log(settings: Settings) -> ConversationLog:
 @click.option("--channel", help="Only this channel id.")
 @click.option("--model", help="Only this model.")
 @click.option("--exclude-fallback/--include-fallback", default=None,
-              help="Leave out static_fallback replies. Default: excluded for chat-jsonl, included otherwise.")
+              help="Leave out static_fallback replies. Default: excluded for chat-jsonl and the fine-tuning formats "
+                   "(which never keep them), included otherwise.")
 @click.option("--min-rating", type=int, help="Only replies whose 👍 minus 👎 is at least this (0 drops net 👎).")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many lines (conversations for chat-jsonl).")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many lines (conversations, or rated replies for kto).")
 @click.option("--system-prompt/--no-system-prompt", default=False,
-              help="chat-jsonl: open each conversation with the bot's system prompt.")
+              help="chat-jsonl, openai, bedrock, kto: give each line the bot's system prompt.")
 @click.pass_obj
 def export_command(settings: Settings, fmt: str, output: Path, since, until, user, channel, model,
                    exclude_fallback, min_rating, limit, system_prompt) -> None:
@@ -146,7 +148,7 @@ def export_command(settings: Settings, fmt: str, output: Path, since, until, use
                      limit=limit)
     with click.open_file("-", "wb") if str(output) == "-" else open_output(output) as out:
         count = write_records(with_progress(pieces, store, selection), out)
-    kind = "conversations" if fmt == "chat-jsonl" else "exchanges"
+    kind = {"csv": "exchanges", "jsonl": "exchanges", "kto": "rated replies"}.get(fmt, "conversations")
     click.echo(f"Exported {count:,} {kind} as {fmt}" + ("" if str(output) == "-" else f" to {output}"), err=True)
 
 
