@@ -130,3 +130,18 @@ def test_the_cli_exports_each_format(log, tmp_path):
         assert result.exit_code == 0, result.output
         assert f"Exported {kind} as {fmt}" in result.output
         assert all(json.loads(line) for line in out.read_text().splitlines())
+
+
+async def test_discord_export_takes_the_fine_tuning_formats(harness):
+    for text in ("one", "two"):
+        await harness.say(harness.alice, text, mention_bot=True)
+    for fmt, keys in (("openai", {"messages"}), ("bedrock", {"messages"})):
+        [reply] = await harness.say(harness.admin, f"!export {fmt}")
+        [(name, data)] = reply.files.items()
+        assert name.endswith(f"_{fmt}.jsonl")
+        [line] = [json.loads(text) for text in data.decode().splitlines()]
+        assert set(line) == keys
+        assert [m["content"] for m in line["messages"]] == ["one", "Echo #1: one", "two", "Echo #2: two"]
+    [kto] = await harness.say(harness.admin, "!export kto")  # nothing rated yet: an empty file
+    [(name, data)] = kto.files.items()
+    assert name.endswith("_kto.jsonl") and data == b""
