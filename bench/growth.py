@@ -135,7 +135,8 @@ def run(work: Path, sizes=SIZES) -> dict[int, dict[str, float]]:
 
 def table(results: dict[int, dict[str, float]]) -> str:
     sizes = list(results)
-    lines = ["| Measurement | " + " | ".join(f"{size:,}" for size in sizes) + f" | ratio {sizes[-1]:,} / {sizes[0]:,} |",
+    lines = ["| Measurement | " + " | ".join(f"{size:,}" for size in sizes)
+             + f" | ratio {sizes[-1]:,} / {sizes[0]:,} |",
              "|---|" + "---:|" * (len(sizes) + 1)]
     for key, label in MEASURES.items():
         values = [results[size][key] for size in sizes]

@@ -128,7 +128,8 @@ def existing_log(settings: Settings) -> ConversationLog:
               help="Leave out static_fallback replies. Default: excluded for chat-jsonl and the fine-tuning formats "
                    "(which never keep them), included otherwise.")
 @click.option("--min-rating", type=int, help="Only replies whose 👍 minus 👎 is at least this (0 drops net 👎).")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many lines (conversations, or rated replies for kto).")
+@click.option("--limit", type=click.IntRange(min=1),
+              help="At most this many lines (conversations, or rated replies for kto).")
 @click.option("--system-prompt/--no-system-prompt", default=False,
               help="chat-jsonl, openai, bedrock, kto: give each line the bot's system prompt.")
 @click.pass_obj

@@ -22,7 +22,7 @@ DEFAULT_PRICES = (
 )
 LATENCY_BUCKET_MS = 50  # p50/p95 are read from a histogram of this width
 
-TABLES = f"""
+TABLES = """
 CREATE TABLE model_prices (model TEXT NOT NULL, effective_from TEXT NOT NULL
                              CHECK (effective_from = date(effective_from)),
                            input_per_mtok REAL NOT NULL CHECK (input_per_mtok >= 0),
@@ -79,7 +79,8 @@ def remove_sql(row: str) -> str:
     latency_key = f"day = {day} AND bucket_ms = {_bucket(row)}"
     latency_guard = f"{row}.latency_ms IS NOT NULL AND {row}.model_used IS NOT '{FALLBACK_MODEL}'"
     return f"""
-  UPDATE usage_daily SET conversations = conversations - 1, input_tokens = input_tokens - coalesce({row}.input_tokens, 0),
+  UPDATE usage_daily SET conversations = conversations - 1,
+    input_tokens = input_tokens - coalesce({row}.input_tokens, 0),
     output_tokens = output_tokens - coalesce({row}.output_tokens, 0) WHERE {usage_key};
   DELETE FROM usage_daily WHERE {usage_key} AND conversations <= 0;
   UPDATE day_users SET conversations = conversations - 1 WHERE day = {day} AND user_id = {row}.user_id;
