@@ -83,3 +83,15 @@ async def test_the_dashboard_is_behind_the_login(log_path, monkeypatch):
     logged_in = await log_in(ds, PASSWORD)
     cookies = {"ds_actor": logged_in.cookies["ds_actor"]}
     assert (await fetch(ds, "GET", "/-/dashboards/insight", cookies=cookies)).status_code == 200
+
+
+def test_every_canned_query_and_chart_has_a_title():
+    import yaml
+    from bot.queries import METADATA
+    metadata = yaml.safe_load(METADATA.read_text())
+    queries = metadata["databases"]["conversation_logs"]["queries"]
+    assert "costs" in queries and all(query.get("title") for query in queries.values())
+    charts_config = metadata["plugins"]["datasette-dashboards"]["insight"]["charts"]
+    assert all(chart.get("title") for chart in charts_config.values())
+    laid_out = {name for row in metadata["plugins"]["datasette-dashboards"]["insight"]["layout"] for name in row}
+    assert laid_out == set(charts_config)
