@@ -518,7 +518,7 @@ def growth_main(quick: bool, output: Path | None, workdir: Path | None) -> None:
         click.echo(text)
         if not quick:
             growth.plot(results, ROOT / "docs" / "growth.png")
-            (output or ROOT / "BENCHMARKS-growth.md").write_text(text)
+            (output or ROOT / "docs" / "growth.md").write_text(text)
     finally:
         if workdir is None:
             shutil.rmtree(work, ignore_errors=True)

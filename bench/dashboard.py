@@ -12,7 +12,9 @@ from __future__ import annotations
 import sqlite3
 import statistics
 import time
+import urllib.request
 from pathlib import Path
+from urllib.parse import urlencode
 
 import click
 import yaml
@@ -56,6 +58,21 @@ def time_charts(path: Path, repeat: int, recent: bool) -> dict[str, float]:
     return figures
 
 
+def time_http(base: str, repeat: int, options: dict) -> dict[str, float]:
+    """chart -> median milliseconds of its JSON request to a running Datasette at `base`, as the page sends it."""
+    figures = {}
+    for name, sql in charts().items():
+        url = f"{base}/conversation_logs.json?" + urlencode({"sql": replace_opts_in_query(sql, options), **options,
+                                                             "_shape": "objects"})
+        runs = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            urllib.request.urlopen(url, timeout=60).read()
+            runs.append((time.perf_counter() - started) * 1000)
+        figures[name] = statistics.median(runs)
+    return figures
+
+
 def dashboard_ms(path: Path, repeat: int = 3, recent: bool = False) -> float:
     """The whole dashboard: the sum of its charts' medians."""
     return sum(time_charts(path, repeat, recent).values())
@@ -64,8 +81,13 @@ def dashboard_ms(path: Path, repeat: int = 3, recent: bool = False) -> float:
 @click.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--repeat", default=5, show_default=True)
-def main(path: Path, repeat: int) -> None:
+@click.option("--url", help="Also time each chart's JSON request to this running Datasette (e.g. http://127.0.0.1:8001).")
+def main(path: Path, repeat: int, url: str | None) -> None:
     whole, recent = time_charts(path, repeat, False), time_charts(path, repeat, True)
+    if url:
+        http = time_http(url.rstrip("/"), repeat, {})
+        click.echo(f"over HTTP, whole log: {sum(http.values()):.1f} ms for all charts "
+                   f"(slowest: {max(http, key=http.get)}, {max(http.values()):.1f} ms)")
     click.echo(f"| Chart | whole log (ms) | last {RECENT_DAYS} days (ms) |\n|---|---:|---:|")
     for name in whole:
         click.echo(f"| {name} | {whole[name]:.1f} | {recent[name]:.1f} |")
