@@ -435,8 +435,12 @@ def report(figures: list[Figure], rows_count: int, build_seconds: float, output:
               help="Where to write the Markdown table (default: BENCHMARKS-results.md unless --quick).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the databases go (default: a temporary directory).")
-def main(rows_count: int, quick: bool, output: Path | None, workdir: Path | None) -> None:
+@click.option("--growth", is_flag=True, help="Instead: each operation at 10k, 100k and 1M conversations "
+                                             "(bench/growth.py), a table and docs/growth.png.")
+def main(rows_count: int, quick: bool, output: Path | None, workdir: Path | None, growth: bool = False) -> None:
     """Measure the bot's write path, reads, exports and Datasette against raw SQLite."""
+    if growth:
+        return growth_main(quick, output, workdir)
     if quick:
         rows_count = min(rows_count, 5000)
     burst, lag_rows, wal_seconds = (2000, 500, 2) if quick else (100_000, 10_000, 60)
@@ -464,6 +468,22 @@ def main(rows_count: int, quick: bool, output: Path | None, workdir: Path | None
         click.echo(table)
         if output or not quick:
             (output or ROOT / "BENCHMARKS-results.md").write_text(table)
+    finally:
+        if workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def growth_main(quick: bool, output: Path | None, workdir: Path | None) -> None:
+    from bench import growth
+    work = workdir or Path(tempfile.mkdtemp(prefix="bench-growth-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        results = growth.run(work, (1000, 3000) if quick else growth.SIZES)
+        text = growth.table(results)
+        click.echo(text)
+        if not quick:
+            growth.plot(results, ROOT / "docs" / "growth.png")
+            (output or ROOT / "docs" / "growth.md").write_text(text)
     finally:
         if workdir is None:
             shutil.rmtree(work, ignore_errors=True)

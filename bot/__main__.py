@@ -17,7 +17,8 @@ from .export import EXCLUDES_FALLBACK_BY_DEFAULT, FORMATS, open_output, records,
 from .formatting import history_text, stats_text
 from .replicator import Replicator
 from .settings import ConfigError, Settings
-from .store import ConversationLog, Selection, StoreError, migrate, utc_now_text
+from .store import ConversationLog, Selection, StoreError, utc_now_text
+from .store.prices import migrate_and_price
 
 log = logging.getLogger("bot")
 
@@ -75,7 +76,7 @@ def migrate_command(settings: Settings) -> None:
     """Create or upgrade the conversation log's schema (WAL mode included), then exit."""
     replica_commands.restore_missing(settings)  # the web process restores a lost log too
     try:
-        migrate(settings.log_db)
+        migrate_and_price(settings.log_db, settings.model_prices)
     except StoreError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"{settings.log_db} is up to date")
@@ -105,7 +106,7 @@ def existing_log(settings: Settings) -> ConversationLog:
     if not settings.log_db.exists():
         raise click.ClickException(f"{settings.log_db} does not exist: run the bot first, or set CONVERSATION_LOG_DB.")
     try:
-        migrate(settings.log_db)
+        migrate_and_price(settings.log_db, settings.model_prices)
     except StoreError as err:
         raise click.ClickException(str(err)) from None
     return ConversationLog(settings.log_db)
@@ -114,7 +115,8 @@ def existing_log(settings: Settings) -> ConversationLog:
 @cli.command("export")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True,
               help="csv: the spec's columns, as !export. jsonl: one exchange per line. "
-                   "chat-jsonl: one conversation per line as {\"messages\": [...]}, for fine-tuning.")
+                   "chat-jsonl: one conversation per line as {\"messages\": [...]}, for fine-tuning. "
+                   "openai, bedrock, kto: fine-tuning formats (README: 'Fine-tuning exports').")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default="-",
               help="File to write, gzip-compressed when it ends in .gz; - (the default) is standard output.")
 @click.option("--since", type=click.DateTime(DATES), help="Only exchanges at or after this UTC date.")
@@ -123,11 +125,13 @@ def existing_log(settings: Settings) -> ConversationLog:
 @click.option("--channel", help="Only this channel id.")
 @click.option("--model", help="Only this model.")
 @click.option("--exclude-fallback/--include-fallback", default=None,
-              help="Leave out static_fallback replies. Default: excluded for chat-jsonl, included otherwise.")
+              help="Leave out static_fallback replies. Default: excluded for chat-jsonl and the fine-tuning formats "
+                   "(which never keep them), included otherwise.")
 @click.option("--min-rating", type=int, help="Only replies whose 👍 minus 👎 is at least this (0 drops net 👎).")
-@click.option("--limit", type=click.IntRange(min=1), help="At most this many lines (conversations for chat-jsonl).")
+@click.option("--limit", type=click.IntRange(min=1),
+              help="At most this many lines (conversations, or rated replies for kto).")
 @click.option("--system-prompt/--no-system-prompt", default=False,
-              help="chat-jsonl: open each conversation with the bot's system prompt.")
+              help="chat-jsonl, openai, bedrock, kto: give each line the bot's system prompt.")
 @click.pass_obj
 def export_command(settings: Settings, fmt: str, output: Path, since, until, user, channel, model,
                    exclude_fallback, min_rating, limit, system_prompt) -> None:
@@ -145,7 +149,7 @@ def export_command(settings: Settings, fmt: str, output: Path, since, until, use
                      limit=limit)
     with click.open_file("-", "wb") if str(output) == "-" else open_output(output) as out:
         count = write_records(with_progress(pieces, store, selection), out)
-    kind = "conversations" if fmt == "chat-jsonl" else "exchanges"
+    kind = {"csv": "exchanges", "jsonl": "exchanges", "kto": "rated replies"}.get(fmt, "conversations")
     click.echo(f"Exported {count:,} {kind} as {fmt}" + ("" if str(output) == "-" else f" to {output}"), err=True)
 
 

@@ -17,11 +17,15 @@ from itertools import groupby, islice
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
+from .finetune import BUILDERS, FINETUNE_FORMATS
 from .store.export_sql import Order
 
-FORMATS = ("csv", "jsonl", "chat-jsonl")
-# Fallback replies are not training data: chat-jsonl leaves them out unless asked.
-EXCLUDES_FALLBACK_BY_DEFAULT = {"chat-jsonl"}
+FORMATS = ("csv", "jsonl", "chat-jsonl", *FINETUNE_FORMATS)
+# Fallback replies are not training data: chat-jsonl leaves them out unless asked (the fine-tuning
+# formats always do, see finetune.py).
+EXCLUDES_FALLBACK_BY_DEFAULT = {"chat-jsonl", *FINETUNE_FORMATS}
+# Formats that hold whole conversations, one per line, so their rows come grouped and in order.
+BY_CONVERSATION = {"chat-jsonl", "openai", "bedrock", "kto"}
 # Bytes reserved in every gzip part for the gzip header, trailer and deflate block overhead.
 GZIP_OVERHEAD = 1024
 
@@ -35,13 +39,13 @@ class ExportResult:
 
 def export_filename(fmt: str = "csv", moment: datetime | None = None) -> str:
     moment = moment or datetime.now(timezone.utc)
-    suffix = {"csv": ".csv", "jsonl": ".jsonl", "chat-jsonl": "_chat.jsonl"}[fmt]
+    suffix = {"csv": ".csv", "jsonl": ".jsonl", "chat-jsonl": "_chat.jsonl"}.get(fmt, f"_{fmt}.jsonl")
     return f"conversation_export_{moment:%Y%m%d_%H%M%S}{suffix}"
 
 
 def row_order(fmt: str) -> Order:
-    """chat-jsonl needs each conversation's turns together and in order."""
-    return Order.CONVERSATION if fmt == "chat-jsonl" else Order.ID
+    """The conversation formats need each conversation's turns together and in order."""
+    return Order.CONVERSATION if fmt in BY_CONVERSATION else Order.ID
 
 
 def csv_records(rows: Iterator[list]) -> Iterator[bytes]:
@@ -82,6 +86,9 @@ def records(fmt: str, store, selection, *, system_prompt: str | None = None,
     """The export as (bytes, how many exchanges or conversations they hold) pieces."""
     if fmt == "csv":
         return store.csv_chunks(selection, limit)
+    if fmt in BUILDERS:
+        lines = BUILDERS[fmt](store.export_rows(selection, row_order(fmt), rated=True), system_prompt)
+        return ((line, 1) for line in islice(lines, limit))
     rows = store.export_rows(selection, row_order(fmt))
     lines = jsonl_records(rows) if fmt == "jsonl" else chat_records(rows, system_prompt)
     return ((line, 1) for line in islice(lines, limit))

@@ -53,7 +53,22 @@ def stats_lines(figures: dict) -> list[tuple[str, str]]:
         ("Rated up", rated_up_text(figures["replies_rated_up"], figures["rated_replies"])),
         ("Retention", retention_text(figures.get("retention_days", 0))),
         ("Models", models or "none yet"),
+        ("Estimated cost", cost_text(figures.get("costs", []))),
     ]
+
+
+def cost_text(costs: list[dict]) -> str:
+    """The `costs` canned query's rows: all models first, then each model (None: no price known)."""
+    if not costs:
+        return "unknown"
+    total, *models = costs
+    lines = [f"{dollars(total['estimated_usd'])} in total, {dollars(total['last_24_hours_usd'])} in the last 24 hours"]
+    lines += [f"{row['model_used'] or 'unknown'}: {dollars(row['estimated_usd'])}" for row in models]
+    return truncate("\n".join(lines), EMBED_FIELD_LIMIT)
+
+
+def dollars(amount: float | None) -> str:
+    return "no price known" if amount is None else f"${amount:,.2f}"
 
 
 def rated_up_text(up: int, rated: int) -> str:

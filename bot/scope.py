@@ -56,6 +56,10 @@ class Scope:
             params["scope_user"] = self.user_id
         return " and ".join(clauses) or "1", params
 
+    def params(self) -> dict:
+        """The scope as the optional `guild` and `user` parameters of a canned query (None: every row)."""
+        return {"guild": self.guild_id, "user": self.user_id}
+
     def admits(self, row: dict) -> bool:
         """Whether a row (as a dict, e.g. one still in the spool) is in this scope."""
         return ((self.guild_id is None or row.get("guild_id") == self.guild_id)

@@ -23,6 +23,7 @@ from .responder import FALLBACK_MODEL, Reply, Responder
 from .scope import Scope
 from .settings import Settings
 from .store import ConversationLog, Exchange, Selection, utc_now_text
+from .store.prices import migrate_and_price
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +221,7 @@ async def open_service(settings: Settings) -> AsyncIterator[BotService]:
     """Open the log, the memory and the responder, and keep retention (swept once at start, then
     hourly, for every front end); on exit flush and close them all."""
     # With a replica, Litestream owns the checkpoints (bot/replication.py says why).
+    migrate_and_price(settings.log_db, settings.model_prices)  # a bad price file stops here, nothing opened
     store = ConversationLog(settings.log_db, own_checkpoints=settings.replica is None).open()
     memory = Memory(settings.memory_db, turns=settings.memory_turns, ttl_minutes=settings.memory_ttl_minutes)
     responder = Responder.from_settings(settings)

@@ -147,6 +147,7 @@ class Settings:
     log_level: str = "INFO"
     replica: ReplicaSettings | None = None  # LITESTREAM_REPLICA_URL and its companions
     port: int = 8000  # the web process's (Procfile's $PORT), for `python -m bot all`
+    model_prices: Path | None = None  # a CSV of dated prices added to model_prices at start-up
 
     @property
     def command_hash_file(self) -> Path:
@@ -189,4 +190,5 @@ class Settings:
             log_level=(env.get("BOT_LOG_LEVEL") or "INFO").upper(),
             replica=_replica(env),
             port=_number(env, "PORT", 8000),
+            model_prices=Path(env["BOT_MODEL_PRICES"]).expanduser() if env.get("BOT_MODEL_PRICES") else None,
         )

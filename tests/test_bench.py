@@ -30,3 +30,20 @@ def test_quick_login_benchmark_reports_each_attack_beside_its_baseline():
     for row in ("no attack (baseline)", "one address, 200/s", "a new address each, 200/s"):
         assert row in result.stdout
     assert "429" in result.stdout  # the throttle answered
+
+
+def test_quick_growth_benchmark_reports_every_measure_at_each_size(tmp_path):
+    from bench.growth import MEASURES
+    result = subprocess.run([sys.executable, "-m", "bench", "--growth", "--quick", "--workdir", str(tmp_path)],
+                            cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| 1,000 | 3,000 |" in result.stdout
+    for label in MEASURES.values():
+        assert f"| {label} |" in result.stdout
+
+
+def test_the_growth_plot_is_a_png(tmp_path):
+    from bench.growth import MEASURES, plot
+    results = {size: {key: size / 1000 for key in MEASURES} for size in (1000, 10_000)}
+    plot(results, tmp_path / "growth.png")
+    assert (tmp_path / "growth.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -38,6 +38,11 @@ async def test_stats_embed_matches_the_database(harness):
     assert tokens > 0
     assert "claude-haiku-4-5: 2 conversations" in shown["Models"]
     assert "static_fallback: 1 conversations, 0 tokens" in shown["Models"]
+    with Database(harness.settings.log_db) as db:  # Haiku's list price: $1 in, $5 out per million tokens
+        cost = db.execute("select (sum(input_tokens) * 1 + sum(output_tokens) * 5) / 1e6 from conversations "
+                          "where model_used = 'claude-haiku-4-5'").fetchone()[0]
+    assert shown["Estimated cost"].startswith(f"${cost:,.2f} in total, ${cost:,.2f} in the last 24 hours")
+    assert "static_fallback: $0.00" in shown["Estimated cost"]
 
 
 async def test_history_shows_your_own_last_ten_newest_first(harness):

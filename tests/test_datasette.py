@@ -12,7 +12,7 @@ from sqlite_utils import Database
 from bot.store import ConversationLog
 from tests.web import PROJECT, datasette_for, fingerprint, procfile_settings, sample_exchange
 
-QUERIES = ["stats", "models", "user_history", "daily_activity", "top_users", "rated_replies"]
+QUERIES = ["stats", "models", "user_history", "daily_activity", "top_users", "rated_replies", "costs"]
 
 
 @pytest.fixture

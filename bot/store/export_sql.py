@@ -60,10 +60,13 @@ def count(db: Database, selection: Selection) -> int:
     return db.execute(f"select count(*) from {TABLE} c where {where}", params).fetchone()[0]
 
 
-def export_rows(db: Database, selection: Selection, order: Order = Order.ID) -> Iterator[list]:
-    """The header, then every selected row, streamed from a cursor."""
+def export_rows(db: Database, selection: Selection, order: Order = Order.ID, *, rated: bool = False) -> Iterator[list]:
+    """The header, then every selected row, streamed from a cursor; `rated` adds a last column, `rating`:
+    the reply's net 👍 minus 👎, None when unrated."""
     where, params = selection.where()
-    cursor = db.execute(f"select * from {TABLE} c where {where} order by {order.value}", params)
+    rating = (", (select sum(r.value) from ratings r where r.reply_message_id = c.reply_message_id) as rating"
+              if rated else "")
+    cursor = db.execute(f"select c.*{rating} from {TABLE} c where {where} order by {order.value}", params)
     yield [column[0] for column in cursor.description]
     yield from cursor
 

@@ -53,6 +53,7 @@ class Reads:
         with self.reading() as db:
             figures = next(db.query(queries.sql(names[0]), params))
             figures["models"] = list(db.query(queries.sql(names[1]), params))
+            figures["costs"] = list(db.query(queries.sql("costs"), scope.params()))
             return figures
 
     def history(self, user: str, limit: int = HISTORY_LIMIT) -> list[dict]:
@@ -98,10 +99,11 @@ class Reads:
     def models(self) -> set[str]:
         return {row["model_used"] for row in self.query(f"select distinct model_used from {TABLE}")}
 
-    def export_rows(self, selection: Selection | None = None, order: Order = Order.ID) -> Iterator[list]:
-        """The header, then every selected row, streamed."""
+    def export_rows(self, selection: Selection | None = None, order: Order = Order.ID, *,
+                    rated: bool = False) -> Iterator[list]:
+        """The header, then every selected row, streamed (`rated`: with each reply's net rating last)."""
         with self.reading() as db:
-            yield from export_sql.export_rows(db, selection or Selection(), order)
+            yield from export_sql.export_rows(db, selection or Selection(), order, rated=rated)
 
     def csv_chunks(self, selection: Selection | None = None, limit: int | None = None,
                    chunk_rows: int = export_sql.CSV_CHUNK_ROWS) -> Iterator[tuple[bytes, int]]:

@@ -15,6 +15,8 @@ from sqlite_utils import Database, Migrations
 
 from .triggers import (FACET_COLUMNS, RATING_OWNER, RATINGS_WITH_REPLY_GONE, RATINGS_WITH_REPLY_MOVED, STATS_ADD,
                        STATS_REMOVE, facet_counts_sql, tenancy_add_sql, tenancy_remove_sql, user_models_sql)
+from .usage import migration_sql as usage_migration_sql
+from .usage import user_usage_migration_sql
 
 TABLE = "conversations"
 ADDED_COLUMNS = {
@@ -171,6 +173,13 @@ def m010_tenancy(db: Database) -> None:
 
 
 @migrations()
+def m012_model_prices(db: Database) -> None:
+    """Dated model prices, and per-day summaries (tokens by model and server, users, hours, latency)
+    kept by triggers, so costs and the dashboard read days instead of rows (bot/store/usage.py)."""
+    db.executescript(usage_migration_sql())
+
+
+@migrations()
 def m013_user_models(db: Database) -> None:
     """Per-user model counts, so !stats in a DM reads a few rows even for a user with half the log."""
     db.executescript(f"""
@@ -206,6 +215,12 @@ def m014_rating_owners(db: Database) -> None:
       WHEN new.reply_message_id IS NOT NULL BEGIN {RATINGS_WITH_REPLY_MOVED} END;
     """)
 
+
+
+@migrations()
+def m015_user_usage(db: Database) -> None:
+    """One user's tokens per day, server and model, so a DM's !stats prices them without their rows."""
+    db.executescript(user_usage_migration_sql())
 
 def connect(path: Path, busy_timeout: float = BUSY_TIMEOUT_S) -> Database:
     # Only one writer at a time: wait this long for the lock before calling it a fault.

@@ -1,0 +1,71 @@
+"""Model prices from a CSV file (BOT_MODEL_PRICES), added to the log's model_prices table.
+
+The file has the header `model,effective_from,input_per_mtok,output_per_mtok`; a date is `YYYY-MM-DD`
+and the price takes effect at 00:00 UTC that day. A row for an existing (model, date) replaces it,
+so the file can correct a default; earlier dated rows keep pricing the days before a change.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from .schema import StoreError, connect, migrate, write_transaction
+
+HEADER = ["model", "effective_from", "input_per_mtok", "output_per_mtok"]
+
+
+class PriceFileError(StoreError):
+    """The price file cannot be used; the message names the file and the line."""
+
+
+@dataclass(frozen=True)
+class Price:
+    model: str
+    effective_from: str
+    input_per_mtok: float
+    output_per_mtok: float
+
+
+def read_prices(path: Path) -> list[Price]:
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+    except OSError as err:
+        raise PriceFileError(f"cannot read the price file {path} (BOT_MODEL_PRICES): {err.strerror}") from None
+    if not rows or [cell.strip() for cell in rows[0]] != HEADER:
+        raise PriceFileError(f"{path}: the first line must be {','.join(HEADER)}")
+    return [_price(path, number, row) for number, row in enumerate(rows[1:], start=2) if any(row)]
+
+
+def _price(path: Path, number: int, row: list[str]) -> Price:
+    try:
+        model, day, input_price, output_price = (cell.strip() for cell in row)
+        date.fromisoformat(day)
+        price = Price(model, day, float(input_price), float(output_price))
+    except ValueError:
+        raise PriceFileError(f"{path} line {number}: expected model,YYYY-MM-DD,input price,output price; "
+                             f"got {','.join(row)!r}") from None
+    if not model or len(day) != len("YYYY-MM-DD") or price.input_per_mtok < 0 or price.output_per_mtok < 0:
+        raise PriceFileError(f"{path} line {number}: a model name, a YYYY-MM-DD date and prices >= 0 are needed")
+    return price
+
+
+def apply_prices(log_path: Path, prices: list[Price]) -> None:
+    """Insert or replace each price in the log's model_prices table."""
+    db = connect(log_path)
+    try:
+        with write_transaction(db):
+            db.conn.executemany("insert or replace into model_prices values (?, ?, ?, ?)",
+                                [(p.model, p.effective_from, p.input_per_mtok, p.output_per_mtok) for p in prices])
+    finally:
+        db.close()
+
+
+def migrate_and_price(log_path: Path, price_file: Path | None) -> None:
+    """Bring the log up to date, then add the configured prices (if any) to it."""
+    migrate(log_path)
+    if price_file is not None:
+        apply_prices(log_path, read_prices(price_file))
