@@ -9,6 +9,7 @@ import discord
 from discord.ext import commands
 
 from .formatting import split_message
+from .live_reply import LiveReply
 from .service import BotService, Incoming
 from .settings import Settings
 
@@ -38,13 +39,15 @@ class Chat(commands.Cog):
         if await self._over_rate_limit(message):
             return
         typing = asyncio.create_task(keep_typing(message.channel))
+        live = LiveReply(message)
         try:
-            reply = await self.service.chat(incoming(message, self._without_mention(message.content)))
+            reply = await self.service.chat(incoming(message, self._without_mention(message.content)), live.update)
         finally:
             typing.cancel()
         if reply is None:
+            await live.stop()
             return
-        sent = await send_reply(message, reply.text)
+        sent = await live.finish(reply.text)  # the row is committed: now the last edit
         if sent is not None and reply.logged:
             await self.service.record_reply(str(message.id), str(sent.id))
 

@@ -19,7 +19,7 @@ from .store.awaiting import WriterResults
 from .export import EXCLUDES_FALLBACK_BY_DEFAULT, ExportResult, export_file, records
 from .memory import Context, Memory
 from .redact import redact
-from .responder import FALLBACK_MODEL, Reply, Responder
+from .responder import FALLBACK_MODEL, Reply, Responder, TextSink
 from .scope import Scope
 from .settings import Settings
 from .store import ConversationLog, Exchange, Selection, utc_now_text
@@ -68,9 +68,11 @@ class BotService:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    async def chat(self, incoming: Incoming) -> Reply | None:
+    async def chat(self, incoming: Incoming, on_text: TextSink | None = None) -> Reply | None:
         """Answer with Claude (or the fallback), log the exchange durably, then remember it.
 
+        `on_text` sees the reply's text as it streams in; the returned Reply is complete and already
+        logged, so a front end shows the final text after the row is committed.
         None means the message was already handled (a redelivery): send nothing.
         """
         if self._already_seen(incoming.message_id):
@@ -78,7 +80,7 @@ class BotService:
         self._active += 1
         self._idle.clear()
         try:
-            return await self._chat(incoming)
+            return await self._chat(incoming, on_text)
         finally:
             self._active -= 1
             if not self._active:
@@ -99,14 +101,14 @@ class BotService:
             self._seen.popitem(last=False)
         return False
 
-    async def _chat(self, incoming: Incoming) -> Reply:
+    async def _chat(self, incoming: Incoming, on_text: TextSink | None) -> Reply:
         if not incoming.text.strip():
             return Reply(EMPTY_MESSAGE_HINT, model=None)
         if incoming.user_id in self.opted_out:
             # Answered, but nothing of theirs is kept: no context, no log, no memory.
-            return await self.responder.reply([{"role": "user", "content": incoming.text}])
+            return await self.responder.reply([{"role": "user", "content": incoming.text}], on_text)
         context = await self._context(incoming)
-        reply = await self.responder.reply(context.messages + [{"role": "user", "content": incoming.text}])
+        reply = await self.responder.reply(context.messages + [{"role": "user", "content": incoming.text}], on_text)
         stored = replace(incoming, text=self.redact(incoming.text))
         kept_reply = replace(reply, text=self.redact(reply.text))
         outcome = await self._writes.wait(self.store.submit(_exchange(stored, kept_reply, context.conversation_id)))
