@@ -62,9 +62,12 @@ class Chat(commands.Cog):
         return bool(retry_after)
 
     def _addressed(self, message: discord.Message) -> bool:
+        # A reply to the bot pings it by default; one with the ping turned off is addressed to it too.
+        replied = message.reference.resolved if message.reference is not None else None
         return (
             message.guild is None
             or self.bot.user in message.mentions
+            or isinstance(replied, discord.Message) and replied.author == self.bot.user
             or message.channel.id in self.settings.chat_channel_ids
         )
 
@@ -88,10 +91,13 @@ class Chat(commands.Cog):
 
 
 def incoming(message: discord.Message, text: str) -> Incoming:
+    reference = message.reference
     return Incoming(
         user_id=str(message.author.id), user_name=message.author.name, channel_id=str(message.channel.id),
         text=text, message_id=str(message.id), guild_id=str(message.guild.id) if message.guild else None,
         display_name=message.author.display_name,
+        reply_to=str(reference.message_id) if reference is not None and reference.message_id else None,
+        thread_id=str(message.channel.id) if isinstance(message.channel, discord.Thread) else None,
     )
 
 

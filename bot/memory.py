@@ -35,6 +35,7 @@ def m001_turns(db: Database) -> None:
 class Context:
     conversation_id: str
     messages: list[dict] = field(default_factory=list)
+    continues: str | None = None  # the bot reply whose chain this continues (a Discord reply or thread)
 
 
 class Memory:

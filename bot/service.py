@@ -43,6 +43,8 @@ class Incoming:
     message_id: str
     guild_id: str | None = None
     display_name: str | None = None
+    reply_to: str | None = None  # the message this one replies to, when it is a reply
+    thread_id: str | None = None  # the thread it was posted in (a thread's id is its starter message's)
 
 
 @dataclass(frozen=True)
@@ -111,19 +113,41 @@ class BotService:
         reply = await self.responder.reply(context.messages + [{"role": "user", "content": incoming.text}], on_text)
         stored = replace(incoming, text=self.redact(incoming.text))
         kept_reply = replace(reply, text=self.redact(reply.text))
-        outcome = await self._writes.wait(self.store.submit(_exchange(stored, kept_reply, context.conversation_id)))
+        outcome = await self._writes.wait(self.store.submit(_exchange(stored, kept_reply, context)))
         log.debug("exchange %s %s", incoming.message_id, outcome)
         if reply.model != FALLBACK_MODEL:
             await self._remember(stored, context.conversation_id, kept_reply.text)
         return replace(reply, logged=True)
 
     async def _context(self, incoming: Incoming) -> Context:
+        if incoming.reply_to is not None or incoming.thread_id is not None:
+            chained = await self._chained(incoming)
+            if chained is not None:
+                return chained
         try:
             return await asyncio.to_thread(self.memory.context, incoming.channel_id, incoming.user_id)
         except sqlite3.Error as err:
             # Memory is a convenience; without it Claude just sees this one message.
             log.warning("memory unavailable (%s); answering without context", err)
             return Context(conversation_id=incoming.message_id)
+
+    async def _chained(self, incoming: Incoming) -> Context | None:
+        """The context of a reply to a bot message (or a thread started from one): its chain in the
+        log, and its conversation, however old; None when it continues no logged exchange."""
+        try:
+            rows = await asyncio.to_thread(self.store.reply_chain, incoming.guild_id, incoming.reply_to,
+                                           incoming.thread_id, self.memory.turns)
+        except sqlite3.Error as err:
+            log.warning("reply chain unavailable (%s); answering from memory", err)
+            return None
+        if not rows:
+            return None
+        messages = []
+        for row in rows:
+            if row["model_used"] != FALLBACK_MODEL:  # a fallback turn is not Claude's: never context
+                messages += [{"role": "user", "content": row["user_message"]},
+                             {"role": "assistant", "content": row["bot_response"]}]
+        return Context(rows[-1]["conversation_id"], messages, continues=rows[-1]["reply_message_id"])
 
     async def _remember(self, incoming: Incoming, conversation_id: str, bot_text: str) -> None:
         try:
@@ -207,13 +231,13 @@ class BotService:
             log.warning("rating of %s by %s not saved: %s", reply_message_id, rater_id, err)
 
 
-def _exchange(incoming: Incoming, reply: Reply, conversation_id: str) -> Exchange:
+def _exchange(incoming: Incoming, reply: Reply, context: Context) -> Exchange:
     return Exchange(
         user_id=incoming.user_id, user_name=incoming.user_name, channel_id=incoming.channel_id,
         user_message=incoming.text, bot_response=reply.text, model_used=reply.model,
         message_id=incoming.message_id, input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
         latency_ms=reply.latency_ms, guild_id=incoming.guild_id, display_name=incoming.display_name,
-        conversation_id=conversation_id, timestamp=utc_now_text(),
+        conversation_id=context.conversation_id, timestamp=utc_now_text(), reply_to_message_id=context.continues,
     )
 
 

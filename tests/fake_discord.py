@@ -13,6 +13,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Callable
 
 from aiohttp import WSMsgType, web
 
@@ -125,6 +126,7 @@ class FakeDiscord:
         self.messages: dict[str, dict] = {}  # every message's payload by id (users' and the bot's)
         self.files: dict[str, tuple[bytes, str]] = {}  # attachment id -> (bytes, content type), on the "CDN"
         self.threads: dict[str, str] = {}  # thread id -> parent channel id
+        self.on_edit: Callable[[SentMessage], None] | None = None  # a test's probe, run as each edit lands
         self.identify: dict | None = None
         self.events: list[dict] = []  # every dispatch, to replay after a RESUME
         self.resumes = 0
@@ -290,6 +292,8 @@ class FakeDiscord:
             return error(400, 50035, "Invalid Form Body: content must be 2000 or fewer in length.")
         message.content = content
         message.versions.append((asyncio.get_running_loop().time(), content))
+        if self.on_edit is not None:
+            self.on_edit(message)
         data = self.messages[message.id] = {**self._message_payload(message), "edited_timestamp": now_iso()}
         self._sent_event.set()
         await self._dispatch(self._live_socket(), "MESSAGE_UPDATE", data)

@@ -20,6 +20,7 @@ SPEC = {
 ADDED = {
     "guild_id": "TEXT", "display_name": "TEXT", "message_id": "TEXT", "input_tokens": "INTEGER",
     "output_tokens": "INTEGER", "latency_ms": "INTEGER", "conversation_id": "TEXT", "reply_message_id": "TEXT",
+    "attachments": "TEXT", "reply_to_message_id": "TEXT",
 }
 
 
@@ -36,7 +37,7 @@ def test_migrations_on_a_blank_database_give_the_spec_columns_and_more(tmp_path)
         assert [m.name for m in migrations.applied(db)] == [
             "m001_conversations", "m002_analysis_columns", "m003_indexes", "m004_full_text_search", "m005_opt_outs",
             "m006_ratings_and_threads", "m007_stats_summary", "m008_facet_counts", "m009_facet_filter_indexes",
-            "m010_tenancy"]
+            "m010_tenancy", "m011_attachments"]
         assert db["facet_counts"].columns_dict == {"facet": str, "value": str, "conversations": int}
         assert db["opt_outs"].pks == ["user_id"]
         assert db["conversations"].detect_fts() == "conversations_fts"

@@ -170,6 +170,14 @@ def m010_tenancy(db: Database) -> None:
     """)
 
 
+@migrations()
+def m011_attachments(db: Database) -> None:
+    """What a user attached (JSON: name, type, size, URL, and whether Claude saw it; never the bytes),
+    and the bot reply a message answered, so a reply chain can be followed back through the log."""
+    db[TABLE].add_column("attachments", str)
+    db[TABLE].add_column("reply_to_message_id", str)
+
+
 def connect(path: Path, busy_timeout: float = BUSY_TIMEOUT_S) -> Database:
     # Only one writer at a time: wait this long for the lock before calling it a fault.
     conn = sqlite3.connect(str(path), timeout=busy_timeout, check_same_thread=False)
