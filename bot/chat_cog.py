@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import aiohttp
 import discord
 from discord.ext import commands
 
+from .attachments import Attachment, DownloadError
 from .formatting import split_message
 from .live_reply import LiveReply
 from .service import BotService, Incoming
@@ -98,7 +100,17 @@ def incoming(message: discord.Message, text: str) -> Incoming:
         display_name=message.author.display_name,
         reply_to=str(reference.message_id) if reference is not None and reference.message_id else None,
         thread_id=str(message.channel.id) if isinstance(message.channel, discord.Thread) else None,
+        attachments=tuple(attachment(item) for item in message.attachments),
     )
+
+
+def attachment(item: discord.Attachment) -> Attachment:
+    async def fetch() -> bytes:
+        try:
+            return await item.read()
+        except (discord.HTTPException, aiohttp.ClientError) as err:
+            raise DownloadError(f"{item.filename}: {err}") from err
+    return Attachment(item.filename, item.content_type, item.size, item.url, fetch, item.width, item.height)
 
 
 async def keep_typing(channel: discord.abc.Messageable) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
+from .attachments import Attachment, DownloadError, Screened, as_text, image_block, log_json, refusal_note, screen
 from .store.awaiting import WriterResults
 from .export import EXCLUDES_FALLBACK_BY_DEFAULT, ExportResult, export_file, records
 from .memory import Context, Memory
@@ -45,6 +46,7 @@ class Incoming:
     display_name: str | None = None
     reply_to: str | None = None  # the message this one replies to, when it is a reply
     thread_id: str | None = None  # the thread it was posted in (a thread's id is its starter message's)
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,20 +106,42 @@ class BotService:
         return False
 
     async def _chat(self, incoming: Incoming, on_text: TextSink | None) -> Reply:
-        if not incoming.text.strip():
-            return Reply(EMPTY_MESSAGE_HINT, model=None)
+        screened, images = await self._images(incoming.attachments)
+        note = refusal_note([s for s in screened if s.refusal is not None])
+        if not incoming.text.strip() and not images:
+            return Reply(note.strip() or EMPTY_MESSAGE_HINT, model=None)
+        content = images + [{"type": "text", "text": incoming.text}] if images and incoming.text.strip() else (
+            images or incoming.text)
+        if note and on_text is not None:
+            on_text = _prefixed(note, on_text)  # the refusal shows above the answer as it streams
         if incoming.user_id in self.opted_out:
             # Answered, but nothing of theirs is kept: no context, no log, no memory.
-            return await self.responder.reply([{"role": "user", "content": incoming.text}], on_text)
+            return _with_note(note, await self.responder.reply([{"role": "user", "content": content}], on_text))
         context = await self._context(incoming)
-        reply = await self.responder.reply(context.messages + [{"role": "user", "content": incoming.text}], on_text)
+        reply = _with_note(note, await self.responder.reply(
+            context.messages + [{"role": "user", "content": content}], on_text))
         stored = replace(incoming, text=self.redact(incoming.text))
         kept_reply = replace(reply, text=self.redact(reply.text))
-        outcome = await self._writes.wait(self.store.submit(_exchange(stored, kept_reply, context)))
+        attachments = log_json(screened)
+        outcome = await self._writes.wait(self.store.submit(_exchange(stored, kept_reply, context, attachments)))
         log.debug("exchange %s %s", incoming.message_id, outcome)
         if reply.model != FALLBACK_MODEL:
-            await self._remember(stored, context.conversation_id, kept_reply.text)
+            await self._remember(replace(stored, text=as_text(stored.text, attachments)), context.conversation_id,
+                                 kept_reply.text)
         return replace(reply, logged=True)
+
+    async def _images(self, attachments: tuple[Attachment, ...]) -> tuple[list[Screened], list[dict]]:
+        """Screen the attachments and download the images Claude may see; a failed download is a refusal."""
+        screened, blocks = [], []
+        for item in screen(attachments):
+            if item.refusal is None:
+                try:
+                    blocks.append(image_block(item.attachment, await item.attachment.fetch()))
+                except DownloadError as err:
+                    log.warning("attachment %s not downloaded: %s", item.attachment.url, err)
+                    item = Screened(item.attachment, "it could not be downloaded")
+            screened.append(item)
+        return screened, blocks
 
     async def _context(self, incoming: Incoming) -> Context:
         if incoming.reply_to is not None or incoming.thread_id is not None:
@@ -145,7 +169,7 @@ class BotService:
         messages = []
         for row in rows:
             if row["model_used"] != FALLBACK_MODEL:  # a fallback turn is not Claude's: never context
-                messages += [{"role": "user", "content": row["user_message"]},
+                messages += [{"role": "user", "content": as_text(row["user_message"], row["attachments"])},
                              {"role": "assistant", "content": row["bot_response"]}]
         return Context(rows[-1]["conversation_id"], messages, continues=rows[-1]["reply_message_id"])
 
@@ -231,13 +255,22 @@ class BotService:
             log.warning("rating of %s by %s not saved: %s", reply_message_id, rater_id, err)
 
 
-def _exchange(incoming: Incoming, reply: Reply, context: Context) -> Exchange:
+def _prefixed(note: str, on_text: TextSink) -> TextSink:
+    return lambda text: on_text(note + text)
+
+
+def _with_note(note: str, reply: Reply) -> Reply:
+    return replace(reply, text=note + reply.text) if note else reply
+
+
+def _exchange(incoming: Incoming, reply: Reply, context: Context, attachments: str | None) -> Exchange:
     return Exchange(
         user_id=incoming.user_id, user_name=incoming.user_name, channel_id=incoming.channel_id,
         user_message=incoming.text, bot_response=reply.text, model_used=reply.model,
         message_id=incoming.message_id, input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
         latency_ms=reply.latency_ms, guild_id=incoming.guild_id, display_name=incoming.display_name,
         conversation_id=context.conversation_id, timestamp=utc_now_text(), reply_to_message_id=context.continues,
+        attachments=attachments,
     )
 
 
