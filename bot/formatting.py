@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .attachments import as_text
+
 MESSAGE_LIMIT = 2000  # characters of a message's content
 EMBED_TITLE_LIMIT = 256  # characters of an embed's title, or a field's name
 EMBED_FIELD_LIMIT = 1024  # characters of an embed field's value
@@ -69,7 +71,8 @@ def history_text(rows: list[dict]) -> str:
 def history_entry(row: dict, user_chars: int = 150, bot_chars: int = 300) -> tuple[str, str]:
     """(heading, body) of one logged exchange, cut to fit an embed field."""
     heading = f"{row['timestamp']} UTC · {row['model_used']} · {row['tokens_used'] or 0} tokens"
-    body = f"**User:** {truncate(row['user_message'], user_chars)}\n**Bot:** {truncate(row['bot_response'], bot_chars)}"
+    user = as_text(row["user_message"], row.get("attachments"))  # names the images the user sent
+    body = f"**User:** {truncate(user, user_chars)}\n**Bot:** {truncate(row['bot_response'], bot_chars)}"
     return truncate(heading, EMBED_TITLE_LIMIT), body
 
 

@@ -4,9 +4,13 @@ and other files or oversized images get a clear answer."""
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
 
 from bot.attachments import MAX_IMAGE_BYTES
+from bot.formatting import history_entry
+from tests.web import datasette_for
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200  # the signature and some bytes: the fake does not decode images
 
@@ -67,3 +71,27 @@ async def test_a_refused_file_without_text_gets_an_answer_and_claude_is_not_call
     assert reply.content == "*(I couldn't look at stuff.zip: I can only look at images (PNG, JPEG, GIF or WebP).)*"
     assert harness.claude.hits == 0
     assert harness.rows() == []
+
+
+async def test_exports_datasette_and_the_transcript_show_the_attachments(harness, tmp_path):
+    picture = attach(harness, "cat.png", PNG, "image/png")
+    await harness.say(harness.alice, "what is this?", mention_bot=True, attachments=[picture])
+    [row] = harness.rows()
+    for name in ("csv", "jsonl", "chat"):
+        (tmp_path / name).mkdir()
+
+    csv_file = (await harness.service.export(tmp_path / "csv", fmt="csv")).files[0]
+    [exported] = list(csv.DictReader(io.StringIO(csv_file.read_text())))
+    assert exported["attachments"] == row["attachments"]
+    jsonl_file = (await harness.service.export(tmp_path / "jsonl", fmt="jsonl")).files[0]
+    assert json.loads(jsonl_file.read_text())["attachments"] == row["attachments"]
+    chat_file = (await harness.service.export(tmp_path / "chat", fmt="chat-jsonl")).files[0]
+    assert json.loads(chat_file.read_text())["messages"][0]["content"] == "what is this? [image: cat.png]"
+    assert "[image: cat.png]" in history_entry(row)[1]
+
+    ds = datasette_for(harness.settings.log_db)
+    await ds.invoke_startup()
+    table = (await ds.client.get("/conversation_logs/conversations.json?_shape=array")).json()
+    assert table[0]["attachments"] == row["attachments"]
+    transcript = await ds.client.get(f"/conversation_logs/conversations/{row['id']}.transcript")
+    assert "📎 cat.png (image/png, 208 bytes, sent to Claude)" in transcript.text
