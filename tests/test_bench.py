@@ -30,3 +30,15 @@ def test_quick_login_benchmark_reports_each_attack_beside_its_baseline():
     for row in ("no attack (baseline)", "one address, 200/s", "a new address each, 200/s"):
         assert row in result.stdout
     assert "429" in result.stdout  # the throttle answered
+
+
+def test_quick_streaming_benchmark_reports_latency_and_both_bursts():
+    result = subprocess.run([sys.executable, "-m", "bench.streaming", "--quick"], cwd=PROJECT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for row in ("first token to first text in Discord", "a channel each: replies complete / logged once",
+                "in one channel: replies complete / logged once", "event-loop lag p99",
+                "429s Discord answered"):
+        assert row in result.stdout
+    # Completeness is correctness, not speed: every reply of both bursts ended whole and logged once.
+    assert result.stdout.count("5.00 of 5 |  |  | all, once | met |") == 2
