@@ -81,7 +81,8 @@ def privacy_sections(retention_days: float, redact: bool, memory_ttl_minutes: fl
     masked = " E-mail addresses, phone numbers and keys are masked first." if redact else ""
     return [
         ("What is stored", "Each message you send the bot and its reply, with your user id, username, display name, "
-                           "channel, server, time, and the model and tokens used." + masked),
+                           "channel, server, time, and the model and tokens used; for attachments, their name, type, size and "
+                           "link (images go to Claude; the bot keeps no file)." + masked),
         ("Where and for how long", f"In the bot's SQLite log: {retention_text(retention_days)}. "
                                    "Recent turns are also kept in a short-term memory so the bot can follow the "
                                    f"conversation; they expire after {memory_ttl_minutes:g} minutes of quiet."),
