@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
@@ -18,6 +19,8 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024  # the API's limit per image
 MAX_IMAGE_SIDE_PX = 8000  # the API rejects an image larger than 8000x8000 px
 MAX_IMAGES_BYTES = 20 * 1024 * 1024  # all images of one message: base64 (x4/3) stays under the 32 MB request
 SENT, REFUSED = "sent", "refused"
+
+log = logging.getLogger(__name__)
 
 
 class DownloadError(Exception):
@@ -65,6 +68,27 @@ def _refusal(attachment: Attachment) -> str | None:
     if max(attachment.width or 0, attachment.height or 0) > MAX_IMAGE_SIDE_PX:
         return f"it is larger than {MAX_IMAGE_SIDE_PX}x{MAX_IMAGE_SIDE_PX} pixels"
     return None
+
+
+async def images_for_claude(attachments: tuple[Attachment, ...]) -> tuple[list[Screened], list[dict]]:
+    """Screen the attachments and download the images Claude may see; a failed download is a refusal."""
+    screened, blocks = [], []
+    for item in screen(attachments):
+        if item.refusal is None:
+            try:
+                blocks.append(image_block(item.attachment, await item.attachment.fetch()))
+            except DownloadError as err:
+                log.warning("attachment %s not downloaded: %s", item.attachment.url, err)
+                item = Screened(item.attachment, "it could not be downloaded")
+        screened.append(item)
+    return screened, blocks
+
+
+def user_content(text: str, images: list[dict]) -> str | list[dict]:
+    """A user turn for the Messages API: plain text, or the image blocks first and then the text."""
+    if not images:
+        return text
+    return images + [{"type": "text", "text": text}] if text.strip() else images
 
 
 def image_block(attachment: Attachment, data: bytes) -> dict:

@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
-from .attachments import Attachment, DownloadError, Screened, as_text, image_block, log_json, refusal_note, screen
+from .attachments import Attachment, as_text, images_for_claude, log_json, refusal_note, user_content
 from .store.awaiting import WriterResults
 from .export import EXCLUDES_FALLBACK_BY_DEFAULT, ExportResult, export_file, records
-from .memory import Context, Memory
+from .memory import Context, Memory, chain_context
 from .redact import redact
 from .responder import FALLBACK_MODEL, Reply, Responder, TextSink
 from .scope import Scope
@@ -106,20 +106,21 @@ class BotService:
         return False
 
     async def _chat(self, incoming: Incoming, on_text: TextSink | None) -> Reply:
-        screened, images = await self._images(incoming.attachments)
+        screened, images = await images_for_claude(incoming.attachments)
         note = refusal_note([s for s in screened if s.refusal is not None])
         if not incoming.text.strip() and not images:
             return Reply(note.strip() or EMPTY_MESSAGE_HINT, model=None)
-        content = images + [{"type": "text", "text": incoming.text}] if images and incoming.text.strip() else (
-            images or incoming.text)
+        content = user_content(incoming.text, images)
         if note and on_text is not None:
-            on_text = _prefixed(note, on_text)  # the refusal shows above the answer as it streams
+            shown = on_text
+            on_text = lambda text: shown(note + text)  # the refusal shows above the answer as it streams
         if incoming.user_id in self.opted_out:
             # Answered, but nothing of theirs is kept: no context, no log, no memory.
-            return _with_note(note, await self.responder.reply([{"role": "user", "content": content}], on_text))
+            reply = await self.responder.reply([{"role": "user", "content": content}], on_text)
+            return replace(reply, text=note + reply.text)
         context = await self._context(incoming)
-        reply = _with_note(note, await self.responder.reply(
-            context.messages + [{"role": "user", "content": content}], on_text))
+        reply = await self.responder.reply(context.messages + [{"role": "user", "content": content}], on_text)
+        reply = replace(reply, text=note + reply.text)
         stored = replace(incoming, text=self.redact(incoming.text))
         kept_reply = replace(reply, text=self.redact(reply.text))
         attachments = log_json(screened)
@@ -129,19 +130,6 @@ class BotService:
             await self._remember(replace(stored, text=as_text(stored.text, attachments)), context.conversation_id,
                                  kept_reply.text)
         return replace(reply, logged=True)
-
-    async def _images(self, attachments: tuple[Attachment, ...]) -> tuple[list[Screened], list[dict]]:
-        """Screen the attachments and download the images Claude may see; a failed download is a refusal."""
-        screened, blocks = [], []
-        for item in screen(attachments):
-            if item.refusal is None:
-                try:
-                    blocks.append(image_block(item.attachment, await item.attachment.fetch()))
-                except DownloadError as err:
-                    log.warning("attachment %s not downloaded: %s", item.attachment.url, err)
-                    item = Screened(item.attachment, "it could not be downloaded")
-            screened.append(item)
-        return screened, blocks
 
     async def _context(self, incoming: Incoming) -> Context:
         if incoming.reply_to is not None or incoming.thread_id is not None:
@@ -164,14 +152,7 @@ class BotService:
         except sqlite3.Error as err:
             log.warning("reply chain unavailable (%s); answering from memory", err)
             return None
-        if not rows:
-            return None
-        messages = []
-        for row in rows:
-            if row["model_used"] != FALLBACK_MODEL:  # a fallback turn is not Claude's: never context
-                messages += [{"role": "user", "content": as_text(row["user_message"], row["attachments"])},
-                             {"role": "assistant", "content": row["bot_response"]}]
-        return Context(rows[-1]["conversation_id"], messages, continues=rows[-1]["reply_message_id"])
+        return chain_context(rows) if rows else None
 
     async def _remember(self, incoming: Incoming, conversation_id: str, bot_text: str) -> None:
         try:
@@ -253,14 +234,6 @@ class BotService:
             await self._writes.wait(job(reply_message_id, rater_id, value))
         except sqlite3.Error as err:
             log.warning("rating of %s by %s not saved: %s", reply_message_id, rater_id, err)
-
-
-def _prefixed(note: str, on_text: TextSink) -> TextSink:
-    return lambda text: on_text(note + text)
-
-
-def _with_note(note: str, reply: Reply) -> Reply:
-    return replace(reply, text=note + reply.text) if note else reply
 
 
 def _exchange(incoming: Incoming, reply: Reply, context: Context, attachments: str | None) -> Exchange:
