@@ -95,3 +95,13 @@ async def test_exports_datasette_and_the_transcript_show_the_attachments(harness
     assert table[0]["attachments"] == row["attachments"]
     transcript = await ds.client.get(f"/conversation_logs/conversations/{row['id']}.transcript")
     assert "📎 cat.png (image/png, 208 bytes, sent to Claude)" in transcript.text
+
+
+async def test_an_image_that_cannot_be_downloaded_is_named_and_the_text_answered(harness):
+    picture = attach(harness, "gone.png", PNG, "image/png")
+    del harness.discord.files[picture["id"]]  # the CDN answers 404, as for an expired or deleted file
+    [reply] = await harness.say(harness.alice, "see this?", mention_bot=True, attachments=[picture])
+
+    assert reply.content == "*(I couldn't look at gone.png: it could not be downloaded.)*\nEcho #1: see this?"
+    [row] = harness.rows()
+    assert json.loads(row["attachments"])[0]["status"] == "refused"
