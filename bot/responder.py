@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -77,6 +78,9 @@ class Responder:
                     text += delta
                     if on_text is not None and text.strip():
                         on_text(text)
+                    # Events that arrived together are parsed one per turn of the loop, so many
+                    # streams at once never hold it for long (bench/streaming.py measures the lag).
+                    await asyncio.sleep(0)
                 message = await stream.get_final_message()
         except (anthropic.APIError, httpx2.TransportError) as err:
             # Every SDK failure (401, 429, 5xx, 529, timeout, refused, an `error` event or a dropped
