@@ -90,3 +90,15 @@ async def test_a_thread_started_from_a_bot_reply_continues_its_conversation(harn
     assert start["conversation_id"] == first["conversation_id"] == second["conversation_id"]
     assert first["channel_id"] == second["channel_id"] == thread
     assert first["reply_to_message_id"] == reply.id
+
+
+async def test_discord_serves_a_replied_message_with_its_final_edit(harness):
+    # GET /channels/{id}/messages/{id} through discord.py: what a client fetching the chain would see.
+    harness.claude.words_per_delta, harness.claude.stream_delay = 1, 0.05
+    harness.claude.reply_text = lambda body: " ".join(f"w{i}" for i in range(30))
+    [reply] = await harness.say(harness.alice, "long enough to be edited", mention_bot=True)
+    assert len(reply.versions) >= 2  # posted while streaming, then edited
+    channel = harness.bot.get_channel(int(reply.channel_id))
+    fetched = await channel.fetch_message(int(reply.id))
+    assert fetched.content == reply.content and fetched.edited_at is not None
+    assert fetched.reference is not None and str(fetched.reference.message_id) == harness.rows()[0]["message_id"]
