@@ -1,4 +1,5 @@
-"""Files users attach: which go to Claude as images, which are refused and why, and how the log records them.
+"""Files users attach: which go to Claude (images, and text files as text), which are refused and why,
+and how the log records them.
 
 Claude takes JPEG, PNG, GIF and WebP images, at most 5 MB each, at most 8000x8000 px, in requests
 of at most 32 MB (Anthropic's vision documentation). Images are sent as base64 image blocks after
@@ -18,6 +19,8 @@ IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # the API's limit per image
 MAX_IMAGE_SIDE_PX = 8000  # the API rejects an image larger than 8000x8000 px
 MAX_IMAGES_BYTES = 20 * 1024 * 1024  # all images of one message: base64 (x4/3) stays under the 32 MB request
+TEXT_PREFIX = "text/"  # text/plain, text/markdown, text/csv ...: sent to Claude as text
+MAX_TEXT_BYTES = 100_000  # a text file's share of the context: about 25,000 tokens
 SENT, REFUSED = "sent", "refused"
 
 log = logging.getLogger(__name__)
@@ -51,7 +54,7 @@ def screen(attachments: tuple[Attachment, ...]) -> list[Screened]:
     screened, total = [], 0
     for attachment in attachments:
         refusal = _refusal(attachment)
-        if refusal is None and total + attachment.size > MAX_IMAGES_BYTES:
+        if refusal is None and media_type(attachment) in IMAGE_TYPES and total + attachment.size > MAX_IMAGES_BYTES:
             refusal = f"the images in one message must come to {MAX_IMAGES_BYTES // 2**20} MB at most"
         if refusal is None:
             total += attachment.size
@@ -59,10 +62,17 @@ def screen(attachments: tuple[Attachment, ...]) -> list[Screened]:
     return screened
 
 
+def media_type(attachment: Attachment) -> str:
+    return (attachment.content_type or "").split(";")[0].strip().lower()
+
+
 def _refusal(attachment: Attachment) -> str | None:
-    kind = (attachment.content_type or "").split(";")[0].strip().lower()
+    kind = media_type(attachment)
+    if kind.startswith(TEXT_PREFIX):
+        too_big = attachment.size > MAX_TEXT_BYTES
+        return f"text files can be {MAX_TEXT_BYTES // 1000} kB at most" if too_big else None
     if kind not in IMAGE_TYPES:
-        return "I can only look at images (PNG, JPEG, GIF or WebP)"
+        return "I can only look at images (PNG, JPEG, GIF or WebP) and text files"
     if attachment.size > MAX_IMAGE_BYTES:
         return f"it is {attachment.size / 2**20:.1f} MB and images can be {MAX_IMAGE_BYTES // 2**20} MB at most"
     if max(attachment.width or 0, attachment.height or 0) > MAX_IMAGE_SIDE_PX:
@@ -76,7 +86,7 @@ async def images_for_claude(attachments: tuple[Attachment, ...]) -> tuple[list[S
     for item in screen(attachments):
         if item.refusal is None:
             try:
-                blocks.append(image_block(item.attachment, await item.attachment.fetch()))
+                blocks.append(content_block(item.attachment, await item.attachment.fetch()))
             except DownloadError as err:
                 log.warning("attachment %s not downloaded: %s", item.attachment.url, err)
                 item = Screened(item.attachment, "it could not be downloaded")
@@ -85,16 +95,19 @@ async def images_for_claude(attachments: tuple[Attachment, ...]) -> tuple[list[S
 
 
 def user_content(text: str, images: list[dict]) -> str | list[dict]:
-    """A user turn for the Messages API: plain text, or the image blocks first and then the text."""
+    """A user turn for the Messages API: plain text, or the attachments' blocks first and then the text."""
     if not images:
         return text
     return images + [{"type": "text", "text": text}] if text.strip() else images
 
 
-def image_block(attachment: Attachment, data: bytes) -> dict:
-    media_type = (attachment.content_type or "").split(";")[0].strip().lower()
-    return {"type": "image",
-            "source": {"type": "base64", "media_type": media_type, "data": base64.b64encode(data).decode("ascii")}}
+def content_block(attachment: Attachment, data: bytes) -> dict:
+    """An image block (base64), or a text file as a text block headed by its name."""
+    kind = media_type(attachment)
+    if kind.startswith(TEXT_PREFIX):
+        return {"type": "text", "text": f"[file: {attachment.name}]\n{data.decode('utf-8', 'replace')}"}
+    return {"type": "image", "source": {"type": "base64", "media_type": kind,
+                                        "data": base64.b64encode(data).decode("ascii")}}
 
 
 def refusal_note(refused: list[Screened]) -> str:
@@ -112,7 +125,8 @@ def log_json(screened: list[Screened]) -> str | None:
 
 
 def as_text(text: str, attachments_json: str | None) -> str:
-    """A logged user turn as text context: the images it carried are named, not resent."""
-    names = [a["name"] for a in json.loads(attachments_json or "[]") if a["status"] == SENT]
-    shown = " ".join(f"[image: {name}]" for name in names)
+    """A logged user turn as text context: the files it carried are named, not resent."""
+    sent = [a for a in json.loads(attachments_json or "[]") if a["status"] == SENT]
+    shown = " ".join(f"[{'file' if (a['type'] or '').startswith(TEXT_PREFIX) else 'image'}: {a['name']}]"
+                     for a in sent)
     return f"{text} {shown}".strip() if shown else text

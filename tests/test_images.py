@@ -8,7 +8,7 @@ import csv
 import io
 import json
 
-from bot.attachments import MAX_IMAGE_BYTES
+from bot.attachments import MAX_IMAGE_BYTES, MAX_TEXT_BYTES
 from bot.formatting import history_entry
 from tests.web import datasette_for
 
@@ -54,7 +54,7 @@ async def test_oversized_images_and_other_files_are_refused_clearly_and_the_text
     assert harness.claude.requests[-1]["messages"][-1]["content"] == "look at these"  # no image block
     assert reply.content == (
         "*(I couldn't look at huge.png: it is 5.0 MB and images can be 5 MB at most.)*\n"
-        "*(I couldn't look at report.pdf: I can only look at images (PNG, JPEG, GIF or WebP).)*\n"
+        "*(I couldn't look at report.pdf: I can only look at images (PNG, JPEG, GIF or WebP) and text files.)*\n"
         "Echo #1: look at these")
     [row] = harness.rows()
     assert row["bot_response"] == reply.content  # what the user saw
@@ -68,7 +68,8 @@ async def test_a_refused_file_without_text_gets_an_answer_and_claude_is_not_call
     archive = attach(harness, "stuff.zip", b"PK\x03\x04", "application/zip")
     [reply] = await harness.say(harness.alice, "", mention_bot=True, attachments=[archive])
 
-    assert reply.content == "*(I couldn't look at stuff.zip: I can only look at images (PNG, JPEG, GIF or WebP).)*"
+    assert reply.content == ("*(I couldn't look at stuff.zip: I can only look at images (PNG, JPEG, GIF or WebP) "
+                             "and text files.)*")
     assert harness.claude.hits == 0
     assert harness.rows() == []
 
@@ -105,3 +106,17 @@ async def test_an_image_that_cannot_be_downloaded_is_named_and_the_text_answered
     assert reply.content == "*(I couldn't look at gone.png: it could not be downloaded.)*\nEcho #1: see this?"
     [row] = harness.rows()
     assert json.loads(row["attachments"])[0]["status"] == "refused"
+
+
+async def test_a_text_file_goes_to_claude_as_text_and_a_big_one_is_refused(harness):
+    notes = attach(harness, "notes.md", "# Plan\nbuy milk".encode(), "text/markdown; charset=utf-8")
+    big = attach(harness, "dump.txt", b"x" * (MAX_TEXT_BYTES + 1), "text/plain")
+    [reply] = await harness.say(harness.alice, "summarise", mention_bot=True, attachments=[notes, big])
+
+    assert harness.claude.requests[-1]["messages"][-1]["content"] == [
+        {"type": "text", "text": "[file: notes.md]\n# Plan\nbuy milk"}, {"type": "text", "text": "summarise"}]
+    assert reply.content.startswith("*(I couldn't look at dump.txt: text files can be 100 kB at most.)*\n")
+    [row] = harness.rows()
+    assert [a["status"] for a in json.loads(row["attachments"])] == ["sent", "refused"]
+    await harness.say(harness.alice, "thanks", mention_bot=True)
+    assert harness.claude.requests[-1]["messages"][0]["content"] == "summarise [file: notes.md]"
