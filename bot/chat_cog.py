@@ -44,6 +44,9 @@ class Chat(commands.Cog):
         live = LiveReply(message)
         try:
             reply = await self.service.chat(incoming(message, self._without_mention(message.content)), live.update)
+        except BaseException:
+            await live.stop()  # no interim edit outlives a failed exchange
+            raise
         finally:
             typing.cancel()
         if reply is None:
