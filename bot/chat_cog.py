@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import aiohttp
 import discord
 from discord.ext import commands
 
+from .attachments import Attachment, DownloadError
 from .formatting import split_message
+from .live_reply import LiveReply
 from .service import BotService, Incoming
 from .settings import Settings
 
@@ -38,13 +41,18 @@ class Chat(commands.Cog):
         if await self._over_rate_limit(message):
             return
         typing = asyncio.create_task(keep_typing(message.channel))
+        live = LiveReply(message)
         try:
-            reply = await self.service.chat(incoming(message, self._without_mention(message.content)))
+            reply = await self.service.chat(incoming(message, self._without_mention(message.content)), live.update)
+        except BaseException:
+            await live.stop()  # no interim edit outlives a failed exchange
+            raise
         finally:
             typing.cancel()
         if reply is None:
+            await live.stop()
             return
-        sent = await send_reply(message, reply.text)
+        sent = await live.finish(reply.text)  # the row is committed: now the last edit
         if sent is not None and reply.logged:
             await self.service.record_reply(str(message.id), str(sent.id))
 
@@ -59,9 +67,12 @@ class Chat(commands.Cog):
         return bool(retry_after)
 
     def _addressed(self, message: discord.Message) -> bool:
+        # A reply to the bot pings it by default; one with the ping turned off is addressed to it too.
+        replied = message.reference.resolved if message.reference is not None else None
         return (
             message.guild is None
             or self.bot.user in message.mentions
+            or isinstance(replied, discord.Message) and replied.author == self.bot.user
             # Without the Message Content intent a chat channel's text arrives empty: only mentions count.
             or (message.channel.id in self.settings.chat_channel_ids and self.bot.intents.message_content)
         )
@@ -86,11 +97,24 @@ class Chat(commands.Cog):
 
 
 def incoming(message: discord.Message, text: str) -> Incoming:
+    reference = message.reference
     return Incoming(
         user_id=str(message.author.id), user_name=message.author.name, channel_id=str(message.channel.id),
         text=text, message_id=str(message.id), guild_id=str(message.guild.id) if message.guild else None,
         display_name=message.author.display_name,
+        reply_to=str(reference.message_id) if reference is not None and reference.message_id else None,
+        thread_id=str(message.channel.id) if isinstance(message.channel, discord.Thread) else None,
+        attachments=tuple(attachment(item) for item in message.attachments),
     )
+
+
+def attachment(item: discord.Attachment) -> Attachment:
+    async def fetch() -> bytes:
+        try:
+            return await item.read()
+        except (discord.HTTPException, aiohttp.ClientError) as err:
+            raise DownloadError(f"{item.filename}: {err}") from err
+    return Attachment(item.filename, item.content_type, item.size, item.url, fetch, item.width, item.height)
 
 
 async def keep_typing(channel: discord.abc.Messageable) -> None:

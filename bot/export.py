@@ -17,6 +17,7 @@ from itertools import groupby, islice
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
+from .attachments import as_text
 from .finetune import BUILDERS, FINETUNE_FORMATS
 from .store.export_sql import Order
 
@@ -76,7 +77,7 @@ def chat_records(rows: Iterator[list], system_prompt: str | None = None) -> Iter
     for key, turns in groupby(exchanges, key=lambda e: e["conversation_id"] or f"exchange-{e['id']}"):
         messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
         for turn in turns:
-            messages += [{"role": "user", "content": turn["user_message"]},
+            messages += [{"role": "user", "content": as_text(turn["user_message"], turn.get("attachments"))},
                          {"role": "assistant", "content": turn["bot_response"]}]
         yield (json.dumps({"conversation_id": key, "messages": messages}, ensure_ascii=False) + "\n").encode("utf-8")
 

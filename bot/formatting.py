@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .attachments import as_text
+
 if TYPE_CHECKING:
     from .export import ExportResult
 
@@ -90,7 +92,8 @@ def history_text(rows: list[dict]) -> str:
 def history_entry(row: dict, user_chars: int = 150, bot_chars: int = 300) -> tuple[str, str]:
     """(heading, body) of one logged exchange, cut to fit an embed field."""
     heading = f"{row['timestamp']} UTC · {row['model_used']} · {row['tokens_used'] or 0} tokens"
-    body = f"**User:** {truncate(row['user_message'], user_chars)}\n**Bot:** {truncate(row['bot_response'], bot_chars)}"
+    user = as_text(row["user_message"], row.get("attachments"))  # names the images the user sent
+    body = f"**User:** {truncate(user, user_chars)}\n**Bot:** {truncate(row['bot_response'], bot_chars)}"
     return truncate(heading, EMBED_TITLE_LIMIT), body
 
 
@@ -99,7 +102,8 @@ def privacy_sections(retention_days: float, redact: bool, memory_ttl_minutes: fl
     masked = " E-mail addresses, phone numbers and keys are masked first." if redact else ""
     return [
         ("What is stored", "Each message you send the bot and its reply, with your user id, username, display name, "
-                           "channel, server, time, and the model and tokens used." + masked),
+                           "channel, server, time, and the model and tokens used; for attachments, their name, type, size and "
+                           "link (images go to Claude; the bot keeps no file)." + masked),
         ("Where and for how long", f"In the bot's SQLite log: {retention_text(retention_days)}. "
                                    "Recent turns are also kept in a short-term memory so the bot can follow the "
                                    f"conversation; they expire after {memory_ttl_minutes:g} minutes of quiet."),

@@ -17,6 +17,9 @@ from typing import Callable, Collection
 
 from sqlite_utils import Database, Migrations
 
+from .attachments import as_text
+from .store.exchange import FALLBACK_MODEL
+
 migrations = Migrations("bot_memory")
 
 
@@ -35,6 +38,18 @@ def m001_turns(db: Database) -> None:
 class Context:
     conversation_id: str
     messages: list[dict] = field(default_factory=list)
+    continues: str | None = None  # the bot reply whose chain this continues (a Discord reply or thread)
+
+
+def chain_context(rows: list[dict]) -> Context:
+    """The context of a reply chain (logged exchanges, oldest first): its conversation, and its turns as
+    Claude saw them (a fallback turn was not Claude's, so it is never context)."""
+    messages = []
+    for row in rows:
+        if row["model_used"] != FALLBACK_MODEL:
+            messages += [{"role": "user", "content": as_text(row["user_message"], row["attachments"])},
+                         {"role": "assistant", "content": row["bot_response"]}]
+    return Context(rows[-1]["conversation_id"], messages, continues=rows[-1]["reply_message_id"])
 
 
 class Memory:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import anthropic
+import httpx2
 
 from .store.exchange import FALLBACK_MODEL
 
@@ -16,6 +19,9 @@ FALLBACK_TEXT = (
     "Sorry, I can't reach my language model right now, so I can't give you a real answer. "
     "Your message was received; please try again in a little while."
 )
+CUT_OFF_NOTE = "\n\n*(My answer was cut off: the language model stopped responding. Please ask again.)*"
+
+TextSink = Callable[[str], None]  # receives the reply's text so far, each time it grows
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,7 @@ class Reply:
     output_tokens: int = 0
     latency_ms: int = 0
     logged: bool = False  # the exchange is in the permanent log (so a rating of the reply can find it)
+    cut_off: bool = False  # the stream failed midway: `text` is what arrived, ending with CUT_OFF_NOTE
 
 
 def fallback_reply(latency_ms: int = 0) -> Reply:
@@ -53,21 +60,36 @@ class Responder:
             )
         return cls(client, model=settings.model, system_prompt=settings.system_prompt, max_tokens=settings.max_tokens)
 
-    async def reply(self, messages: list[dict]) -> Reply:
-        """`messages` alternate user/assistant and end with the new user message."""
+    async def reply(self, messages: list[dict], on_text: TextSink | None = None) -> Reply:
+        """`messages` alternate user/assistant and end with the new user message.
+
+        The reply is streamed: `on_text` (if given) sees the text so far at every delta.
+        """
         if self.client is None:
             log.warning("static fallback: ANTHROPIC_API_KEY is not set")
             return fallback_reply()
         started = time.perf_counter()
+        text = ""
         try:
-            message = await self.client.messages.create(
+            async with self.client.messages.stream(
                 model=self.model, max_tokens=self.max_tokens, system=self.system_prompt, messages=messages,
-            )
-        except anthropic.APIError as err:
-            # Every SDK failure (401, 429, 5xx, 529, timeout, refused) ends here; the user
-            # gets the fallback and the reason stays in our log, not in the chat.
-            log.warning("static fallback: Claude request failed: %s: %s", type(err).__name__, err)
-            return fallback_reply(_ms_since(started))
+            ) as stream:
+                async for delta in stream.text_stream:
+                    text += delta
+                    if on_text is not None and text.strip():
+                        on_text(text)
+                    # Events that arrived together are parsed one per turn of the loop, so many
+                    # streams at once never hold it for long (bench/streaming.py measures the lag).
+                    await asyncio.sleep(0)
+                message = await stream.get_final_message()
+        except (anthropic.APIError, httpx2.TransportError) as err:
+            # Every SDK failure (401, 429, 5xx, 529, timeout, refused, an `error` event or a dropped
+            # connection mid-stream) ends here; the reason stays in our log, not in the chat.
+            if not text.strip():
+                log.warning("static fallback: Claude request failed: %s: %s", type(err).__name__, err)
+                return fallback_reply(_ms_since(started))
+            log.warning("reply cut off after %d characters: %s: %s", len(text), type(err).__name__, err)
+            return _cut_off(text, stream.current_message_snapshot, _ms_since(started))
         text = "".join(block.text for block in message.content if block.type == "text").strip()
         if not text:
             log.warning("static fallback: Claude returned no text (stop_reason=%s)", message.stop_reason)
@@ -82,3 +104,10 @@ class Responder:
 
 def _ms_since(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
+
+
+def _cut_off(text: str, snapshot, latency_ms: int) -> Reply:
+    """What the user saw of a stream that failed midway, with the tokens the API had reported by then."""
+    usage = snapshot.usage  # text arrived, so message_start (model, input tokens) had too
+    return Reply(text.strip() + CUT_OFF_NOTE, snapshot.model, usage.input_tokens, usage.output_tokens,
+                 latency_ms, cut_off=True)

@@ -15,11 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
+from .attachments import Attachment, as_text, images_for_claude, log_json, refusal_note, user_content
 from .store.awaiting import WriterResults
 from .export import EXCLUDES_FALLBACK_BY_DEFAULT, ExportResult, export_file, records
-from .memory import Context, Memory
+from .memory import Context, Memory, chain_context
 from .redact import redact
-from .responder import FALLBACK_MODEL, Reply, Responder
+from .responder import FALLBACK_MODEL, Reply, Responder, TextSink
 from .scope import Scope
 from .settings import Settings
 from .store import ConversationLog, Exchange, Selection, utc_now_text
@@ -44,6 +45,9 @@ class Incoming:
     message_id: str
     guild_id: str | None = None
     display_name: str | None = None
+    reply_to: str | None = None  # the message this one replies to, when it is a reply
+    thread_id: str | None = None  # the thread it was posted in (a thread's id is its starter message's)
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,9 +73,11 @@ class BotService:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    async def chat(self, incoming: Incoming) -> Reply | None:
+    async def chat(self, incoming: Incoming, on_text: TextSink | None = None) -> Reply | None:
         """Answer with Claude (or the fallback), log the exchange durably, then remember it.
 
+        `on_text` sees the reply's text as it streams in; the returned Reply is complete and already
+        logged, so a front end shows the final text after the row is committed.
         None means the message was already handled (a redelivery): send nothing.
         """
         if self._already_seen(incoming.message_id):
@@ -79,7 +85,7 @@ class BotService:
         self._active += 1
         self._idle.clear()
         try:
-            return await self._chat(incoming)
+            return await self._chat(incoming, on_text)
         finally:
             self._active -= 1
             if not self._active:
@@ -100,29 +106,54 @@ class BotService:
             self._seen.popitem(last=False)
         return False
 
-    async def _chat(self, incoming: Incoming) -> Reply:
-        if not incoming.text.strip():
-            return Reply(EMPTY_MESSAGE_HINT, model=None)
+    async def _chat(self, incoming: Incoming, on_text: TextSink | None) -> Reply:
+        screened, images = await images_for_claude(incoming.attachments)
+        note = refusal_note([s for s in screened if s.refusal is not None])
+        if not incoming.text.strip() and not images:
+            return Reply(note.strip() or EMPTY_MESSAGE_HINT, model=None)
+        content = user_content(incoming.text, images)
+        if note and on_text is not None:
+            shown = on_text
+            on_text = lambda text: shown(note + text)  # the refusal shows above the answer as it streams
         if incoming.user_id in self.opted_out:
             # Answered, but nothing of theirs is kept: no context, no log, no memory.
-            return await self.responder.reply([{"role": "user", "content": incoming.text}])
+            reply = await self.responder.reply([{"role": "user", "content": content}], on_text)
+            return replace(reply, text=note + reply.text)
         context = await self._context(incoming)
-        reply = await self.responder.reply(context.messages + [{"role": "user", "content": incoming.text}])
+        reply = await self.responder.reply(context.messages + [{"role": "user", "content": content}], on_text)
+        reply = replace(reply, text=note + reply.text)
         stored = replace(incoming, text=self.redact(incoming.text))
         kept_reply = replace(reply, text=self.redact(reply.text))
-        outcome = await self._writes.wait(self.store.submit(_exchange(stored, kept_reply, context.conversation_id)))
+        attachments = log_json(screened)
+        outcome = await self._writes.wait(self.store.submit(_exchange(stored, kept_reply, context, attachments)))
         log.debug("exchange %s %s", incoming.message_id, outcome)
         if reply.model != FALLBACK_MODEL:
-            await self._remember(stored, context.conversation_id, kept_reply.text)
+            await self._remember(replace(stored, text=as_text(stored.text, attachments)), context.conversation_id,
+                                 kept_reply.text)
         return replace(reply, logged=True)
 
     async def _context(self, incoming: Incoming) -> Context:
+        if incoming.reply_to is not None or incoming.thread_id is not None:
+            chained = await self._chained(incoming)
+            if chained is not None:
+                return chained
         try:
             return await asyncio.to_thread(self.memory.context, incoming.channel_id, incoming.user_id)
         except sqlite3.Error as err:
             # Memory is a convenience; without it Claude just sees this one message.
             log.warning("memory unavailable (%s); answering without context", err)
             return Context(conversation_id=incoming.message_id)
+
+    async def _chained(self, incoming: Incoming) -> Context | None:
+        """The context of a reply to a bot message (or a thread started from one): its chain in the
+        log, and its conversation, however old; None when it continues no logged exchange."""
+        try:
+            rows = await asyncio.to_thread(self.store.reply_chain, incoming.guild_id, incoming.reply_to,
+                                           incoming.thread_id, self.memory.turns)
+        except sqlite3.Error as err:
+            log.warning("reply chain unavailable (%s); answering from memory", err)
+            return None
+        return chain_context(rows) if rows else None
 
     async def _remember(self, incoming: Incoming, conversation_id: str, bot_text: str) -> None:
         try:
@@ -206,13 +237,14 @@ class BotService:
             log.warning("rating of %s by %s not saved: %s", reply_message_id, rater_id, err)
 
 
-def _exchange(incoming: Incoming, reply: Reply, conversation_id: str) -> Exchange:
+def _exchange(incoming: Incoming, reply: Reply, context: Context, attachments: str | None) -> Exchange:
     return Exchange(
         user_id=incoming.user_id, user_name=incoming.user_name, channel_id=incoming.channel_id,
         user_message=incoming.text, bot_response=reply.text, model_used=reply.model,
         message_id=incoming.message_id, input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
         latency_ms=reply.latency_ms, guild_id=incoming.guild_id, display_name=incoming.display_name,
-        conversation_id=conversation_id, timestamp=utc_now_text(),
+        conversation_id=context.conversation_id, timestamp=utc_now_text(), reply_to_message_id=context.continues,
+        attachments=attachments,
     )
 
 

@@ -4,6 +4,8 @@ Works on the table (with its filters and search), a row, and the user_history ca
 Datasette links "transcript" beside json and csv wherever the columns fit.
 """
 
+import json
+
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
@@ -25,7 +27,8 @@ TEMPLATE = """{% extends "base.html" %}
 <p><a href="{{ back_url }}">Back to the table view</a> · {{ exchanges|length }} exchange{{ "" if exchanges|length == 1 else "s" }}, oldest first</p>
 <div class="transcript">
 {% for e in exchanges %}
-  <div class="turn user"><span class="meta">{{ e.display_name or e.user_name or e.user_id }} · {{ e.timestamp }} UTC</span>{{ e.user_message }}</div>
+  <div class="turn user"><span class="meta">{{ e.display_name or e.user_name or e.user_id }} · {{ e.timestamp }} UTC</span>{{ e.user_message }}{% for a in e.attached %}
+    <span class="meta attachment">📎 {{ a }}</span>{% endfor %}</div>
   <div class="turn bot"><span class="meta{% if e.model_used == 'static_fallback' %} fallback{% endif %}">bot · {{ e.model_used }} · {{ e.tokens_used or 0 }} tokens</span>{{ e.bot_response }}</div>
 {% else %}
   <p>No conversations here.</p>
@@ -40,8 +43,10 @@ def can_render(columns):
 
 
 async def render(datasette, request, rows, columns):
-    exchanges = sorted((dict(zip(columns, row, strict=True)) for row in rows),
+    exchanges = sorted(({**dict(zip(columns, row, strict=True)), "attached": []} for row in rows),
                        key=lambda e: (e.get("timestamp") or "", e.get("id") or 0))
+    for exchange in exchanges:
+        exchange["attached"] = attached(exchange.get("attachments"))
     people = {e.get("display_name") or e.get("user_name") for e in exchanges}
     title = f"Conversations of {people.pop()}" if len(people) == 1 else "Conversations"
     back_url = request.path.rsplit(".transcript", 1)[0] + (f"?{request.query_string}" if request.query_string else "")
@@ -49,6 +54,17 @@ async def render(datasette, request, rows, columns):
     html = await datasette.render_template(template, {"title": title, "exchanges": exchanges, "back_url": back_url},
                                            request=request)
     return Response.html(html)
+
+
+def attached(column: str | None) -> list[str]:
+    """One line per attachment of the `attachments` column: what it was and whether Claude saw it."""
+    try:
+        items = json.loads(column) if column else []
+    except (TypeError, ValueError):
+        return [f"attachments (unreadable): {column}"]
+    return [f"{a.get('name')} ({a.get('type') or 'unknown type'}, {a.get('size', 0):,} bytes, "
+            f"{'sent to Claude' if a.get('status') == 'sent' else 'refused: ' + str(a.get('reason'))})"
+            for a in items]
 
 
 @hookimpl

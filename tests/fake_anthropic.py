@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 
 from aiohttp import web
 
@@ -36,12 +37,41 @@ def count_tokens(text: str) -> int:
     return max(1, len(text.split()))
 
 
+IMAGE_TOKENS = 1600  # about what Claude counts for a ~1.15 megapixel image (the documented (w*h)/750)
+WORD = re.compile(r"\s*\S+\s*|\s+")  # a "token" of the fake: a word with the spaces around it
+
+
+def text_of(content: str | list) -> str:
+    """The text of a message's content, with each image as a placeholder that names its media type."""
+    if isinstance(content, str):
+        return content
+    parts = []
+    for block in content:
+        if block.get("type") == "image":
+            parts.append(f"[{block['source'].get('media_type', 'url')} image]")
+        else:
+            parts.append(block.get("text", ""))
+    return " ".join(parts)
+
+
+def content_tokens(content: str | list) -> int:
+    images = 0 if isinstance(content, str) else sum(block.get("type") == "image" for block in content)
+    return count_tokens(text_of(content)) + images * IMAGE_TOKENS
+
+
 class FakeAnthropic:
     def __init__(self, api_key: str = "sk-ant-test-key"):
         self.api_key = api_key
         self.requests: list[dict] = []
         self.failures: list[int | str] = []  # statuses to answer next, or "hang"
         self.hits = 0
+        # Streaming: None sends the whole reply in one text_delta; a number sends that many words per
+        # delta, `stream_delay` seconds apart (0.02 s with 1 word per delta is ~50 tokens/s).
+        self.words_per_delta: int | None = None
+        self.stream_delay = 0.0
+        self.fail_after_deltas: int | None = None  # a stream that fails midway: an `error` event after N deltas
+        self.first_delta_at: list[float] = []  # loop time each stream's first text_delta was written
+        self.streams_done = 0
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
@@ -63,7 +93,7 @@ class FakeAnthropic:
     def reply_text(self, body: dict) -> str:
         """What "Claude" says: an echo that proves which context it was given."""
         last = body["messages"][-1]["content"]
-        return f"Echo #{len(body['messages']) // 2 + 1}: {last}"
+        return f"Echo #{len(body['messages']) // 2 + 1}: {text_of(last)}"
 
     async def messages(self, request: web.Request) -> web.Response:
         self.hits += 1
@@ -81,12 +111,54 @@ class FakeAnthropic:
             return api_error(400, problem)
         self.requests.append(body)
         text = self.reply_text(body)
-        input_tokens = sum(count_tokens(m["content"]) for m in body["messages"]) + count_tokens(body.get("system", ""))
-        return json_response({
+        input_tokens = sum(content_tokens(m["content"]) for m in body["messages"]) + count_tokens(body.get("system", ""))
+        message = {
             "id": f"msg_fake_{next(_ids)}", "type": "message", "role": "assistant", "model": body["model"],
             "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
             "usage": {"input_tokens": input_tokens, "output_tokens": count_tokens(text)},
-        })
+        }
+        if body.get("stream"):
+            return await self.stream(request, message)
+        return json_response(message)
+
+    async def stream(self, request: web.Request, message: dict) -> web.StreamResponse:
+        """The Messages API's server-sent events, in the documented order, at the configured pace."""
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                                               "request-id": f"req_fake_{next(_ids)}"})
+        await response.prepare(request)
+        text, usage = message["content"][0]["text"], message["usage"]
+        send = lambda event, data: response.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
+        # Like the API: message_start carries the input tokens and a first output count of 1.
+        await send("message_start", {"type": "message_start", "message": {
+            **message, "content": [], "stop_reason": None,
+            "usage": {"input_tokens": usage["input_tokens"], "output_tokens": 1}}})
+        await send("content_block_start", {"type": "content_block_start", "index": 0,
+                                           "content_block": {"type": "text", "text": ""}})
+        await send("ping", {"type": "ping"})
+        for number, delta in enumerate(self._deltas(text)):
+            if number == self.fail_after_deltas:
+                await send("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+                return response
+            if number == 0:
+                self.first_delta_at.append(asyncio.get_running_loop().time())
+            elif self.stream_delay:
+                await asyncio.sleep(self.stream_delay)
+            await send("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                               "delta": {"type": "text_delta", "text": delta}})
+        await send("content_block_stop", {"type": "content_block_stop", "index": 0})
+        await send("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn",
+                                                                         "stop_sequence": None},
+                                     "usage": {"output_tokens": usage["output_tokens"]}})
+        await send("message_stop", {"type": "message_stop"})
+        self.streams_done += 1
+        return response
+
+    def _deltas(self, text: str) -> list[str]:
+        if self.words_per_delta is None:
+            return [text]
+        words = WORD.findall(text)
+        step = self.words_per_delta
+        return ["".join(words[i:i + step]) for i in range(0, len(words), step)]
 
 
 def validate(body: dict) -> str | None:
@@ -101,6 +173,34 @@ def validate(body: dict) -> str | None:
         expected = "user" if index % 2 == 0 else "assistant"
         if message.get("role") != expected:
             return f"messages.{index}.role: roles must alternate, starting with user"
-        if not str(message.get("content", "")).strip():
-            return f"messages.{index}: text content blocks must be non-empty"
+        problem = content_problem(f"messages.{index}", message.get("content"))
+        if problem:
+            return problem
+    return None
+
+
+IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
+IMAGE_LIMIT = 5 * 1024 * 1024  # the API's documented maximum per image
+
+
+def content_problem(where: str, content) -> str | None:
+    """What the API would say about a message's content: a non-empty string, or a list of blocks."""
+    if isinstance(content, str):
+        return None if content.strip() else f"{where}: text content blocks must be non-empty"
+    if not isinstance(content, list) or not content:
+        return f"{where}.content: Input should be a valid string or list"
+    for number, block in enumerate(content):
+        if block.get("type") == "text" and not block.get("text", "").strip():
+            return f"{where}.content.{number}: text content blocks must be non-empty"
+        if block.get("type") == "image":
+            source = block.get("source") or {}
+            if source.get("type") == "base64":
+                if source.get("media_type") not in IMAGE_TYPES:
+                    return f"{where}.content.{number}.source.media_type: Input should be one of {sorted(IMAGE_TYPES)}"
+                if len(source.get("data", "")) * 3 // 4 > IMAGE_LIMIT:
+                    return f"{where}.content.{number}.image.source.base64: image exceeds 5 MB maximum"
+            elif source.get("type") != "url":
+                return f"{where}.content.{number}.source: Input tag does not match 'base64' or 'url'"
+        elif block.get("type") not in ("text", "image"):
+            return f"{where}.content.{number}: unknown block type {block.get('type')!r}"
     return None

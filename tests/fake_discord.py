@@ -14,10 +14,13 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Callable
 
 from aiohttp import WSMsgType, web
 
+from bot.live_reply import WRITING_MARK
 from tests.fake_gateway import DISALLOWED_INTENTS, as_received, shard_of
+from tests.fake_ratelimit import ChannelLimits
 from tests.loopback import serve
 
 FILE_LIMIT = 10 * 1024 * 1024  # a normal server's upload limit, as Discord enforces it
@@ -82,6 +85,7 @@ class SentMessage:
     reference: dict | None = None
     allowed_mentions: dict | None = None
     pinged: set[str] = field(default_factory=set)  # user ids, "role:<id>" and "@everyone" it notified
+    versions: list[tuple[float, str]] = field(default_factory=list)  # (loop time, content) as sent, then each edit
 
 
 USER_MENTION = re.compile(r"<@!?(\d+)>")
@@ -101,9 +105,10 @@ def pinged(content: str, allowed: dict | None, replied_author: str | None) -> se
     return users | roles | everyone | replied
 
 
-def json_response(data, status: int = 200) -> web.Response:
+def json_response(data, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     # discord.py compares Content-Type literally; json_response() would add "; charset=utf-8".
-    return web.Response(body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"})
+    return web.Response(body=json.dumps(data).encode(), status=status,
+                        headers={**(headers or {}), "Content-Type": "application/json"})
 
 
 def error(status: int, code: int, message: str) -> web.Response:
@@ -124,6 +129,11 @@ class FakeDiscord:
         self.typing: list[str] = []
         self.bot_reactions: list[tuple[str, str]] = []  # (message id, emoji) the bot added
         self.refuse_send: dict[str, int] = {}  # channel id -> HTTP status
+        self.limits = ChannelLimits()  # sends and edits per channel; 429 past the limit
+        self.messages: dict[str, dict] = {}  # every message's payload by id (users' and the bot's)
+        self.files: dict[str, tuple[bytes, str]] = {}  # attachment id -> (bytes, content type), on the "CDN"
+        self.threads: dict[str, str] = {}  # thread id -> parent channel id
+        self.on_edit: Callable[[SentMessage], None] | None = None  # a test's probe, run as each edit lands
         self.identify: dict | None = None
         self.refused_intents = 0  # intents the "developer portal" has not enabled: IDENTIFY with them gets 4014
         self.recommended_shards = 1  # what GET /gateway/bot advises
@@ -165,6 +175,7 @@ class FakeDiscord:
             guild.nicks[user.id] = nick
 
     def guild_of(self, channel_id: str) -> FakeGuild | None:
+        channel_id = self.threads.get(channel_id, channel_id)  # a thread is in its parent's server
         return next((g for g in self.guilds if channel_id in g.channels.values()), None)
 
     async def start(self) -> "FakeDiscord":
@@ -176,6 +187,9 @@ class FakeDiscord:
         app.router.add_get(f"{api}/oauth2/applications/@me", self.application)
         app.router.add_post(f"{api}/channels/{{channel_id}}/typing", self.trigger_typing)
         app.router.add_post(f"{api}/channels/{{channel_id}}/messages", self.create_message)
+        app.router.add_patch(f"{api}/channels/{{channel_id}}/messages/{{message_id}}", self.edit_message)
+        app.router.add_get(f"{api}/channels/{{channel_id}}/messages/{{message_id}}", self.get_message)
+        app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", self.attachment)
         app.router.add_put(f"{api}/channels/{{channel_id}}/messages/{{message_id}}/reactions/{{emoji}}/@me",
                            self.add_own_reaction)
         self.interactions.add_routes(app, api)
@@ -222,6 +236,9 @@ class FakeDiscord:
         channel_id = request.match_info["channel_id"]
         if self.refuse_send.get(channel_id) == 403:
             return error(403, 50013, "Missing Permissions")
+        limit_headers, refusal = self.limits.take(channel_id)
+        if refusal is not None:
+            return refusal
         payload, files = await self._read_message_body(request)
         if any(len(data) > FILE_LIMIT for data in files.values()):
             return error(413, 40005, "Request entity too large")
@@ -234,12 +251,14 @@ class FakeDiscord:
         message = SentMessage(snowflake(), channel_id, content, payload.get("embeds") or [], files, reference,
                               payload.get("allowed_mentions"),
                               pinged(content, payload.get("allowed_mentions"), replied_author))
+        message.versions.append((asyncio.get_running_loop().time(), content))
+        self.authors[message.id] = self.bot_user.id
         self.sent.append(message)
         self._sent_event.set()
-        data = self._message_payload(message)
+        data = self.messages[message.id] = self._message_payload(message)
         # Discord echoes the bot's own messages on the gateway too.
         await self._dispatch(self.socket_for(self.guild_of(channel_id)), "MESSAGE_CREATE", data)
-        return json_response(data)
+        return json_response(data, headers=limit_headers)
 
     async def add_own_reaction(self, request: web.Request) -> web.Response:
         self.bot_reactions.append((request.match_info["message_id"], request.match_info["emoji"]))
@@ -269,7 +288,78 @@ class FakeDiscord:
         guild = self.guild_of(message.channel_id)
         if guild is not None:
             data["guild_id"] = guild.id
+        if message.reference:
+            data["message_reference"] = {**message.reference, "channel_id": message.channel_id}
         return data
+
+    # -- edits, references, attachments, threads ---------------------------
+
+    async def edit_message(self, request: web.Request) -> web.Response:
+        """PATCH a message: only the bot's own, within the channel's send/edit limit."""
+        channel_id, message_id = request.match_info["channel_id"], request.match_info["message_id"]
+        message = next((m for m in self.sent if m.id == message_id and m.channel_id == channel_id), None)
+        if message is None:
+            return error(404, 10008, "Unknown Message")
+        limit_headers, refusal = self.limits.take(channel_id)
+        if refusal is not None:
+            return refusal
+        payload, _files = await self._read_message_body(request)
+        content = payload.get("content", message.content)
+        if not content and not message.embeds:
+            return error(400, 50006, "Cannot send an empty message")
+        if len(content) > 2000:
+            return error(400, 50035, "Invalid Form Body: content must be 2000 or fewer in length.")
+        message.content = content
+        message.versions.append((asyncio.get_running_loop().time(), content))
+        if self.on_edit is not None:
+            self.on_edit(message)
+        data = self.messages[message.id] = {**self._message_payload(message), "edited_timestamp": now_iso()}
+        self._sent_event.set()
+        await self._dispatch(self.socket_for(self.guild_of(channel_id)), "MESSAGE_UPDATE", data)
+        return json_response(data, headers=limit_headers)
+
+    async def get_message(self, request: web.Request) -> web.Response:
+        data = self.messages.get(request.match_info["message_id"])
+        if data is None or data["channel_id"] != request.match_info["channel_id"]:
+            return error(404, 10008, "Unknown Message")
+        return json_response(data)
+
+    async def attachment(self, request: web.Request) -> web.Response:
+        found = self.files.get(request.match_info["attachment_id"])
+        if found is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=found[0], headers={"Content-Type": found[1]})
+
+    def attach(self, filename: str, data: bytes, content_type: str | None, *, channel: str = "general",
+               width: int | None = None, height: int | None = None) -> dict:
+        """An attachment payload as MESSAGE_CREATE carries it, its bytes served on the loopback "CDN"."""
+        attachment_id = snowflake()
+        self.files[attachment_id] = (data, content_type or "application/octet-stream")
+        url = f"http://127.0.0.1:{self.port}/attachments/{self.channels.get(channel, channel)}/{attachment_id}/{filename}"
+        payload = {"id": attachment_id, "filename": filename, "size": len(data), "url": url, "proxy_url": url,
+                   "width": width, "height": height}
+        if content_type is not None:  # Discord omits it when it cannot tell
+            payload["content_type"] = content_type
+        return payload
+
+    async def start_thread(self, message_id: str, name: str, owner: FakeUser) -> str:
+        """A user starts a thread from a message: its id is the message's, its parent the message's channel."""
+        parent = self.messages[message_id]["channel_id"]
+        self.threads[message_id] = parent
+        await self._dispatch(self.socket_for(self.guild_of(parent)), "THREAD_CREATE", {
+            "id": message_id, "guild_id": self.guild_of(parent).id, "parent_id": parent, "owner_id": owner.id,
+            "name": name, "type": 11, "message_count": 0, "member_count": 1, "rate_limit_per_user": 0,
+            "flags": 0, "newly_created": True,
+            "thread_metadata": {"archived": False, "auto_archive_duration": 1440, "archive_timestamp": now_iso(),
+                                "locked": False, "create_timestamp": now_iso()}})
+        return message_id
+
+    def _reference(self, reply_to: str) -> dict:
+        """message_reference and referenced_message of a reply, and whom it pings (Discord's default)."""
+        referenced = self.messages[reply_to]
+        return {"message_reference": {"message_id": reply_to, "channel_id": referenced["channel_id"],
+                                      **({"guild_id": referenced["guild_id"]} if "guild_id" in referenced else {})},
+                "referenced_message": referenced, "type": 19}
 
     # -- gateway ----------------------------------------------------------
 
@@ -363,18 +453,27 @@ class FakeDiscord:
 
     async def user_says(self, author: FakeUser, content: str, *, channel: str = "general",
                         mention_bot: bool = False, mentions: list[FakeUser] = (), dm: bool = False,
-                        guild: FakeGuild | None = None) -> str:
-        """Deliver a MESSAGE_CREATE as Discord would (in the first server unless told); returns its id."""
+                        guild: FakeGuild | None = None, reply_to: str | None = None,
+                        attachments: list[dict] = (), thread: str | None = None) -> str:
+        """Deliver a MESSAGE_CREATE as Discord would (in the first server unless told); returns its id.
+
+        `reply_to` a message id makes it a reply (pinging that message's author, as Discord does by
+        default); `attachments` are payloads from `attach`; `thread` posts in that thread.
+        """
         guild = None if dm else guild or self.guilds[0]
         mentioned = ([self.bot_user] if mention_bot else []) + list(mentions)
+        if reply_to is not None and self.authors.get(reply_to) == self.bot_user.id and not mention_bot:
+            mentioned.insert(0, self.bot_user)
         if mention_bot:
             content = f"<@{self.bot_user.id}> {content}"
         message_id = snowflake()
         self.authors[message_id] = author.id
+        channel_id = self.dm_channel_id if dm else thread or guild.channels[channel]
         data = {
-            "id": message_id, "channel_id": self.dm_channel_id if dm else guild.channels[channel],
+            "id": message_id, "channel_id": channel_id,
             "author": author.payload(), "content": content, "timestamp": now_iso(), "edited_timestamp": None,
-            "tts": False, "mention_everyone": False, "mention_roles": [], "attachments": [], "embeds": [],
+            "tts": False, "mention_everyone": False, "mention_roles": [], "attachments": list(attachments),
+            "embeds": [],
             "pinned": False, "type": 0, "flags": 0,
             "mentions": [{**u.payload(), **({"member": self._member_payload(u, guild)} if guild else {})}
                          for u in mentioned],
@@ -382,6 +481,9 @@ class FakeDiscord:
         if guild is not None:
             data["guild_id"] = guild.id
             data["member"] = self._member_payload(author, guild)
+        if reply_to is not None:
+            data.update(self._reference(reply_to))
+        self.messages[message_id] = data
         await self._dispatch(self.socket_for(guild), "MESSAGE_CREATE", data)
         return message_id
 
@@ -406,9 +508,9 @@ class FakeDiscord:
         await self._dispatch(self.socket_for(guild), event, data)
 
     async def wait_for_sent(self, count: int, timeout: float = 10.0) -> list[SentMessage]:
-        """Wait until the bot has posted at least `count` messages in all."""
+        """Wait until the bot has posted at least `count` messages in all, none still being written."""
         async def enough():
-            while len(self.sent) < count:
+            while len(self.sent) < count or any(m.content.endswith(WRITING_MARK) for m in self.sent):
                 self._sent_event.clear()
                 await self._sent_event.wait()
         await asyncio.wait_for(enough(), timeout)

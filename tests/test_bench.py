@@ -47,3 +47,15 @@ def test_the_growth_plot_is_a_png(tmp_path):
     results = {size: {key: size / 1000 for key in MEASURES} for size in (1000, 10_000)}
     plot(results, tmp_path / "growth.png")
     assert (tmp_path / "growth.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_quick_streaming_benchmark_reports_latency_and_both_bursts():
+    result = subprocess.run([sys.executable, "-m", "bench.streaming", "--quick"], cwd=PROJECT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for row in ("first token to first text in Discord", "a channel each: replies complete / logged once",
+                "in one channel: replies complete / logged once", "event-loop lag p99",
+                "429s Discord answered"):
+        assert row in result.stdout
+    # Completeness is correctness, not speed: every reply of both bursts ended whole and logged once.
+    assert result.stdout.count("5.00 of 5 |  |  | all, once | met |") == 2

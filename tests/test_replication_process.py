@@ -17,6 +17,7 @@ from bench.data import build
 from bot import replication
 from bot.memory import Memory
 from bot.replication import MONITOR_INTERVAL_MS
+from tests.fake_ratelimit import ChannelLimits
 from tests.replica_fixtures import replicated_settings
 from tests.test_fallback import closed_port
 from tests.test_process import start_bot
@@ -73,6 +74,9 @@ async def test_a_lost_disk_during_a_burst_is_restored_with_every_exchange_older_
                CONVERSATION_LOG_DB=str(data / "conversation_logs.db"), BOT_MEMORY_DB=str(data / "bot_memory.db"))
     alice = members[0]
     crowd = [discord_server.add_member(f"burst{i}") for i in range(BURST)]
+    # The replica is under test, not Discord's limit: at 5 sends/edits per 5 s in one channel the
+    # burst's replies would trickle out (tests/test_streaming.py covers the limit).
+    discord_server.limits = ChannelLimits(limit=10_000)
     process = await start_bot(tmp_path, discord_server, claude, **env)
     await discord_server.user_says(alice, "remember me", mention_bot=True)
     await discord_server.wait_for_sent(1)

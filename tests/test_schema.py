@@ -20,6 +20,7 @@ SPEC = {
 ADDED = {
     "guild_id": "TEXT", "display_name": "TEXT", "message_id": "TEXT", "input_tokens": "INTEGER",
     "output_tokens": "INTEGER", "latency_ms": "INTEGER", "conversation_id": "TEXT", "reply_message_id": "TEXT",
+    "attachments": "TEXT", "reply_to_message_id": "TEXT",
 }
 
 
@@ -36,7 +37,7 @@ def test_migrations_on_a_blank_database_give_the_spec_columns_and_more(tmp_path)
         assert [m.name for m in migrations.applied(db)] == [
             "m001_conversations", "m002_analysis_columns", "m003_indexes", "m004_full_text_search", "m005_opt_outs",
             "m006_ratings_and_threads", "m007_stats_summary", "m008_facet_counts", "m009_facet_filter_indexes",
-            "m010_tenancy", "m012_model_prices", "m013_user_models", "m014_rating_owners",
+            "m010_tenancy", "m011_attachments", "m012_model_prices", "m013_user_models", "m014_rating_owners",
             "m015_user_usage"]
         assert db["facet_counts"].columns_dict == {"facet": str, "value": str, "conversations": int}
         assert db["opt_outs"].pks == ["user_id"]
@@ -101,7 +102,7 @@ def test_migrating_at_once_from_many_connections_all_succeed(tmp_path):
         thread.join()
     assert errors == []
     with Database(path) as db:
-        assert migrations.pending(db) == [] and len(migrations.applied(db)) == 14
+        assert migrations.pending(db) == [] and len(migrations.applied(db)) == 15
         assert db.journal_mode == "wal"
 
 
@@ -177,7 +178,9 @@ def test_summaries_equal_plain_sql_after_inserts_deletes_updates_and_migrations(
     # A log from before the summary existed: migrate up to m006 only, then write rows.
     with Database(path) as db:
         migrations.apply(db, stop_before="m007_stats_summary")
-        db["conversations"].insert_all(exchange(n, channel_id=None if n % 9 == 0 else f"c{n % 3}").row()
+        # Rows as the code of that time wrote them: without the columns m011 added.
+        db["conversations"].insert_all({k: v for k, v in exchange(n, channel_id=None if n % 9 == 0 else f"c{n % 3}")
+                                        .row().items() if k not in ("attachments", "reply_to_message_id")}
                                        for n in range(50))
     with ConversationLog(path) as store:  # m007 and m008 backfill from the existing rows
         assert_summary_matches_plain_sql(store)

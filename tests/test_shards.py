@@ -10,6 +10,7 @@ from bot.discord_bot import ShardedConversationBot
 from bot.settings import ConfigError, Settings, Shards
 from tests.conftest import log_rows
 from tests.fake_gateway import MESSAGE_CONTENT_INTENT, shard_of
+from tests.fake_ratelimit import ChannelLimits
 from tests.test_intents import bot_through_run_bot
 
 
@@ -72,6 +73,7 @@ async def test_two_bots_one_shard_each_write_one_log_file(settings, discord_serv
     for guild in (on_0, on_1):
         discord_server.join(alice, guild)
         discord_server.join(bob, guild)
+    discord_server.limits = ChannelLimits(limit=1000)  # about the log, not Discord's pacing
     first = replace(settings, shards=Shards(2, (0,)))
     second = replace(settings, shards=Shards(2, (1,)), memory_db=settings.memory_db.with_name("memory_2.db"))
     async with bot_through_run_bot(first, discord_server), bot_through_run_bot(second, discord_server):

@@ -31,6 +31,8 @@ class Exchange:
     guild_id: str | None = None
     display_name: str | None = None
     conversation_id: str | None = None
+    attachments: str | None = None  # JSON list of what was attached (attachments.py); None when nothing was
+    reply_to_message_id: str | None = None  # the bot reply this message answered, when it continued one
 
     def row(self) -> dict:
         row = dict(vars(self))  # every field is a str or int: no need for asdict's deep copy

@@ -13,7 +13,7 @@ from sqlite_utils import Database
 
 from .. import queries
 from ..scope import Scope
-from . import export_sql
+from . import chains, export_sql
 from .export_sql import Order, Selection
 from .schema import BUSY_TIMEOUT_S, TABLE, connect
 
@@ -79,6 +79,13 @@ class Reads:
             if row["name"] not in names:  # the same name in several servers
                 names.append(row["name"])
         return found
+
+    def reply_chain(self, guild_id: str | None, reply_to: str | None, thread_id: str | None,
+                    turns: int) -> list[dict]:
+        """The exchanges a reply (or a message in a thread) continues, oldest first; [] when none."""
+        with self.reading() as db:
+            start = chains.anchor(db, guild_id, reply_to, thread_id)
+            return [] if start is None else chains.chain(db, start, turns)
 
     def channels_of(self, user_id: str, scope: Scope) -> set[str]:
         """The channels where a user has logged exchanges within `scope` (their memory lives there)."""

@@ -173,6 +173,14 @@ def m010_tenancy(db: Database) -> None:
 
 
 @migrations()
+def m011_attachments(db: Database) -> None:
+    """What a user attached (JSON: name, type, size, URL, and whether Claude saw it; never the bytes),
+    and the bot reply a message answered, so a reply chain can be followed back through the log."""
+    db[TABLE].add_column("attachments", str)
+    db[TABLE].add_column("reply_to_message_id", str)
+
+
+@migrations()
 def m012_model_prices(db: Database) -> None:
     """Dated model prices, and per-day summaries (tokens by model and server, users, hours, latency)
     kept by triggers, so costs and the dashboard read days instead of rows (bot/store/usage.py)."""
@@ -216,11 +224,11 @@ def m014_rating_owners(db: Database) -> None:
     """)
 
 
-
 @migrations()
 def m015_user_usage(db: Database) -> None:
     """One user's tokens per day, server and model, so a DM's !stats prices them without their rows."""
     db.executescript(user_usage_migration_sql())
+
 
 def connect(path: Path, busy_timeout: float = BUSY_TIMEOUT_S) -> Database:
     # Only one writer at a time: wait this long for the lock before calling it a fault.

@@ -1,0 +1,104 @@
+"""Reply chains and threads: a Discord reply to a bot message continues that conversation however
+old it is, and a thread started from a bot reply does too; plain messages keep the time-based thread."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+
+from tests.conftest import Harness
+
+TWO_HOURS_S = 2 * 3600
+
+
+def age_everything(harness: Harness, seconds: int) -> None:
+    """Move every logged exchange and memory turn `seconds` into the past, as if that time had gone by."""
+    with sqlite3.connect(harness.settings.memory_db) as memory:
+        memory.execute("update turns set created_at = created_at - ?", [seconds])
+    with sqlite3.connect(harness.settings.log_db) as log:
+        log.execute("update conversations set timestamp = datetime(timestamp, ?)", [f"-{seconds} seconds"])
+
+
+async def recorded(harness: Harness, reply) -> None:
+    """Wait until the log knows `reply` answered its exchange (recorded just after the reply completes)."""
+    async def known():
+        while reply.id not in {row["reply_message_id"] for row in harness.rows()}:
+            await asyncio.sleep(0.02)
+    await asyncio.wait_for(known(), 5)
+
+
+async def test_a_reply_to_a_two_hour_old_bot_message_continues_its_conversation(harness, tmp_path):
+    [old_reply] = await harness.say(harness.alice, "remember the word tangerine", mention_bot=True)
+    await recorded(harness, old_reply)
+    age_everything(harness, TWO_HOURS_S)
+
+    # A plain message two hours later starts a new conversation (the memory's time-to-live passed) ...
+    await harness.say(harness.alice, "unrelated question", mention_bot=True)
+    assert harness.claude.requests[-1]["messages"] == [{"role": "user", "content": "unrelated question"}]
+    # ... but a reply to the old bot message continues the old one, with its exchange as context.
+    [answer] = await harness.say(harness.alice, "which word was it?", reply_to=old_reply.id)
+
+    assert harness.claude.requests[-1]["messages"] == [
+        {"role": "user", "content": "remember the word tangerine"},
+        {"role": "assistant", "content": "Echo #1: remember the word tangerine"},
+        {"role": "user", "content": "which word was it?"},
+    ]
+    first, plain, reply = harness.rows()
+    assert reply["conversation_id"] == first["conversation_id"] != plain["conversation_id"]
+    assert reply["reply_to_message_id"] == old_reply.id == first["reply_message_id"]
+    assert answer.reference["message_id"] in (reply["message_id"], int(reply["message_id"]))
+    # The next reply, to the newest answer, follows the chain back through both.
+    await recorded(harness, answer)
+    await harness.say(harness.alice, "and before that?", reply_to=answer.id)
+    assert [m["content"] for m in harness.claude.requests[-1]["messages"]][::2] == [
+        "remember the word tangerine", "which word was it?", "and before that?"]
+
+    result = await harness.service.export(tmp_path, fmt="chat-jsonl")
+    lines = [json.loads(line) for line in result.files[0].read_text().splitlines()]
+    [chain] = [line for line in lines if line["conversation_id"] == first["conversation_id"]]
+    assert [m["content"] for m in chain["messages"] if m["role"] == "user"] == [
+        "remember the word tangerine", "which word was it?", "and before that?"]
+    assert len(lines) == 2  # the chain, and the unrelated plain message
+
+
+async def test_a_reply_to_someone_elses_message_keeps_the_time_based_thread(harness):
+    await harness.say(harness.alice, "first", mention_bot=True)
+    other = await harness.discord.user_says(harness.bob, "a user's message, not the bot's")
+    await harness.say(harness.alice, "replying to bob", mention_bot=True, reply_to=other)
+
+    first, second = harness.rows()
+    assert second["conversation_id"] == first["conversation_id"]
+    assert second["reply_to_message_id"] is None
+
+
+async def test_a_thread_started_from_a_bot_reply_continues_its_conversation(harness):
+    [reply] = await harness.say(harness.alice, "let us plan a trip", mention_bot=True)
+    await recorded(harness, reply)
+    age_everything(harness, TWO_HOURS_S)
+    thread = await harness.discord.start_thread(reply.id, "trip planning", harness.bob)
+
+    [in_thread] = await harness.say(harness.bob, "where to?", mention_bot=True, thread=thread)
+    assert in_thread.channel_id == thread
+    assert [m["content"] for m in harness.claude.requests[-1]["messages"]] == [
+        "let us plan a trip", "Echo #1: let us plan a trip", "where to?"]
+    await harness.say(harness.alice, "somewhere warm", mention_bot=True, thread=thread)
+    assert [m["content"] for m in harness.claude.requests[-1]["messages"]][::2] == [
+        "let us plan a trip", "where to?", "somewhere warm"]
+
+    start, first, second = harness.rows()
+    assert start["conversation_id"] == first["conversation_id"] == second["conversation_id"]
+    assert first["channel_id"] == second["channel_id"] == thread
+    assert first["reply_to_message_id"] == reply.id
+
+
+async def test_discord_serves_a_replied_message_with_its_final_edit(harness):
+    # GET /channels/{id}/messages/{id} through discord.py: what a client fetching the chain would see.
+    harness.claude.words_per_delta, harness.claude.stream_delay = 1, 0.05
+    harness.claude.reply_text = lambda body: " ".join(f"w{i}" for i in range(30))
+    [reply] = await harness.say(harness.alice, "long enough to be edited", mention_bot=True)
+    assert len(reply.versions) >= 2  # posted while streaming, then edited
+    channel = harness.bot.get_channel(int(reply.channel_id))
+    fetched = await channel.fetch_message(int(reply.id))
+    assert fetched.content == reply.content and fetched.edited_at is not None
+    assert fetched.reference is not None and str(fetched.reference.message_id) == harness.rows()[0]["message_id"]
