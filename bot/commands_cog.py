@@ -15,7 +15,7 @@ from . import replication
 from .confirm_view import confirmed
 from .export import FORMATS, ExportResult
 from .formatting import (EMBED_FIELD_LIMIT, EMBED_TITLE_LIMIT, candidates_text, export_note, history_entry,
-                         privacy_sections, stats_lines, too_big_message, truncate)
+                         privacy_sections, stats_lines, too_big_message, truncate, unknown_format_text)
 from .help_command import send_help
 from .scope import EVERYWHERE, Caller, Refused, Scope, split_everywhere
 from .service import BotService
@@ -99,16 +99,17 @@ class Conversations(commands.Cog):
 
     @commands.hybrid_command()
     @app_commands.rename(fmt="format")
-    @app_commands.describe(fmt="csv (default), jsonl, or chat (JSON lines for fine-tuning)",
+    @app_commands.describe(fmt="csv (default), jsonl, chat, or a fine-tuning format: openai, bedrock, kto",
                            where="all: every server's rows (the bot's owners only)")
     async def export(self, ctx: commands.Context, fmt: ExportFormat = "csv", where: Everywhere | None = None) -> None:
-        """Export conversations: csv (default), jsonl, or chat. Admins: this server's; in a DM: yours."""
+        """Export conversations: csv (default), jsonl, chat, openai, bedrock or kto. Admins: this server's; in a DM:
+        yours."""
         if fmt.lower() == EVERYWHERE:
             fmt, where = "csv", EVERYWHERE
         scope = caller(ctx, self.settings.admin_ids).reach(is_everywhere(where), EXPORT_REFUSED)
         fmt = {"chat": "chat-jsonl"}.get(fmt.lower(), fmt.lower())
         if fmt not in FORMATS:
-            await private(ctx, "Unknown format: use `csv`, `jsonl` or `chat`.")
+            await private(ctx, unknown_format_text(ExportFormat.choice_values))
             return
         limit = ctx.guild.filesize_limit if ctx.guild else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
         with tempfile.TemporaryDirectory() as directory:

@@ -141,3 +141,8 @@ def too_big_message(result: ExportResult, datasette_url: str | None) -> str:
         else f"Download it from the bot's Datasette instead, at `{DATASETTE_CSV_PATH}`."
     )
     return f"The export of {result.rows:,} conversations is too big for Discord, even compressed. {where}"
+
+
+def unknown_format_text(formats: tuple[str, ...]) -> str:
+    names = [f"`{name}`" for name in formats]
+    return f"Unknown format: use {', '.join(names[:-1])} or {names[-1]}."

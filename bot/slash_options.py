@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from .finetune import FINETUNE_FORMATS
 from .scope import EVERYWHERE
 
 
@@ -51,7 +52,7 @@ class UserId(UserQuery):
 
 
 class ExportFormat(TypedText):
-    choice_values = ("csv", "jsonl", "chat")
+    choice_values = ("csv", "jsonl", "chat", *FINETUNE_FORMATS)
 
 
 class Everywhere(TypedText):

@@ -34,7 +34,7 @@ async def test_every_command_is_registered_once_with_its_options(harness):
     assert history["user"]["type"] == 6  # Discord's user picker
     assert [c["value"] for c in history["where"]["choices"]] == ["all"]
     export = {o["name"]: o for o in commands["export"]["options"]}
-    assert [c["value"] for c in export["format"]["choices"]] == ["csv", "jsonl", "chat"]
+    assert [c["value"] for c in export["format"]["choices"]] == ["csv", "jsonl", "chat", "openai", "bedrock", "kto"]
     assert {o["name"]: o["type"] for o in commands["forget"]["options"]}["user"] == 6
 
 
@@ -181,7 +181,7 @@ async def test_export_files_are_the_same_both_ways(harness):
         if all(row["reply_message_id"] for row in harness.rows()):
             break
         await asyncio.sleep(0.02)
-    for fmt in ("csv", "jsonl", "chat"):
+    for fmt in ("csv", "jsonl", "chat", "openai", "bedrock", "kto"):
         [prefixed] = await harness.say(harness.admin, f"!export {fmt}")
         slashed = await slash(harness, harness.admin, "export", {"format": fmt})
         assert slashed.content == prefixed.content
