@@ -26,6 +26,7 @@ import click
 from bench.data import build, insert_sql, rows
 from bench.figures import Figure, p99, timed
 from bench.rated import rated_reads
+from bench.serving import served
 from bot.store.awaiting import WriterResults
 from bot import queries
 from bot.scope import Scope
@@ -336,18 +337,7 @@ def fetch_ms(url: str, repeat: int) -> float:
 
 
 def datasette(path: Path, work: Path) -> list[Figure]:
-    from tests.web import serve_args
-    port = 8800 + os.getpid() % 100
-    server = subprocess.Popen([sys.executable, "-m", "datasette", "serve", *serve_args(path, port)], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}/conversation_logs"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + ".json", timeout=5)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with served(path, 8800 + os.getpid() % 100) as base:
         table = fetch_ms(base + "/conversations", 5)
         bare_table = fetch_ms(base + "/conversations?_nofacet=1", 5)
         one_user = fetch_ms(base + "/conversations?user_name=user7", 5)  # a facet link: ~1.5% of rows
@@ -357,9 +347,6 @@ def datasette(path: Path, work: Path) -> list[Figure]:
         stats = fetch_ms(base + "/stats.json", 20)
         pk_order = fetch_ms(base + "/conversations.csv?_stream=on&_size=max&_sort=id", 1)
         default = fetch_ms(base + "/conversations.csv?_stream=on&_size=max", 1)
-    finally:
-        server.terminate()
-        server.wait()
     return [
         Figure("datasette", "table page, with the three default facets", table, "ms", "same page, no facets",
                bare_table, "≤ 100 ms", table <= 100),

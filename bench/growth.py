@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 import sqlite3
 import statistics
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 from bench.dashboard import dashboard_ms
 from bench.data import insert_sql, rows
+from bench.serving import served
 from bot.export import records, write_records
 from bot.store import ConversationLog, Selection, migrate
 
@@ -66,23 +65,9 @@ def grow(path: Path, stage: int, count: int) -> None:
 
 
 def web_ms(path: Path) -> tuple[float, float]:
-    from tests.web import serve_args
-    port = 8900 + os.getpid() % 100
-    server = subprocess.Popen([sys.executable, "-m", "datasette", "serve", *serve_args(path, port)], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}/conversation_logs"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + ".json", timeout=5)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with served(path, 8900 + os.getpid() % 100) as base:
         fetch = lambda url: lambda: urllib.request.urlopen(url, timeout=600).read()  # noqa: E731
         return timed_ms(fetch(base + "/conversations"), 5), timed_ms(fetch(base + "/conversations?_search=penguin"), 5)
-    finally:
-        server.terminate()
-        server.wait()
 
 
 def export_ms(path: Path, work: Path) -> float:

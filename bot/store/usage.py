@@ -79,16 +79,23 @@ def remove_sql(row: str) -> str:
     latency_key = f"day = {day} AND bucket_ms = {_bucket(row)}"
     latency_guard = f"{row}.latency_ms IS NOT NULL AND {row}.model_used IS NOT '{FALLBACK_MODEL}'"
     return f"""
-  UPDATE usage_daily SET conversations = conversations - 1,
-    input_tokens = input_tokens - coalesce({row}.input_tokens, 0),
-    output_tokens = output_tokens - coalesce({row}.output_tokens, 0) WHERE {usage_key};
-  DELETE FROM usage_daily WHERE {usage_key} AND conversations <= 0;
+  {take_tokens("usage_daily", usage_key, row)}
   UPDATE day_users SET conversations = conversations - 1 WHERE day = {day} AND user_id = {row}.user_id;
   DELETE FROM day_users WHERE day = {day} AND user_id = {row}.user_id AND conversations <= 0;
   UPDATE hour_counts SET conversations = conversations - 1 WHERE day = {day} AND hour = {hour};
   DELETE FROM hour_counts WHERE day = {day} AND hour = {hour} AND conversations <= 0;
   UPDATE latency_daily SET replies = replies - 1 WHERE {latency_key} AND {latency_guard};
   DELETE FROM latency_daily WHERE {latency_key} AND replies <= 0;
+"""
+
+
+def take_tokens(table: str, where: str, row: str) -> str:
+    """Take `row`'s conversation and tokens out of the `table` row at `where`; an emptied row goes."""
+    return f"""
+  UPDATE {table} SET conversations = conversations - 1,
+    input_tokens = input_tokens - coalesce({row}.input_tokens, 0),
+    output_tokens = output_tokens - coalesce({row}.output_tokens, 0) WHERE {where};
+  DELETE FROM {table} WHERE {where} AND conversations <= 0;
 """
 
 
@@ -132,13 +139,7 @@ def user_usage_sql(row: str, step: int) -> str:
     ON CONFLICT (user_id, day, guild_key, model_used) DO UPDATE SET conversations = conversations + 1,
       input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens;
 """
-    where = f"(user_id, day, guild_key, model_used) = ({key})"
-    return f"""
-  UPDATE usage_user_daily SET conversations = conversations - 1,
-    input_tokens = input_tokens - coalesce({row}.input_tokens, 0),
-    output_tokens = output_tokens - coalesce({row}.output_tokens, 0) WHERE {where};
-  DELETE FROM usage_user_daily WHERE {where} AND conversations <= 0;
-"""
+    return take_tokens("usage_user_daily", f"(user_id, day, guild_key, model_used) = ({key})", row)
 
 
 def user_usage_migration_sql() -> str:
