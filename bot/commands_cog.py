@@ -49,7 +49,7 @@ class Conversations(commands.Cog):
     async def stats(self, ctx: commands.Context, where: Everywhere | None = None) -> None:
         """Conversation statistics of this server (in a DM: yours; owners: `all` for every server)."""
         scope = caller(ctx, self.settings.admin_ids).overview(is_everywhere(where))
-        figures = await self.service.stats(scope)
+        figures = await self.service.records.stats(scope)
         embed = discord.Embed(title="Conversation statistics", description=scope.describe(), colour=EMBED_COLOUR)
         for label, value in stats_lines(figures):
             embed.add_field(name=label, value=truncate(value, EMBED_FIELD_LIMIT), inline=label != "Models")
@@ -77,7 +77,7 @@ class Conversations(commands.Cog):
             target = await self._resolve(ctx, query, target, scope)
             if target is None:
                 return
-        rows = await self.service.history(target, scope)
+        rows = await self.service.records.history(target, scope)
         if not rows:
             await private(ctx, f"No conversations found for {'you' if query is None else shown(query)}.")
             return
@@ -87,7 +87,7 @@ class Conversations(commands.Cog):
         """A user id for an admin's query: the id given, or the one user of that name in `scope`."""
         if target is not None:
             return target
-        found = await self.service.find_users(query, scope)
+        found = await self.service.records.find_users(query, scope)
         if len(found) == 1:
             return next(iter(found))
         if not found:
@@ -114,7 +114,8 @@ class Conversations(commands.Cog):
         limit = ctx.guild.filesize_limit if ctx.guild else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
         with tempfile.TemporaryDirectory() as directory:
             async with ctx.typing(ephemeral=True):
-                result = await self.service.export(Path(directory), limit, self.settings.export_max_parts, fmt, scope)
+                result = await self.service.records.export(Path(directory), limit, self.settings.export_max_parts,
+                                                           fmt, scope)
             await self._send_export(ctx, result)
 
     @commands.hybrid_command()
@@ -132,28 +133,28 @@ class Conversations(commands.Cog):
             scope = who.reach(is_everywhere(where), FORGET_REFUSED)
             if scope.user_id is not None:
                 raise Refused(FORGET_REFUSED)
-        count = await self.service.count_for_user(target, scope)
+        count = await self.service.records.count_for_user(target, scope)
         whose = "your" if target == who.user_id else f"user {target}'s"
         place = "" if target == who.user_id or scope.is_everything else " in this server"
         question = f"This permanently deletes {whose} {count:,} logged conversations{place} and short-term memory."
         if not await confirmed(ctx, question, self.settings.confirm_seconds):
             await private(ctx, "Not confirmed in time: nothing was deleted.")
             return
-        done = await self.service.forget(target, scope)
+        done = await self.service.records.forget(target, scope)
         await private(ctx, f"Done: deleted {done.conversations:,} conversations "
                            f"and {done.memory_turns:,} memory entries.")
 
     @commands.hybrid_command()
     async def optout(self, ctx: commands.Context) -> None:
         """Stop logging your messages; the bot still answers you. `!optin` undoes it."""
-        await self.service.set_opted_out(str(ctx.author.id), True)
+        await self.service.records.set_opted_out(str(ctx.author.id), True)
         await private(ctx, "You're opted out: from now on nothing you say is logged or remembered. "
                            "Your earlier conversations stay until you use `!forget`.")
 
     @commands.hybrid_command()
     async def optin(self, ctx: commands.Context) -> None:
         """Let the bot log and remember your conversations again."""
-        await self.service.set_opted_out(str(ctx.author.id), False)
+        await self.service.records.set_opted_out(str(ctx.author.id), False)
         await private(ctx, "You're opted in: your conversations are logged again.")
 
     @commands.hybrid_command()

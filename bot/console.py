@@ -55,20 +55,20 @@ class Console:
         self.echo(f"bot [{reply.model or 'no model'}]> {reply.text}")
 
     async def stats(self, _argument: str | None = None) -> None:
-        self.echo(stats_text(await self.service.stats()))
+        self.echo(stats_text(await self.service.records.stats()))
 
     async def history(self, user: str | None = None) -> None:
         query = user or self.user_name
-        found = await self.service.find_users(query, Scope.everything())
+        found = await self.service.records.find_users(query, Scope.everything())
         if len(found) > 1:
             self.echo(candidates_text(query, found, self.prefix))
             return
         user_id = query if query.isdigit() or not found else next(iter(found))
-        rows = await self.service.history(user_id, Scope.everything())
+        rows = await self.service.records.history(user_id, Scope.everything())
         self.echo(history_text(rows) if rows else f"No conversations found for {query}.")
 
     async def export(self, _argument: str | None = None) -> None:
-        result = await self.service.export(self.export_dir)
+        result = await self.service.records.export(self.export_dir)
         self.echo(f"Exported {result.rows:,} conversations to {result.files[0]}")
 
     async def help(self, _argument: str | None = None) -> None:

@@ -1,6 +1,6 @@
-"""The path of a message and the commands, independent of any front end.
+"""The path of a message, independent of any front end; the commands' side is `Records` (records.py).
 
-The Discord cog and the terminal console are two thin front ends over `BotService`.
+The Discord cogs and the terminal console are thin front ends over `BotService`.
 Blocking SQLite work runs on threads so the event loop never waits on the disk.
 """
 
@@ -12,18 +12,16 @@ import sqlite3
 from collections import OrderedDict
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import AsyncIterator, Callable
 
 from .attachments import Attachment, as_text, images_for_claude, log_json, refusal_note, user_content
 from .store.awaiting import WriterResults
-from .export import EXCLUDES_FALLBACK_BY_DEFAULT, ExportResult, export_file, records
 from .memory import Context, Memory, chain_context
+from .records import Records
 from .redact import redact
 from .responder import FALLBACK_MODEL, Reply, Responder, TextSink
-from .scope import Scope
 from .settings import Settings
-from .store import ConversationLog, Exchange, Selection, utc_now_text
+from .store import ConversationLog, Exchange, utc_now_text
 from .store.prices import migrate_and_price
 
 log = logging.getLogger(__name__)
@@ -31,7 +29,6 @@ log = logging.getLogger(__name__)
 EMPTY_MESSAGE_HINT = "I only got an empty message. Write some text after mentioning me and I'll answer."
 SEEN_MESSAGE_IDS = 10_000  # message ids remembered against redelivery: hours of traffic for a busy bot
 DRAIN_SLACK_S = 5.0  # beyond the longest Claude call, for the log's last commits at shutdown
-RETENTION_EVERY_S = 3600.0  # how often old conversations are swept when BOT_RETENTION_DAYS is set
 
 
 @dataclass(frozen=True)
@@ -50,12 +47,6 @@ class Incoming:
     attachments: tuple[Attachment, ...] = ()
 
 
-@dataclass(frozen=True)
-class Forgotten:
-    conversations: int
-    memory_turns: int
-
-
 class BotService:
     def __init__(self, store: ConversationLog, memory: Memory, responder: Responder, *,
                  opted_out: set[str] | None = None, redact: Callable[[str], str] | None = None,
@@ -63,12 +54,12 @@ class BotService:
         self.store = store
         self.memory = memory
         self.responder = responder
-        self.opted_out = set(opted_out or ())
         self.redact = redact or (lambda text: text)
-        self.retention_days = retention_days
         # Discord may deliver a message again after a resume; answer and log it once.
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._writes = WriterResults()  # awaits the log's writer thread without stalling the loop
+        self.records = Records(store, memory, self._writes, opted_out=set(opted_out or ()),
+                               retention_days=retention_days)
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -115,7 +106,7 @@ class BotService:
         if note and on_text is not None:
             shown = on_text
             on_text = lambda text: shown(note + text)  # the refusal shows above the answer as it streams
-        if incoming.user_id in self.opted_out:
+        if incoming.user_id in self.records.opted_out:
             # Answered, but nothing of theirs is kept: no context, no log, no memory.
             reply = await self.responder.reply([{"role": "user", "content": content}], on_text)
             return replace(reply, text=note + reply.text)
@@ -162,63 +153,6 @@ class BotService:
         except sqlite3.Error as err:
             log.warning("could not save to memory (%s); the log has the exchange", err)
 
-    async def stats(self, scope: Scope = Scope.everything()) -> dict:
-        figures = await asyncio.to_thread(self.store.stats, scope)
-        return {**figures, "retention_days": self.retention_days}
-
-    async def count_for_user(self, user_id: str, scope: Scope = Scope.everything()) -> int:
-        return await asyncio.to_thread(self.store.count_for_user, user_id, scope)
-
-    async def forget(self, user_id: str, scope: Scope = Scope.everything()) -> Forgotten:
-        """Delete a user's conversations (log, search index, spool) and memory within `scope`."""
-        channels = None if scope.guild_id is None else await asyncio.to_thread(self.store.channels_of, user_id, scope)
-        conversations = await self._writes.wait(self.store.forget(user_id, scope))
-        turns = await asyncio.to_thread(self.memory.forget, user_id, channels)
-        log.info("forgot user %s (%s): %d conversations, %d memory turns", user_id, scope.describe().lower(),
-                 conversations, turns)
-        return Forgotten(conversations, turns)
-
-    async def set_opted_out(self, user_id: str, opted_out: bool) -> None:
-        """Persist the choice first, so a failure leaves the user's choice unchanged and visible."""
-        await self._writes.wait(self.store.set_opted_out(user_id, opted_out))
-        if opted_out:
-            self.opted_out.add(user_id)
-            await asyncio.to_thread(self.memory.forget, user_id)
-        else:
-            self.opted_out.discard(user_id)
-
-    async def keep_retention(self, every: float = RETENTION_EVERY_S) -> None:
-        """Sweep every `every` seconds, for as long as the service runs (open_service sweeps at start)."""
-        while True:
-            await asyncio.sleep(every)
-            try:
-                await self.sweep_retention()
-            except sqlite3.Error as err:
-                log.warning("retention sweep failed (%s); trying again in %g s", err, every)
-
-    async def sweep_retention(self) -> int:
-        """Delete conversations older than the retention setting (0 keeps them forever)."""
-        if not self.retention_days:
-            return 0
-        deleted = await self._writes.wait(self.store.delete_older_than(self.retention_days))
-        log.info("retention: deleted %d conversation(s) older than %g days", deleted, self.retention_days)
-        return deleted
-
-    async def history(self, user_id: str, scope: Scope, limit: int = 10) -> list[dict]:
-        """One user's last exchanges within `scope`: identity is the id, never a name."""
-        return await asyncio.to_thread(self.store.user_history, user_id, scope, limit)
-
-    async def find_users(self, name: str, scope: Scope) -> dict[str, list[str]]:
-        """Everyone who has been called `name` within `scope` (user id -> their names there)."""
-        return await asyncio.to_thread(self.store.find_users, name, scope)
-
-    async def export(self, directory: Path, max_bytes: int | None = None, max_parts: int = 10,
-                     fmt: str = "csv", scope: Scope = Scope.everything()) -> ExportResult:
-        """Every row in `scope`, as `fmt`, through the same code as `python -m bot export`."""
-        selection = Selection(exclude_fallback=fmt in EXCLUDES_FALLBACK_BY_DEFAULT, scope=scope)
-        pieces = records(fmt, self.store, selection)
-        return await asyncio.to_thread(export_file, fmt, pieces, directory, max_bytes=max_bytes, max_parts=max_parts)
-
     async def record_reply(self, message_id: str, reply_message_id: str) -> None:
         """Remember which bot message answered, so ratings on it find the exchange."""
         try:
@@ -228,7 +162,7 @@ class BotService:
 
     async def rate(self, reply_message_id: str, rater_id: str, value: int, *, removed: bool = False) -> None:
         """A 👍 (+1) or 👎 (-1) on a reply; the latest per rater counts, and taking it back removes it."""
-        if rater_id in self.opted_out:
+        if rater_id in self.records.opted_out:
             return
         job = self.store.unrate if removed else self.store.rate
         try:
@@ -263,8 +197,8 @@ async def open_service(settings: Settings) -> AsyncIterator[BotService]:
         service = BotService(store, memory, responder, opted_out=store.opted_out_ids(),
                              redact=redact if settings.redact else None, retention_days=settings.retention_days)
         if settings.retention_days:
-            await service.sweep_retention()  # before the first message is answered
-            retention = asyncio.create_task(service.keep_retention())
+            await service.records.sweep_retention()  # before the first message is answered
+            retention = asyncio.create_task(service.records.keep_retention())
         yield service
         await service.drain(settings.api_timeout * (settings.api_max_retries + 1) + DRAIN_SLACK_S)
     finally:

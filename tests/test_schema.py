@@ -1,4 +1,4 @@
-"""The schema (bot/store/schema.py, triggers.py): migrations, adopting old files, summaries equal to plain SQL."""
+"""The schema (bot/store/migrations.py, schema.py, triggers.py): migrations, adopting old files, summaries equal to plain SQL."""
 
 from __future__ import annotations
 

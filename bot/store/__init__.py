@@ -1,6 +1,7 @@
 """The permanent conversation log, with no Discord or asyncio in it.
 
-- schema.py and triggers.py: the table, the migrations, and the summary triggers;
+- migrations.py and triggers.py: the table, the migrations, and the summary triggers;
+- schema.py: connecting, write transactions, WAL, and applying the migrations;
 - writer.py and spool.py: the write path, from submit to group commit to the spool;
 - reads.py and export_sql.py: the queries and the streamed exports;
 - log.py: ConversationLog, the reads plus thin domain writes;
@@ -10,8 +11,9 @@
 from .exchange import FALLBACK_MODEL, Exchange, utc_now_text
 from .export_sql import Order, Selection
 from .log import ConversationLog
+from .migrations import ADDED_COLUMNS, TABLE, migrations
 from .reads import HISTORY_LIMIT, Reads
-from .schema import ADDED_COLUMNS, BUSY_TIMEOUT_S, TABLE, StoreError, connect, enable_wal, migrate, migrations
+from .schema import BUSY_TIMEOUT_S, StoreError, connect, enable_wal, migrate
 from .spool import Backlog, Outcome, Spool
 from .triggers import FACET_COLUMNS
 from .writer import WAL_LIMIT_BYTES, Writer

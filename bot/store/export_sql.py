@@ -10,7 +10,7 @@ from sqlite_utils import Database
 
 from ..scope import Scope
 from .exchange import FALLBACK_MODEL
-from .schema import TABLE
+from .migrations import TABLE
 
 CSV_CHUNK_ROWS = 5000
 

@@ -12,7 +12,8 @@ from sqlite_utils import Database
 from ..scope import Scope
 from .exchange import Exchange, utc_now_text
 from .reads import Reads
-from .schema import BUSY_TIMEOUT_S, TABLE, migrate
+from .migrations import TABLE
+from .schema import BUSY_TIMEOUT_S, migrate
 from .spool import Backlog, Spool
 from .writer import CHECKPOINT_SECONDS, MAX_BATCH, WAL_LIMIT_BYTES, Writer
 

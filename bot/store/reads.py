@@ -15,7 +15,8 @@ from .. import queries
 from ..scope import Scope
 from . import chains, export_sql
 from .export_sql import Order, Selection
-from .schema import BUSY_TIMEOUT_S, TABLE, connect
+from .migrations import TABLE
+from .schema import BUSY_TIMEOUT_S, connect
 
 HISTORY_LIMIT = 10
 

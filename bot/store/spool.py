@@ -20,7 +20,8 @@ from typing import Callable, Iterator
 
 from sqlite_utils import Database
 
-from .schema import TABLE, write_transaction
+from .migrations import TABLE
+from .schema import write_transaction
 
 log = logging.getLogger(__name__)
 
