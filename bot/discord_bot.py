@@ -1,4 +1,4 @@
-"""The Discord front end: a Bot that is handed its service, and its two thin cogs."""
+"""The Discord front end: a Bot that is handed its service, and its thin cogs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from discord.ext import commands
 from .chat_cog import Chat
 from .command_sync import sync_if_changed
 from .commands_cog import Conversations
+from .help_command import Help
+from .privacy_cog import Privacy
 from .service import BotService
 from .settings import Settings
 
@@ -32,7 +34,7 @@ class ConversationBot(commands.Bot):
         super().__init__(
             command_prefix=settings.command_prefix,
             intents=intents,
-            help_command=None,  # `help` is a hybrid command of the commands cog, so `/help` exists too
+            help_command=None,  # `help` is a hybrid command of the Help cog, so `/help` exists too
             # Claude's text can hold any mention ("reply only with <@id>"): only the asker is pinged,
             # by the reply itself; @everyone, roles and other users stay silent.
             allowed_mentions=discord.AllowedMentions.none(),
@@ -44,6 +46,8 @@ class ConversationBot(commands.Bot):
     async def setup_hook(self) -> None:
         await self.add_cog(Chat(self, self.service, self.settings))
         await self.add_cog(Conversations(self, self.service, self.settings))
+        await self.add_cog(Privacy(self, self.service, self.settings))
+        await self.add_cog(Help())
         await sync_if_changed(self.tree, self.application_id, self.settings.command_hash_file,
                               self.settings.command_guild_id)
 

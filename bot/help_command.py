@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from discord import app_commands
 from discord.ext import commands
 
 
@@ -17,3 +18,13 @@ async def send_help(ctx: commands.Context, command: str | None) -> None:
     helper = ContextHelp()
     helper.context = ctx
     await helper.command_callback(ctx, command=command)
+
+
+class Help(commands.Cog):
+    """How to use the bot."""
+
+    @commands.hybrid_command(name="help")
+    @app_commands.describe(command="A command to explain")
+    async def help_(self, ctx: commands.Context, command: str | None = None) -> None:
+        """Shows this message"""
+        await send_help(ctx, command)

@@ -93,7 +93,7 @@ async def test_an_answer_after_three_seconds_is_refused_as_discord_does(harness,
         if any("could not be answered" in r.getMessage() for r in caplog.records):
             break
         await asyncio.sleep(0.02)
-    assert [r.getMessage() for r in caplog.records if r.name == "bot.commands_cog"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "bot.command_rules"] == [
         "/privacy could not be answered: not answered within Discord's 3 seconds (Unknown interaction)"]
     assert harness.discord.interactions.late_callbacks >= 1  # 404, code 10062 Unknown interaction
     assert interaction.callback_type is None and interaction.messages == []
@@ -109,5 +109,5 @@ async def test_follow_ups_end_with_the_token_after_fifteen_minutes(harness, capl
             break
         await asyncio.sleep(0.02)
     assert interaction.callback_type == 5 and interaction.original.loading  # deferred in time, then nothing
-    assert [r.getMessage() for r in caplog.records if r.name == "bot.commands_cog"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "bot.command_rules"] == [
         "/export could not be answered: its 15 minutes for follow-ups are over (Invalid Webhook Token)"]

@@ -159,6 +159,8 @@ async def test_help_lists_the_commands_both_ways(harness):
     slashed = await slash(harness, harness.alice, "help")
     assert slashed.content == prefixed.content.replace("!help", "/help")
     assert "history" in slashed.content and "Type /help command" in slashed.content
+    sections = [line for line in slashed.content.splitlines() if line.endswith(":")]
+    assert sections == ["Conversations:", "Help:", "Privacy:"]  # forget sits with privacy, help on its own
 
 
 async def test_refusals_to_non_owners_are_the_same_both_ways(harness):
