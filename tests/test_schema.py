@@ -38,7 +38,7 @@ def test_migrations_on_a_blank_database_give_the_spec_columns_and_more(tmp_path)
             "m001_conversations", "m002_analysis_columns", "m003_indexes", "m004_full_text_search", "m005_opt_outs",
             "m006_ratings_and_threads", "m007_stats_summary", "m008_facet_counts", "m009_facet_filter_indexes",
             "m010_tenancy", "m011_attachments", "m012_model_prices", "m013_user_models", "m014_rating_owners",
-            "m015_user_usage"]
+            "m015_user_usage", "m016_rating_totals"]
         assert db["facet_counts"].columns_dict == {"facet": str, "value": str, "conversations": int}
         assert db["opt_outs"].pks == ["user_id"]
         assert db["conversations"].detect_fts() == "conversations_fts"
@@ -102,7 +102,7 @@ def test_migrating_at_once_from_many_connections_all_succeed(tmp_path):
         thread.join()
     assert errors == []
     with Database(path) as db:
-        assert migrations.pending(db) == [] and len(migrations.applied(db)) == 15
+        assert migrations.pending(db) == [] and len(migrations.applied(db)) == 16
         assert db.journal_mode == "wal"
 
 
@@ -189,6 +189,10 @@ def test_summaries_equal_plain_sql_after_inserts_deletes_updates_and_migrations(
                                   input_tokens=n, output_tokens=2 * n)).result()
         rate_some(store, range(40, 120))
         assert_summary_matches_plain_sql(store)
+        for n in range(40, 120, 3):  # raters change their minds (an upsert) or take a rating back
+            store.rate(f"r{n}", "rater1", -1 if n % 2 else 1).result()
+            store.unrate(f"r{n}", "rater2", -1 if n % 5 == 0 else 1).result()
+        assert_summary_matches_plain_sql(store)
         for n in range(120, 130):
             store.submit(exchange(n, timestamp="2020-01-01 00:00:00", model_used="old-model")).result()
         rate_some(store, range(120, 130))  # retention takes these ratings with their replies
@@ -207,3 +211,20 @@ def test_summaries_equal_plain_sql_after_inserts_deletes_updates_and_migrations(
         assert_summary_matches_plain_sql(store)
         user_ids = {r["user_id"] for r in store.query("select user_id from conversations")}
         assert store.stats()["unique_users"] == len(user_ids)
+
+
+
+def test_rating_totals_start_from_the_ratings_already_in_a_log(tmp_path):
+    """m016 fills its scores and totals from a log rated before it existed."""
+    path = tmp_path / "log.db"
+    with Database(path) as db:
+        migrations.apply(db, stop_before="m016_rating_totals")
+        db["conversations"].insert_all(exchange(n, user_id=f"u{n % 4}").row() for n in range(60))
+        db.execute("update conversations set reply_message_id = 'r' || message_id")
+        db["ratings"].insert_all({"reply_message_id": f"rm{n}", "rater_id": rater, "value": value, "rated_at": "t"}
+                                 for n in range(60) if n % 3
+                                 for rater, value in (("a", 1 if n % 2 else -1), ("b", -1 if n % 5 == 0 else 1)))
+        db.conn.commit()
+    with ConversationLog(path) as store:
+        assert store.stats()["rated_replies"] == 40 and store.stats()["replies_rated_up"] > 0
+        assert_summary_matches_plain_sql(store)

@@ -92,8 +92,13 @@ class ConversationLog(Reads):
         """Record a rater's latest rating of a logged reply; resolves to whether it was one."""
         def work(db: Database) -> bool:
             return db.execute(
-                "insert or replace into ratings (reply_message_id, rater_id, value, rated_at) "
-                f"select ?, ?, ?, ? where exists (select 1 from {TABLE} where reply_message_id = ?)",
+                # An upsert, not INSERT OR REPLACE: the row REPLACE deletes fires the delete triggers only
+                # under PRAGMA recursive_triggers (sqlite-utils sets it; a plain sqlite3 connection does
+                # not), and without them m016's scores count the rater twice (seen: raters 2 for one).
+                "insert into ratings (reply_message_id, rater_id, value, rated_at) "
+                f"select ?, ?, ?, ? where exists (select 1 from {TABLE} where reply_message_id = ?) "
+                "on conflict (reply_message_id, rater_id) do update set value = excluded.value, "
+                "rated_at = excluded.rated_at",
                 [reply_message_id, rater_id, value, utc_now_text(), reply_message_id]).rowcount > 0
         return self.run_job(work)
 

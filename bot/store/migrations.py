@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from sqlite_utils import Database, Migrations
 
-from .triggers import (FACET_COLUMNS, RATING_OWNER, RATINGS_WITH_REPLY_GONE, RATINGS_WITH_REPLY_MOVED, STATS_ADD,
-                       STATS_REMOVE, facet_counts_sql, tenancy_add_sql, tenancy_remove_sql, user_models_sql)
+from .triggers import (FACET_COLUMNS, RATING_OWNER, RATINGS_WITH_REPLY_GONE, RATINGS_WITH_REPLY_MOVED, SCORE_ADD,
+                       SCORE_CHANGE, SCORE_MOVED, SCORE_REMOVE, STATS_ADD, STATS_REMOVE, facet_counts_sql,
+                       rating_totals_sql, tenancy_add_sql, tenancy_remove_sql, user_models_sql)
 from .usage import migration_sql as usage_migration_sql
 from .usage import user_usage_migration_sql
 
@@ -215,3 +216,26 @@ def m014_rating_owners(db: Database) -> None:
 def m015_user_usage(db: Database) -> None:
     """One user's tokens per day, server and model, so a DM's !stats prices them without their rows."""
     db.executescript(user_usage_migration_sql())
+
+
+@migrations()
+def m016_rating_totals(db: Database) -> None:
+    """Each rated reply's net score, and the rating counts of !stats per scope (every row, a server, a
+    user), kept by triggers: the counts stop growing with the number of ratings. Filled from the ratings."""
+    db.executescript(f"""
+    CREATE TABLE rating_scores (reply_message_id TEXT PRIMARY KEY, asker_id TEXT, guild_key TEXT,
+                                score INTEGER NOT NULL, raters INTEGER NOT NULL);
+    CREATE TABLE rating_totals (scope TEXT NOT NULL, key TEXT NOT NULL, rated INTEGER NOT NULL,
+                                up INTEGER NOT NULL, PRIMARY KEY (scope, key)) WITHOUT ROWID;
+    CREATE TRIGGER rating_totals_after_insert AFTER INSERT ON rating_scores BEGIN {rating_totals_sql("new", 1)} END;
+    CREATE TRIGGER rating_totals_after_delete AFTER DELETE ON rating_scores BEGIN {rating_totals_sql("old", -1)} END;
+    CREATE TRIGGER rating_totals_after_update AFTER UPDATE ON rating_scores
+      BEGIN {rating_totals_sql("old", -1)} {rating_totals_sql("new", 1)} END;
+    INSERT INTO rating_scores SELECT reply_message_id, max(asker_id), max(guild_key), sum(value), count(*)
+      FROM ratings GROUP BY reply_message_id;
+    CREATE TRIGGER rating_scores_after_insert AFTER INSERT ON ratings BEGIN {SCORE_ADD} END;
+    CREATE TRIGGER rating_scores_after_delete AFTER DELETE ON ratings BEGIN {SCORE_REMOVE} END;
+    CREATE TRIGGER rating_scores_after_update AFTER UPDATE OF value ON ratings BEGIN {SCORE_CHANGE} END;
+    CREATE TRIGGER rating_scores_after_reply_update AFTER UPDATE OF user_id, guild_id ON conversations
+      WHEN new.reply_message_id IS NOT NULL BEGIN {SCORE_MOVED} END;
+    """)

@@ -102,3 +102,35 @@ RATINGS_WITH_REPLY_MOVED = """
   UPDATE ratings SET asker_id = new.user_id, guild_key = ifnull(new.guild_id, '')
     WHERE reply_message_id = new.reply_message_id;
 """
+
+
+# m016: one row per rated reply with its net score, and the !stats rating counts per scope kept from
+# those rows, so the counts are a one-row read however many ratings the log holds. A change to a
+# reply's ratings updates its score row; a change to a score row moves the totals it counts in.
+RATING_TOTAL_SCOPES = (("all", "''"), ("server", "{row}.guild_key"), ("user", "{row}.asker_id"))
+SCORE_ADD = """
+  INSERT INTO rating_scores (reply_message_id, asker_id, guild_key, score, raters) VALUES (new.reply_message_id,
+      (SELECT user_id FROM conversations WHERE reply_message_id = new.reply_message_id),
+      (SELECT ifnull(guild_id, '') FROM conversations WHERE reply_message_id = new.reply_message_id), new.value, 1)
+    ON CONFLICT (reply_message_id) DO UPDATE SET score = score + excluded.score, raters = raters + 1;
+"""
+SCORE_REMOVE = """
+  UPDATE rating_scores SET score = score - old.value, raters = raters - 1 WHERE reply_message_id = old.reply_message_id;
+  DELETE FROM rating_scores WHERE reply_message_id = old.reply_message_id AND raters = 0;
+"""
+SCORE_CHANGE = """
+  UPDATE rating_scores SET score = score - old.value + new.value WHERE reply_message_id = new.reply_message_id;
+"""
+SCORE_MOVED = """
+  UPDATE rating_scores SET asker_id = new.user_id, guild_key = ifnull(new.guild_id, '')
+    WHERE reply_message_id = new.reply_message_id;
+"""
+
+
+def rating_totals_sql(row: str, sign: int) -> str:
+    """Count (sign 1) or uncount (-1) the rated reply `row` of rating_scores in each total it belongs to."""
+    return "".join(f"""
+  INSERT INTO rating_totals (scope, key, rated, up)
+    VALUES ('{scope}', ifnull({key.format(row=row)}, ''), {sign}, {sign} * ({row}.score > 0))
+    ON CONFLICT (scope, key) DO UPDATE SET rated = rated + excluded.rated, up = up + excluded.up;"""
+                   for scope, key in RATING_TOTAL_SCOPES)
