@@ -1,4 +1,5 @@
-"""Replicas for the tests: a directory (file://) and a real SFTP server on 127.0.0.1 (asyncssh).
+"""Replicas for the tests: a directory (file://), a real SFTP server on 127.0.0.1 (asyncssh), and
+an S3 API on 127.0.0.1 (moto's server, which answers the S3 REST protocol as AWS does).
 
 The SFTP server runs its own event loop on a thread, so a test may block on the real `litestream`
 binary while the server answers it; it can be stopped and started again on the same port to cut
@@ -84,6 +85,41 @@ class SFTPServer:
     @property
     def url(self) -> str:
         return f"sftp://{SFTP_USER}@127.0.0.1:{self.port}/replica"
+
+
+class S3Server:
+    """moto's S3 server on a free port, with one empty bucket; any key pair is accepted."""
+
+    bucket = "bot-replica"
+    key_id, secret = "test-key-id", "test-secret-key"
+    region = "us-east-1"
+
+    def __init__(self):
+        from moto.server import ThreadedMotoServer  # a test requirement only
+
+        self.port = _free_port()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+
+    def start(self) -> "S3Server":
+        import boto3
+
+        self._server.start()
+        boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.key_id,
+                     aws_secret_access_key=self.secret, region_name=self.region).create_bucket(Bucket=self.bucket)
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self, bucket: str | None = None) -> dict[str, str]:
+        """The settings a deployment on an S3-compatible store (R2, MinIO, B2) would set."""
+        return {"LITESTREAM_REPLICA_URL": f"s3://{bucket or self.bucket}/bot", "LITESTREAM_ENDPOINT": self.endpoint,
+                "LITESTREAM_REGION": self.region, "LITESTREAM_ACCESS_KEY_ID": self.key_id,
+                "LITESTREAM_SECRET_ACCESS_KEY": self.secret}
 
 
 def _free_port() -> int:
