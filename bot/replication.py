@@ -62,7 +62,8 @@ def config(settings: Settings) -> dict:
     replica = settings.replica
     retention = f"{replica.retention_hours * 3600:g}s"
     return {
-        # A deleted row lives on in snapshots and their deltas until they pass this age (PRIVACY.md).
+        # Snapshots every `retention`, each kept until it is `retention` old: history reaches back at least
+        # `retention`, and a deleted row leaves it within twice that (PRIVACY.md, bench/replica_history.py).
         "snapshot": {"interval": retention, "retention": retention},
         "dbs": [{
             "path": str(Path(path).resolve()),

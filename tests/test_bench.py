@@ -59,3 +59,12 @@ def test_quick_streaming_benchmark_reports_latency_and_both_bursts():
         assert row in result.stdout
     # Completeness is correctness, not speed: every reply of both bursts ended whole and logged once.
     assert result.stdout.count("5.00 of 5 |  |  | all, once | met |") == 2
+
+
+def test_a_forgotten_row_leaves_the_replicas_history_at_a_scaled_down_retention():
+    """Privacy, not speed: with the retention scaled to 10 s, a point-in-time restore from before a
+    !forget stops bringing the row back (the bench fails if it is still there after 3x + 60 s)."""
+    result = subprocess.run([sys.executable, "-m", "bench.replica_history", "--retention", "10"], cwd=PROJECT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "the forgotten row was restorable" in result.stdout and "gone at" in result.stdout
