@@ -109,9 +109,9 @@ RATINGS_WITH_REPLY_MOVED = """
 # reply's ratings updates its score row; a change to a score row moves the totals it counts in.
 RATING_TOTAL_SCOPES = (("all", "''"), ("server", "{row}.guild_key"), ("user", "{row}.asker_id"))
 SCORE_ADD = """
-  INSERT INTO rating_scores (reply_message_id, asker_id, guild_key, score, raters) VALUES (new.reply_message_id,
-      (SELECT user_id FROM conversations WHERE reply_message_id = new.reply_message_id),
-      (SELECT ifnull(guild_id, '') FROM conversations WHERE reply_message_id = new.reply_message_id), new.value, 1)
+  INSERT INTO rating_scores (reply_message_id, asker_id, guild_key, score, raters)
+    SELECT new.reply_message_id, user_id, ifnull(guild_id, ''), new.value, 1 FROM conversations
+    WHERE reply_message_id = new.reply_message_id LIMIT 1
     ON CONFLICT (reply_message_id) DO UPDATE SET score = score + excluded.score, raters = raters + 1;
 """
 SCORE_REMOVE = """
