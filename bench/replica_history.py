@@ -27,15 +27,15 @@ from bot.store import ConversationLog, Exchange
 SCALED_LEVELS = ("2s", "5s", "10s")  # L1-L3 intervals: well under the retention, as 1 h is under 24 h
 SCALED_L0_RETENTION = "5s"
 PROBE_EVERY_S = 5.0
+FORGOTTEN = "alice"  # the user who asks to be forgotten; "bob" keeps talking meanwhile
+
+production_config = replication.config
 
 
 def scaled_config(settings: Settings) -> dict:
     """The bot's own generated config, with Litestream's fixed intervals scaled down to seconds."""
     return {"l0-retention": SCALED_L0_RETENTION, "l0-retention-check-interval": "1s",
             "levels": [{"interval": interval} for interval in SCALED_LEVELS], **production_config(settings)}
-
-
-production_config = replication.config
 
 
 def exchange(n: int, user: str) -> Exchange:
@@ -47,7 +47,7 @@ def still_restorable(settings: Settings, before: datetime, target: Path) -> bool
     if not replication.restore(settings, "conversation_logs.db", target, before):
         return False  # nothing in the history reaches back that far any more
     with sqlite3.connect(target) as conn:
-        return conn.execute("select count(*) from conversations where user_id = 'alice'").fetchone()[0] > 0
+        return conn.execute("select count(*) from conversations where user_id = ?", [FORGOTTEN]).fetchone()[0] > 0
 
 
 def measure(work: Path, retention_s: float) -> tuple[float, float]:
@@ -69,11 +69,11 @@ def measure(work: Path, retention_s: float) -> tuple[float, float]:
 
 
 def _forget_and_probe(settings: Settings, store: ConversationLog, work: Path, retention_s: float):
-    store.submit(exchange(0, "alice")).result()
+    store.submit(exchange(0, FORGOTTEN)).result()
     time.sleep(PROBE_EVERY_S)
     before = datetime.now(timezone.utc)
     time.sleep(1.5)  # restore timestamps have whole seconds
-    store.forget("alice").result()
+    store.forget(FORGOTTEN).result()
     forgotten, last_seen, n = time.monotonic(), 0.0, 0
     while time.monotonic() - forgotten < 3 * retention_s + 60:
         deadline = time.monotonic() + PROBE_EVERY_S

@@ -32,7 +32,11 @@ class ScopedCog(commands.Cog):
         self.settings = settings
 
     def caller(self, ctx: commands.Context) -> Caller:
-        return caller(ctx, self.settings.admin_ids)
+        """Who asked, where, and with which rights; Manage Server counts in the server asked in only."""
+        in_server = ctx.guild is not None
+        return Caller(user_id=str(ctx.author.id), guild_id=str(ctx.guild.id) if in_server else None,
+                      manages_server=in_server and ctx.author.guild_permissions.manage_guild,
+                      is_owner=ctx.author.id in self.settings.admin_ids)
 
     async def cog_command_error(self, ctx: commands.Context, error: commands.CommandError) -> None:
         refused = root_cause(error)
@@ -44,14 +48,6 @@ class ScopedCog(commands.Cog):
             return  # the interaction is gone: there is no one left to tell
         log.error("command %s failed", ctx.command, exc_info=error)
         await private(ctx, "Sorry, that command failed. The details are in the bot's log.")
-
-
-def caller(ctx: commands.Context, owner_ids: frozenset[int]) -> Caller:
-    """Who asked, where, and with which rights; Manage Server counts in the server asked in only."""
-    in_server = ctx.guild is not None
-    return Caller(user_id=str(ctx.author.id), guild_id=str(ctx.guild.id) if in_server else None,
-                  manages_server=in_server and ctx.author.guild_permissions.manage_guild,
-                  is_owner=ctx.author.id in owner_ids)
 
 
 async def private(ctx: commands.Context, *args, **kwargs) -> discord.Message:

@@ -30,12 +30,13 @@ class Conversations(ScopedCog):
     @app_commands.describe(where="all: every server's statistics (the bot's owners only)")
     async def stats(self, ctx: commands.Context, where: Everywhere | None = None) -> None:
         """Conversation statistics of this server (in a DM: yours; owners: `all` for every server)."""
-        scope = self.caller(ctx).overview(is_everywhere(where))
+        who = self.caller(ctx)
+        scope = who.overview(is_everywhere(where))
         figures = await self.service.records.stats(scope)
         embed = discord.Embed(title="Conversation statistics", description=scope.describe(), colour=EMBED_COLOUR)
         for label, value in stats_lines(figures):
             embed.add_field(name=label, value=truncate(value, EMBED_FIELD_LIMIT), inline=label != "Models")
-        if self.settings.replica and self.caller(ctx).is_owner:  # the deployment's own
+        if self.settings.replica and who.is_owner:  # the deployment's own
             line = await asyncio.to_thread(replication.status_line, self.settings)
             embed.add_field(name="Replica", value=truncate(line, EMBED_FIELD_LIMIT), inline=False)
         await ctx.send(embed=embed)
