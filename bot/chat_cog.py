@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from .attachments import Attachment, DownloadError
 from .formatting import split_message
-from .live_reply import LiveReply
+from .live_reply import LiveReply, reply_or_post
 from .service import BotService, Incoming
 from .settings import Settings
 
@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 RATINGS = {"👍": 1, "👎": -1}
 TYPING_REFRESH_S = 8  # Discord drops a typing indicator after about 10 seconds
+UNREADABLE_REPLY = ("I can't read a reply that doesn't ping me here (Discord withholds its text): "
+                    "reply with the @ switched on, or mention me.")
 
 
 class Chat(commands.Cog):
@@ -39,6 +41,9 @@ class Chat(commands.Cog):
         if (await self.bot.get_context(message)).valid:
             return  # a command, handled by the command framework and never logged
         if await self._over_rate_limit(message):
+            return
+        if self._withheld(message):
+            await send_reply(message, UNREADABLE_REPLY)  # not Claude's, not logged: there is no text to answer
             return
         typing = asyncio.create_task(keep_typing(message.channel))
         live = LiveReply(message)
@@ -76,6 +81,12 @@ class Chat(commands.Cog):
             # Without the Message Content intent a chat channel's text arrives empty: only mentions count.
             or (message.channel.id in self.settings.chat_channel_ids and self.bot.intents.message_content)
         )
+
+    def _withheld(self, message: discord.Message) -> bool:
+        """Without the Message Content intent, Discord blanks a server message that does not mention the
+        bot: a reply to it with the ping switched off arrives with no text, embeds or attachments."""
+        return (not self.bot.intents.message_content and message.guild is not None
+                and self.bot.user not in message.mentions)
 
     def _without_mention(self, content: str) -> str:
         for form in (f"<@{self.bot.user.id}>", f"<@!{self.bot.user.id}>"):
@@ -139,7 +150,7 @@ async def send_reply(message: discord.Message, text: str) -> discord.Message | N
     try:
         for chunk in split_message(text):
             if first is None:
-                first = await message.reply(chunk, mention_author=True)  # the one ping: the asker
+                first = await reply_or_post(message, chunk)  # the one ping: the asker
             else:
                 await message.channel.send(chunk)
     except discord.HTTPException as err:

@@ -26,6 +26,26 @@ EDIT_INTERVAL_S = 1.0  # at most one send/edit of a growing reply per second
 # once, complete, instead of as a send and an edit, which halves its share of the channel's limit.
 FIRST_SHOW_S = 0.5
 WRITING_MARK = " ▌"  # ends a reply that is still being written
+# Discord's JSON error code for a reply in a channel where the bot lacks Read Message History (403).
+CANNOT_REPLY_WITHOUT_HISTORY = 160002
+
+
+async def reply_or_post(source: discord.Message, text: str) -> discord.Message:
+    """Reply to `source`, pinging its author; as a plain message when the reply itself cannot be.
+
+    A deleted `source` makes Discord post it plainly (fail_if_not_exists false; by default it would
+    refuse with 400 / 50035). Without Read Message History it refuses every reply (403 / 160002):
+    then the text is posted plainly here. Either way the answer reaches the channel.
+    """
+    reference = source.to_reference(fail_if_not_exists=False)
+    try:
+        return await source.channel.send(text, reference=reference, mention_author=True)
+    except discord.Forbidden as err:
+        if err.code != CANNOT_REPLY_WITHOUT_HISTORY:
+            raise
+        log.info("no Read Message History in channel %s: answering message %s without a reply",
+                 source.channel.id, source.id)
+        return await source.channel.send(text)
 
 
 class LiveReply:
@@ -92,7 +112,7 @@ class LiveReply:
                 self.shown[number] = chunk
             return
         if number == 0:
-            message = await self.source.reply(chunk, mention_author=True)  # the one ping: the asker
+            message = await reply_or_post(self.source, chunk)  # the one ping: the asker
         else:
             message = await self.source.channel.send(chunk)
         self.sent.append(message)

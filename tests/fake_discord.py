@@ -27,6 +27,9 @@ FILE_LIMIT = 10 * 1024 * 1024  # a normal server's upload limit, as Discord enfo
 MANAGE_GUILD = 1 << 5
 GUILD_MEMBERS_INTENT = 1 << 1
 EVERYONE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16)  # view, send, embed, attach, history
+VIEW_CHANNEL, SEND_MESSAGES, MANAGE_MESSAGES, READ_MESSAGE_HISTORY = 1 << 10, 1 << 11, 1 << 13, 1 << 16
+MEMBER_OVERWRITE = 1  # a permission overwrite's type for one member (0 is a role)
+CANNOT_REPLY_WITHOUT_HISTORY = 160002  # Discord's JSON error code (opcodes-and-status-codes.mdx)
 DISCORD_EPOCH_MS = 1_420_070_400_000  # snowflakes count milliseconds from 2015-01-01
 _last_id = 0
 
@@ -115,6 +118,12 @@ def error(status: int, code: int, message: str) -> web.Response:
     return json_response({"code": code, "message": message}, status)
 
 
+def invalid_form_body(field_name: str, code: str, message: str) -> web.Response:
+    """400 / 50035 with the error under the field, as Discord nests it (reference.mdx, "Error Messages")."""
+    return json_response({"code": 50035, "message": "Invalid Form Body",
+                          "errors": {field_name: {"_errors": [{"code": code, "message": message}]}}}, 400)
+
+
 class FakeDiscord:
     def __init__(self):
         self.bot_user = FakeUser(snowflake(), "LogBot", bot=True)
@@ -133,6 +142,7 @@ class FakeDiscord:
         self.messages: dict[str, dict] = {}  # every message's payload by id (users' and the bot's)
         self.files: dict[str, tuple[bytes, str]] = {}  # attachment id -> (bytes, content type), on the "CDN"
         self.threads: dict[str, str] = {}  # thread id -> parent channel id
+        self.bot_denied: dict[str, int] = {}  # channel id -> permissions a member overwrite denies the bot there
         self.on_edit: Callable[[SentMessage], None] | None = None  # a test's probe, run as each edit lands
         self.identify: dict | None = None
         self.refused_intents = 0  # intents the "developer portal" has not enabled: IDENTIFY with them gets 4014
@@ -189,6 +199,7 @@ class FakeDiscord:
         app.router.add_post(f"{api}/channels/{{channel_id}}/messages", self.create_message)
         app.router.add_patch(f"{api}/channels/{{channel_id}}/messages/{{message_id}}", self.edit_message)
         app.router.add_get(f"{api}/channels/{{channel_id}}/messages/{{message_id}}", self.get_message)
+        app.router.add_delete(f"{api}/channels/{{channel_id}}/messages/{{message_id}}", self.delete_message)
         app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", self.attachment)
         app.router.add_put(f"{api}/channels/{{channel_id}}/messages/{{message_id}}/reactions/{{emoji}}/@me",
                            self.add_own_reaction)
@@ -240,13 +251,16 @@ class FakeDiscord:
         if refusal is not None:
             return refusal
         payload, files = await self._read_message_body(request)
+        refused = self._permission_refusal(channel_id, payload) or self._reference_refusal(payload)
+        if refused is not None:
+            return refused
         if any(len(data) > FILE_LIMIT for data in files.values()):
             return error(413, 40005, "Request entity too large")
         if not payload.get("content") and not payload.get("embeds") and not files:
             return error(400, 50006, "Cannot send an empty message")
         if len(payload.get("content") or "") > 2000:
             return error(400, 50035, "Invalid Form Body: content must be 2000 or fewer in length.")
-        content, reference = payload.get("content") or "", payload.get("message_reference")
+        content, reference = payload.get("content") or "", self._kept_reference(payload)
         replied_author = self.authors.get(str(reference["message_id"])) if reference else None  # int or str
         message = SentMessage(snowflake(), channel_id, content, payload.get("embeds") or [], files, reference,
                               payload.get("allowed_mentions"),
@@ -298,7 +312,7 @@ class FakeDiscord:
         """PATCH a message: only the bot's own, within the channel's send/edit limit."""
         channel_id, message_id = request.match_info["channel_id"], request.match_info["message_id"]
         message = next((m for m in self.sent if m.id == message_id and m.channel_id == channel_id), None)
-        if message is None:
+        if message is None or message_id not in self.messages:  # never sent, or deleted since
             return error(404, 10008, "Unknown Message")
         limit_headers, refusal = self.limits.take(channel_id)
         if refusal is not None:
@@ -361,6 +375,78 @@ class FakeDiscord:
                                       **({"guild_id": referenced["guild_id"]} if "guild_id" in referenced else {})},
                 "referenced_message": referenced, "type": 19}
 
+    # -- what Discord refuses that no schema says: permissions, replies, deleted messages --------
+
+    def bot_permissions(self, channel_id: str) -> int | None:
+        """The bot's permissions in a server channel (its @everyone role less its overwrite); None in a DM."""
+        channel_id = self.threads.get(channel_id, channel_id)  # a thread has its parent's permissions
+        if self.guild_of(channel_id) is None:
+            return None
+        return EVERYONE_PERMISSIONS & ~self.bot_denied.get(channel_id, 0)
+
+    def _permission_refusal(self, channel_id: str, payload: dict) -> web.Response | None:
+        """Discord's checks of Create Message (message.mdx, "Limitations"): send, and history for a reply."""
+        permissions = self.bot_permissions(channel_id)
+        if permissions is None:
+            return None
+        if not permissions & VIEW_CHANNEL:
+            return error(403, 50001, "Missing Access")
+        if not permissions & SEND_MESSAGES:
+            return error(403, 50013, "Missing Permissions")
+        if payload.get("message_reference") and not permissions & READ_MESSAGE_HISTORY:
+            return error(403, CANNOT_REPLY_WITHOUT_HISTORY, "Cannot reply without permission to read message history")
+        return None
+
+    def _reference_refusal(self, payload: dict) -> web.Response | None:
+        """A reply to a deleted or unknown message fails unless `fail_if_not_exists` is false (default true)."""
+        reference = payload.get("message_reference")
+        if not reference or str(reference.get("message_id")) in self.messages:
+            return None
+        if reference.get("fail_if_not_exists", True):
+            return invalid_form_body("message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")
+        return None
+
+    def _kept_reference(self, payload: dict) -> dict | None:
+        """The reference a created message keeps: none when its target is gone (sent as a normal message)."""
+        reference = payload.get("message_reference")
+        return reference if reference and str(reference.get("message_id")) in self.messages else None
+
+    async def delete_message(self, request: web.Request) -> web.Response:
+        """DELETE a message: the bot's own, or anyone's with Manage Messages (which the bot has not)."""
+        channel_id, message_id = request.match_info["channel_id"], request.match_info["message_id"]
+        data = self.messages.get(message_id)
+        if data is None or data["channel_id"] != channel_id:
+            return error(404, 10008, "Unknown Message")
+        permissions = self.bot_permissions(channel_id)
+        if data["author"]["id"] != self.bot_user.id and not (permissions or 0) & MANAGE_MESSAGES:
+            return error(403, 50013, "Missing Permissions")
+        await self.user_deletes(message_id)
+        return web.Response(status=204)
+
+    async def user_deletes(self, message_id: str) -> None:
+        """A message is deleted (by its author, say): gone from the API, and MESSAGE_DELETE on the gateway."""
+        data = self.messages.pop(message_id)
+        event = {"id": message_id, "channel_id": data["channel_id"],
+                 **({"guild_id": data["guild_id"]} if "guild_id" in data else {})}
+        await self._dispatch(self.socket_for(self.guild_of(data["channel_id"])), "MESSAGE_DELETE", event)
+
+    async def deny_bot(self, channel: str, permissions: int) -> None:
+        """A member overwrite denies the bot `permissions` in a channel (by name or id): CHANNEL_UPDATE follows."""
+        channel_id = self.channels.get(channel, channel)
+        self.bot_denied[channel_id] = self.bot_denied.get(channel_id, 0) | permissions
+        guild = self.guild_of(channel_id)
+        [data] = [c for c in self._channel_payloads(guild) if c["id"] == channel_id]
+        await self._dispatch(self.socket_for(guild), "CHANNEL_UPDATE", {**data, "guild_id": guild.id})
+
+    def _channel_payloads(self, guild: FakeGuild) -> list[dict]:
+        return [{"id": cid, "type": 0, "name": name, "position": i, "permission_overwrites": self._overwrites(cid),
+                 "nsfw": False} for i, (name, cid) in enumerate(guild.channels.items())]
+
+    def _overwrites(self, channel_id: str) -> list[dict]:
+        denied = self.bot_denied.get(channel_id)
+        return [] if not denied else [{"id": self.bot_user.id, "type": MEMBER_OVERWRITE, "allow": "0",
+                                       "deny": str(denied)}]
+
     # -- gateway ----------------------------------------------------------
 
     async def gateway(self, request: web.Request) -> web.WebSocketResponse:
@@ -419,7 +505,7 @@ class FakeDiscord:
     async def _dispatch(self, ws: web.WebSocketResponse | None, event: str, data: dict) -> None:
         """Send an event now, or (no connection) keep it for the replay after the client resumes."""
         if event == "MESSAGE_CREATE" and self.identify is not None:
-            data = as_received(data, self.identify["intents"], self.bot_user.id, {m.id for m in self.sent})
+            data = as_received(data, self.identify["intents"], self.bot_user.id)
         payload = {"op": 0, "t": event, "s": next(self._sequence), "d": data}
         self.events.append(payload)
         if ws is not None and not ws.closed:
@@ -440,10 +526,7 @@ class FakeDiscord:
                 {**role, "id": guild.admin_role_id, "name": "Admin", "position": 1,
                  "permissions": str(EVERYONE_PERMISSIONS | MANAGE_GUILD)},
             ],
-            "channels": [
-                {"id": cid, "type": 0, "name": name, "position": i, "permission_overwrites": [], "nsfw": False}
-                for i, (name, cid) in enumerate(guild.channels.items())
-            ],
+            "channels": self._channel_payloads(guild),
             # Without the privileged GUILD_MEMBERS intent Discord sends only the bot itself.
             "members": [{**self._member_payload(u, guild), "user": u.payload()} for u in guild.members
                         if u is self.bot_user or self.identify["intents"] & GUILD_MEMBERS_INTENT],
@@ -454,15 +537,15 @@ class FakeDiscord:
     async def user_says(self, author: FakeUser, content: str, *, channel: str = "general",
                         mention_bot: bool = False, mentions: list[FakeUser] = (), dm: bool = False,
                         guild: FakeGuild | None = None, reply_to: str | None = None,
-                        attachments: list[dict] = (), thread: str | None = None) -> str:
+                        attachments: list[dict] = (), thread: str | None = None, ping: bool = True) -> str:
         """Deliver a MESSAGE_CREATE as Discord would (in the first server unless told); returns its id.
 
         `reply_to` a message id makes it a reply (pinging that message's author, as Discord does by
-        default); `attachments` are payloads from `attach`; `thread` posts in that thread.
+        default; `ping=False` is the reply with its @ switched off); `attachments` are payloads from `attach`; `thread` posts in that thread.
         """
         guild = None if dm else guild or self.guilds[0]
         mentioned = ([self.bot_user] if mention_bot else []) + list(mentions)
-        if reply_to is not None and self.authors.get(reply_to) == self.bot_user.id and not mention_bot:
+        if reply_to is not None and self.authors.get(reply_to) == self.bot_user.id and ping and not mention_bot:
             mentioned.insert(0, self.bot_user)
         if mention_bot:
             content = f"<@{self.bot_user.id}> {content}"
