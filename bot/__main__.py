@@ -216,9 +216,14 @@ async def run_discord(settings: Settings) -> None:
 
     use_discord_endpoints(settings)
     async with open_service(settings) as service:
-        current = []  # the bot now connected: a refused intent starts a second one
-        stop_on_signals(lambda: asyncio.ensure_future(current[-1].close()))
-        await run_bot(settings, service, started=current.append)
+        current = []  # the bot now connected: a refused intent or an unreachable Discord starts another
+        stopping = asyncio.Event()  # also ends a wait before the next attempt to reach Discord
+
+        def stop() -> None:
+            stopping.set()
+            asyncio.ensure_future(current[-1].close())
+        stop_on_signals(stop)
+        await run_bot(settings, service, started=current.append, stopping=stopping)
     log.info("stopped; the conversation log is flushed")
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from contextlib import suppress
 from typing import Callable
 
+import aiohttp
 import discord
 from discord.ext import commands
 
@@ -23,6 +26,19 @@ WITHOUT_CONTENT = (
     "mentions of the bot, DMs, replies to the bot, and every slash command; `!` commands and BOT_CHAT_CHANNELS "
     "need the intent (developer portal: Bot → Privileged Gateway Intents → Message Content)."
 )
+
+
+# Discord out of reach at start (DNS failure, refused connection, timeout, or its 5xx after discord.py's own
+# retries): wait, then try again. A network blip heals in seconds, an outage in minutes, so the waits grow
+# from 1 s to one a minute and stay there.
+UNREACHABLE = (aiohttp.ClientConnectionError, asyncio.TimeoutError, discord.DiscordServerError)
+CONNECT_BACKOFF_S = (1.0, 2.0, 5.0, 15.0, 30.0, 60.0)
+
+
+def unreachable_line(err: BaseException, delay: float) -> str:
+    """One line saying what failed and when the next attempt is, instead of aiohttp's traceback."""
+    reason = str(err) or type(err).__name__
+    return f"cannot reach Discord at {discord.http.Route.BASE} ({reason}); retrying in {delay:g} s"
 
 
 class ConversationBot(commands.Bot):
@@ -64,10 +80,13 @@ def make_bot(settings: Settings, service: BotService, *, message_content: bool, 
 
 
 async def run_bot(settings: Settings, service: BotService, started: Callable[[ConversationBot], None] = lambda b: None,
-                  **options) -> None:
-    """Run until closed. If Discord refuses the Message Content intent (4014), connect again without it."""
+                  stopping: asyncio.Event | None = None, **options) -> None:
+    """Run until closed or `stopping` is set. If Discord refuses the Message Content intent (4014), connect
+    again without it; if Discord cannot be reached, log one line and try again after a growing wait."""
     message_content = settings.message_content
-    while True:
+    stopping = stopping or asyncio.Event()
+    failures = 0
+    while not stopping.is_set():
         bot = make_bot(settings, service, message_content=message_content, **options)
         started(bot)
         try:
@@ -79,3 +98,9 @@ async def run_bot(settings: Settings, service: BotService, started: Callable[[Co
                 raise  # asked for no privileged intent: nothing left to drop
             log.warning(WITHOUT_CONTENT)
             message_content = False
+        except UNREACHABLE as err:
+            delay = CONNECT_BACKOFF_S[min(failures, len(CONNECT_BACKOFF_S) - 1)]
+            failures += 1
+            log.warning(unreachable_line(err, delay))
+            with suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stopping.wait(), delay)
