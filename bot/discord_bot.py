@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 
 WITHOUT_CONTENT = (
     "Discord refused the Message Content intent (close code 4014): running without it. What still works: "
-    "mentions of the bot, DMs, replies to the bot, and every slash command; `!` commands and BOT_CHAT_CHANNELS "
-    "need the intent (developer portal: Bot → Privileged Gateway Intents → Message Content)."
+    "mentions of the bot, DMs, replies that ping the bot, and every slash command; `!` commands, "
+    "BOT_CHAT_CHANNELS and replies with the ping switched off need the intent "
+    "(developer portal: Bot → Privileged Gateway Intents → Message Content)."
 )
 
 

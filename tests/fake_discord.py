@@ -541,7 +541,8 @@ class FakeDiscord:
         """Deliver a MESSAGE_CREATE as Discord would (in the first server unless told); returns its id.
 
         `reply_to` a message id makes it a reply (pinging that message's author, as Discord does by
-        default; `ping=False` is the reply with its @ switched off); `attachments` are payloads from `attach`; `thread` posts in that thread.
+        default; `ping=False` is the reply with its @ switched off); `attachments` are payloads from
+        `attach`; `thread` posts in that thread.
         """
         guild = None if dm else guild or self.guilds[0]
         mentioned = ([self.bot_user] if mention_bot else []) + list(mentions)
