@@ -117,6 +117,9 @@ async def test_an_answer_to_a_message_deleted_meanwhile_arrives_as_a_plain_messa
 async def test_an_answer_without_read_message_history_arrives_as_a_plain_message_logged_once(harness):
     await harness.discord.deny_bot("general", READ_MESSAGE_HISTORY)
     [answer] = await harness.say(harness.alice, "can you read the history?", mention_bot=True)
+    general = harness.bot.get_channel(int(harness.discord.channels["general"]))
+    mine = general.permissions_for(general.guild.me)  # discord.py's view, from CHANNEL_UPDATE's overwrite
+    assert mine.send_messages and not mine.read_message_history
 
     assert answer.content == "Echo #1: can you read the history?" and answer.reference is None
     [row] = await answered_rows(harness)
