@@ -108,7 +108,8 @@ class FakeAnthropic:
         # A refusal: the reply stops after this many words with stop_reason "refusal" (None: no refusal).
         self.refuse_after_words: int | None = None
         self.emitted: list[tuple[str, dict]] = []  # every (kind, JSON body or SSE event) sent, for tests/test_fake_fidelity_claude.py
-        self.hits = 0
+        self.hits = 0  # requests to /v1/messages
+        self.model_checks = 0  # requests to /v1/models/{id}
         # Streaming: None sends the whole reply in one text_delta; a number sends that many words per
         # delta, `stream_delay` seconds apart (0.02 s with 1 word per delta is ~50 tokens/s).
         self.words_per_delta: int | None = None
@@ -151,7 +152,7 @@ class FakeAnthropic:
 
     async def model(self, request: web.Request) -> web.Response:
         """GET /v1/models/{model_id}: the cheap authenticated call the bot makes at start."""
-        self.hits += 1
+        self.model_checks += 1
         if not self._authorized(request):
             return self._error(401, "invalid x-api-key")
         model_id = request.match_info["model_id"]
@@ -169,6 +170,7 @@ class FakeAnthropic:
             failure = self.failures.pop(0)
             if failure == "hang":
                 await self._stopping.wait()
+                failure = 529  # released at shutdown: the connection ends with an error, as a dying server's would
             return self._error(failure, "fake failure")
         body = await request.json()
         problem = validate(body)
