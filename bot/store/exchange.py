@@ -6,6 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 FALLBACK_MODEL = "static_fallback"  # model_used of a static fallback reply, logged with 0 tokens
+# Claude's stop reasons that leave a reply incomplete, as !history and the transcript name them; the
+# fine-tuning exports never learn from these replies (bot/finetune.py).
+INCOMPLETE_STOPS = {
+    "max_tokens": "cut at the length limit",
+    "model_context_window_exceeded": "cut at the context window",
+    "refusal": "refused by the model",
+}
 
 
 def utc_now_text(moment: datetime | None = None) -> str:
