@@ -67,7 +67,7 @@ class Responder:
     """
 
     def __init__(self, client: anthropic.AsyncAnthropic | None, *, model: str, system_prompt: str, max_tokens: int,
-                 budget_s: float = 20.0, max_retries: int = 0):
+                 budget_s: float, max_retries: int):
         self.client = client
         self.model = model
         self.system_prompt = system_prompt
@@ -88,23 +88,20 @@ class Responder:
         return cls(client, model=settings.model, system_prompt=settings.system_prompt, max_tokens=settings.max_tokens,
                    budget_s=settings.api_timeout, max_retries=settings.api_max_retries)
 
-    async def check_key(self) -> bool:
+    async def check_key(self) -> None:
         """One cheap authenticated call at start (the configured model's entry in the models list):
         a rejected key or an unknown model is one ERROR line, and the bot runs on the fallback."""
         if self.client is None:
-            return False
+            return
         try:
             await self.client.with_options(timeout=self.budget_s).models.retrieve(self.model)
         except anthropic.AuthenticationError:
             log.error("ANTHROPIC_API_KEY was rejected by the Anthropic API (401); answering with the static fallback")
-            return False
         except anthropic.NotFoundError:
             log.error("BOT_MODEL %r is not a model the Anthropic API knows (404); answering with the static fallback",
                       self.model)
-            return False
         except (anthropic.APIError, httpx2.TransportError) as err:
             log.warning("could not check ANTHROPIC_API_KEY at start: %s: %s", type(err).__name__, err)
-        return True
 
     async def reply(self, messages: list[dict], on_text: TextSink | None = None) -> Reply:
         """`messages` alternate user/assistant and end with the new user message.

@@ -191,7 +191,8 @@ async def open_service(settings: Settings) -> AsyncIterator[BotService]:
     store = ConversationLog(settings.log_db, own_checkpoints=settings.replica is None).open()
     memory = Memory(settings.memory_db, turns=settings.memory_turns, ttl_minutes=settings.memory_ttl_minutes)
     responder = Responder.from_settings(settings)
-    await responder.check_key()  # a rejected key is one ERROR line now, not a fallback per message later
+    # A rejected key is one ERROR line at start; beside the start-up, so an unreachable API never delays it.
+    key_check = asyncio.create_task(responder.check_key())
     retention: asyncio.Task | None = None
     try:
         memory.open()
@@ -203,6 +204,7 @@ async def open_service(settings: Settings) -> AsyncIterator[BotService]:
         yield service
         await service.drain(settings.api_timeout + DRAIN_SLACK_S)  # no exchange waits on Claude longer
     finally:
+        key_check.cancel()
         if retention is not None:
             retention.cancel()
         await responder.close()

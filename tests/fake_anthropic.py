@@ -110,6 +110,7 @@ class FakeAnthropic:
         self.emitted: list[tuple[str, dict]] = []  # every (kind, JSON body or SSE event) sent, for tests/test_fake_fidelity_claude.py
         self.hits = 0  # requests to /v1/messages
         self.model_checks = 0  # requests to /v1/models/{id}
+        self.known_models: set[str] | None = None  # models /v1/models/{id} knows (None: every claude-* id)
         # Streaming: None sends the whole reply in one text_delta; a number sends that many words per
         # delta, `stream_delay` seconds apart (0.02 s with 1 word per delta is ~50 tokens/s).
         self.words_per_delta: int | None = None
@@ -156,7 +157,7 @@ class FakeAnthropic:
         if not self._authorized(request):
             return self._error(401, "invalid x-api-key")
         model_id = request.match_info["model_id"]
-        if not model_id.startswith("claude-"):
+        if not model_id.startswith("claude-") or (self.known_models is not None and model_id not in self.known_models):
             return self._error(404, f"model: {model_id}")
         info = model_info(model_id)
         self.emitted.append(("model", info))

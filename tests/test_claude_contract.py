@@ -109,3 +109,15 @@ async def test_a_rejected_key_is_one_error_line_at_start_and_the_bot_answers_wit
     assert len(errors) == 1 and "ANTHROPIC_API_KEY was rejected" in errors[0], err.decode()
     assert "Traceback" not in err.decode() and "sk-ant-revoked" not in err.decode()
     assert "can't reach my language model" in sent.content
+
+
+async def test_an_unknown_model_is_one_error_line_at_start(settings, claude, caplog):
+    responder = Responder.from_settings(replace(settings, model="claude-no-such-model"))
+    claude.known_models = {"claude-haiku-4-5"}
+    try:
+        with caplog.at_level(logging.WARNING):
+            await responder.check_key()
+    finally:
+        await responder.close()
+    [record] = caplog.records
+    assert record.levelname == "ERROR" and "BOT_MODEL 'claude-no-such-model'" in record.getMessage()
