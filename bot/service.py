@@ -176,7 +176,8 @@ def _exchange(incoming: Incoming, reply: Reply, context: Context, attachments: s
         user_id=incoming.user_id, user_name=incoming.user_name, channel_id=incoming.channel_id,
         user_message=incoming.text, bot_response=reply.text, model_used=reply.model,
         message_id=incoming.message_id, input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
-        latency_ms=reply.latency_ms, stop_reason=reply.stop_reason, guild_id=incoming.guild_id, display_name=incoming.display_name,
+        latency_ms=reply.latency_ms, stop_reason=reply.stop_reason, guild_id=incoming.guild_id,
+        display_name=incoming.display_name,
         conversation_id=context.conversation_id, timestamp=utc_now_text(), reply_to_message_id=context.continues,
         attachments=attachments,
     )

@@ -107,7 +107,8 @@ class FakeAnthropic:
         self.retry_after: float | None = None  # what 429 and 529 say in `retry-after` (None: DEFAULT_RETRY_AFTER_S)
         # A refusal: the reply stops after this many words with stop_reason "refusal" (None: no refusal).
         self.refuse_after_words: int | None = None
-        self.emitted: list[tuple[str, dict]] = []  # every (kind, JSON body or SSE event) sent, for tests/test_fake_fidelity_claude.py
+        # Every (kind, JSON body or SSE event) sent, for tests/test_fake_fidelity_claude.py.
+        self.emitted: list[tuple[str, dict]] = []
         self.hits = 0  # requests to /v1/messages
         self.model_checks = 0  # requests to /v1/models/{id}
         self.known_models: set[str] | None = None  # models /v1/models/{id} knows (None: every claude-* id)

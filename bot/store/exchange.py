@@ -40,7 +40,7 @@ class Exchange:
     conversation_id: str | None = None
     attachments: str | None = None  # JSON list of what was attached (attachments.py); None when nothing was
     reply_to_message_id: str | None = None  # the bot reply this message answered, when it continued one
-    stop_reason: str | None = None  # Claude's reason to stop (end_turn, max_tokens, refusal, ...); None: Claude gave none
+    stop_reason: str | None = None  # Claude's (end_turn, max_tokens, refusal, ...); None when Claude gave none
 
     def row(self) -> dict:
         row = dict(vars(self))  # every field is a str or int: no need for asdict's deep copy
