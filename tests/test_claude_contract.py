@@ -14,6 +14,7 @@ from dataclasses import replace
 from types import SimpleNamespace
 
 from bot.responder import FALLBACK_MODEL, LENGTH_NOTE, REFUSAL_TEXT, Reply, Responder
+from bot.service import Incoming, open_service
 from bot.store import ConversationLog
 from tests.conftest import exchange, log_rows_at
 from tests.test_process import start_bot
@@ -121,3 +122,18 @@ async def test_an_unknown_model_is_one_error_line_at_start(settings, claude, cap
         await responder.close()
     [record] = caplog.records
     assert record.levelname == "ERROR" and "BOT_MODEL 'claude-no-such-model'" in record.getMessage()
+
+
+async def test_shutdown_drains_an_exchange_within_the_budget_whatever_the_retries(settings, claude):
+    # Before: every retry had its own timeout (3 x 0.5 s plus backoff), and the drain waited up to 7 s for it.
+    claude.failures = ["hang"] * 4
+    settings = replace(settings, api_timeout=0.5, api_max_retries=3)
+    async with open_service(settings) as service:
+        asking = asyncio.create_task(service.chat(Incoming(user_id="u1", user_name="alice", channel_id="c1",
+                                                           text="in flight", message_id="m1")))
+        while claude.hits < 1:
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+    assert time.monotonic() - started < 0.9  # the budget (0.5 s) and the log's commit
+    assert (await asking).model == FALLBACK_MODEL
+    assert [(r["user_message"], r["stop_reason"]) for r in log_rows_at(settings.log_db)] == [("in flight", None)]
