@@ -147,6 +147,9 @@ class FakeAnthropic:
         return request.headers.get("Authorization") == f"Bearer {self.api_key}" or \
             request.headers.get("x-api-key") == self.api_key
 
+    def knows(self, model: str) -> bool:
+        return model.startswith("claude-") and (self.known_models is None or model in self.known_models)
+
     def _error(self, status: int, message: str) -> web.Response:
         response = api_error(status, message, self.retry_after)
         self.emitted.append(("error", json.loads(response.text)))
@@ -158,7 +161,7 @@ class FakeAnthropic:
         if not self._authorized(request):
             return self._error(401, "invalid x-api-key")
         model_id = request.match_info["model_id"]
-        if not model_id.startswith("claude-") or (self.known_models is not None and model_id not in self.known_models):
+        if not self.knows(model_id):
             return self._error(404, f"model: {model_id}")
         info = model_info(model_id)
         self.emitted.append(("model", info))
@@ -178,6 +181,8 @@ class FakeAnthropic:
         problem = validate(body)
         if problem:
             return self._error(400, problem)
+        if not self.knows(body["model"]):
+            return self._error(404, f"model: {body['model']}")  # what the API says of an unknown model
         self.requests.append(body)
         text, stop_reason = self._limited(self.reply_text(body), body["max_tokens"])
         input_tokens = sum(content_tokens(m["content"]) for m in body["messages"]) + count_tokens(body.get("system", ""))

@@ -120,3 +120,15 @@ async def test_errors_carry_the_headers_the_sdk_reads(claude):
     finally:
         await client.close()
     assert seen == {400: ("false", None), 429: ("true", "9"), 529: ("true", "9")}
+
+
+async def test_an_unknown_model_is_refused_as_the_api_refuses_it(claude):
+    client = anthropic.AsyncAnthropic(api_key=claude.api_key, base_url=claude.url, max_retries=0)
+    claude.known_models = {"claude-haiku-4-5"}
+    try:
+        with pytest.raises(anthropic.NotFoundError) as caught:
+            await client.messages.create(model="claude-3-5-haiku-20241022", max_tokens=10, messages=QUESTION)
+    finally:
+        await client.close()
+    assert caught.value.body["error"] == {"type": "not_found_error", "message": "model: claude-3-5-haiku-20241022"}
+    check("error", caught.value.body)
