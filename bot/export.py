@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
 from .attachments import as_text
-from .finetune import BUILDERS, FINETUNE_FORMATS
+from .finetune import BUILDERS, FINETUNE_FORMATS, incomplete
 from .store.export_sql import Order
 
 FORMATS = ("csv", "jsonl", "chat-jsonl", *FINETUNE_FORMATS)
@@ -70,13 +70,16 @@ def jsonl_records(rows: Iterator[list]) -> Iterator[bytes]:
 def chat_records(rows: Iterator[list], system_prompt: str | None = None) -> Iterator[bytes]:
     """One conversation per line, as fine-tuning tools take it: {"messages": [user, assistant, ...]}.
 
-    `rows` must come ordered by conversation_id, then time.
+    `rows` must come ordered by conversation_id, then time. A reply Claude did not finish (cut at a
+    limit, or refused) is left out, with its message: this format has no weights to keep it as context.
     """
     header = next(rows)
     exchanges = (dict(zip(header, row, strict=True)) for row in rows)
     for key, turns in groupby(exchanges, key=lambda e: e["conversation_id"] or f"exchange-{e['id']}"):
         messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
         for turn in turns:
+            if incomplete(turn):
+                continue
             messages += [{"role": "user", "content": as_text(turn["user_message"], turn.get("attachments"))},
                          {"role": "assistant", "content": turn["bot_response"]}]
         yield (json.dumps({"conversation_id": key, "messages": messages}, ensure_ascii=False) + "\n").encode("utf-8")

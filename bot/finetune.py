@@ -8,6 +8,11 @@
 
 An exchange with an empty message or reply (a bare mention), or a static fallback reply, is not
 training data: it is dropped, and its conversation continues without it.
+
+A reply Claude did not finish (stop_reason max_tokens, model_context_window_exceeded or refusal,
+see INCOMPLETE_STOPS) is never learned from: openai keeps it as context with "weight": 0; bedrock,
+which has no weights, leaves the turn out; kto keeps it as context of later replies but never
+makes it a completion.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import json
 from itertools import groupby
 from typing import Iterator
 
-from .store.exchange import FALLBACK_MODEL
+from .store.exchange import FALLBACK_MODEL, INCOMPLETE_STOPS
 
 FINETUNE_FORMATS = ("openai", "bedrock", "kto")
 RATING_COLUMN = "rating"  # net 👍 minus 👎 of a reply, None when nobody rated it
@@ -37,6 +42,11 @@ def _usable(turn: dict) -> bool:
                 and turn["model_used"] != FALLBACK_MODEL)
 
 
+def incomplete(turn: dict) -> bool:
+    """Claude stopped this reply before its end: cut at a limit, or refused."""
+    return turn.get("stop_reason") in INCOMPLETE_STOPS
+
+
 def _line(record: dict) -> bytes:
     return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
 
@@ -54,16 +64,19 @@ def openai_records(rows: Iterator[list], system_prompt: str | None = None) -> It
         messages = _system(system_prompt)
         for turn in turns:
             user, assistant = _pair(turn)
-            if (turn[RATING_COLUMN] or 0) < 0:
-                assistant["weight"] = 0  # rated down: kept as context, not learned
+            if (turn[RATING_COLUMN] or 0) < 0 or incomplete(turn):
+                assistant["weight"] = 0  # rated down, cut or refused: kept as context, not learned
             messages += [user, assistant]
         yield _line({"messages": messages})
 
 
 def bedrock_records(rows: Iterator[list], system_prompt: str | None = None) -> Iterator[bytes]:
     for turns in conversations(rows):
+        whole = [turn for turn in turns if not incomplete(turn)]  # no weights here: a cut turn is left out
+        if not whole:
+            continue
         record = {"system": system_prompt} if system_prompt else {}
-        record["messages"] = [message for turn in turns for message in _pair(turn)]
+        record["messages"] = [message for turn in whole for message in _pair(turn)]
         yield _line(record)
 
 
@@ -73,7 +86,7 @@ def kto_records(rows: Iterator[list], system_prompt: str | None = None) -> Itera
         context = _system(system_prompt)
         for turn in turns:
             user, assistant = _pair(turn)
-            if turn[RATING_COLUMN]:
+            if turn[RATING_COLUMN] and not incomplete(turn):
                 yield _line({"prompt": context + [user], "completion": [assistant], "label": turn[RATING_COLUMN] > 0})
             context = context + [user, assistant]
 

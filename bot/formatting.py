@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .attachments import as_text
+from .store.exchange import INCOMPLETE_STOPS
 
 if TYPE_CHECKING:
     from .export import ExportResult
@@ -92,6 +93,8 @@ def history_text(rows: list[dict]) -> str:
 def history_entry(row: dict, user_chars: int = 150, bot_chars: int = 300) -> tuple[str, str]:
     """(heading, body) of one logged exchange, cut to fit an embed field."""
     heading = f"{row['timestamp']} UTC · {row['model_used']} · {row['tokens_used'] or 0} tokens"
+    if row.get("stop_reason") in INCOMPLETE_STOPS:  # the note at the reply's end may be truncated away
+        heading += f" · {INCOMPLETE_STOPS[row['stop_reason']]}"
     user = as_text(row["user_message"], row.get("attachments"))  # names the images the user sent
     body = f"**User:** {truncate(user, user_chars)}\n**Bot:** {truncate(row['bot_response'], bot_chars)}"
     return truncate(heading, EMBED_TITLE_LIMIT), body

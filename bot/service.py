@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 EMPTY_MESSAGE_HINT = "I only got an empty message. Write some text after mentioning me and I'll answer."
 SEEN_MESSAGE_IDS = 10_000  # message ids remembered against redelivery: hours of traffic for a busy bot
-DRAIN_SLACK_S = 5.0  # beyond the longest Claude call, for the log's last commits at shutdown
+DRAIN_SLACK_S = 5.0  # beyond Claude's time budget (BOT_API_TIMEOUT), for the log's last commits at shutdown
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,8 @@ def _exchange(incoming: Incoming, reply: Reply, context: Context, attachments: s
         user_id=incoming.user_id, user_name=incoming.user_name, channel_id=incoming.channel_id,
         user_message=incoming.text, bot_response=reply.text, model_used=reply.model,
         message_id=incoming.message_id, input_tokens=reply.input_tokens, output_tokens=reply.output_tokens,
-        latency_ms=reply.latency_ms, guild_id=incoming.guild_id, display_name=incoming.display_name,
+        latency_ms=reply.latency_ms, stop_reason=reply.stop_reason, guild_id=incoming.guild_id,
+        display_name=incoming.display_name,
         conversation_id=context.conversation_id, timestamp=utc_now_text(), reply_to_message_id=context.continues,
         attachments=attachments,
     )
@@ -191,6 +192,8 @@ async def open_service(settings: Settings) -> AsyncIterator[BotService]:
     store = ConversationLog(settings.log_db, own_checkpoints=settings.replica is None).open()
     memory = Memory(settings.memory_db, turns=settings.memory_turns, ttl_minutes=settings.memory_ttl_minutes)
     responder = Responder.from_settings(settings)
+    # A rejected key is one ERROR line at start; beside the start-up, so an unreachable API never delays it.
+    key_check = asyncio.create_task(responder.check_key())
     retention: asyncio.Task | None = None
     try:
         memory.open()
@@ -200,8 +203,9 @@ async def open_service(settings: Settings) -> AsyncIterator[BotService]:
             await service.records.sweep_retention()  # before the first message is answered
             retention = asyncio.create_task(service.records.keep_retention())
         yield service
-        await service.drain(settings.api_timeout * (settings.api_max_retries + 1) + DRAIN_SLACK_S)
+        await service.drain(settings.api_timeout + DRAIN_SLACK_S)  # no exchange waits on Claude longer
     finally:
+        key_check.cancel()
         if retention is not None:
             retention.cancel()
         await responder.close()

@@ -9,6 +9,14 @@ import json
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
+# Claude's stop reasons that leave a reply incomplete: bot/store/exchange.py's INCOMPLETE_STOPS (the plugin
+# loads without the bot's package; tests/test_claude_exports.py checks the two agree).
+INCOMPLETE_STOPS = {
+    "max_tokens": "cut at the length limit",
+    "model_context_window_exceeded": "cut at the context window",
+    "refusal": "refused by the model",
+}
+
 TEMPLATE = """{% extends "base.html" %}
 {% block title %}{{ title }}{% endblock %}
 {% block extra_head %}
@@ -19,7 +27,7 @@ TEMPLATE = """{% extends "base.html" %}
   .turn.user { background: #e8f0fe; margin-right: 4rem; }
   .turn.bot { background: #f1f3f4; margin-left: 4rem; }
   .turn .meta { display: block; font-size: 0.8em; color: #555; margin-bottom: 0.25rem; white-space: normal; }
-  .turn .meta.fallback { color: #a50e0e; }
+  .turn .meta.fallback, .turn .meta.cut { color: #a50e0e; }
 </style>
 {% endblock %}
 {% block content %}
@@ -29,7 +37,7 @@ TEMPLATE = """{% extends "base.html" %}
 {% for e in exchanges %}
   <div class="turn user"><span class="meta">{{ e.display_name or e.user_name or e.user_id }} · {{ e.timestamp }} UTC</span>{{ e.user_message }}{% for a in e.attached %}
     <span class="meta attachment">📎 {{ a }}</span>{% endfor %}</div>
-  <div class="turn bot"><span class="meta{% if e.model_used == 'static_fallback' %} fallback{% endif %}">bot · {{ e.model_used }} · {{ e.tokens_used or 0 }} tokens</span>{{ e.bot_response }}</div>
+  <div class="turn bot"><span class="meta{% if e.model_used == 'static_fallback' %} fallback{% endif %}{% if e.cut %} cut{% endif %}">bot · {{ e.model_used }} · {{ e.tokens_used or 0 }} tokens{% if e.cut %} · {{ e.cut }}{% endif %}</span>{{ e.bot_response }}</div>
 {% else %}
   <p>No conversations here.</p>
 {% endfor %}
@@ -47,6 +55,7 @@ async def render(datasette, request, rows, columns):
                        key=lambda e: (e.get("timestamp") or "", e.get("id") or 0))
     for exchange in exchanges:
         exchange["attached"] = attached(exchange.get("attachments"))
+        exchange["cut"] = INCOMPLETE_STOPS.get(exchange.get("stop_reason"), "")
     people = {e.get("display_name") or e.get("user_name") for e in exchanges}
     title = f"Conversations of {people.pop()}" if len(people) == 1 else "Conversations"
     back_url = request.path.rsplit(".transcript", 1)[0] + (f"?{request.query_string}" if request.query_string else "")

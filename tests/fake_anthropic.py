@@ -3,6 +3,10 @@
 It checks what the real API checks on our requests (the key, the model, max_tokens,
 alternating roles that start with the user) and answers with the real JSON shapes,
 including the error envelope and status codes the SDK maps to its exception classes.
+Like the API it never writes more output tokens than `max_tokens` (and then says
+`stop_reason: "max_tokens"`), sends `request-id`, `x-should-retry` and (on 429 and 529)
+`retry-after` with its errors, and reports the cache fields of `usage`.
+tests/test_fake_fidelity_claude.py holds every body and event it emits to the SDK's own types.
 """
 
 from __future__ import annotations
@@ -20,17 +24,53 @@ ERROR_TYPES = {
     400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
     404: "not_found_error", 429: "rate_limit_error", 500: "api_error", 529: "overloaded_error",
 }
+RETRYABLE = {408, 409, 429, 500, 529}  # the statuses the API marks `x-should-retry: true`
+WAITED = {429, 529}  # the statuses the API sends `retry-after` with
+DEFAULT_RETRY_AFTER_S = 1  # what the fake says when a test scripts none
+MODEL_CREATED_AT = "2025-10-01T00:00:00Z"
 _ids = itertools.count(1)
 
 
-def json_response(data: dict, status: int = 200) -> web.Response:
+def request_id() -> str:
+    return f"req_fake_{next(_ids)}"
+
+
+def json_response(data: dict, status: int = 200, headers: dict | None = None, rid: str | None = None) -> web.Response:
     return web.Response(text=json.dumps(data), status=status, content_type="application/json",
-                        headers={"request-id": f"req_fake_{next(_ids)}"})
+                        headers={"request-id": rid or request_id(), **(headers or {})})
 
 
-def api_error(status: int, message: str) -> web.Response:
-    kind = ERROR_TYPES.get(status, "api_error")
-    return json_response({"type": "error", "error": {"type": kind, "message": message}}, status)
+def error_body(status: int, message: str, rid: str) -> dict:
+    """The API's error envelope: {"type": "error", "error": {type, message}, "request_id"}."""
+    return {"type": "error", "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message},
+            "request_id": rid}
+
+
+def api_error(status: int, message: str, retry_after: float | None = None) -> web.Response:
+    rid = request_id()
+    headers = {"x-should-retry": "true" if status in RETRYABLE else "false"}
+    if status in WAITED:
+        headers["retry-after"] = f"{DEFAULT_RETRY_AFTER_S if retry_after is None else retry_after:g}"
+    return json_response(error_body(status, message, rid), status, headers, rid)
+
+
+def usage(input_tokens: int, output_tokens: int) -> dict:
+    """`usage` as the API reports it, cache fields included (this fake never caches)."""
+    return {"input_tokens": input_tokens, "output_tokens": output_tokens,
+            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+            "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+            "server_tool_use": None, "service_tier": "standard"}
+
+
+def delta_usage(input_tokens: int, output_tokens: int) -> dict:
+    """`message_delta`'s cumulative usage, as the API sends it."""
+    return {"input_tokens": input_tokens, "output_tokens": output_tokens,
+            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "server_tool_use": None}
+
+
+def model_info(model: str) -> dict:
+    return {"type": "model", "id": model, "display_name": model, "created_at": MODEL_CREATED_AT,
+            "lifecycle": "active"}
 
 
 def count_tokens(text: str) -> int:
@@ -64,7 +104,14 @@ class FakeAnthropic:
         self.api_key = api_key
         self.requests: list[dict] = []
         self.failures: list[int | str] = []  # statuses to answer next, or "hang"
-        self.hits = 0
+        self.retry_after: float | None = None  # what 429 and 529 say in `retry-after` (None: DEFAULT_RETRY_AFTER_S)
+        # A refusal: the reply stops after this many words with stop_reason "refusal" (None: no refusal).
+        self.refuse_after_words: int | None = None
+        # Every (kind, JSON body or SSE event) sent, for tests/test_fake_fidelity_claude.py.
+        self.emitted: list[tuple[str, dict]] = []
+        self.hits = 0  # requests to /v1/messages
+        self.model_checks = 0  # requests to /v1/models/{id}
+        self.known_models: set[str] | None = None  # models /v1/models/{id} knows (None: every claude-* id)
         # Streaming: None sends the whole reply in one text_delta; a number sends that many words per
         # delta, `stream_delay` seconds apart (0.02 s with 1 word per delta is ~50 tokens/s).
         self.words_per_delta: int | None = None
@@ -79,6 +126,7 @@ class FakeAnthropic:
     async def start(self) -> "FakeAnthropic":
         app = web.Application()
         app.router.add_post("/v1/messages", self.messages)
+        app.router.add_get("/v1/models/{model_id}", self.model)
         self._runner, self.port = await serve(app)
         return self
 
@@ -95,49 +143,89 @@ class FakeAnthropic:
         last = body["messages"][-1]["content"]
         return f"Echo #{len(body['messages']) // 2 + 1}: {text_of(last)}"
 
+    def _authorized(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {self.api_key}" or \
+            request.headers.get("x-api-key") == self.api_key
+
+    def knows(self, model: str) -> bool:
+        return model.startswith("claude-") and (self.known_models is None or model in self.known_models)
+
+    def _error(self, status: int, message: str) -> web.Response:
+        response = api_error(status, message, self.retry_after)
+        self.emitted.append(("error", json.loads(response.text)))
+        return response
+
+    async def model(self, request: web.Request) -> web.Response:
+        """GET /v1/models/{model_id}: the cheap authenticated call the bot makes at start."""
+        self.model_checks += 1
+        if not self._authorized(request):
+            return self._error(401, "invalid x-api-key")
+        model_id = request.match_info["model_id"]
+        if not self.knows(model_id):
+            return self._error(404, f"model: {model_id}")
+        info = model_info(model_id)
+        self.emitted.append(("model", info))
+        return json_response(info)
+
     async def messages(self, request: web.Request) -> web.Response:
         self.hits += 1
-        if request.headers.get("Authorization") != f"Bearer {self.api_key}" and \
-                request.headers.get("x-api-key") != self.api_key:
-            return api_error(401, "invalid x-api-key")
+        if not self._authorized(request):
+            return self._error(401, "invalid x-api-key")
         if self.failures:
             failure = self.failures.pop(0)
             if failure == "hang":
                 await self._stopping.wait()
-            return api_error(failure, "fake failure")
+                failure = 529  # released at shutdown: the connection ends with an error, as a dying server's would
+            return self._error(failure, "fake failure")
         body = await request.json()
         problem = validate(body)
         if problem:
-            return api_error(400, problem)
+            return self._error(400, problem)
+        if not self.knows(body["model"]):
+            return self._error(404, f"model: {body['model']}")  # what the API says of an unknown model
         self.requests.append(body)
-        text = self.reply_text(body)
+        text, stop_reason = self._limited(self.reply_text(body), body["max_tokens"])
         input_tokens = sum(content_tokens(m["content"]) for m in body["messages"]) + count_tokens(body.get("system", ""))
         message = {
             "id": f"msg_fake_{next(_ids)}", "type": "message", "role": "assistant", "model": body["model"],
-            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": input_tokens, "output_tokens": count_tokens(text)},
+            "content": [{"type": "text", "text": text}] if text else [], "stop_reason": stop_reason,
+            "stop_sequence": None, "usage": usage(input_tokens, len(WORD.findall(text))),
         }
         if body.get("stream"):
             return await self.stream(request, message)
+        self.emitted.append(("message", message))
         return json_response(message)
+
+    def _limited(self, text: str, max_tokens: int) -> tuple[str, str]:
+        """The reply as the API would end it: a refusal, cut at `max_tokens`, or whole."""
+        words = WORD.findall(text)
+        if self.refuse_after_words is not None:
+            return "".join(words[:self.refuse_after_words]), "refusal"
+        if len(words) > max_tokens:
+            return "".join(words[:max_tokens]), "max_tokens"
+        return text, "end_turn"
 
     async def stream(self, request: web.Request, message: dict) -> web.StreamResponse:
         """The Messages API's server-sent events, in the documented order, at the configured pace."""
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                                "request-id": f"req_fake_{next(_ids)}"})
         await response.prepare(request)
-        text, usage = message["content"][0]["text"], message["usage"]
-        send = lambda event, data: response.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
+        text = message["content"][0]["text"] if message["content"] else ""
+        tokens = message["usage"]
+
+        def send(event: str, data: dict):
+            self.emitted.append(("event", data))
+            return response.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
+
         # Like the API: message_start carries the input tokens and a first output count of 1.
         await send("message_start", {"type": "message_start", "message": {
-            **message, "content": [], "stop_reason": None,
-            "usage": {"input_tokens": usage["input_tokens"], "output_tokens": 1}}})
+            **message, "content": [], "stop_reason": None, "usage": usage(tokens["input_tokens"], 1)}})
         await send("content_block_start", {"type": "content_block_start", "index": 0,
                                            "content_block": {"type": "text", "text": ""}})
         await send("ping", {"type": "ping"})
         for number, delta in enumerate(self._deltas(text)):
             if number == self.fail_after_deltas:
-                await send("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+                await send("error", error_body(529, "Overloaded", request_id()))
                 return response
             if number == 0:
                 self.first_delta_at.append(asyncio.get_running_loop().time())
@@ -146,14 +234,16 @@ class FakeAnthropic:
             await send("content_block_delta", {"type": "content_block_delta", "index": 0,
                                                "delta": {"type": "text_delta", "text": delta}})
         await send("content_block_stop", {"type": "content_block_stop", "index": 0})
-        await send("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn",
-                                                                         "stop_sequence": None},
-                                     "usage": {"output_tokens": usage["output_tokens"]}})
+        await send("message_delta", {"type": "message_delta",
+                                     "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                                     "usage": delta_usage(tokens["input_tokens"], tokens["output_tokens"])})
         await send("message_stop", {"type": "message_stop"})
         self.streams_done += 1
         return response
 
     def _deltas(self, text: str) -> list[str]:
+        if not text:
+            return []  # a refusal before any word: the block stays empty
         if self.words_per_delta is None:
             return [text]
         words = WORD.findall(text)

@@ -20,7 +20,7 @@ SPEC = {
 ADDED = {
     "guild_id": "TEXT", "display_name": "TEXT", "message_id": "TEXT", "input_tokens": "INTEGER",
     "output_tokens": "INTEGER", "latency_ms": "INTEGER", "conversation_id": "TEXT", "reply_message_id": "TEXT",
-    "attachments": "TEXT", "reply_to_message_id": "TEXT",
+    "attachments": "TEXT", "reply_to_message_id": "TEXT", "stop_reason": "TEXT",
 }
 
 
@@ -38,7 +38,7 @@ def test_migrations_on_a_blank_database_give_the_spec_columns_and_more(tmp_path)
             "m001_conversations", "m002_analysis_columns", "m003_indexes", "m004_full_text_search", "m005_opt_outs",
             "m006_ratings_and_threads", "m007_stats_summary", "m008_facet_counts", "m009_facet_filter_indexes",
             "m010_tenancy", "m011_attachments", "m012_model_prices", "m013_user_models", "m014_rating_owners",
-            "m015_user_usage", "m016_rating_totals"]
+            "m015_user_usage", "m016_rating_totals", "m017_stop_reason"]
         assert db["facet_counts"].columns_dict == {"facet": str, "value": str, "conversations": int}
         assert db["opt_outs"].pks == ["user_id"]
         assert db["conversations"].detect_fts() == "conversations_fts"
@@ -102,7 +102,7 @@ def test_migrating_at_once_from_many_connections_all_succeed(tmp_path):
         thread.join()
     assert errors == []
     with Database(path) as db:
-        assert migrations.pending(db) == [] and len(migrations.applied(db)) == 16
+        assert migrations.pending(db) == [] and len(migrations.applied(db)) == 17
         assert db.journal_mode == "wal"
 
 
@@ -180,7 +180,7 @@ def test_summaries_equal_plain_sql_after_inserts_deletes_updates_and_migrations(
         migrations.apply(db, stop_before="m007_stats_summary")
         # Rows as the code of that time wrote them: without the columns m011 added.
         db["conversations"].insert_all({k: v for k, v in exchange(n, channel_id=None if n % 9 == 0 else f"c{n % 3}")
-                                        .row().items() if k not in ("attachments", "reply_to_message_id")}
+                                        .row().items() if k not in ("attachments", "reply_to_message_id", "stop_reason")}
                                        for n in range(50))
     with ConversationLog(path) as store:  # m007 and m008 backfill from the existing rows
         assert_summary_matches_plain_sql(store)
@@ -219,7 +219,8 @@ def test_rating_totals_start_from_the_ratings_already_in_a_log(tmp_path):
     path = tmp_path / "log.db"
     with Database(path) as db:
         migrations.apply(db, stop_before="m016_rating_totals")
-        db["conversations"].insert_all(exchange(n, user_id=f"u{n % 4}").row() for n in range(60))
+        db["conversations"].insert_all({k: v for k, v in exchange(n, user_id=f"u{n % 4}").row().items()
+                                        if k != "stop_reason"} for n in range(60))  # m017's column
         db.execute("update conversations set reply_message_id = 'r' || message_id")
         db["ratings"].insert_all({"reply_message_id": f"rm{n}", "rater_id": rater, "value": value, "rated_at": "t"}
                                  for n in range(60) if n % 3

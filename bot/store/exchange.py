@@ -6,6 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 FALLBACK_MODEL = "static_fallback"  # model_used of a static fallback reply, logged with 0 tokens
+# Claude's stop reasons that leave a reply incomplete, as !history and the transcript name them; the
+# fine-tuning exports never learn from these replies (bot/finetune.py).
+INCOMPLETE_STOPS = {
+    "max_tokens": "cut at the length limit",
+    "model_context_window_exceeded": "cut at the context window",
+    "refusal": "refused by the model",
+}
 
 
 def utc_now_text(moment: datetime | None = None) -> str:
@@ -33,6 +40,7 @@ class Exchange:
     conversation_id: str | None = None
     attachments: str | None = None  # JSON list of what was attached (attachments.py); None when nothing was
     reply_to_message_id: str | None = None  # the bot reply this message answered, when it continued one
+    stop_reason: str | None = None  # Claude's (end_turn, max_tokens, refusal, ...); None when Claude gave none
 
     def row(self) -> dict:
         row = dict(vars(self))  # every field is a str or int: no need for asdict's deep copy

@@ -239,3 +239,11 @@ def m016_rating_totals(db: Database) -> None:
     CREATE TRIGGER rating_scores_after_reply_update AFTER UPDATE OF user_id, guild_id ON conversations
       WHEN new.reply_message_id IS NOT NULL BEGIN {SCORE_MOVED} END;
     """)
+
+
+@migrations()
+def m017_stop_reason(db: Database) -> None:
+    """Claude's reason for ending each reply (end_turn, max_tokens, refusal, ...), so a reply cut at the
+    length limit or refused is told from a whole one; NULL where Claude gave none (the static fallback,
+    a stream that broke off, rows logged before this column)."""
+    db.execute(f"ALTER TABLE {TABLE} ADD COLUMN stop_reason TEXT")
