@@ -96,19 +96,28 @@ class Chat(commands.Cog):
             await self.service.rate(str(event.message_id), str(event.user_id), value, removed=removed)
 
 
-def incoming(message: discord.Message, text: str) -> Incoming:
-    reference = message.reference
+def incoming(message: discord.Message, text: str, cdn_base: str | None = None) -> Incoming:
+    in_thread = isinstance(message.channel, discord.Thread)
     return Incoming(
         user_id=str(message.author.id), user_name=message.author.name, channel_id=str(message.channel.id),
         text=text, message_id=str(message.id), guild_id=str(message.guild.id) if message.guild else None,
-        display_name=message.author.display_name,
-        reply_to=str(reference.message_id) if reference is not None and reference.message_id else None,
-        thread_id=str(message.channel.id) if isinstance(message.channel, discord.Thread) else None,
-        attachments=tuple(attachment(item) for item in message.attachments),
+        display_name=message.author.display_name, reply_to=replied_id(message),
+        thread_id=str(message.channel.id) if in_thread else None,
+        thread_parent_id=str(message.channel.parent_id) if in_thread else None,
+        attachments=tuple(attachment(item, cdn_base) for item in message.attachments),
     )
 
 
-def attachment(item: discord.Attachment) -> Attachment:
+def replied_id(message: discord.Message) -> str | None:
+    """The message this one replies to: a reply's reference, in this channel. A forward's reference
+    (type 1) points at what was forwarded, often in another channel, and is no reply."""
+    reference = message.reference
+    if reference is None or reference.message_id is None or reference.type != discord.MessageReferenceType.default:
+        return None
+    return str(reference.message_id) if reference.channel_id == message.channel.id else None
+
+
+def attachment(item: discord.Attachment, cdn_base: str | None = None) -> Attachment:
     async def fetch() -> bytes:
         try:
             return await item.read()

@@ -487,6 +487,29 @@ class FakeDiscord:
         await self._dispatch(self.socket_for(guild), "MESSAGE_CREATE", data)
         return message_id
 
+    async def user_forwards(self, author: FakeUser, message_id: str, *, channel: str = "general",
+                            content: str = "") -> str:
+        """`author` forwards a message into `channel` of the first server: a MESSAGE_CREATE whose
+        message_reference has type 1 (FORWARD) and points at the original, wherever it is, and whose
+        message_snapshots carry its content (Discord's message docs, "Message Reference Types")."""
+        original, guild = self.messages[message_id], self.guilds[0]
+        forward_id = snowflake()
+        self.authors[forward_id] = author.id
+        data = self.messages[forward_id] = {
+            "id": forward_id, "channel_id": guild.channels[channel], "guild_id": guild.id,
+            "author": author.payload(), "member": self._member_payload(author, guild), "content": content,
+            "timestamp": now_iso(), "edited_timestamp": None, "tts": False, "mention_everyone": False,
+            "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": False, "type": 0,
+            "flags": 0,
+            "message_reference": {"type": 1, "message_id": message_id, "channel_id": original["channel_id"],
+                                  **({"guild_id": original["guild_id"]} if "guild_id" in original else {})},
+            "message_snapshots": [{"message": {key: original[key] for key in (
+                "type", "content", "embeds", "attachments", "timestamp", "edited_timestamp", "flags", "mentions",
+                "mention_roles")}}],
+        }
+        await self._dispatch(self.socket_for(guild), "MESSAGE_CREATE", data)
+        return forward_id
+
     async def user_slash(self, user: FakeUser, name: str, options: dict | None = None, **where):
         """`user` runs /name (see FakeInteractions.user_slash); returns the interaction with the bot's answers."""
         return await self.interactions.user_slash(user, name, options, **where)
