@@ -185,6 +185,7 @@ class FakeDiscord:
         app.router.add_get(f"{api}/gateway/bot", self.bot_gateway)
         app.router.add_get(f"{api}/users/@me", self.current_user)
         app.router.add_get(f"{api}/oauth2/applications/@me", self.application)
+        app.router.add_post(f"{api}/users/@me/channels", self.create_dm)
         app.router.add_post(f"{api}/channels/{{channel_id}}/typing", self.trigger_typing)
         app.router.add_post(f"{api}/channels/{{channel_id}}/messages", self.create_message)
         app.router.add_patch(f"{api}/channels/{{channel_id}}/messages/{{message_id}}", self.edit_message)
@@ -224,6 +225,17 @@ class FakeDiscord:
             "bot_public": True, "bot_require_code_grant": False, "owner": self.owner.payload(),
             "verify_key": "0" * 64, "flags": 0,
         })
+
+    async def create_dm(self, request: web.Request) -> web.Response:
+        """POST /users/@me/channels: the DM channel with a user (every user's is `dm_channel_id` here)."""
+        recipient = str((await request.json()).get("recipient_id"))
+        user = next((u for g in self.guilds for u in g.members if u.id == recipient), None)
+        if user is None:
+            return json_response({"code": 50035, "message": "Invalid Form Body", "errors": {"recipient_id": {
+                "_errors": [{"code": "NUMBER_TYPE_COERCE", "message": f"Value \"{recipient}\" is not snowflake."}]}}},
+                400)
+        return json_response({"id": self.dm_channel_id, "type": 1, "last_message_id": None, "flags": 0,
+                              "recipients": [user.payload()]})
 
     async def trigger_typing(self, request: web.Request) -> web.Response:
         channel_id = request.match_info["channel_id"]
