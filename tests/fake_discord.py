@@ -8,9 +8,12 @@ except for the two URLs it is pointed at (see field-notes.md).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import itertools
 import json
 import re
+import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,6 +27,8 @@ from tests.fake_ratelimit import ChannelLimits
 from tests.loopback import serve
 
 FILE_LIMIT = 10 * 1024 * 1024  # a normal server's upload limit, as Discord enforces it
+CDN_URL_LIFETIME_S = 24 * 3600  # Discord's attachment URLs are issued for about a day (ex - is)
+CDN_GONE = "This content is no longer available."  # the CDN's 404 body for an expired or unsigned URL
 MANAGE_GUILD = 1 << 5
 GUILD_MEMBERS_INTENT = 1 << 1
 EVERYONE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16)  # view, send, embed, attach, history
@@ -132,6 +137,8 @@ class FakeDiscord:
         self.limits = ChannelLimits()  # sends and edits per channel; 429 past the limit
         self.messages: dict[str, dict] = {}  # every message's payload by id (users' and the bot's)
         self.files: dict[str, tuple[bytes, str]] = {}  # attachment id -> (bytes, content type), on the "CDN"
+        self.cdn_redirects: dict[str, str] = {}  # attachment id -> where the CDN redirects it (a probe)
+        self._cdn_key = secrets.token_bytes(32)  # signs the CDN's URLs, as Discord's hm does
         self.threads: dict[str, str] = {}  # thread id -> parent channel id
         self.on_edit: Callable[[SentMessage], None] | None = None  # a test's probe, run as each edit lands
         self.identify: dict | None = None
@@ -337,19 +344,50 @@ class FakeDiscord:
         return json_response(data)
 
     async def attachment(self, request: web.Request) -> web.Response:
+        """The CDN: only a URL signed here and not yet expired is served; anything else gets Discord's
+        404 "This content is no longer available." (the docs' "Signed Attachment CDN URLs")."""
         found = self.files.get(request.match_info["attachment_id"])
-        if found is None:
-            return web.Response(status=404, text="Not Found")
-        return web.Response(body=found[0], headers={"Content-Type": found[1]})
+        query = request.query
+        signed = all(key in query for key in ("ex", "is", "hm")) and hmac.compare_digest(
+            query["hm"], self._signature(request.path, query["ex"], query["is"]))
+        if found is None or not signed or int(query["ex"], 16) <= time.time():
+            return web.Response(status=404, text=CDN_GONE)
+        if request.match_info["attachment_id"] in self.cdn_redirects:
+            raise web.HTTPFound(self.cdn_redirects[request.match_info["attachment_id"]])
+        response = web.Response(body=found[0], headers={"Content-Type": found[1]})
+        if found[1].startswith("text/"):
+            response.enable_compression()  # as CDNs do for clients that accept gzip: no true Content-Length
+        return response
+
+    @property
+    def cdn_base(self) -> str:
+        """The loopback CDN's origin: DISCORD_CDN_BASE for the bot under test."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def _signature(self, path: str, expires: str, issued: str) -> str:
+        return hmac.new(self._cdn_key, f"{path}?ex={expires}&is={issued}".encode(), hashlib.sha256).hexdigest()
+
+    def signed_url(self, path: str, expires_in: float = CDN_URL_LIFETIME_S) -> str:
+        """`path` on the CDN with Discord's ex (expiry), is (issued) and hm (signature) parameters: hex Unix
+        seconds and a hex HMAC, ending in `&` as Discord's do."""
+        issued = int(time.time())
+        ex, is_ = f"{int(issued + expires_in):x}", f"{issued:x}"
+        return f"{self.cdn_base}{path}?ex={ex}&is={is_}&hm={self._signature(path, ex, is_)}&"
 
     def attach(self, filename: str, data: bytes, content_type: str | None, *, channel: str = "general",
-               width: int | None = None, height: int | None = None) -> dict:
-        """An attachment payload as MESSAGE_CREATE carries it, its bytes served on the loopback "CDN"."""
+               width: int | None = None, height: int | None = None, expires_in: float = CDN_URL_LIFETIME_S,
+               declared_size: int | None = None, redirect_to: str | None = None) -> dict:
+        """An attachment payload as MESSAGE_CREATE carries it, its bytes served on the loopback CDN under
+        a signed URL that expires in `expires_in` seconds. For the probes: `declared_size` is what the
+        payload claims (default: the truth), and `redirect_to` makes the CDN answer 302 there."""
         attachment_id = snowflake()
         self.files[attachment_id] = (data, content_type or "application/octet-stream")
-        url = f"http://127.0.0.1:{self.port}/attachments/{self.channels.get(channel, channel)}/{attachment_id}/{filename}"
-        payload = {"id": attachment_id, "filename": filename, "size": len(data), "url": url, "proxy_url": url,
-                   "width": width, "height": height}
+        if redirect_to is not None:
+            self.cdn_redirects[attachment_id] = redirect_to
+        url = self.signed_url(f"/attachments/{self.channels.get(channel, channel)}/{attachment_id}/{filename}",
+                              expires_in)
+        payload = {"id": attachment_id, "filename": filename, "size": len(data) if declared_size is None else
+                   declared_size, "url": url, "proxy_url": url, "width": width, "height": height}
         if content_type is not None:  # Discord omits it when it cannot tell
             payload["content_type"] = content_type
         return payload
