@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 
 from bot.attachments import MAX_IMAGE_BYTES, MAX_TEXT_BYTES, DownloadError, download
-from bot.settings import DISCORD_CDN_ORIGINS
+from bot.settings import DISCORD_CDN_ORIGINS, ConfigError, Settings
 from tests.fake_discord import CDN_GONE
 from tests.loopback import serve
 from tests.test_images import PNG
@@ -68,6 +68,16 @@ def claude_saw_an_image(harness) -> bool:
 async def test_production_fetches_only_discords_cdn_hosts_over_https(url):
     with pytest.raises(DownloadError, match="not on Discord's attachment CDN"):
         await download(url, DISCORD_CDN_ORIGINS, MAX_IMAGE_BYTES)
+
+
+def test_discord_cdn_base_replaces_the_cdn_hosts_with_one_origin_and_a_bad_one_is_one_line():
+    assert Settings.from_env({}, dotenv_path=None).cdn_origins == {"https://cdn.discordapp.com",
+                                                                   "https://media.discordapp.net"}
+    assert Settings.from_env({"DISCORD_CDN_BASE": "http://127.0.0.1:8080/"}, dotenv_path=None).cdn_origins == {
+        "http://127.0.0.1:8080"}
+    for bad in ("127.0.0.1:8080", "ftp://127.0.0.1", "http://127.0.0.1:8080/attachments", "http://u@127.0.0.1"):
+        with pytest.raises(ConfigError, match=r"^DISCORD_CDN_BASE must be an origin"):
+            Settings.from_env({"DISCORD_CDN_BASE": bad}, dotenv_path=None)
 
 
 @pytest.mark.parametrize("host", ["cdn.discordapp.com", "media.discordapp.net"])
