@@ -42,8 +42,8 @@ class Chat(commands.Cog):
         typing = asyncio.create_task(keep_typing(message.channel))
         live = LiveReply(message)
         try:
-            reply = await self.service.chat(incoming(message, self._without_mention(message.content), self.settings.cdn_origins),
-                                            live.update)
+            text = self._without_mention(message.content)
+            reply = await self.service.chat(incoming(message, text, self.settings.cdn_origins), live.update)
         except BaseException:
             await live.stop()  # no interim edit outlives a failed exchange
             raise

@@ -121,7 +121,8 @@ def _cdn_origins(env: Mapping[str, str]) -> frozenset[str]:
     if not raw:
         return DISCORD_CDN_ORIGINS
     url = yarl.URL(raw)
-    if url.scheme not in ("http", "https") or not url.host or url.user or url.path not in ("", "/") or url.query_string:
+    has_more = url.user or url.path not in ("", "/") or url.query_string or url.fragment
+    if url.scheme not in ("http", "https") or not url.host or has_more:
         raise ConfigError(f"DISCORD_CDN_BASE must be an origin like http://127.0.0.1:8080 (no path), got {raw!r}")
     return frozenset({str(url.origin())})
 

@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from .migrations import TABLE
 
-COLUMNS = "id, guild_id, channel_id, user_message, attachments, bot_response, model_used, conversation_id, reply_message_id, reply_to_message_id"
+COLUMNS = "id, guild_id, user_message, attachments, bot_response, model_used, conversation_id, reply_message_id, reply_to_message_id"
 SAME_SERVER = "guild_id is :guild"  # `is`: a DM's NULL guild matches only other DMs
 
 
