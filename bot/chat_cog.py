@@ -109,12 +109,15 @@ def incoming(message: discord.Message, text: str, cdn_origins: frozenset[str]) -
 
 
 def replied_id(message: discord.Message) -> str | None:
-    """The message this one replies to: a reply's reference, in this channel. A forward's reference
-    (type 1) points at what was forwarded, often in another channel, and is no reply."""
+    """The message this one replies to: a reply's reference, in this channel (or, in a thread, its
+    parent). A forward's reference (type 1) points at what was forwarded, often elsewhere: no reply."""
     reference = message.reference
     if reference is None or reference.message_id is None or reference.type != discord.MessageReferenceType.default:
         return None
-    return str(reference.message_id) if reference.channel_id == message.channel.id else None
+    here = {message.channel.id}
+    if isinstance(message.channel, discord.Thread):
+        here.add(message.channel.parent_id)
+    return str(reference.message_id) if reference.channel_id in here else None
 
 
 def attachment(item: discord.Attachment, cdn_origins: frozenset[str]) -> Attachment:
