@@ -7,7 +7,7 @@ import asyncio
 import json
 import sqlite3
 
-from bot.store import ConversationLog
+from bot.store import ConversationLog, chains
 from tests.conftest import Harness, exchange
 
 TWO_HOURS_S = 2 * 3600
@@ -142,3 +142,18 @@ def test_the_store_follows_a_chain_only_within_the_channels_given(tmp_path):
         assert [r["user_message"] for r in store.reply_chain("g1", ("thread",), "r2", None, 10)] == ["q2"]
         assert [r["user_message"] for r in store.reply_chain("g1", ("thread", "general"), "r2", None, 10)] == [
             "q1", "q2"]
+
+
+def test_the_channel_filter_leaves_each_step_on_its_own_index(tmp_path):
+    """Without the unary + in chains.Where, SQLite took the channel index for the conversation step:
+    a scan of the whole channel's earlier rows at every step."""
+    with ConversationLog(tmp_path / "log.db"):
+        pass
+    where = chains.Where("g1", ("c1", "c2"))
+    with sqlite3.connect(tmp_path / "log.db") as conn:
+        def plan(condition: str) -> str:
+            return " ".join(row[3] for row in conn.execute(
+                f"explain query plan select {chains.COLUMNS} from conversations where {where.sql} and {condition}",
+                {**where.params, "id": "x", "conversation": "k", "before": 5}))
+        assert "idx_conversations_reply_message_id" in plan("reply_message_id = :id")
+        assert "idx_conversations_conversation_id" in plan("conversation_id = :conversation and id < :before")

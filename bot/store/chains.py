@@ -53,12 +53,14 @@ def chain(db: Database, start: dict, turns: int, channels: tuple[str, ...]) -> l
 
 
 class Where:
-    """Rows of one server (or of DMs) and of a few channels only."""
+    """Rows of one server (or of DMs) and of a few channels only. The unary + keeps SQLite from
+    picking the channel index for the filter: it would then scan a whole channel's rows, where the
+    reply id or conversation index finds the one row."""
 
     def __init__(self, guild_id: str | None, channels: tuple[str, ...]):
         names = [f"channel{n}" for n in range(len(channels))]
         self.params = {"guild": guild_id, **dict(zip(names, channels))}
-        self.sql = f"{SAME_SERVER} and channel_id in ({', '.join(':' + name for name in names) or 'null'})"
+        self.sql = f"{SAME_SERVER} and +channel_id in ({', '.join(':' + name for name in names) or 'null'})"
 
     def one(self, db: Database, condition: str, **params) -> dict | None:
         rows = list(db.query(f"select {COLUMNS} from {TABLE} where {self.sql} and {condition} limit 1",
