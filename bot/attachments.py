@@ -147,9 +147,7 @@ def image_size(data: bytes) -> tuple[int, int]:
 
 async def download(url: str, origins: frozenset[str], limit: int) -> bytes:
     """The bytes at `url`, from one of `origins` only, following no redirect, at most `limit` bytes."""
-    target = yarl.URL(url)
-    if target.user is not None or str(target.origin()) not in origins:
-        raise DownloadError("it is not on Discord's attachment CDN")
+    target = _allowed(url, origins)
     if _expired(target):
         raise DownloadError("its link has expired; please send it again")
     try:
@@ -160,6 +158,17 @@ async def download(url: str, origins: frozenset[str], limit: int) -> bytes:
     except (aiohttp.ClientError, asyncio.TimeoutError) as err:
         log.warning("download of %s failed: %r", url, err)
         raise DownloadError("it could not be downloaded") from None
+
+
+def _allowed(url: str, origins: frozenset[str]) -> yarl.URL:
+    try:
+        target = yarl.URL(url)
+        allowed = target.user is None and str(target.origin()) in origins
+    except ValueError:  # relative, no scheme, a bad port or host
+        allowed = False
+    if not allowed:
+        raise DownloadError("it is not on Discord's attachment CDN")
+    return target
 
 
 def _expired(url: yarl.URL) -> bool:

@@ -64,6 +64,7 @@ def claude_saw_an_image(harness) -> bool:
     "https://cdn.discordapp.com@127.0.0.1/attachments/1/2/a.png",  # the host is 127.0.0.1
     "https://user@cdn.discordapp.com/attachments/1/2/a.png",
     "https://cdn.discordapp.com:8443/attachments/1/2/a.png",
+    "", "//cdn.discordapp.com/attachments/1/2/a.png", "https://cdn.discordapp.com:99999/a.png",  # not URLs
 ])
 async def test_production_fetches_only_discords_cdn_hosts_over_https(url):
     with pytest.raises(DownloadError, match="not on Discord's attachment CDN"):
