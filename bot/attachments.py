@@ -1,19 +1,31 @@
 """Files users attach: which go to Claude (images, and text files as text), which are refused and why,
-and how the log records them.
+how they are downloaded, and how the log records them.
 
 Claude takes JPEG, PNG, GIF and WebP images, at most 5 MB each, at most 8000x8000 px, in requests
 of at most 32 MB (Anthropic's vision documentation). Images are sent as base64 image blocks after
 downloading them, because Discord's attachment URLs expire. The log keeps what was attached
 (name, type, size, URL), never the bytes.
+
+A download trusts nothing the message says: only the allowed origins are fetched (Discord's CDN over
+https), no redirect is followed, the size is counted while reading, and an image's dimensions are
+read from its own header, before anything decodes its pixels.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import io
 import json
 import logging
+import time
+import warnings
 from dataclasses import dataclass
 from typing import Awaitable, Callable
+
+import aiohttp
+import yarl
+from PIL import Image
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # the API's limit per image
@@ -22,12 +34,16 @@ MAX_IMAGES_BYTES = 20 * 1024 * 1024  # all images of one message: base64 (x4/3) 
 TEXT_PREFIX = "text/"  # text/plain, text/markdown, text/csv ...: sent to Claude as text
 MAX_TEXT_BYTES = 100_000  # a text file's share of the context: about 25,000 tokens
 SENT, REFUSED = "sent", "refused"
+PILLOW_FORMATS = ["PNG", "JPEG", "GIF", "WEBP"]  # the only header parsers Pillow may try
+DOWNLOAD_TIMEOUT_S = 30  # one attachment, connect to last byte
+CHUNK_BYTES = 64 * 1024
+REDIRECTS = range(300, 400)
 
 log = logging.getLogger(__name__)
 
 
 class DownloadError(Exception):
-    """An attachment's bytes could not be fetched; the message names the file."""
+    """An attachment's bytes could not be fetched; the message says why, fit to show the user."""
 
 
 @dataclass(frozen=True)
@@ -81,17 +97,103 @@ def _refusal(attachment: Attachment) -> str | None:
 
 
 async def images_for_claude(attachments: tuple[Attachment, ...]) -> tuple[list[Screened], list[dict]]:
-    """Screen the attachments and download the images Claude may see; a failed download is a refusal."""
-    screened, blocks = [], []
+    """Screen the attachments and download the images Claude may see; a failed download, or bytes that
+    break a limit the metadata kept, are a refusal."""
+    screened, blocks, total = [], [], 0
     for item in screen(attachments):
         if item.refusal is None:
             try:
-                blocks.append(content_block(item.attachment, await item.attachment.fetch()))
+                data = await item.attachment.fetch()
+                _check_bytes(item.attachment, data, total)
+                total += len(data) if media_type(item.attachment) in IMAGE_TYPES else 0
+                blocks.append(content_block(item.attachment, data))
             except DownloadError as err:
-                log.warning("attachment %s not downloaded: %s", item.attachment.url, err)
-                item = Screened(item.attachment, "it could not be downloaded")
+                log.warning("attachment %s not used: %s", item.attachment.url, err)
+                item = Screened(item.attachment, str(err))
         screened.append(item)
     return screened, blocks
+
+
+def byte_limit(content_type: str | None) -> int:
+    """The most bytes a download of a file of this type may bring (only text and images are fetched)."""
+    return MAX_TEXT_BYTES if (content_type or "").strip().lower().startswith(TEXT_PREFIX) else MAX_IMAGE_BYTES
+
+
+def _check_bytes(attachment: Attachment, data: bytes, images_so_far: int) -> None:
+    """What the metadata said, checked against the bytes themselves."""
+    if media_type(attachment) not in IMAGE_TYPES:
+        return
+    if images_so_far + len(data) > MAX_IMAGES_BYTES:
+        raise DownloadError(f"the images in one message must come to {MAX_IMAGES_BYTES // 2**20} MB at most")
+    width, height = image_size(data)
+    if max(width, height) > MAX_IMAGE_SIDE_PX:
+        raise DownloadError(f"it is {width}x{height} pixels, and images can be "
+                            f"{MAX_IMAGE_SIDE_PX}x{MAX_IMAGE_SIDE_PX} at most")
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """Width and height from the image's header alone: Image.open parses the header and decodes no
+    pixel (that waits for load()), so a 100000x100000 "bomb" of a few hundred bytes costs nothing."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # over 89M px: refuse, not warn
+            with Image.open(io.BytesIO(data), formats=PILLOW_FORMATS) as image:
+                return image.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DownloadError(f"it is larger than {MAX_IMAGE_SIDE_PX}x{MAX_IMAGE_SIDE_PX} pixels") from None
+    except Exception:  # noqa: BLE001 - a hostile header may raise anything from a parser (struct.error, EOFError...)
+        raise DownloadError("it is not a readable PNG, JPEG, GIF or WebP image") from None
+
+
+async def download(url: str, origins: frozenset[str], limit: int) -> bytes:
+    """The bytes at `url`, from one of `origins` only, following no redirect, at most `limit` bytes."""
+    target = _allowed(url, origins)
+    if _expired(target):
+        raise DownloadError("its link has expired; please send it again")
+    try:
+        timeout = aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT_S)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            async with session.get(target, allow_redirects=False) as response:
+                return await _read(response, limit)
+    except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+        log.warning("download of %s failed: %r", url, err)
+        raise DownloadError("it could not be downloaded") from None
+
+
+def _allowed(url: str, origins: frozenset[str]) -> yarl.URL:
+    try:
+        target = yarl.URL(url)
+        allowed = target.user is None and str(target.origin()) in origins
+    except ValueError:  # relative, no scheme, a bad port or host
+        allowed = False
+    if not allowed:
+        raise DownloadError("it is not on Discord's attachment CDN")
+    return target
+
+
+def _expired(url: yarl.URL) -> bool:
+    """Discord's signed URLs carry their expiry as hex Unix seconds in `ex`; past it the CDN refuses."""
+    try:
+        return int(url.query.get("ex", ""), 16) <= time.time()
+    except ValueError:  # unsigned: the CDN decides
+        return False
+
+
+async def _read(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    if response.status in REDIRECTS:
+        raise DownloadError("the CDN sent it elsewhere (a redirect), and I only fetch from Discord's CDN")
+    if response.status != 200:
+        raise DownloadError(f"Discord's CDN no longer serves it (HTTP {response.status}); please send it again")
+    too_big = DownloadError(f"it is larger than {limit / 2**20:g} MB" if limit >= 2**20 else
+                            f"it is larger than {limit // 1000} kB")
+    if (response.content_length or 0) > limit:
+        raise too_big
+    data = bytearray()
+    async for chunk in response.content.iter_chunked(CHUNK_BYTES):  # decompressed: a gzip bomb stops here too
+        data += chunk
+        if len(data) > limit:
+            raise too_big
+    return bytes(data)
 
 
 def user_content(text: str, images: list[dict]) -> str | list[dict]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import aiohttp
 import discord
 from discord.ext import commands
 
-from .attachments import Attachment, DownloadError
+from .attachments import Attachment, byte_limit, download
 from .formatting import split_message
 from .live_reply import LiveReply, reply_or_post
 from .service import BotService, Incoming
@@ -48,7 +47,8 @@ class Chat(commands.Cog):
         typing = asyncio.create_task(keep_typing(message.channel))
         live = LiveReply(message)
         try:
-            reply = await self.service.chat(incoming(message, self._without_mention(message.content)), live.update)
+            text = self._without_mention(message.content)
+            reply = await self.service.chat(incoming(message, text, self.settings.cdn_origins), live.update)
         except BaseException:
             await live.stop()  # no interim edit outlives a failed exchange
             raise
@@ -107,24 +107,36 @@ class Chat(commands.Cog):
             await self.service.rate(str(event.message_id), str(event.user_id), value, removed=removed)
 
 
-def incoming(message: discord.Message, text: str) -> Incoming:
-    reference = message.reference
+def incoming(message: discord.Message, text: str, cdn_origins: frozenset[str]) -> Incoming:
+    in_thread = isinstance(message.channel, discord.Thread)
     return Incoming(
         user_id=str(message.author.id), user_name=message.author.name, channel_id=str(message.channel.id),
         text=text, message_id=str(message.id), guild_id=str(message.guild.id) if message.guild else None,
-        display_name=message.author.display_name,
-        reply_to=str(reference.message_id) if reference is not None and reference.message_id else None,
-        thread_id=str(message.channel.id) if isinstance(message.channel, discord.Thread) else None,
-        attachments=tuple(attachment(item) for item in message.attachments),
+        display_name=message.author.display_name, reply_to=replied_id(message),
+        thread_id=str(message.channel.id) if in_thread else None,
+        thread_parent_id=str(message.channel.parent_id) if in_thread else None,
+        attachments=tuple(attachment(item, cdn_origins) for item in message.attachments),
     )
 
 
-def attachment(item: discord.Attachment) -> Attachment:
+def replied_id(message: discord.Message) -> str | None:
+    """The message this one replies to: a reply's reference, in this channel (or, in a thread, its
+    parent). A forward's reference (type 1) points at what was forwarded, often elsewhere: no reply."""
+    reference = message.reference
+    if reference is None or reference.message_id is None or reference.type != discord.MessageReferenceType.default:
+        return None
+    here = {message.channel.id}
+    if isinstance(message.channel, discord.Thread):
+        here.add(message.channel.parent_id)
+    return str(reference.message_id) if reference.channel_id in here else None
+
+
+def attachment(item: discord.Attachment, cdn_origins: frozenset[str]) -> Attachment:
+    """Not discord.py's `item.read()`: it follows redirects anywhere and reads whatever size comes."""
+    limit = byte_limit(item.content_type)
+
     async def fetch() -> bytes:
-        try:
-            return await item.read()
-        except (discord.HTTPException, aiohttp.ClientError) as err:
-            raise DownloadError(f"{item.filename}: {err}") from err
+        return await download(item.url, cdn_origins, limit)
     return Attachment(item.filename, item.content_type, item.size, item.url, fetch, item.width, item.height)
 
 

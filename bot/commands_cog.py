@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
 from pathlib import Path
 
@@ -15,12 +16,17 @@ from .command_rules import EMBED_COLOUR, ScopedCog, is_everywhere, private, show
 from .export import FORMATS, ExportResult
 from .formatting import (EMBED_FIELD_LIMIT, EMBED_TITLE_LIMIT, candidates_text, export_note, history_entry,
                          stats_lines, too_big_message, truncate, unknown_format_text)
-from .scope import EVERYWHERE, Refused, Scope, split_everywhere
+from .scope import EVERYWHERE, Caller, Refused, Scope, split_everywhere
 from .slash_options import Everywhere, ExportFormat, UserQuery
+
+log = logging.getLogger(__name__)
 
 ADMIN_ONLY = "Sorry, `{command}` is for admins only (the configured admin ids, or Manage Server permission)."
 EXPORT_REFUSED = ADMIN_ONLY.format(command="!export") + " Send it to me in a DM to get your own conversations."
 HISTORY_REFUSED = "Sorry, only admins can see another person's history. `!history` shows your own."
+REPLICA = "Replica"
+REPLICA_NOT_SENT = ("I could not send you the replica's state by DM (are your DMs closed?). "
+                    "Ask `{prefix}stats` in a DM with me, or use `/stats` here.")
 
 
 class Conversations(ScopedCog):
@@ -36,10 +42,32 @@ class Conversations(ScopedCog):
         embed = discord.Embed(title="Conversation statistics", description=scope.describe(), colour=EMBED_COLOUR)
         for label, value in stats_lines(figures):
             embed.add_field(name=label, value=truncate(value, EMBED_FIELD_LIMIT), inline=label != "Models")
-        if self.settings.replica and who.is_owner:  # the deployment's own
-            line = await asyncio.to_thread(replication.status_line, self.settings)
-            embed.add_field(name="Replica", value=truncate(line, EMBED_FIELD_LIMIT), inline=False)
+        replica = await self._replica_line(who)
+        if replica is not None and ctx.guild is None:  # a DM is private already
+            embed.add_field(name=REPLICA, value=replica, inline=False)
         await ctx.send(embed=embed)
+        if replica is not None and ctx.guild is not None:
+            await self._tell_owner(ctx, replica)
+
+    async def _replica_line(self, who: Caller) -> str | None:
+        """The replica's URL and state: the deployment's own, for its owners only; None for anyone else."""
+        if not (self.settings.replica and who.is_owner):
+            return None
+        line = await asyncio.to_thread(replication.status_line, self.settings)
+        return truncate(line, EMBED_FIELD_LIMIT)
+
+    async def _tell_owner(self, ctx: commands.Context, replica: str) -> None:
+        """The replica line, asked in a server channel: never to everyone there. /stats adds it as an
+        ephemeral follow-up; !stats sends it by DM, or says it could not (the owner's DMs are closed)."""
+        embed = discord.Embed(title=REPLICA, description=replica, colour=EMBED_COLOUR)
+        if ctx.interaction is not None:
+            await private(ctx, embed=embed)
+            return
+        try:
+            await ctx.author.send(embed=embed)
+        except discord.HTTPException as err:
+            log.warning("could not DM the replica's state to owner %s: %s", ctx.author.id, err)
+            await ctx.send(REPLICA_NOT_SENT.format(prefix=ctx.prefix))
 
     @commands.hybrid_command()
     @app_commands.describe(user="Whose history (admins only, for someone else)",

@@ -44,6 +44,7 @@ class Incoming:
     display_name: str | None = None
     reply_to: str | None = None  # the message this one replies to, when it is a reply
     thread_id: str | None = None  # the thread it was posted in (a thread's id is its starter message's)
+    thread_parent_id: str | None = None  # that thread's channel: a reply chain may come from there too
     attachments: tuple[Attachment, ...] = ()
 
 
@@ -139,7 +140,8 @@ class BotService:
         """The context of a reply to a bot message (or a thread started from one): its chain in the
         log, and its conversation, however old; None when it continues no logged exchange."""
         try:
-            rows = await asyncio.to_thread(self.store.reply_chain, incoming.guild_id, incoming.reply_to,
+            channels = (incoming.channel_id,) + ((incoming.thread_parent_id,) if incoming.thread_parent_id else ())
+            rows = await asyncio.to_thread(self.store.reply_chain, incoming.guild_id, channels, incoming.reply_to,
                                            incoming.thread_id, self.memory.turns)
         except sqlite3.Error as err:
             log.warning("reply chain unavailable (%s); answering from memory", err)

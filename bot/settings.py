@@ -7,12 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+import yarl
 from dotenv import dotenv_values
 
 from .replica_settings import ReplicaConfigError, ReplicaSettings, replica_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "claude-haiku-4-5"
+# Discord serves attachments from these two hosts only; an attachment URL anywhere else is not fetched.
+DISCORD_CDN_ORIGINS = frozenset({"https://cdn.discordapp.com", "https://media.discordapp.net"})
 DEFAULT_SYSTEM_PROMPT = (
     "You are a friendly, concise assistant in a Discord community. "
     "Answer in plain Discord markdown."
@@ -111,6 +114,19 @@ def _replica(env: Mapping[str, str]) -> ReplicaSettings | None:
         raise ConfigError(str(err)) from None
 
 
+def _cdn_origins(env: Mapping[str, str]) -> frozenset[str]:
+    """Where attachments may be downloaded from: Discord's CDN over https, or the one origin of
+    DISCORD_CDN_BASE (the tests' loopback CDN), which then replaces them."""
+    raw = (env.get("DISCORD_CDN_BASE") or "").strip()
+    if not raw:
+        return DISCORD_CDN_ORIGINS
+    url = yarl.URL(raw)
+    has_more = url.user or url.path not in ("", "/") or url.query_string or url.fragment
+    if url.scheme not in ("http", "https") or not url.host or has_more:
+        raise ConfigError(f"DISCORD_CDN_BASE must be an origin like http://127.0.0.1:8080 (no path), got {raw!r}")
+    return frozenset({str(url.origin())})
+
+
 def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
     return Path(env[name]).expanduser() if env.get(name) else default
 
@@ -148,6 +164,7 @@ class Settings:
     replica: ReplicaSettings | None = None  # LITESTREAM_REPLICA_URL and its companions
     port: int = 8000  # the web process's (Procfile's $PORT), for `python -m bot all`
     model_prices: Path | None = None  # a CSV of dated prices added to model_prices at start-up
+    cdn_origins: frozenset[str] = DISCORD_CDN_ORIGINS  # where attachments are downloaded from (DISCORD_CDN_BASE)
 
     @property
     def command_hash_file(self) -> Path:
@@ -191,4 +208,5 @@ class Settings:
             replica=_replica(env),
             port=_number(env, "PORT", 8000),
             model_prices=Path(env["BOT_MODEL_PRICES"]).expanduser() if env.get("BOT_MODEL_PRICES") else None,
+            cdn_origins=_cdn_origins(env),
         )

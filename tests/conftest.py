@@ -140,7 +140,8 @@ def members(discord_server):
 
 @pytest.fixture
 async def harness(settings, discord_server, claude, members):
-    settings = replace(settings, chat_channel_ids=frozenset({int(discord_server.channels["chat"])}))
+    settings = replace(settings, chat_channel_ids=frozenset({int(discord_server.channels["chat"])}),
+                       cdn_origins=frozenset({discord_server.cdn_base}))  # as DISCORD_CDN_BASE would
     async with running_bot(settings, discord_server) as (bot, service):
         yield Harness(discord_server, claude, settings, bot, service, *members)
 

@@ -8,9 +8,12 @@ except for the two URLs it is pointed at (see field-notes.md).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import itertools
 import json
 import re
+import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,6 +27,8 @@ from tests.fake_ratelimit import ChannelLimits
 from tests.loopback import serve
 
 FILE_LIMIT = 10 * 1024 * 1024  # a normal server's upload limit, as Discord enforces it
+CDN_URL_LIFETIME_S = 24 * 3600  # Discord's attachment URLs are issued for about a day (ex - is)
+CDN_GONE = "This content is no longer available."  # the CDN's 404 body for an expired or unsigned URL
 MANAGE_GUILD = 1 << 5
 GUILD_MEMBERS_INTENT = 1 << 1
 EVERYONE_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16)  # view, send, embed, attach, history
@@ -141,6 +146,8 @@ class FakeDiscord:
         self.limits = ChannelLimits()  # sends and edits per channel; 429 past the limit
         self.messages: dict[str, dict] = {}  # every message's payload by id (users' and the bot's)
         self.files: dict[str, tuple[bytes, str]] = {}  # attachment id -> (bytes, content type), on the "CDN"
+        self.cdn_redirects: dict[str, str] = {}  # attachment id -> where the CDN redirects it (a probe)
+        self._cdn_key = secrets.token_bytes(32)  # signs the CDN's URLs, as Discord's hm does
         self.threads: dict[str, str] = {}  # thread id -> parent channel id
         self.bot_denied: dict[str, int] = {}  # channel id -> permissions a member overwrite denies the bot there
         self.on_edit: Callable[[SentMessage], None] | None = None  # a test's probe, run as each edit lands
@@ -195,6 +202,7 @@ class FakeDiscord:
         app.router.add_get(f"{api}/gateway/bot", self.bot_gateway)
         app.router.add_get(f"{api}/users/@me", self.current_user)
         app.router.add_get(f"{api}/oauth2/applications/@me", self.application)
+        app.router.add_post(f"{api}/users/@me/channels", self.create_dm)
         app.router.add_post(f"{api}/channels/{{channel_id}}/typing", self.trigger_typing)
         app.router.add_post(f"{api}/channels/{{channel_id}}/messages", self.create_message)
         app.router.add_patch(f"{api}/channels/{{channel_id}}/messages/{{message_id}}", self.edit_message)
@@ -235,6 +243,17 @@ class FakeDiscord:
             "bot_public": True, "bot_require_code_grant": False, "owner": self.owner.payload(),
             "verify_key": "0" * 64, "flags": 0,
         })
+
+    async def create_dm(self, request: web.Request) -> web.Response:
+        """POST /users/@me/channels: the DM channel with a user (every user's is `dm_channel_id` here)."""
+        recipient = str((await request.json()).get("recipient_id"))
+        user = next((u for g in self.guilds for u in g.members if u.id == recipient), None)
+        if user is None:
+            return json_response({"code": 50035, "message": "Invalid Form Body", "errors": {"recipient_id": {
+                "_errors": [{"code": "NUMBER_TYPE_COERCE", "message": f"Value \"{recipient}\" is not snowflake."}]}}},
+                400)
+        return json_response({"id": self.dm_channel_id, "type": 1, "last_message_id": None, "flags": 0,
+                              "recipients": [user.payload()]})
 
     async def trigger_typing(self, request: web.Request) -> web.Response:
         channel_id = request.match_info["channel_id"]
@@ -339,19 +358,50 @@ class FakeDiscord:
         return json_response(data)
 
     async def attachment(self, request: web.Request) -> web.Response:
+        """The CDN: only a URL signed here and not yet expired is served; anything else gets Discord's
+        404 "This content is no longer available." (the docs' "Signed Attachment CDN URLs")."""
         found = self.files.get(request.match_info["attachment_id"])
-        if found is None:
-            return web.Response(status=404, text="Not Found")
-        return web.Response(body=found[0], headers={"Content-Type": found[1]})
+        query = request.query
+        signed = all(key in query for key in ("ex", "is", "hm")) and hmac.compare_digest(
+            query["hm"], self._signature(request.path, query["ex"], query["is"]))
+        if found is None or not signed or int(query["ex"], 16) <= time.time():
+            return web.Response(status=404, text=CDN_GONE)
+        if request.match_info["attachment_id"] in self.cdn_redirects:
+            raise web.HTTPFound(self.cdn_redirects[request.match_info["attachment_id"]])
+        response = web.Response(body=found[0], headers={"Content-Type": found[1]})
+        if found[1].startswith("text/"):
+            response.enable_compression()  # as CDNs do for clients that accept gzip: no true Content-Length
+        return response
+
+    @property
+    def cdn_base(self) -> str:
+        """The loopback CDN's origin: DISCORD_CDN_BASE for the bot under test."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def _signature(self, path: str, expires: str, issued: str) -> str:
+        return hmac.new(self._cdn_key, f"{path}?ex={expires}&is={issued}".encode(), hashlib.sha256).hexdigest()
+
+    def signed_url(self, path: str, expires_in: float = CDN_URL_LIFETIME_S) -> str:
+        """`path` on the CDN with Discord's ex (expiry), is (issued) and hm (signature) parameters: hex Unix
+        seconds and a hex HMAC, ending in `&` as Discord's do."""
+        issued = int(time.time())
+        ex, is_ = f"{int(issued + expires_in):x}", f"{issued:x}"
+        return f"{self.cdn_base}{path}?ex={ex}&is={is_}&hm={self._signature(path, ex, is_)}&"
 
     def attach(self, filename: str, data: bytes, content_type: str | None, *, channel: str = "general",
-               width: int | None = None, height: int | None = None) -> dict:
-        """An attachment payload as MESSAGE_CREATE carries it, its bytes served on the loopback "CDN"."""
+               width: int | None = None, height: int | None = None, expires_in: float = CDN_URL_LIFETIME_S,
+               declared_size: int | None = None, redirect_to: str | None = None) -> dict:
+        """An attachment payload as MESSAGE_CREATE carries it, its bytes served on the loopback CDN under
+        a signed URL that expires in `expires_in` seconds. For the probes: `declared_size` is what the
+        payload claims (default: the truth), and `redirect_to` makes the CDN answer 302 there."""
         attachment_id = snowflake()
         self.files[attachment_id] = (data, content_type or "application/octet-stream")
-        url = f"http://127.0.0.1:{self.port}/attachments/{self.channels.get(channel, channel)}/{attachment_id}/{filename}"
-        payload = {"id": attachment_id, "filename": filename, "size": len(data), "url": url, "proxy_url": url,
-                   "width": width, "height": height}
+        if redirect_to is not None:
+            self.cdn_redirects[attachment_id] = redirect_to
+        url = self.signed_url(f"/attachments/{self.channels.get(channel, channel)}/{attachment_id}/{filename}",
+                              expires_in)
+        payload = {"id": attachment_id, "filename": filename, "size": len(data) if declared_size is None else
+                   declared_size, "url": url, "proxy_url": url, "width": width, "height": height}
         if content_type is not None:  # Discord omits it when it cannot tell
             payload["content_type"] = content_type
         return payload
@@ -570,6 +620,29 @@ class FakeDiscord:
         self.messages[message_id] = data
         await self._dispatch(self.socket_for(guild), "MESSAGE_CREATE", data)
         return message_id
+
+    async def user_forwards(self, author: FakeUser, message_id: str, *, channel: str = "general",
+                            content: str = "") -> str:
+        """`author` forwards a message into `channel` of the first server: a MESSAGE_CREATE whose
+        message_reference has type 1 (FORWARD) and points at the original, wherever it is, and whose
+        message_snapshots carry its content (Discord's message docs, "Message Reference Types")."""
+        original, guild = self.messages[message_id], self.guilds[0]
+        forward_id = snowflake()
+        self.authors[forward_id] = author.id
+        data = self.messages[forward_id] = {
+            "id": forward_id, "channel_id": guild.channels[channel], "guild_id": guild.id,
+            "author": author.payload(), "member": self._member_payload(author, guild), "content": content,
+            "timestamp": now_iso(), "edited_timestamp": None, "tts": False, "mention_everyone": False,
+            "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": False, "type": 0,
+            "flags": 0,
+            "message_reference": {"type": 1, "message_id": message_id, "channel_id": original["channel_id"],
+                                  **({"guild_id": original["guild_id"]} if "guild_id" in original else {})},
+            "message_snapshots": [{"message": {key: original[key] for key in (
+                "type", "content", "embeds", "attachments", "timestamp", "edited_timestamp", "flags", "mentions",
+                "mention_roles")}}],
+        }
+        await self._dispatch(self.socket_for(guild), "MESSAGE_CREATE", data)
+        return forward_id
 
     async def user_slash(self, user: FakeUser, name: str, options: dict | None = None, **where):
         """`user` runs /name (see FakeInteractions.user_slash); returns the interaction with the bot's answers."""

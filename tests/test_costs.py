@@ -3,8 +3,12 @@ with a hand computation on a small log with a price change in the middle and a f
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -15,6 +19,8 @@ from bot.scope import Scope
 from bot.store import ConversationLog, utc_now_text
 from bot.store.prices import PriceFileError, migrate_and_price
 from tests.web import datasette_for
+
+PROJECT = Path(__file__).resolve().parent.parent
 
 # Haiku's price doubles from 2026-03-05 ($1/$5 -> $2/$10 per million tokens) in the price file.
 PRICE_FILE = "model,effective_from,input_per_mtok,output_per_mtok\nclaude-haiku-4-5,2026-03-05,2,10\n"
@@ -127,17 +133,42 @@ def test_the_day_summary_follows_deletes_and_updates(priced_log):
         assert conn.execute("select count(*) from usage_user_daily where user_id = 'u3'").fetchone()[0] == 0
 
 
+HEADER_LINE = "model,effective_from,input_per_mtok,output_per_mtok\n"
+
+
 @pytest.mark.parametrize("text, problem", [
     ("model,x\n", "the first line must be"),
-    ("model,effective_from,input_per_mtok,output_per_mtok\nclaude-haiku-4-5,2026-3-5,1,5\n", "line 2"),
-    ("model,effective_from,input_per_mtok,output_per_mtok\nclaude-haiku-4-5,2026-03-05,-1,5\n", "line 2"),
-    ("model,effective_from,input_per_mtok,output_per_mtok\nclaude-haiku-4-5,2026-03-05,cheap,5\n", "line 2"),
+    (HEADER_LINE + "claude-haiku-4-5,2026-3-5,1,5\n", "line 2: effective_from '2026-3-5' is not"),
+    (HEADER_LINE + "claude-haiku-4-5,2026-02-30,1,5\n", "line 2: effective_from '2026-02-30' is not"),
+    (HEADER_LINE + "claude-haiku-4-5,2026-03-05,-1,5\n", "line 2: input_per_mtok '-1' is not a price"),
+    (HEADER_LINE + "claude-haiku-4-5,2026-03-05,cheap,5\n", "line 2: input_per_mtok 'cheap' is not a price"),
+    # float() takes these three; the table's CHECK and NOT NULL refused them with an IntegrityError traceback.
+    (HEADER_LINE + "claude-haiku-4-5,2026-03-05,nan,5\n", "line 2: input_per_mtok 'nan' is not a price"),
+    (HEADER_LINE + "a,2026-03-04,1,5\nclaude-haiku-4-5,2026-03-05,1,inf\n", "line 3: output_per_mtok 'inf' is not"),
+    (HEADER_LINE + "claude-haiku-4-5,2026-03-05,1e999,5\n", "line 2: input_per_mtok '1e999' is not a price"),
+    (HEADER_LINE + "claude-haiku-4-5,2026-03-05,5\n", "line 2: expected 4 values"),
+    (HEADER_LINE + ",2026-03-05,1,5\n", "line 2: model is empty"),
 ])
 def test_a_bad_price_file_is_one_line_naming_it_and_changes_nothing(tmp_path, text, problem):
     path, prices = tmp_path / "log.db", tmp_path / "prices.csv"
     prices.write_text(text)
     with pytest.raises(PriceFileError, match=problem) as caught:
         migrate_and_price(path, prices)
-    assert str(prices) in str(caught.value)
+    assert str(caught.value).startswith(str(prices)) and "\n" not in str(caught.value)
     with sqlite3.connect(path) as conn:
         assert conn.execute("select count(*) from model_prices").fetchone()[0] == 4
+
+
+@pytest.mark.parametrize("command", [["migrate"], []], ids=["web (migrate)", "bot"])
+def test_a_nan_price_stops_the_bot_and_the_web_process_with_one_line(tmp_path, command):
+    """The Procfile's web process runs `python -m bot migrate` first; the worker runs `python -m bot`."""
+    prices = tmp_path / "prices.csv"
+    prices.write_text(HEADER_LINE + "claude-haiku-4-5,2026-03-05,nan,5\n")
+    env = {"PATH": os.environ["PATH"], "BOT_MODEL_PRICES": str(prices), "DISCORD_TOKEN": "not-used",
+           "CONVERSATION_LOG_DB": str(tmp_path / "log.db"), "BOT_MEMORY_DB": str(tmp_path / "memory.db"),
+           "DISCORD_API_BASE": "http://127.0.0.1:9/api/v10"}  # never reached: the price file stops it first
+    done = subprocess.run([sys.executable, "-m", "bot", "--env-file", "/dev/null", *command], cwd=PROJECT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"Error: {prices} line 2: input_per_mtok 'nan' is not a price in USD per million tokens (a number >= 0)"]

@@ -8,11 +8,22 @@ import csv
 import io
 import json
 
+from PIL import Image
+
 from bot.attachments import MAX_IMAGE_BYTES, MAX_TEXT_BYTES
 from bot.formatting import history_entry
 from tests.web import datasette_for
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200  # the signature and some bytes: the fake does not decode images
+
+
+def png(width: int = 4, height: int = 3) -> bytes:
+    """A real PNG: the bot reads every image's header (its dimensions) before sending it on."""
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), "orange").save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = png()
 
 
 def attach(harness, name, data, content_type, **size):
@@ -95,7 +106,7 @@ async def test_exports_datasette_and_the_transcript_show_the_attachments(harness
     table = (await ds.client.get("/conversation_logs/conversations.json?_shape=array")).json()
     assert table[0]["attachments"] == row["attachments"]
     transcript = await ds.client.get(f"/conversation_logs/conversations/{row['id']}.transcript")
-    assert "📎 cat.png (image/png, 208 bytes, sent to Claude)" in transcript.text
+    assert f"📎 cat.png (image/png, {len(PNG)} bytes, sent to Claude)" in transcript.text
 
 
 async def test_an_image_that_cannot_be_downloaded_is_named_and_the_text_answered(harness):
@@ -103,7 +114,8 @@ async def test_an_image_that_cannot_be_downloaded_is_named_and_the_text_answered
     del harness.discord.files[picture["id"]]  # the CDN answers 404, as for an expired or deleted file
     [reply] = await harness.say(harness.alice, "see this?", mention_bot=True, attachments=[picture])
 
-    assert reply.content == "*(I couldn't look at gone.png: it could not be downloaded.)*\nEcho #1: see this?"
+    assert reply.content == ("*(I couldn't look at gone.png: Discord's CDN no longer serves it (HTTP 404); "
+                             "please send it again.)*\nEcho #1: see this?")
     [row] = harness.rows()
     assert json.loads(row["attachments"])[0]["status"] == "refused"
 

@@ -219,7 +219,7 @@ def test_the_bot_keeps_logging_when_the_replica_is_away_alarms_and_catches_up(tm
 
 # -- !stats for admins, and the bench's quick run --------------------------------------------------
 
-async def test_stats_shows_the_bots_owners_the_replica_lag_and_no_one_else(tmp_path, settings, discord_server,
+async def test_stats_tells_the_bots_owners_the_replica_lag_by_dm_and_no_one_else(tmp_path, settings, discord_server,
                                                                           members):
     """The replica is the deployment's, not one server's: its manager (modmin) sees no more than alice."""
     alice, _, manager = members
@@ -233,15 +233,16 @@ async def test_stats_shows_the_bots_owners_the_replica_lag_and_no_one_else(tmp_p
             await discord_server.user_says(alice, "hello", mention_bot=True)
             await discord_server.wait_for_sent(1)
             await asyncio.to_thread(poll, lambda: in_sync(settings), 20, 0.1, "replica in sync")
-            for n, who in enumerate((owner, manager, alice), 2):
+            for n, who in ((3, owner), (4, manager), (5, alice)):  # the owner's replica line comes by DM
                 await discord_server.user_says(who, "!stats")
                 await discord_server.wait_for_sent(n)
     finally:
         replicator.stop()
     owner_fields, manager_fields, alice_fields = ({f["name"]: f["value"] for f in m.embeds[0]["fields"]}
-                                                  for m in discord_server.sent[1:4])
-    assert re.search(r"last transaction 0+\d+ written .*, (in sync|lag \d+\.\d s)$", owner_fields["Replica"])
-    assert "Replica" not in manager_fields and "Replica" not in alice_fields
+                                                  for m in discord_server.sent[1:5] if m.channel_id != discord_server.dm_channel_id)
+    [by_dm] = [m for m in discord_server.sent if m.channel_id == discord_server.dm_channel_id]
+    assert re.search(r"last transaction 0+\d+ written .*, (in sync|lag \d+\.\d s)$", by_dm.embeds[0]["description"])
+    assert "Replica" not in owner_fields and "Replica" not in manager_fields and "Replica" not in alice_fields
 
 
 def test_the_replication_bench_runs_quickly():

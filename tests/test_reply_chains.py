@@ -7,7 +7,8 @@ import asyncio
 import json
 import sqlite3
 
-from tests.conftest import Harness
+from bot.store import ConversationLog, chains
+from tests.conftest import Harness, exchange
 
 TWO_HOURS_S = 2 * 3600
 
@@ -102,3 +103,57 @@ async def test_discord_serves_a_replied_message_with_its_final_edit(harness):
     fetched = await channel.fetch_message(int(reply.id))
     assert fetched.content == reply.content and fetched.edited_at is not None
     assert fetched.reference is not None and str(fetched.reference.message_id) == harness.rows()[0]["message_id"]
+
+
+# -- only the channel the message is in (issue 20, 8) -----------------------------------------------
+
+async def test_a_reply_referencing_another_channel_brings_none_of_its_conversation(harness):
+    [secret] = await harness.say(harness.alice, "the launch code is tangerine", mention_bot=True)
+    await recorded(harness, secret)
+    # In #chat, a message whose message_reference points into #general (a crafted or cross-channel reference).
+    await harness.say(harness.bob, "what did she say?", channel="chat", reply_to=secret.id)
+
+    assert harness.claude.requests[-1]["messages"] == [{"role": "user", "content": "what did she say?"}]
+    first, second = harness.rows()
+    assert second["reply_to_message_id"] is None and second["conversation_id"] != first["conversation_id"]
+
+
+async def test_a_forwarded_bot_reply_brings_none_of_its_conversation(harness):
+    # Forwarded within the same channel: only the reference's type (1, FORWARD) tells it from a reply.
+    [secret] = await harness.say(harness.alice, "the launch code is tangerine", channel="chat")
+    await recorded(harness, secret)
+    before = len(harness.discord.sent)
+    await harness.discord.user_forwards(harness.bob, secret.id, channel="chat", content="look at this")
+    await harness.discord.wait_for_sent(before + 1)
+
+    assert harness.claude.requests[-1]["messages"] == [{"role": "user", "content": "look at this"}]
+    assert harness.rows()[-1]["reply_to_message_id"] is None
+
+
+def test_the_store_follows_a_chain_only_within_the_channels_given(tmp_path):
+    """Rows logged before this check (a reply that crossed channels) are not followed either."""
+    with ConversationLog(tmp_path / "log.db") as store:
+        store.submit(exchange(1, guild_id="g1", channel_id="general", conversation_id="k1")).result()
+        store.set_reply_id("m1", "r1").result()
+        store.submit(exchange(2, guild_id="g1", channel_id="thread", conversation_id="k1",
+                              reply_to_message_id="r1")).result()
+        store.set_reply_id("m2", "r2").result()
+        assert store.reply_chain("g1", ("other",), "r1", None, 10) == []
+        assert [r["user_message"] for r in store.reply_chain("g1", ("thread",), "r2", None, 10)] == ["q2"]
+        assert [r["user_message"] for r in store.reply_chain("g1", ("thread", "general"), "r2", None, 10)] == [
+            "q1", "q2"]
+
+
+def test_the_channel_filter_leaves_each_step_on_its_own_index(tmp_path):
+    """Without the unary + in chains.Where, SQLite took the channel index for the conversation step:
+    a scan of the whole channel's earlier rows at every step."""
+    with ConversationLog(tmp_path / "log.db"):
+        pass
+    where = chains.Where("g1", ("c1", "c2"))
+    with sqlite3.connect(tmp_path / "log.db") as conn:
+        def plan(condition: str) -> str:
+            return " ".join(row[3] for row in conn.execute(
+                f"explain query plan select {chains.COLUMNS} from conversations where {where.sql} and {condition}",
+                {**where.params, "id": "x", "conversation": "k", "before": 5}))
+        assert "idx_conversations_reply_message_id" in plan("reply_message_id = :id")
+        assert "idx_conversations_conversation_id" in plan("conversation_id = :conversation and id < :before")

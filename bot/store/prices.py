@@ -8,6 +8,8 @@ so the file can correct a default; earlier dated rows keep pricing the days befo
 from __future__ import annotations
 
 import csv
+import math
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,6 +17,7 @@ from pathlib import Path
 from .schema import StoreError, connect, migrate, write_transaction
 
 HEADER = ["model", "effective_from", "input_per_mtok", "output_per_mtok"]
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class PriceFileError(StoreError):
@@ -41,16 +44,38 @@ def read_prices(path: Path) -> list[Price]:
 
 
 def _price(path: Path, number: int, row: list[str]) -> Price:
+    """One line of the file as a Price; anything else is one line naming the file, the line and the value."""
+    where = f"{path} line {number}"
+    if len(row) != len(HEADER):
+        raise PriceFileError(f"{where}: expected {len(HEADER)} values ({','.join(HEADER)}), "
+                             f"got {len(row)}: {','.join(row)!r}")
+    model, day, input_price, output_price = (cell.strip() for cell in row)
+    if not model:
+        raise PriceFileError(f"{where}: model is empty")
+    return Price(model, _day(where, day), _usd(where, "input_per_mtok", input_price),
+                 _usd(where, "output_per_mtok", output_price))
+
+
+def _day(where: str, text: str) -> str:
+    """A YYYY-MM-DD date (fromisoformat alone would also take 20260305 or 2026-W10-1)."""
+    if DATE.fullmatch(text):
+        try:
+            date.fromisoformat(text)
+            return text
+        except ValueError:  # 2026-02-30
+            pass
+    raise PriceFileError(f"{where}: effective_from {text!r} is not a YYYY-MM-DD date")
+
+
+def _usd(where: str, column: str, text: str) -> float:
+    """A finite price >= 0: float() also takes nan and inf, which the table's CHECKs refuse."""
     try:
-        model, day, input_price, output_price = (cell.strip() for cell in row)
-        date.fromisoformat(day)
-        price = Price(model, day, float(input_price), float(output_price))
+        value = float(text)
     except ValueError:
-        raise PriceFileError(f"{path} line {number}: expected model,YYYY-MM-DD,input price,output price; "
-                             f"got {','.join(row)!r}") from None
-    if not model or len(day) != len("YYYY-MM-DD") or price.input_per_mtok < 0 or price.output_per_mtok < 0:
-        raise PriceFileError(f"{path} line {number}: a model name, a YYYY-MM-DD date and prices >= 0 are needed")
-    return price
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise PriceFileError(f"{where}: {column} {text!r} is not a price in USD per million tokens (a number >= 0)")
+    return value
 
 
 def apply_prices(log_path: Path, prices: list[Price]) -> None:

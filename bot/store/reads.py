@@ -81,12 +81,13 @@ class Reads:
                 names.append(row["name"])
         return found
 
-    def reply_chain(self, guild_id: str | None, reply_to: str | None, thread_id: str | None,
-                    turns: int) -> list[dict]:
-        """The exchanges a reply (or a message in a thread) continues, oldest first; [] when none."""
+    def reply_chain(self, guild_id: str | None, channels: tuple[str, ...], reply_to: str | None,
+                    thread_id: str | None, turns: int) -> list[dict]:
+        """The exchanges a reply (or a message in a thread) continues within `channels` (its own and, in a
+        thread, the parent), oldest first; [] when none."""
         with self.reading() as db:
-            start = chains.anchor(db, guild_id, reply_to, thread_id)
-            return [] if start is None else chains.chain(db, start, turns)
+            start = chains.anchor(db, guild_id, channels, reply_to, thread_id)
+            return [] if start is None else chains.chain(db, start, turns, channels)
 
     def channels_of(self, user_id: str, scope: Scope) -> set[str]:
         """The channels where a user has logged exchanges within `scope` (their memory lives there)."""
