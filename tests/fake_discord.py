@@ -19,6 +19,7 @@ from typing import Callable
 from aiohttp import WSMsgType, web
 
 from bot.live_reply import WRITING_MARK
+from tests.contracts.discord_rest import DiscordContract, read_body
 from tests.fake_gateway import DISALLOWED_INTENTS, as_received, shard_of
 from tests.fake_ratelimit import ChannelLimits
 from tests.loopback import serve
@@ -146,6 +147,7 @@ class FakeDiscord:
         self._sent_event = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.contract = DiscordContract()  # every REST body checked against Discord's OpenAPI spec
         from tests.fake_interactions import FakeInteractions  # it builds on this module's parts
         self.interactions = FakeInteractions(self)
 
@@ -179,7 +181,12 @@ class FakeDiscord:
         return next((g for g in self.guilds if channel_id in g.channels.values()), None)
 
     async def start(self) -> "FakeDiscord":
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        self._runner, self.port = await serve(self.build_app())
+        return self
+
+    def build_app(self) -> web.Application:
+        """Every route this fake serves, each REST request held to Discord's OpenAPI spec (tests/contracts)."""
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self.contract.middleware])
         app.router.add_get("/gateway", self.gateway)
         api = "/api/v10"
         app.router.add_get(f"{api}/gateway/bot", self.bot_gateway)
@@ -193,8 +200,7 @@ class FakeDiscord:
         app.router.add_put(f"{api}/channels/{{channel_id}}/messages/{{message_id}}/reactions/{{emoji}}/@me",
                            self.add_own_reaction)
         self.interactions.add_routes(app, api)
-        self._runner, self.port = await serve(app)
-        return self
+        return app
 
     async def stop(self) -> None:
         for ws in list(self.sockets):
@@ -265,16 +271,8 @@ class FakeDiscord:
         return web.Response(status=204)
 
     async def _read_message_body(self, request: web.Request) -> tuple[dict, dict[str, bytes]]:
-        if request.content_type != "multipart/form-data":
-            return await request.json(), {}
-        payload, files = {}, {}
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if part.name == "payload_json":
-                payload = json.loads(await part.text())
-            else:
-                files[part.filename] = bytes(await part.read())
-        return payload, files
+        payload, files = await read_body(request)  # the contract middleware has parsed (and validated) it
+        return payload or {}, files
 
     def _message_payload(self, message: SentMessage) -> dict:
         data = {
