@@ -44,9 +44,13 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
+MIGRATED_DISCRIMINATOR = "0"  # every account moved to unique usernames has discriminator "0"
+
+
 def user_payload(user_id: str, name: str, *, bot: bool = False, global_name: str | None = None) -> dict:
-    return {"id": user_id, "username": name, "discriminator": "0", "global_name": global_name,
-            "avatar": None, "bot": bot, "public_flags": 0}
+    """A user object with every field the spec's UserResponse requires."""
+    return {"id": user_id, "username": name, "discriminator": MIGRATED_DISCRIMINATOR, "global_name": global_name,
+            "avatar": None, "bot": bot, "public_flags": 0, "flags": 0, "primary_guild": None}
 
 
 @dataclass
@@ -106,6 +110,18 @@ def pinged(content: str, allowed: dict | None, replied_author: str | None) -> se
     return users | roles | everyone | replied
 
 
+DEFAULT_REFERENCE = 0  # message_reference.type: a reply (1 would be a forward)
+
+
+def reference_payload(sent: dict, channel_id: str) -> dict:
+    """The message_reference Discord answers: its own fields only, ids as strings (discord.py may send ints)."""
+    reference = {"type": sent.get("type") or DEFAULT_REFERENCE, "channel_id": str(sent.get("channel_id") or channel_id)}
+    for key in ("message_id", "guild_id"):
+        if sent.get(key) is not None:
+            reference[key] = str(sent[key])
+    return reference
+
+
 def json_response(data, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     # discord.py compares Content-Type literally; json_response() would add "; charset=utf-8".
     return web.Response(body=json.dumps(data).encode(), status=status,
@@ -114,6 +130,20 @@ def json_response(data, status: int = 200, headers: dict[str, str] | None = None
 
 def error(status: int, code: int, message: str) -> web.Response:
     return json_response({"code": code, "message": message}, status)
+
+
+# A plain server's settings, as GUILD_CREATE carries them (the spec's GuildResponse requires each).
+GUILD_DEFAULTS = {
+    "icon": None, "description": None, "home_header": None, "splash": None, "discovery_splash": None, "banner": None,
+    "features": [], "application_id": None, "region": "deprecated", "afk_channel_id": None, "afk_timeout": 300,
+    "system_channel_id": None, "system_channel_flags": 0, "widget_enabled": False, "widget_channel_id": None,
+    "verification_level": 0, "default_message_notifications": 0, "mfa_level": 0, "explicit_content_filter": 0,
+    "max_presences": None, "max_members": 500000, "max_stage_video_channel_users": 50,
+    "max_video_channel_users": 25, "vanity_url_code": None, "premium_tier": 0, "premium_subscription_count": 0,
+    "preferred_locale": "en-US", "rules_channel_id": None, "safety_alerts_channel_id": None,
+    "public_updates_channel_id": None, "premium_progress_bar_enabled": False, "nsfw": False, "nsfw_level": 0,
+    "incidents_data": None,
+}
 
 
 class FakeDiscord:
@@ -222,13 +252,18 @@ class FakeDiscord:
             "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})
 
     async def current_user(self, request: web.Request) -> web.Response:
-        return json_response(self.bot_user.payload())
+        # GET /users/@me answers the spec's UserPIIResponse: the user plus its account settings.
+        return json_response({**self.bot_user.payload(), "mfa_enabled": False, "locale": "en-US", "verified": True})
 
     async def application(self, request: web.Request) -> web.Response:
         return json_response({
-            "id": self.bot_user.id, "name": "LogBot", "description": "", "icon": None,
+            "id": self.bot_user.id, "name": "LogBot", "description": "", "icon": None, "type": None,
             "bot_public": True, "bot_require_code_grant": False, "owner": self.owner.payload(),
-            "verify_key": "0" * 64, "flags": 0,
+            "verify_key": "0" * 64, "flags": 0, "flags_new": "0", "redirect_uris": [],
+            "interactions_endpoint_url": None, "role_connections_verification_url": None,
+            "approximate_guild_count": len(self.guilds), "approximate_user_install_count": 0,
+            "approximate_user_authorization_count": 0, "explicit_content_filter": 0, "team": None,
+            "eligible_oauth2_scopes": [],
         })
 
     async def trigger_typing(self, request: web.Request) -> web.Response:
@@ -281,13 +316,13 @@ class FakeDiscord:
             "mention_everyone": False, "mentions": [], "mention_roles": [], "embeds": message.embeds,
             "attachments": [{"id": snowflake(), "filename": name, "size": len(data), "url": "", "proxy_url": ""}
                             for name, data in message.files.items()],
-            "pinned": False, "type": 19 if message.reference else 0, "flags": 0,
+            "pinned": False, "type": 19 if message.reference else 0, "flags": 0, "components": [],
         }
         guild = self.guild_of(message.channel_id)
         if guild is not None:
             data["guild_id"] = guild.id
         if message.reference:
-            data["message_reference"] = {**message.reference, "channel_id": message.channel_id}
+            data["message_reference"] = reference_payload(message.reference, message.channel_id)
         return data
 
     # -- edits, references, attachments, threads ---------------------------
@@ -355,7 +390,8 @@ class FakeDiscord:
     def _reference(self, reply_to: str) -> dict:
         """message_reference and referenced_message of a reply, and whom it pings (Discord's default)."""
         referenced = self.messages[reply_to]
-        return {"message_reference": {"message_id": reply_to, "channel_id": referenced["channel_id"],
+        return {"message_reference": {"type": DEFAULT_REFERENCE, "message_id": reply_to,
+                                      "channel_id": referenced["channel_id"],
                                       **({"guild_id": referenced["guild_id"]} if "guild_id" in referenced else {})},
                 "referenced_message": referenced, "type": 19}
 
@@ -424,22 +460,28 @@ class FakeDiscord:
             await ws.send_json(payload)
 
     def _member_payload(self, user: FakeUser, guild: FakeGuild) -> dict:
+        """A guild member without its `user` (as MESSAGE_CREATE carries it): the spec's required fields."""
         return {"roles": [guild.admin_role_id] if user.id in guild.admins else [], "joined_at": now_iso(),
-                "nick": guild.nicks.get(user.id), "deaf": False, "mute": False, "flags": 0}
+                "nick": guild.nicks.get(user.id), "deaf": False, "mute": False, "flags": 0, "avatar": None,
+                "banner": None, "communication_disabled_until": None, "pending": False, "premium_since": None}
 
     def _guild_payload(self, guild: FakeGuild) -> dict:
-        role = {"color": 0, "hoist": False, "managed": False, "mentionable": False, "icon": None, "flags": 0}
+        """GUILD_CREATE: a guild object (the spec's GuildResponse) plus the gateway's extra fields."""
+        role = {"color": 0, "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
+                "hoist": False, "managed": False, "mentionable": False, "icon": None, "unicode_emoji": None, "flags": 0}
         return {
-            "id": guild.id, "name": guild.name, "icon": None, "owner_id": guild.owner.id,
-            "premium_tier": 0, "member_count": len(guild.members), "large": False, "features": [],
+            **GUILD_DEFAULTS, "id": guild.id, "name": guild.name, "owner_id": guild.owner.id,
+            "member_count": len(guild.members), "large": False, "joined_at": now_iso(),
             "emojis": [], "stickers": [], "threads": [], "voice_states": [], "presences": [],
+            "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
             "roles": [
                 {**role, "id": guild.id, "name": "@everyone", "position": 0, "permissions": str(EVERYONE_PERMISSIONS)},
                 {**role, "id": guild.admin_role_id, "name": "Admin", "position": 1,
                  "permissions": str(EVERYONE_PERMISSIONS | MANAGE_GUILD)},
             ],
             "channels": [
-                {"id": cid, "type": 0, "name": name, "position": i, "permission_overwrites": [], "nsfw": False}
+                {"id": cid, "type": 0, "name": name, "position": i, "permission_overwrites": [], "nsfw": False,
+                 "flags": 0, "guild_id": guild.id}
                 for i, (name, cid) in enumerate(guild.channels.items())
             ],
             # Without the privileged GUILD_MEMBERS intent Discord sends only the bot itself.
@@ -471,7 +513,7 @@ class FakeDiscord:
             "id": message_id, "channel_id": channel_id,
             "author": author.payload(), "content": content, "timestamp": now_iso(), "edited_timestamp": None,
             "tts": False, "mention_everyone": False, "mention_roles": [], "attachments": list(attachments),
-            "embeds": [],
+            "embeds": [], "components": [],
             "pinned": False, "type": 0, "flags": 0,
             "mentions": [{**u.payload(), **({"member": self._member_payload(u, guild)} if guild else {})}
                          for u in mentioned],

@@ -66,17 +66,17 @@ def validator(at: str, request: bool = False) -> Draft202012Validator:
     return Draft202012Validator({"$ref": f"{SPEC_URI}#{at}"}, registry=registry(request))
 
 
-@lru_cache(maxsize=None)
-def operation(method: str, route: str) -> tuple[str, dict] | None:
-    """The spec's path and operation for an aiohttp route template (without /api/v10), or None."""
-    for path, item in spec()["paths"].items():
-        if template_key(path) == template_key(route) and method.lower() in item:
-            return path, item[method.lower()]
-    return None
+@lru_cache(maxsize=1)
+def path_patterns() -> list[tuple[re.Pattern, str]]:
+    """Each spec path as a regular expression, the ones with fewer parameters first (@original before {id})."""
+    paths = sorted(spec()["paths"], key=lambda p: p.count("{"))
+    return [(re.compile("".join("[^/]+" if part.startswith("{") else re.escape(part)
+                                for part in re.split(r"(\{[^}]*\})", path)) + "$"), path) for path in paths]
 
 
-def known_path(route: str) -> bool:
-    return any(template_key(path) == template_key(route) for path in spec()["paths"])
+def spec_path(request_path: str) -> str | None:
+    """The spec's path template for a request's path (without /api/v10), or None if Discord has no such route."""
+    return next((path for pattern, path in path_patterns() if pattern.match(request_path)), None)
 
 
 # -- Discord's field errors -----------------------------------------------------------------------
@@ -233,13 +233,12 @@ class DiscordContract:
     async def middleware(self, request: web.Request, handler) -> web.StreamResponse:
         if not request.path.startswith(API_PREFIX + "/"):
             return await handler(request)
-        route = request.match_info.route.resource.canonical[len(API_PREFIX):] if request.match_info.route.resource \
-            else request.path[len(API_PREFIX):]
-        found = operation(request.method, route)
-        if found is None:  # what Discord answers for a route it does not have, or a wrong method
-            return discord_error(405, 0, "405: Method Not Allowed") if known_path(route) \
-                else discord_error(404, 0, "404: Not Found")
-        path, op = found
+        path = spec_path(request.path[len(API_PREFIX):])
+        if path is None:  # what Discord answers for a route it does not have, or a wrong method
+            return discord_error(404, 0, "404: Not Found")
+        op = spec()["paths"][path].get(request.method.lower())
+        if op is None:
+            return discord_error(405, 0, "405: Method Not Allowed")
         refusal = await self._refusal(request, path, op)
         if refusal is not None:
             return refusal
@@ -260,3 +259,63 @@ class DiscordContract:
         self.checked.add((method, path, response.status))
         body = response.body if isinstance(response, web.Response) else b""
         self.violations.extend(response_problems(path, method, response.status, body or b""))
+
+
+# -- gateway payloads (not in the OpenAPI spec: Discord's docs, gateway-events.mdx) ---------------------
+
+SCHEMAS = "/components/schemas/"
+# The REST objects the gateway events carry, so the extraction keeps them in the subset.
+GATEWAY_OBJECTS = ("UserResponse", "GuildResponse", "GuildMemberResponse", "GuildChannelResponse",
+                   "GuildRoleResponse", "ThreadResponse", "MessageResponse")
+READY_FIELDS = ("v", "user", "guilds", "session_id", "resume_gateway_url", "application")
+# GUILD_CREATE: "an available Guild object" plus these extra fields.
+GUILD_CREATE_EXTRAS = ("joined_at", "large", "member_count", "voice_states", "members", "channels", "threads",
+                       "presences", "stage_instances", "guild_scheduled_events", "soundboard_sounds")
+
+
+def object_problems(name: str, instance, where: str) -> list[str]:
+    return [f"{where}: {'/'.join(map(str, e.absolute_path))}: {e.message[:300]}"
+            for e in validator(SCHEMAS + name).iter_errors(instance)]
+
+
+def missing(data: dict, fields: tuple[str, ...], where: str) -> list[str]:
+    return [f"{where}: lacks {name!r}" for name in fields if name not in data]
+
+
+def _message_problems(event: str, data: dict) -> list[str]:
+    """A message event: a Message object; its author's `member` and each mention's `member` are partial
+    guild members (without `user`), checked with the user they belong to."""
+    body = {k: v for k, v in data.items() if k not in ("guild_id", "member", "mentions")}
+    problems = object_problems("MessageResponse", {**body, "mentions": []}, event)
+    if "member" in data:
+        problems += object_problems("GuildMemberResponse", {**data["member"], "user": data["author"]}, f"{event} member")
+    for user in data.get("mentions", []):
+        plain = {k: v for k, v in user.items() if k != "member"}
+        problems += object_problems("UserResponse", plain, f"{event} mention")
+        if "member" in user:
+            problems += object_problems("GuildMemberResponse", {**user["member"], "user": plain}, f"{event} mention")
+    return problems
+
+
+def _guild_problems(data: dict) -> list[str]:
+    plain = {k: v for k, v in data.items() if k not in GUILD_CREATE_EXTRAS}
+    problems = object_problems("GuildResponse", plain, "GUILD_CREATE") + missing(data, GUILD_CREATE_EXTRAS, "GUILD_CREATE")
+    for member in data.get("members", []):
+        problems += object_problems("GuildMemberResponse", member, "GUILD_CREATE member")
+    for channel in data.get("channels", []):
+        problems += object_problems("GuildChannelResponse", {**channel, "guild_id": data["id"]}, "GUILD_CREATE channel")
+    return problems
+
+
+def gateway_problems(event: str, data: dict) -> list[str]:
+    """What a dispatch lacks or gets wrong, by Discord's docs for that event ([] for events not covered)."""
+    if event == "READY":
+        return missing(data, READY_FIELDS, "READY") + object_problems("UserResponse", data["user"], "READY user")
+    if event == "GUILD_CREATE":
+        return _guild_problems(data)
+    if event in ("MESSAGE_CREATE", "MESSAGE_UPDATE"):
+        return _message_problems(event, data)
+    if event == "INTERACTION_CREATE":
+        user = data["member"]["user"] if "member" in data else data["user"]
+        return object_problems("UserResponse", user, event)
+    return []

@@ -4,7 +4,8 @@ response and header they reference (transitively), into discord-openapi-subset.j
     .venv/bin/python -m tests.contracts.extract_discord_spec path/to/discord-openapi.json
 
 The routes are read from the fakes themselves (FakeDiscord.build_app()), so a route added to a fake is
-extracted on the next run; a served route the spec lacks stops the script with one line.
+extracted on the next run; a served route the spec lacks stops the script with one line. The objects the
+gateway's events carry (GATEWAY_OBJECTS) are kept too: the fake-fidelity tests check its payloads with them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-from tests.contracts.discord_rest import API_PREFIX, SUBSET_PATH, template_key
+from tests.contracts.discord_rest import API_PREFIX, GATEWAY_OBJECTS, SUBSET_PATH, template_key
 
 SOURCE = {"repository": "https://github.com/discord/discord-api-spec", "file": "specs/openapi.json",
           "commit": "74fda0fad044407ea280043a03ffc9bc64c4e49e", "licence": "MIT (discord-openapi.LICENSE)"}
@@ -61,7 +62,8 @@ def referenced_components(spec: dict, root: dict) -> dict:
 def extract(spec: dict) -> dict:
     paths = select_paths(spec, served_routes())
     return {"openapi": spec["openapi"], "info": spec["info"], "x-source": SOURCE, "servers": spec.get("servers", []),
-            "paths": paths, "components": referenced_components(spec, paths)}
+            "paths": paths, "components": referenced_components(spec, {"paths": paths, "gateway": [
+                {"$ref": f"#/components/schemas/{name}"} for name in GATEWAY_OBJECTS]})}
 
 
 def main(argv: list[str]) -> None:
