@@ -19,11 +19,12 @@ from typing import Callable
 from aiohttp import WSMsgType, web
 
 from bot.live_reply import WRITING_MARK
-from tests.contracts.discord_rest import DiscordContract, read_body
+from tests.contracts.discord_rest import DiscordContract, invalid_form_body, read_body
 from tests.fake_gateway import DISALLOWED_INTENTS, as_received, shard_of
 from tests.fake_ratelimit import ChannelLimits
 from tests.loopback import serve
 
+CONTENT_LIMIT = 2000  # characters in a bot's message
 FILE_LIMIT = 10 * 1024 * 1024  # a normal server's upload limit, as Discord enforces it
 MANAGE_GUILD = 1 << 5
 GUILD_MEMBERS_INTENT = 1 << 1
@@ -130,6 +131,12 @@ def json_response(data, status: int = 200, headers: dict[str, str] | None = None
 
 def error(status: int, code: int, message: str) -> web.Response:
     return json_response({"code": code, "message": message}, status)
+
+
+def content_too_long() -> web.Response:
+    """Discord's answer to a bot's message over 2,000 characters (the spec's 4,000 is for Nitro users)."""
+    return invalid_form_body({"content": {"_errors": [
+        {"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {CONTENT_LIMIT} or fewer in length."}]}})
 
 
 # A plain server's settings, as GUILD_CREATE carries them (the spec's GuildResponse requires each).
@@ -285,8 +292,8 @@ class FakeDiscord:
             return error(413, 40005, "Request entity too large")
         if not payload.get("content") and not payload.get("embeds") and not files:
             return error(400, 50006, "Cannot send an empty message")
-        if len(payload.get("content") or "") > 2000:
-            return error(400, 50035, "Invalid Form Body: content must be 2000 or fewer in length.")
+        if len(payload.get("content") or "") > CONTENT_LIMIT:
+            return content_too_long()
         content, reference = payload.get("content") or "", payload.get("message_reference")
         replied_author = self.authors.get(str(reference["message_id"])) if reference else None  # int or str
         message = SentMessage(snowflake(), channel_id, content, payload.get("embeds") or [], files, reference,
@@ -340,8 +347,8 @@ class FakeDiscord:
         content = payload.get("content", message.content)
         if not content and not message.embeds:
             return error(400, 50006, "Cannot send an empty message")
-        if len(content) > 2000:
-            return error(400, 50035, "Invalid Form Body: content must be 2000 or fewer in length.")
+        if len(content) > CONTENT_LIMIT:
+            return content_too_long()
         message.content = content
         message.versions.append((asyncio.get_running_loop().time(), content))
         if self.on_edit is not None:
