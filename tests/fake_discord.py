@@ -45,12 +45,17 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
-MIGRATED_DISCRIMINATOR = "0"  # every account moved to unique usernames has discriminator "0"
+MIGRATED_DISCRIMINATOR = "0"  # every person's account moved to unique usernames has discriminator "0"
+LEGACY_DISCRIMINATORS = 9999  # bot accounts kept the old system: a tag from 0001 to 9999
+
+
+def discriminator(user_id: str, bot: bool) -> str:
+    return f"{int(user_id) % LEGACY_DISCRIMINATORS + 1:04d}" if bot else MIGRATED_DISCRIMINATOR
 
 
 def user_payload(user_id: str, name: str, *, bot: bool = False, global_name: str | None = None) -> dict:
     """A user object with every field the spec's UserResponse requires."""
-    return {"id": user_id, "username": name, "discriminator": MIGRATED_DISCRIMINATOR, "global_name": global_name,
+    return {"id": user_id, "username": name, "discriminator": discriminator(user_id, bot), "global_name": global_name,
             "avatar": None, "bot": bot, "public_flags": 0, "flags": 0, "primary_guild": None}
 
 
