@@ -100,7 +100,7 @@ async def test_a_message_body_of_the_wrong_type_is_refused_naming_the_field(disc
     async with aiohttp.ClientSession() as session, session.post(url, data=form) as response:
         assert response.status == 400
         assert (await response.json())["errors"] == {"content": {"_errors": [
-            {"code": "BASE_TYPE_INVALID", "message": "Must be of type ['string', 'null']."}]}}
+            {"code": "BASE_TYPE_INVALID", "message": "Must be of type string or null."}]}}
     assert discord_server.sent == []
 
 

@@ -110,7 +110,8 @@ def _field_error(error: ValidationError) -> tuple[str, str]:
     if kind == "pattern":
         return "NUMBER_TYPE_COERCE", f"Value \"{error.instance}\" is not snowflake."
     if kind == "type":
-        return "BASE_TYPE_INVALID", f"Must be of type {error.validator_value}."
+        kinds = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        return "BASE_TYPE_INVALID", f"Must be of type {' or '.join(kinds)}."
     if kind == "uniqueItems":
         return "SET_TYPE_ALREADY_CONTAINS_VALUE", "The set already contains this value."
     return "BASE_TYPE_INVALID", error.message
@@ -123,11 +124,11 @@ def _alternative(errors: list[ValidationError]) -> list[ValidationError]:
     for error in errors:
         by_branch.setdefault(error.schema_path[0] if error.schema_path else None, []).append(error)
 
-    def miss(branch: list[ValidationError]) -> tuple[bool, int]:
-        wrong_kind = any(e.relative_path and e.relative_path[-1] == "type" or e.validator == "type" and not
-                         e.relative_path for e in branch)
-        return wrong_kind, len(branch)
-    return min(by_branch.values(), key=miss)
+    def wrong_kind(error: ValidationError) -> bool:
+        """The branch is for another kind of thing: its `type` field, or the JSON type itself, differs."""
+        return list(error.relative_path) == ["type"] or (error.validator == "type" and not error.relative_path)
+
+    return min(by_branch.values(), key=lambda branch: (any(map(wrong_kind, branch)), len(branch)))
 
 
 def _leaves(error: ValidationError) -> list[ValidationError]:
