@@ -41,6 +41,7 @@ def refused_fields(errors: dict, names: list[str], where: tuple[str, ...] = ()) 
 
 def refusal_line(err: discord.HTTPException, commands: list) -> str:
     """One line saying what Discord refused: the fields its errors object names, else its message."""
+    # discord.py keeps Discord's raw `errors` object only as `_errors` (its message spreads it over lines).
     fields = refused_fields(getattr(err, "_errors", None) or {}, [c.name for c in commands])
     head = f"{err.status} {err.code}"
     return f"{head}: {'; '.join(fields)}" if fields else f"{head}: {err.text}".replace("\n", " ")

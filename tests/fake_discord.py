@@ -393,7 +393,8 @@ class FakeDiscord:
         self.threads[message_id] = parent
         await self._dispatch(self.socket_for(self.guild_of(parent)), "THREAD_CREATE", {
             "id": message_id, "guild_id": self.guild_of(parent).id, "parent_id": parent, "owner_id": owner.id,
-            "name": name, "type": 11, "message_count": 0, "member_count": 1, "rate_limit_per_user": 0,
+            "name": name, "type": 11, "message_count": 0, "member_count": 1, "total_message_sent": 0,
+            "rate_limit_per_user": 0,
             "flags": 0, "newly_created": True,
             "thread_metadata": {"archived": False, "auto_archive_duration": 1440, "archive_timestamp": now_iso(),
                                 "locked": False, "create_timestamp": now_iso()}})

@@ -25,10 +25,12 @@ async def checked(settings, discord_server, claude, members):
 
 
 async def a_session(h: Harness) -> None:
-    """What a server sees in a day: chat, a reply to the bot, slash commands, a file, a button pressed and
-    one left to time out."""
+    """What a server sees in a day: chat, a reply to the bot, a thread, slash commands, a file, a button
+    pressed and one left to time out."""
     await chat(h, h.alice, "hello")
     await h.say(h.bob, "and you?", reply_to=h.discord.sent[-1].id)
+    topic = await h.discord.user_says(h.bob, "a thread about this")
+    await h.say(h.bob, "in the thread", thread=await h.discord.start_thread(topic, "topic", h.bob), mention_bot=True)
     interactions = h.discord.interactions
     await interactions.user_slash(h.alice, "stats")
     await interactions.user_slash(h.alice, "export")
@@ -74,7 +76,7 @@ async def test_every_rest_answer_matches_the_spec_response_schema(checked):
 async def test_every_gateway_payload_has_the_fields_discords_docs_require(checked):
     await a_session(checked)
     events = checked.discord.events
-    assert {"READY", "GUILD_CREATE", "MESSAGE_CREATE", "INTERACTION_CREATE"} <= {e["t"] for e in events}
+    assert {"READY", "GUILD_CREATE", "MESSAGE_CREATE", "THREAD_CREATE", "INTERACTION_CREATE"} <= {e["t"] for e in events}
     assert [problem for e in events for problem in gateway_problems(e["t"], e["d"])] == []
 
 

@@ -316,7 +316,10 @@ def gateway_problems(event: str, data: dict) -> list[str]:
         return _guild_problems(data)
     if event in ("MESSAGE_CREATE", "MESSAGE_UPDATE"):
         return _message_problems(event, data)
+    if event == "THREAD_CREATE":  # a thread channel, plus `newly_created` when it was just made
+        return object_problems("ThreadResponse", {k: v for k, v in data.items() if k != "newly_created"}, event)
     if event == "INTERACTION_CREATE":
-        user = data["member"]["user"] if "member" in data else data["user"]
-        return object_problems("UserResponse", user, event)
+        if "member" in data:  # in a server: the member, with `user` and its `permissions` there
+            return object_problems("GuildMemberResponse", data["member"], f"{event} member")
+        return object_problems("UserResponse", data["user"], f"{event} user")
     return []
