@@ -34,7 +34,6 @@ async def test_a_description_of_101_characters_is_refused_naming_the_command_and
     index = next(i for i, c in enumerate(payload) if c["name"] == "export")
     payload[index]["description"] = "x" * (DESCRIPTION_LIMIT + 1)
     payload[index]["options"][0]["description"] = ""
-    assert field_errors(BULK_OVERWRITE, payload) == {str(index): {
-        "description": {"_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}]},
-        "options": {"0": {"description": {"_errors": [
-            {"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}]}}}}}
+    bad_length = {"_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}]}
+    assert field_errors(BULK_OVERWRITE, payload) == {
+        str(index): {"description": bad_length, "options": {"0": {"description": bad_length}}}}

@@ -289,7 +289,8 @@ def _message_problems(event: str, data: dict) -> list[str]:
     body = {k: v for k, v in data.items() if k not in ("guild_id", "member", "mentions")}
     problems = object_problems("MessageResponse", {**body, "mentions": []}, event)
     if "member" in data:
-        problems += object_problems("GuildMemberResponse", {**data["member"], "user": data["author"]}, f"{event} member")
+        author_member = {**data["member"], "user": data["author"]}
+        problems += object_problems("GuildMemberResponse", author_member, f"{event} member")
     for user in data.get("mentions", []):
         plain = {k: v for k, v in user.items() if k != "member"}
         problems += object_problems("UserResponse", plain, f"{event} mention")
@@ -300,7 +301,8 @@ def _message_problems(event: str, data: dict) -> list[str]:
 
 def _guild_problems(data: dict) -> list[str]:
     plain = {k: v for k, v in data.items() if k not in GUILD_CREATE_EXTRAS}
-    problems = object_problems("GuildResponse", plain, "GUILD_CREATE") + missing(data, GUILD_CREATE_EXTRAS, "GUILD_CREATE")
+    problems = object_problems("GuildResponse", plain, "GUILD_CREATE")
+    problems += missing(data, GUILD_CREATE_EXTRAS, "GUILD_CREATE")
     for member in data.get("members", []):
         problems += object_problems("GuildMemberResponse", member, "GUILD_CREATE member")
     for channel in data.get("channels", []):
