@@ -25,6 +25,28 @@ def payload_hash(tree: app_commands.CommandTree, guild: discord.abc.Snowflake | 
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def refused_fields(errors: dict, names: list[str], where: tuple[str, ...] = ()) -> list[str]:
+    """Discord's 50035 `errors` object as "/export description: Must be between 1 and 100 in length."
+    entries; the top-level key is the command's index in the bulk overwrite, named here."""
+    found = []
+    for key, value in errors.items():
+        if key == "_errors":
+            reasons = " ".join(e.get("message", "") for e in value)
+            found.append(f"{' '.join(where)}: {reasons}" if where else reasons)
+        elif isinstance(value, dict):
+            label = f"/{names[int(key)]}" if not where and key.isdigit() and int(key) < len(names) else key
+            found.extend(refused_fields(value, names, (*where, label)))
+    return found
+
+
+def refusal_line(err: discord.HTTPException, commands: list) -> str:
+    """One line saying what Discord refused: the fields its errors object names, else its message."""
+    # discord.py keeps Discord's raw `errors` object only as `_errors` (its message spreads it over lines).
+    fields = refused_fields(getattr(err, "_errors", None) or {}, [c.name for c in commands])
+    head = f"{err.status} {err.code}"
+    return f"{head}: {'; '.join(fields)}" if fields else f"{head}: {err.text}".replace("\n", " ")
+
+
 def read_hashes(path: Path) -> dict[str, str]:
     try:
         data = json.loads(path.read_text())
@@ -52,7 +74,7 @@ async def sync_if_changed(tree: app_commands.CommandTree, application_id: int, p
     try:
         await tree.sync(guild=guild)
     except discord.HTTPException as err:  # the commands registered before still work; retried next start
-        log.error("slash commands not registered (%s): %s", key, err)
+        log.error("slash commands not registered (%s): %s", key, refusal_line(err, tree.get_commands(guild=guild)))
         return False
     hashes[key] = digest
     try:

@@ -113,8 +113,7 @@ class Conversations(ScopedCog):
     @app_commands.describe(fmt="csv (default), jsonl, chat, or a fine-tuning format: openai, bedrock, kto",
                            where="all: every server's rows (the bot's owners only)")
     async def export(self, ctx: commands.Context, fmt: ExportFormat = "csv", where: Everywhere | None = None) -> None:
-        """Export conversations: csv (default), jsonl, chat, openai, bedrock or kto. Admins: this server's; in a DM:
-        yours."""
+        """Export conversations (csv, jsonl, chat, openai, bedrock, kto): admins this server's, in a DM yours."""
         if fmt.lower() == EVERYWHERE:
             fmt, where = "csv", EVERYWHERE
         scope = self.caller(ctx).reach(is_everywhere(where), EXPORT_REFUSED)

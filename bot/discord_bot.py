@@ -60,11 +60,15 @@ class ConversationBot(commands.Bot):
         self.settings = settings
         self.service = service
 
-    async def setup_hook(self) -> None:
+    async def add_cogs(self) -> None:
+        """Every cog, so its commands are in the tree (the command-contract test registers nothing)."""
         await self.add_cog(Chat(self, self.service, self.settings))
         await self.add_cog(Conversations(self, self.service, self.settings))
         await self.add_cog(Privacy(self, self.service, self.settings))
         await self.add_cog(Help())
+
+    async def setup_hook(self) -> None:
+        await self.add_cogs()
         await sync_if_changed(self.tree, self.application_id, self.settings.command_hash_file,
                               self.settings.command_guild_id)
 

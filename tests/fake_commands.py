@@ -8,6 +8,8 @@ from aiohttp import web
 from tests.fake_discord import FakeGuild, error, json_response, snowflake
 
 USER_OPTION = 6
+SLASH_COMMAND = 1  # an application command's type when none is given (CHAT_INPUT)
+GUILD_INSTALL = 0  # integration_types when none is given: installed in servers
 
 
 class FakeCommands:
@@ -29,10 +31,20 @@ class FakeCommands:
             return error(403, 50001, "Missing Access")
         commands = {}
         for command in await request.json():
-            commands[command["name"]] = {**command, "id": snowflake(), "application_id": self.discord.bot_user.id,
-                                         "version": snowflake(), **({"guild_id": guild_id} if guild_id else {})}
+            commands[command["name"]] = self._registered(command, guild_id)
         self.registered[guild_id] = commands
         return json_response(list(commands.values()))
+
+    def _registered(self, command: dict, guild_id: str | None) -> dict:
+        """A command as Discord answers it (the spec's ApplicationCommandResponse): its ids, and the
+        defaults of what was left out or sent as null."""
+        sent = {key: value for key, value in command.items() if value is not None}
+        permissions = command.get("default_member_permissions")
+        return {**sent, "id": snowflake(), "application_id": self.discord.bot_user.id, "version": snowflake(),
+                "type": command.get("type") or SLASH_COMMAND, "description": command.get("description") or "",
+                "default_member_permissions": None if permissions is None else str(permissions),
+                "integration_types": command.get("integration_types") or [GUILD_INSTALL],
+                **({"guild_id": guild_id} if guild_id else {})}
 
     def command(self, name: str, guild: FakeGuild | None) -> dict:
         """The registered command a user would see in that place: the server's own first, then global."""

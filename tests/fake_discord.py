@@ -22,10 +22,12 @@ from typing import Callable
 from aiohttp import WSMsgType, web
 
 from bot.live_reply import WRITING_MARK
+from tests.contracts.discord_rest import DiscordContract, invalid_form_body, read_body
 from tests.fake_gateway import DISALLOWED_INTENTS, as_received, shard_of
 from tests.fake_ratelimit import ChannelLimits
 from tests.loopback import serve
 
+CONTENT_LIMIT = 2000  # characters in a bot's message
 FILE_LIMIT = 10 * 1024 * 1024  # a normal server's upload limit, as Discord enforces it
 CDN_URL_LIFETIME_S = 24 * 3600  # Discord's attachment URLs are issued for about a day (ex - is)
 CDN_GONE = "This content is no longer available."  # the CDN's 404 body for an expired or unsigned URL
@@ -51,9 +53,18 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
+MIGRATED_DISCRIMINATOR = "0"  # every person's account moved to unique usernames has discriminator "0"
+LEGACY_DISCRIMINATORS = 9999  # bot accounts kept the old system: a tag from 0001 to 9999
+
+
+def discriminator(user_id: str, bot: bool) -> str:
+    return f"{int(user_id) % LEGACY_DISCRIMINATORS + 1:04d}" if bot else MIGRATED_DISCRIMINATOR
+
+
 def user_payload(user_id: str, name: str, *, bot: bool = False, global_name: str | None = None) -> dict:
-    return {"id": user_id, "username": name, "discriminator": "0", "global_name": global_name,
-            "avatar": None, "bot": bot, "public_flags": 0}
+    """A user object with every field the spec's UserResponse requires."""
+    return {"id": user_id, "username": name, "discriminator": discriminator(user_id, bot), "global_name": global_name,
+            "avatar": None, "bot": bot, "public_flags": 0, "flags": 0, "primary_guild": None}
 
 
 @dataclass
@@ -113,6 +124,18 @@ def pinged(content: str, allowed: dict | None, replied_author: str | None) -> se
     return users | roles | everyone | replied
 
 
+DEFAULT_REFERENCE = 0  # message_reference.type: a reply (1 would be a forward)
+
+
+def reference_payload(sent: dict, channel_id: str) -> dict:
+    """The message_reference Discord answers: its own fields only, ids as strings (discord.py may send ints)."""
+    reference = {"type": sent.get("type") or DEFAULT_REFERENCE, "channel_id": str(sent.get("channel_id") or channel_id)}
+    for key in ("message_id", "guild_id"):
+        if sent.get(key) is not None:
+            reference[key] = str(sent[key])
+    return reference
+
+
 def json_response(data, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     # discord.py compares Content-Type literally; json_response() would add "; charset=utf-8".
     return web.Response(body=json.dumps(data).encode(), status=status,
@@ -123,10 +146,29 @@ def error(status: int, code: int, message: str) -> web.Response:
     return json_response({"code": code, "message": message}, status)
 
 
-def invalid_form_body(field_name: str, code: str, message: str) -> web.Response:
+def invalid_field(field_name: str, code: str, message: str) -> web.Response:
     """400 / 50035 with the error under the field, as Discord nests it (reference.mdx, "Error Messages")."""
-    return json_response({"code": 50035, "message": "Invalid Form Body",
-                          "errors": {field_name: {"_errors": [{"code": code, "message": message}]}}}, 400)
+    return invalid_form_body({field_name: {"_errors": [{"code": code, "message": message}]}})
+
+
+def content_too_long() -> web.Response:
+    """Discord's answer to a bot's message over 2,000 characters (the spec's 4,000 is for Nitro users)."""
+    return invalid_form_body({"content": {"_errors": [
+        {"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {CONTENT_LIMIT} or fewer in length."}]}})
+
+
+# A plain server's settings, as GUILD_CREATE carries them (the spec's GuildResponse requires each).
+GUILD_DEFAULTS = {
+    "icon": None, "description": None, "home_header": None, "splash": None, "discovery_splash": None, "banner": None,
+    "features": [], "application_id": None, "region": "deprecated", "afk_channel_id": None, "afk_timeout": 300,
+    "system_channel_id": None, "system_channel_flags": 0, "widget_enabled": False, "widget_channel_id": None,
+    "verification_level": 0, "default_message_notifications": 0, "mfa_level": 0, "explicit_content_filter": 0,
+    "max_presences": None, "max_members": 500000, "max_stage_video_channel_users": 50,
+    "max_video_channel_users": 25, "vanity_url_code": None, "premium_tier": 0, "premium_subscription_count": 0,
+    "preferred_locale": "en-US", "rules_channel_id": None, "safety_alerts_channel_id": None,
+    "public_updates_channel_id": None, "premium_progress_bar_enabled": False, "nsfw": False, "nsfw_level": 0,
+    "incidents_data": None,
+}
 
 
 class FakeDiscord:
@@ -163,6 +205,7 @@ class FakeDiscord:
         self._sent_event = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.contract = DiscordContract()  # every REST body checked against Discord's OpenAPI spec
         from tests.fake_interactions import FakeInteractions  # it builds on this module's parts
         self.interactions = FakeInteractions(self)
 
@@ -196,7 +239,12 @@ class FakeDiscord:
         return next((g for g in self.guilds if channel_id in g.channels.values()), None)
 
     async def start(self) -> "FakeDiscord":
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        self._runner, self.port = await serve(self.build_app())
+        return self
+
+    def build_app(self) -> web.Application:
+        """Every route this fake serves, each REST request held to Discord's OpenAPI spec (tests/contracts)."""
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self.contract.middleware])
         app.router.add_get("/gateway", self.gateway)
         api = "/api/v10"
         app.router.add_get(f"{api}/gateway/bot", self.bot_gateway)
@@ -212,8 +260,7 @@ class FakeDiscord:
         app.router.add_put(f"{api}/channels/{{channel_id}}/messages/{{message_id}}/reactions/{{emoji}}/@me",
                            self.add_own_reaction)
         self.interactions.add_routes(app, api)
-        self._runner, self.port = await serve(app)
-        return self
+        return app
 
     async def stop(self) -> None:
         for ws in list(self.sockets):
@@ -235,13 +282,18 @@ class FakeDiscord:
             "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})
 
     async def current_user(self, request: web.Request) -> web.Response:
-        return json_response(self.bot_user.payload())
+        # GET /users/@me answers the spec's UserPIIResponse: the user plus its account settings.
+        return json_response({**self.bot_user.payload(), "mfa_enabled": False, "locale": "en-US", "verified": True})
 
     async def application(self, request: web.Request) -> web.Response:
         return json_response({
-            "id": self.bot_user.id, "name": "LogBot", "description": "", "icon": None,
+            "id": self.bot_user.id, "name": "LogBot", "description": "", "icon": None, "type": None,
             "bot_public": True, "bot_require_code_grant": False, "owner": self.owner.payload(),
-            "verify_key": "0" * 64, "flags": 0,
+            "verify_key": "0" * 64, "flags": 0, "flags_new": "0", "redirect_uris": [],
+            "interactions_endpoint_url": None, "role_connections_verification_url": None,
+            "approximate_guild_count": len(self.guilds), "approximate_user_install_count": 0,
+            "approximate_user_authorization_count": 0, "explicit_content_filter": 0, "team": None,
+            "eligible_oauth2_scopes": [],
         })
 
     async def create_dm(self, request: web.Request) -> web.Response:
@@ -277,8 +329,8 @@ class FakeDiscord:
             return error(413, 40005, "Request entity too large")
         if not payload.get("content") and not payload.get("embeds") and not files:
             return error(400, 50006, "Cannot send an empty message")
-        if len(payload.get("content") or "") > 2000:
-            return error(400, 50035, "Invalid Form Body: content must be 2000 or fewer in length.")
+        if len(payload.get("content") or "") > CONTENT_LIMIT:
+            return content_too_long()
         content, reference = payload.get("content") or "", self._kept_reference(payload)
         replied_author = self.authors.get(str(reference["message_id"])) if reference else None  # int or str
         message = SentMessage(snowflake(), channel_id, content, payload.get("embeds") or [], files, reference,
@@ -298,16 +350,8 @@ class FakeDiscord:
         return web.Response(status=204)
 
     async def _read_message_body(self, request: web.Request) -> tuple[dict, dict[str, bytes]]:
-        if request.content_type != "multipart/form-data":
-            return await request.json(), {}
-        payload, files = {}, {}
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if part.name == "payload_json":
-                payload = json.loads(await part.text())
-            else:
-                files[part.filename] = bytes(await part.read())
-        return payload, files
+        payload, files = await read_body(request)  # the contract middleware has parsed (and validated) it
+        return payload or {}, files
 
     def _message_payload(self, message: SentMessage) -> dict:
         data = {
@@ -316,13 +360,13 @@ class FakeDiscord:
             "mention_everyone": False, "mentions": [], "mention_roles": [], "embeds": message.embeds,
             "attachments": [{"id": snowflake(), "filename": name, "size": len(data), "url": "", "proxy_url": ""}
                             for name, data in message.files.items()],
-            "pinned": False, "type": 19 if message.reference else 0, "flags": 0,
+            "pinned": False, "type": 19 if message.reference else 0, "flags": 0, "components": [],
         }
         guild = self.guild_of(message.channel_id)
         if guild is not None:
             data["guild_id"] = guild.id
         if message.reference:
-            data["message_reference"] = {**message.reference, "channel_id": message.channel_id}
+            data["message_reference"] = reference_payload(message.reference, message.channel_id)
         return data
 
     # -- edits, references, attachments, threads ---------------------------
@@ -340,8 +384,8 @@ class FakeDiscord:
         content = payload.get("content", message.content)
         if not content and not message.embeds:
             return error(400, 50006, "Cannot send an empty message")
-        if len(content) > 2000:
-            return error(400, 50035, "Invalid Form Body: content must be 2000 or fewer in length.")
+        if len(content) > CONTENT_LIMIT:
+            return content_too_long()
         message.content = content
         message.versions.append((asyncio.get_running_loop().time(), content))
         if self.on_edit is not None:
@@ -412,7 +456,8 @@ class FakeDiscord:
         self.threads[message_id] = parent
         await self._dispatch(self.socket_for(self.guild_of(parent)), "THREAD_CREATE", {
             "id": message_id, "guild_id": self.guild_of(parent).id, "parent_id": parent, "owner_id": owner.id,
-            "name": name, "type": 11, "message_count": 0, "member_count": 1, "rate_limit_per_user": 0,
+            "name": name, "type": 11, "message_count": 0, "member_count": 1, "total_message_sent": 0,
+            "rate_limit_per_user": 0,
             "flags": 0, "newly_created": True,
             "thread_metadata": {"archived": False, "auto_archive_duration": 1440, "archive_timestamp": now_iso(),
                                 "locked": False, "create_timestamp": now_iso()}})
@@ -421,7 +466,8 @@ class FakeDiscord:
     def _reference(self, reply_to: str) -> dict:
         """message_reference and referenced_message of a reply, and whom it pings (Discord's default)."""
         referenced = self.messages[reply_to]
-        return {"message_reference": {"message_id": reply_to, "channel_id": referenced["channel_id"],
+        return {"message_reference": {"type": DEFAULT_REFERENCE, "message_id": reply_to,
+                                      "channel_id": referenced["channel_id"],
                                       **({"guild_id": referenced["guild_id"]} if "guild_id" in referenced else {})},
                 "referenced_message": referenced, "type": 19}
 
@@ -453,7 +499,7 @@ class FakeDiscord:
         if not reference or str(reference.get("message_id")) in self.messages:
             return None
         if reference.get("fail_if_not_exists", True):
-            return invalid_form_body("message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")
+            return invalid_field("message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")
         return None
 
     def _kept_reference(self, payload: dict) -> dict | None:
@@ -490,7 +536,7 @@ class FakeDiscord:
 
     def _channel_payloads(self, guild: FakeGuild) -> list[dict]:
         return [{"id": cid, "type": 0, "name": name, "position": i, "permission_overwrites": self._overwrites(cid),
-                 "nsfw": False} for i, (name, cid) in enumerate(guild.channels.items())]
+                 "nsfw": False, "flags": 0, "guild_id": guild.id} for i, (name, cid) in enumerate(guild.channels.items())]
 
     def _overwrites(self, channel_id: str) -> list[dict]:
         denied = self.bot_denied.get(channel_id)
@@ -562,15 +608,20 @@ class FakeDiscord:
             await ws.send_json(payload)
 
     def _member_payload(self, user: FakeUser, guild: FakeGuild) -> dict:
+        """A guild member without its `user` (as MESSAGE_CREATE carries it): the spec's required fields."""
         return {"roles": [guild.admin_role_id] if user.id in guild.admins else [], "joined_at": now_iso(),
-                "nick": guild.nicks.get(user.id), "deaf": False, "mute": False, "flags": 0}
+                "nick": guild.nicks.get(user.id), "deaf": False, "mute": False, "flags": 0, "avatar": None,
+                "banner": None, "communication_disabled_until": None, "pending": False, "premium_since": None}
 
     def _guild_payload(self, guild: FakeGuild) -> dict:
-        role = {"color": 0, "hoist": False, "managed": False, "mentionable": False, "icon": None, "flags": 0}
+        """GUILD_CREATE: a guild object (the spec's GuildResponse) plus the gateway's extra fields."""
+        role = {"color": 0, "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
+                "hoist": False, "managed": False, "mentionable": False, "icon": None, "unicode_emoji": None, "flags": 0}
         return {
-            "id": guild.id, "name": guild.name, "icon": None, "owner_id": guild.owner.id,
-            "premium_tier": 0, "member_count": len(guild.members), "large": False, "features": [],
+            **GUILD_DEFAULTS, "id": guild.id, "name": guild.name, "owner_id": guild.owner.id,
+            "member_count": len(guild.members), "large": False, "joined_at": now_iso(),
             "emojis": [], "stickers": [], "threads": [], "voice_states": [], "presences": [],
+            "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
             "roles": [
                 {**role, "id": guild.id, "name": "@everyone", "position": 0, "permissions": str(EVERYONE_PERMISSIONS)},
                 {**role, "id": guild.admin_role_id, "name": "Admin", "position": 1,
@@ -607,7 +658,7 @@ class FakeDiscord:
             "id": message_id, "channel_id": channel_id,
             "author": author.payload(), "content": content, "timestamp": now_iso(), "edited_timestamp": None,
             "tts": False, "mention_everyone": False, "mention_roles": [], "attachments": list(attachments),
-            "embeds": [],
+            "embeds": [], "components": [],
             "pinned": False, "type": 0, "flags": 0,
             "mentions": [{**u.payload(), **({"member": self._member_payload(u, guild)} if guild else {})}
                          for u in mentioned],

@@ -29,6 +29,19 @@ BUTTON = 2
 GUILD_CONTEXT, BOT_DM_CONTEXT = 0, 1
 
 
+def numbered(components: list[dict]) -> list[dict]:
+    """Components as Discord answers them: each with an `id`, numbered 1, 2, ... in order where the
+    sender gave none (rows before the buttons in them)."""
+    counter = iter(range(1, 1_000))
+
+    def number(component: dict) -> dict:
+        component = {**component, "id": component.get("id") or next(counter)}
+        if "components" in component:
+            component["components"] = [number(child) for child in component["components"]]
+        return component
+    return [number(component) for component in components]
+
+
 @dataclass
 class Answer:
     """A message the bot posted in answer to an interaction, as Discord holds it."""
@@ -54,6 +67,7 @@ class Answer:
         for key in ("content", "embeds", "components"):
             if key in payload:
                 setattr(self, key, payload[key] or ([] if key != "content" else ""))
+        self.components = numbered(self.components)
         self.files.update(files)
         self.flags &= ~LOADING
 
@@ -111,13 +125,15 @@ class FakeInteractions:
         interaction.callback_type = kind
         message = self._callback_message(interaction, kind, data, files)
         self._answered.set()
-        resource = {"type": kind, **({"message": self._payload(message, interaction)} if message else {})}
+        # Discord's callback resource carries a message for types 4 and 7 only (the spec's oneOf).
+        resource = {"resource": {"type": kind, "message": self._payload(message, interaction)}} \
+            if message and kind in (CHANNEL_MESSAGE, UPDATE_MESSAGE) else {}
         return json_response({
             "interaction": {"id": interaction.id, "type": interaction.type, "activity_instance_id": None,
-                            "response_message_id": message.id if message else None,
+                            **({"response_message_id": message.id} if message else {}),
                             "response_message_loading": kind == DEFERRED_MESSAGE,
                             "response_message_ephemeral": bool(message and message.ephemeral)},
-            "resource": resource,
+            **resource,
         })
 
     def _callback_message(self, interaction: FakeInteraction, kind: int, data: dict, files: dict) -> Answer | None:
@@ -184,13 +200,22 @@ class FakeInteractions:
             "components": message.components, "pinned": False, "type": 20, "flags": message.flags,
             "attachments": [{"id": snowflake(), "filename": name, "size": len(data), "url": "", "proxy_url": ""}
                             for name, data in message.files.items()],
-            "interaction_metadata": {"id": interaction.id, "type": interaction.type,
-                                     "user": interaction.user.payload(), "authorizing_integration_owners": {}},
+            "interaction_metadata": self._metadata(interaction),
         }
         guild = self.discord.guild_of(message.channel_id)
         if guild is not None:
             data["guild_id"] = guild.id
         return data
+
+    def _metadata(self, interaction: FakeInteraction) -> dict:
+        """interaction_metadata: who ran it, where it was installed, and for a button the message pressed."""
+        guild = self.discord.guild_of(interaction.channel_id)
+        owners = {"0": guild.id} if guild else {"1": interaction.user.id}
+        metadata = {"id": interaction.id, "type": interaction.type, "user": interaction.user.payload(),
+                    "authorizing_integration_owners": owners}
+        if interaction.type == MESSAGE_COMPONENT:
+            metadata["interacted_message_id"] = interaction.target.id
+        return metadata
 
     # -- what tests do ----------------------------------------------------
 

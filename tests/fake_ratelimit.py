@@ -18,6 +18,7 @@ from aiohttp import web
 
 MESSAGES_PER_WINDOW = 5  # sends and edits in one channel ...
 WINDOW_S = 5.0  # ... per this many seconds (Discord's documented order of magnitude)
+RATE_LIMITED = 0  # the `code` Discord's 429 body carries for a per-route limit (its global limit's too)
 MESSAGE_BUCKET = "fake-channel-messages"  # the bucket hash of POST and PATCH on channel messages
 
 
@@ -54,7 +55,8 @@ class ChannelLimits:
         if not over:
             return headers, None
         self.refused += 1
-        body = {"message": "You are being rate limited.", "retry_after": round(reset_after, 3), "global": False}
+        body = {"message": "You are being rate limited.", "retry_after": round(reset_after, 3), "global": False,
+                "code": RATE_LIMITED}  # the spec's RatelimitedResponse: an Error (code, message) plus the wait
         refusal = web.Response(body=json.dumps(body).encode(), status=429, headers={
             **headers, "Content-Type": "application/json", "Retry-After": str(math.ceil(reset_after)),
             "X-RateLimit-Scope": "user", "Via": "1.1 google"})

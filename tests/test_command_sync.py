@@ -111,3 +111,25 @@ async def test_follow_ups_end_with_the_token_after_fifteen_minutes(harness, capl
     assert interaction.callback_type == 5 and interaction.original.loading  # deferred in time, then nothing
     assert [r.getMessage() for r in caplog.records if r.name == "bot.command_rules"] == [
         "/export could not be answered: its 15 minutes for follow-ups are over (Invalid Webhook Token)"]
+
+
+class BotWithATooLongDescription(ConversationBot):
+    """A release whose new command's description is one character over Discord's 100."""
+
+    async def setup_hook(self) -> None:
+        @app_commands.command(name="ping", description="x" * 101)
+        async def ping(interaction):
+            await interaction.response.send_message("pong")
+
+        self.tree.add_command(ping)
+        await super().setup_hook()
+
+
+async def test_a_registration_discord_refuses_is_one_line_naming_the_field_and_the_bot_runs_on(
+        settings, discord_server, caplog):
+    with caplog.at_level(logging.ERROR, logger="bot.command_sync"):
+        await start_and_stop(settings, BotWithATooLongDescription)  # became ready: it runs, with its ! commands
+    [record] = [r for r in caplog.records if r.name == "bot.command_sync"]
+    assert "\n" not in record.getMessage()
+    assert record.getMessage().endswith("400 50035: /ping description: Must be between 1 and 100 in length.")
+    assert discord_server.interactions.commands.registered == {}  # refused whole: not even the valid ones
