@@ -115,6 +115,8 @@ async def visit_all(log_path, urls_of) -> list[tuple]:
                     await page.wait_for_selector(CHART_READY, state="attached", timeout=CHART_TIMEOUT_MS)
                     await page.wait_for_load_state("networkidle")
                 violations = await page.evaluate("window.__violations || []")
+                # A `javascript:` link from a message would run on a click; none may be made from the log.
+                assert await page.locator('a[href^="javascript:" i]').count() == 0, url
                 seen.append((url, ",".join(ran[before:]), violations,
                              response.headers.get("content-security-policy", ""),
                              await page.locator("[id^=chart-] tbody td").all_inner_texts()))
