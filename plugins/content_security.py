@@ -4,11 +4,13 @@ Each request gets a fresh nonce. The Jinja extension below adds `nonce="..."` to
 the *source* of every template (Datasette's, the plugins', ours), before it is compiled; text rendered into a
 page (a display name, a message) is never template source, so markup injected through it gets no nonce and
 its inline scripts and `on...=` handlers are refused by the browser. Datasette 0.65 and its plugins write
-five inline scripts (closing menus, the SQL editor, the table's facet flag, the dashboards' chart calls,
-datasette-leaflet's URLs): with nonces they keep working, with no hash list to keep in step with upgrades.
+inline scripts (closing menus, the SQL editor, the table's facet flag, the dashboards' chart calls,
+datasette-leaflet's URLs, the notebook export): with nonces they keep working, with no list of hashes to
+keep in step with upgrades.
 
-'unsafe-eval': Vega compiles its chart specs' expressions with `Function` (vega.min.js 5, bundled by
-datasette-dashboards 0.8, has no CSP-safe interpreter); it does not let inline scripts or handlers run.
+'unsafe-eval': Vega compiles its charts' expressions with `Function`, and the Vega that datasette-dashboards
+0.8 bundles (with Vega-Lite 6.4.1) has no CSP-safe interpreter: without it every dashboard chart reported a
+`script-src eval` violation and drew nothing. It lets no inline script or handler run.
 Styles stay inline-allowed: Datasette's templates and Vega set style attributes and <style> blocks.
 """
 
