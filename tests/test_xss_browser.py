@@ -72,7 +72,9 @@ def pages(user: str, name: str) -> list[str]:
         f"{table}?_facet=display_name", f"{table}.transcript", f"{table}/1.transcript",
         "/conversation_logs/user_history.transcript?" + urlencode({"user": name}),
         "/conversation_logs/user_history?" + urlencode({"user": name}),
-        "/conversation_logs/ratings", "/conversation_logs/user_names",
+        "/conversation_logs/ratings", "/conversation_logs/user_names", f"{table}.Notebook",
+        "/conversation_logs?" + urlencode({"sql": "select display_name, user_name, user_message, attachments "
+                                                  "from conversations"}),
         *canned_queries({"guild": GUILD, "user": user, "limit": ""}),
     ]
 
@@ -92,8 +94,8 @@ VIOLATIONS = """document.addEventListener('securitypolicyviolation', e => {
 
 
 async def visit_all(log_path, urls_of) -> list[tuple]:
-    """(url, what ran, CSP violations, the CSP header, the text of the charts' table cells) for every page,
-    in a browser logged in as the owner."""
+    """(url, what ran, CSP violations, the CSP header, the text of the charts' table cells, whether a payload
+    shows as text) for every page, in a browser logged in as the owner."""
     env = {"DATASETTE_REQUIRE_LOGIN": "1", "DATASETTE_PASSWORD_HASH": hash_password(PASSWORD, iterations=FAST)}
     process, base = await start_datasette(log_path, env)
     seen = []
@@ -119,7 +121,8 @@ async def visit_all(log_path, urls_of) -> list[tuple]:
                 assert await page.locator('a[href^="javascript:" i]').count() == 0, url
                 seen.append((url, ",".join(ran[before:]), violations,
                              response.headers.get("content-security-policy", ""),
-                             await page.locator("[id^=chart-] tbody td").all_inner_texts()))
+                             await page.locator("[id^=chart-] tbody td").all_inner_texts(),
+                             "alert(" in await page.inner_text("body")))
             await browser.close()
     finally:
         await stop(process)
@@ -134,7 +137,11 @@ async def test_no_script_from_user_text_runs_on_any_page(tmp_path):
     assert [url for url, _, _, policy, *_ in seen if not refuses_inline_script(policy)] == []
     # The CSP is the second line: the top-users chart itself writes the name as text, not as markup
     # (users 201 and 202 go by that name).
-    assert {url: cells.count(NAME) for url, *_, cells in seen if url.startswith(DASHBOARD)} == {
+    # The payloads did reach the pages that show the log's text: shown, as text.
+    shown = {url for url, *_, payload_as_text in seen if payload_as_text}
+    assert {url for url in pages("201", NAME) if "transcript" in url or "conversations" in url
+            and "Notebook" not in url} - shown == set()
+    assert {url: cells.count(NAME) for url, *_, cells, _ in seen if url.startswith(DASHBOARD)} == {
         url: 2 for url in pages("201", NAME) if url.startswith(DASHBOARD)}
 
 
