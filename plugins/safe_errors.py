@@ -40,8 +40,8 @@ def status_and_info(exception: Exception) -> tuple[int, dict, str | None]:
     """(status, the error's JSON fields, title), as Datasette's own handler decides them."""
     if isinstance(exception, Base400):
         return exception.status, {"error": exception.args[0] if exception.args else ""}, None
-    if isinstance(exception, DatasetteError) and client_error(exception):
-        return 400, {"error": client_error(exception)}, "Bad request"
+    if isinstance(exception, DatasetteError) and (line := client_error(exception)):
+        return 400, {"error": line}, "Bad request"
     if isinstance(exception, DatasetteError):
         message = Markup(exception.message) if exception.message_is_html else exception.message
         return exception.status, {**exception.error_dict, "error": message}, exception.title
