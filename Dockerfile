@@ -1,8 +1,13 @@
 # One machine runs everything: `python -m bot all` (the bot and Datasette under `litestream replicate -exec`).
+# .dockerignore keeps .env, the databases, spools, .venv and .git out of the build context and so the image.
 FROM python:3.11-slim
+# uid 10001: no user of the host or of the base image has it.
+RUN useradd --create-home --uid 10001 --user-group bot && mkdir -p /data && chown bot:bot /data
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 ENV CONVERSATION_LOG_DB=/data/conversation_logs.db BOT_MEMORY_DB=/data/bot_memory.db PORT=8080
+# Starts as root only to hand a root-owned volume to `bot`, then runs everything as `bot` (see the script).
+ENTRYPOINT ["/app/deploy/docker-entrypoint.sh"]
 CMD ["python", "-m", "bot", "--env-file", "/dev/null", "all"]

@@ -22,7 +22,7 @@ console: $(VENV)/.installed
 # Datasette on this machine only (127.0.0.1:8001), no login.
 web: $(VENV)/.installed
 	$(PY) -m bot migrate
-	$(VENV)/bin/datasette serve "$${CONVERSATION_LOG_DB:-conversation_logs.db}" --metadata metadata.yml --plugins-dir plugins --host 127.0.0.1 --port 8001 $(DATASETTE_SETTINGS)
+	$(VENV)/bin/datasette serve "$${CONVERSATION_LOG_DB:-conversation_logs.db}" --metadata metadata.yml --plugins-dir plugins --template-dir templates --host 127.0.0.1 --port 8001 $(DATASETTE_SETTINGS)
 
 # Both Procfile processes (bot and Datasette behind a login) on one file, as on a server.
 start: $(VENV)/.installed

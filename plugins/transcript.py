@@ -51,8 +51,7 @@ def can_render(columns):
 
 
 async def render(datasette, request, rows, columns):
-    exchanges = sorted(({**dict(zip(columns, row, strict=True)), "attached": []} for row in rows),
-                       key=lambda e: (e.get("timestamp") or "", e.get("id") or 0))
+    exchanges = sorted(({**dict(zip(columns, row, strict=True)), "attached": []} for row in rows), key=oldest_first)
     for exchange in exchanges:
         exchange["attached"] = attached(exchange.get("attachments"))
         exchange["cut"] = INCOMPLETE_STOPS.get(exchange.get("stop_reason"), "")
@@ -65,15 +64,30 @@ async def render(datasette, request, rows, columns):
     return Response.html(html)
 
 
+def oldest_first(exchange: dict) -> tuple:
+    """By time, then id. Any query can be rendered, so a column may mix types (text and numbers) or lack
+    values: compared as text, never as mixed Python types, which would be a 500."""
+    number = exchange.get("id")
+    return (str(exchange.get("timestamp") or ""), number if isinstance(number, int) else 0, str(number or ""))
+
+
 def attached(column: str | None) -> list[str]:
     """One line per attachment of the `attachments` column: what it was and whether Claude saw it."""
     try:
         items = json.loads(column) if column else []
     except (TypeError, ValueError):
         return [f"attachments (unreadable): {column}"]
-    return [f"{a.get('name')} ({a.get('type') or 'unknown type'}, {a.get('size', 0):,} bytes, "
-            f"{'sent to Claude' if a.get('status') == 'sent' else 'refused: ' + str(a.get('reason'))})"
-            for a in items]
+    if not isinstance(items, list):
+        return [f"attachments (unreadable): {column}"]
+    return [described(item) for item in items]
+
+
+def described(item) -> str:
+    """The bot writes {name, type, size, status, reason}; anything else (a crafted query) is shown, not fatal."""
+    if not isinstance(item, dict) or not isinstance(item.get("size", 0), int):
+        return f"attachment (unreadable): {json.dumps(item)}"
+    outcome = "sent to Claude" if item.get("status") == "sent" else f"refused: {item.get('reason')}"
+    return f"{item.get('name')} ({item.get('type') or 'unknown type'}, {item.get('size', 0):,} bytes, {outcome})"
 
 
 @hookimpl

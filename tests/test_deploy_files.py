@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,3 +67,109 @@ def test_systemd_accepts_the_unit_installed_here(tmp_path):
     unit.write_text(text)
     done = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+# Issue 20, item 4: the image carries no secret and runs as a non-root user.
+
+
+def dockerignore_patterns() -> list[str]:
+    lines = (PROJECT / ".dockerignore").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def pattern_regex(pattern: str) -> re.Pattern:
+    """Docker's pattern syntax: anchored at the context's root, `**` any number of directories, `*` and `?`
+    within one name. A pattern that matches a directory leaves out everything under it."""
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+        else:
+            out += {"*": "[^/]*", "?": "[^/]"}.get(pattern[i], re.escape(pattern[i]))
+            i += 1
+    return re.compile(out + "(?:/.*)?")
+
+
+def ignored(path: str, patterns: list[str]) -> bool:
+    """Whether Docker leaves `path` out of the build context: the last pattern that matches decides."""
+    verdict = False
+    for pattern in patterns:
+        exception = pattern.startswith("!")
+        if pattern_regex(pattern.removeprefix("!").strip("/")).fullmatch(path):
+            verdict = not exception
+    return verdict
+
+
+LEFT_OUT = [".env", ".env.local", "conversation_logs.db", "conversation_logs.db-wal", "bot_memory.db-shm",
+            "data/conversation_logs.db", "data/bot_memory.db-wal", "conversation_logs.db.spool.jsonl",
+            "conversation_logs.db.spool.jsonl.lock", "slash_commands.json", ".venv/bin/python", ".git/config",
+            ".git", "artifacts/screenshots/table.png", ".pytest_cache/v/cache/nodeids", "bot/__pycache__/x.pyc",
+            "conversation_export_2026.csv.gz", "BENCHMARKS-results.md", ".conversation_logs.db-litestream/x",
+            ".litestream.yml", "conversation_logs.db.reserve"]
+KEPT = ["bot/__main__.py", "bot/store/migrations.py", "plugins/login.py", "metadata.yml", "Procfile",
+        "requirements.txt", ".env.example", "deploy/docker-entrypoint.sh", "templates/dashboard_view.html"]
+
+
+def test_the_docker_context_leaves_out_secrets_databases_spools_venv_and_history():
+    patterns = dockerignore_patterns()
+    assert [path for path in LEFT_OUT if not ignored(path, patterns)] == []
+    assert [path for path in KEPT if ignored(path, patterns)] == []
+
+
+def test_the_matcher_follows_dockers_rules():
+    assert ignored("a.db", ["*.db"]) and not ignored("data/a.db", ["*.db"])  # anchored at the root
+    assert ignored("data/a.db", ["**/*.db"]) and ignored(".venv/lib/x.py", [".venv"])
+    assert not ignored(".env.example", [".env*", "!.env.example"])
+
+
+def test_the_image_runs_as_an_unprivileged_user():
+    lines = (PROJECT / "Dockerfile").read_text().splitlines()
+    [useradd] = [line for line in lines if "useradd" in line]
+    assert int(re.search(r"--uid (\d+)", useradd)[1]) >= 1000 and " bot" in useradd
+    [entrypoint] = [line for line in lines if line.startswith("ENTRYPOINT ")]
+    script = PROJECT / json.loads(entrypoint.removeprefix("ENTRYPOINT "))[0].removeprefix("/app/")
+    text = script.read_text()
+    # As root it only hands the volume to `bot`, then every process runs as `bot`.
+    assert "exec setpriv --reuid=bot --regid=bot" in text and text.rstrip().endswith('exec "$@"')
+    assert os.access(script, os.X_OK)
+    assert subprocess.run(["sh", "-n", str(script)]).returncode == 0
+
+
+def test_fly_and_render_ask_the_operator_for_the_cookie_secret():
+    render = yaml.safe_load((PROJECT / "render.yaml").read_text())
+    [secret] = [v for v in render["services"][0]["envVars"] if v["key"] == "DATASETTE_SECRET"]
+    assert secret == {"key": "DATASETTE_SECRET", "sync": False}  # set in the dashboard, never a value here
+    fly_text = (PROJECT / "fly.toml").read_text()
+    fly = tomllib.loads(fly_text)
+    assert "DATASETTE_SECRET" not in fly.get("env", {})
+    [line] = [line for line in fly_text.splitlines() if "DATASETTE_SECRET=" in line]
+    assert line.startswith("#") and "fly secrets set" in fly_text
+
+
+def docker_usable() -> str | None:
+    """None when this machine can build images, else why not."""
+    if shutil.which("docker") is None:
+        return "docker is not installed"
+    info = subprocess.run(["docker", "info"], capture_output=True, text=True)
+    return None if info.returncode == 0 else f"docker cannot run here: {info.stderr.strip().splitlines()[-1]}"
+
+
+def test_the_built_image_holds_no_env_or_database(tmp_path):
+    reason = docker_usable()
+    if reason:
+        pytest.skip(reason)
+    tag = "conversation-log-bot:test-no-secrets"
+    planted = [PROJECT / ".env.dockertest", PROJECT / "planted-dockertest.db"]
+    for path in planted:
+        path.write_text("DISCORD_TOKEN=planted\n")
+    try:
+        subprocess.run(["docker", "build", "-q", "-t", tag, str(PROJECT)], check=True, capture_output=True)
+    finally:
+        for path in planted:
+            path.unlink()
+    listing = subprocess.run(["docker", "run", "--rm", "--entrypoint", "sh", tag, "-c",
+                              "find /app -name '.env*' -o -name '*.db*' -o -name '.venv' -o -name '.git'; id -u bot"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert listing[:-1] == ["/app/.env.example"] and listing[-1] == "10001"

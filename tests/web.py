@@ -16,6 +16,7 @@ from bot.store import ConversationLog, Exchange
 PROJECT = Path(__file__).resolve().parent.parent
 METADATA = PROJECT / "metadata.yml"
 PLUGINS = PROJECT / "plugins"
+TEMPLATES = PROJECT / "templates"
 
 
 def procfile_web() -> tuple[dict[str, str], list[str]]:
@@ -64,7 +65,8 @@ def datasette_for(db_path: Path, config: dict | None = None, secret: str | None 
     settings = {name: {"on": True, "off": False}.get(value, value) for name, value in procfile_settings().items()}
     settings = {name: int(value) if isinstance(value, str) and value.isdigit() else value
                 for name, value in settings.items()}
-    return Datasette([str(db_path)], metadata=metadata, plugins_dir=str(PLUGINS), settings=settings, secret=secret)
+    return Datasette([str(db_path)], metadata=metadata, plugins_dir=str(PLUGINS), template_dir=str(TEMPLATES),
+                     settings=settings, secret=secret)
 
 
 PEOPLE = [("101", "alice", "Alice A."), ("102", "bob", "Bobby"), ("103", "Robert'); DROP TABLE x;--", "<b>r</b>")]

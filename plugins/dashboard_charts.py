@@ -1,0 +1,21 @@
+"""Serves dashboard_charts.js, the script templates/dashboard_*.html load after datasette-dashboards' own:
+its table and metric charts write query results as text (see the script). A plugins-dir plugin has no
+static directory of its own, hence this route."""
+
+from pathlib import Path
+
+from datasette import hookimpl
+from datasette.utils.asgi import Response
+
+PATH = "/-/conversation-log/dashboard-charts.js"
+SCRIPT = Path(__file__).with_name("dashboard_charts.js")
+
+
+async def dashboard_charts(request):
+    return Response(SCRIPT.read_text(), content_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "no-cache"})
+
+
+@hookimpl
+def register_routes():
+    return [(f"^{PATH}$", dashboard_charts)]
