@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
+import logging
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -13,9 +15,14 @@ from ..scope import Scope
 from .exchange import Exchange, utc_now_text
 from .reads import Reads
 from .migrations import TABLE
+from .privacy import Privacy, write_mark
 from .schema import BUSY_TIMEOUT_S, migrate
 from .spool import Backlog, Spool
 from .writer import CHECKPOINT_SECONDS, MAX_BATCH, WAL_LIMIT_BYTES, Writer
+
+log = logging.getLogger(__name__)
+
+FTS_TABLE = f"{TABLE}_fts"
 
 
 class ConversationLog(Reads):
@@ -33,17 +40,21 @@ class ConversationLog(Reads):
         self.writer = Writer(self.path, self.backlog, checkpoint_seconds=checkpoint_seconds, max_batch=max_batch,
                              busy_timeout=busy_timeout, wal_limit_bytes=wal_limit_bytes,
                              own_checkpoints=own_checkpoints)
+        self.privacy = Privacy(self.path, busy_timeout)
+        self._index_holds_deleted = False  # only the writer thread reads or sets it
 
     def open(self) -> "ConversationLog":
         """Migrate the file, keep the disk reserve, and start the writer (which replays the spool)."""
         migrate(self.path)
         self.spool.keep_reserve()
+        self.privacy.open()
         self.writer.start()
         return self
 
     def close(self) -> None:
         """Write everything handed over so far, then stop the writer."""
         self.writer.stop()
+        self.privacy.close()
 
     def __enter__(self) -> "ConversationLog":
         return self.open()
@@ -68,12 +79,16 @@ class ConversationLog(Reads):
         gone = Scope.own(user_id, scope.guild_id)
 
         def work(db: Database) -> int:
+            channels = None if scope.is_everything else frozenset(row[0] for row in db.execute(
+                f"select distinct channel_id from {TABLE} c where c.user_id = :user and {where}", params))
+            write_mark(db, user_id, time.time(), channels)  # every process's memory drops the user's turns
             db.execute(f"delete from ratings where rater_id = :user and {given_here}", params)
             db.execute(f"delete from ratings where reply_message_id in "
                        f"(select c.reply_message_id from {TABLE} c where c.user_id = :user and {where})", params)
             deleted = db.execute(f"delete from {TABLE} as c where c.user_id = :user and {where}", params).rowcount
+            self._index_holds_deleted |= deleted > 0
             return deleted + self.backlog.drop(lambda row: not gone.admits(row))
-        return self.run_job(work)
+        return self._then_clean_index(self.run_job(work))
 
     def delete_older_than(self, days: float) -> Future:
         """Retention: delete exchanges older than `days`. Resolves to the count."""
@@ -81,8 +96,28 @@ class ConversationLog(Reads):
 
         def work(db: Database) -> int:
             deleted = db.execute(f"delete from {TABLE} where timestamp < ?", [cutoff]).rowcount
+            self._index_holds_deleted |= deleted > 0
             return deleted + self.backlog.drop(lambda row: row["timestamp"] >= cutoff)
-        return self.run_job(work)
+        return self._then_clean_index(self.run_job(work))
+
+    def _then_clean_index(self, deleting: Future) -> Future:
+        """Queue the index clean-up behind a delete and return the delete's own future, so the answer
+        does not wait for it; it runs before any row handed over later, and before the next checkpoint."""
+        self.run_job(self._clean_index).add_done_callback(_log_failed_clean_up)
+        return deleting
+
+    def _clean_index(self, db: Database) -> None:
+        """Rewrite the search index without the deleted rows' words.
+
+        An external-content FTS5 delete only writes tombstones: the old segment keeps the words until a
+        merge rewrites it, which for a large segment may be never. SQLite 3.40 (this Python, Debian 12)
+        has no FTS5 'secure-delete' (3.44+), so 'optimize' merges every segment into one; secure_delete
+        (schema.connect) zeroes the freed pages. Several deletes queued together share one rewrite.
+        """
+        if not self._index_holds_deleted:
+            return
+        db.execute(f"insert into {FTS_TABLE}({FTS_TABLE}) values ('optimize')")
+        self._index_holds_deleted = False
 
     def set_reply_id(self, message_id: str, reply_message_id: str) -> Future:
         return self.run_job(lambda db: db.execute(
@@ -113,6 +148,13 @@ class ConversationLog(Reads):
             if opted_out:
                 db.execute("insert or ignore into opt_outs (user_id, opted_out_at) values (?, ?)",
                            [user_id, utc_now_text()])
+                write_mark(db, user_id, time.time(), None)  # nothing of theirs stays in any process's memory
             else:
                 db.execute("delete from opt_outs where user_id = ?", [user_id])
         return self.run_job(work)
+
+
+def _log_failed_clean_up(done: Future) -> None:
+    if done.exception() is not None:
+        log.warning("search index clean-up after a delete failed (%s); the next delete tries again",
+                    done.exception())

@@ -239,3 +239,16 @@ def m016_rating_totals(db: Database) -> None:
     CREATE TRIGGER rating_scores_after_reply_update AFTER UPDATE OF user_id, guild_id ON conversations
       WHEN new.reply_message_id IS NOT NULL BEGIN {SCORE_MOVED} END;
     """)
+
+
+@migrations()
+def m019_memory_forgets(db: Database) -> None:
+    """When a user's memory was forgotten (everywhere, or in one channel), so that every process drops
+    those turns from its own bot_memory.db (bot/store/privacy.py); kept MARKS_KEEP_S (a day)."""
+    db.executescript("""
+    CREATE TABLE memory_forgets (id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, channel_id TEXT,
+                                 everywhere INTEGER NOT NULL CHECK (everywhere = (channel_id IS NULL)),
+                                 forgotten_at REAL NOT NULL);
+    CREATE INDEX memory_forgets_user ON memory_forgets (user_id, forgotten_at);
+    CREATE INDEX memory_forgets_at ON memory_forgets (forgotten_at);
+    """)
