@@ -59,12 +59,16 @@ def test_retention_leaves_the_words_in_neither_the_index_nor_the_file(tmp_path):
     assert bytes_with(path, SECRET) == 0
 
 
-def test_the_clean_up_runs_after_the_answer_without_a_restart(tmp_path):
+def test_the_clean_up_runs_after_the_answer_while_rows_keep_coming(tmp_path):
     path = tmp_path / "log.db"
     store = filled_log(path)
-    store.forget("alice").result()
-    store.run_job(lambda db: None).result()  # the writer runs jobs in order: the clean-up is done
+    store.forget("alice").result()  # the answer: the delete is committed, the clean-up queued behind it
+    for n in range(200):  # the clean-up goes on in slices between rows, with no restart
+        store.submit(exchange(n, user_id="carol", user_message=f"later {n}", message_id=f"later{n}")).result()
+        if index_blocks_with(path, SECRET) == 0:
+            break
     assert index_blocks_with(path, SECRET) == 0
+    assert len(list(Database(path)["conversations"].search("later"))) == n + 1
     store.close()
 
 

@@ -16,7 +16,7 @@ from .exchange import Exchange, utc_now_text
 from .reads import Reads
 from .migrations import TABLE
 from .privacy import Privacy, write_mark
-from .schema import BUSY_TIMEOUT_S, migrate
+from .schema import BUSY_TIMEOUT_S, StoreError, migrate
 from .spool import Backlog, Spool
 from .writer import CHECKPOINT_SECONDS, MAX_BATCH, WAL_LIMIT_BYTES, Writer
 
@@ -41,7 +41,7 @@ class ConversationLog(Reads):
                              busy_timeout=busy_timeout, wal_limit_bytes=wal_limit_bytes,
                              own_checkpoints=own_checkpoints)
         self.privacy = Privacy(self.path, busy_timeout)
-        self._index_holds_deleted = False  # only the writer thread reads or sets it
+        self._index_holds_deleted = False  # set and cleared on the writer thread only
 
     def open(self) -> "ConversationLog":
         """Migrate the file, keep the disk reserve, and start the writer (which replays the spool)."""
@@ -86,9 +86,9 @@ class ConversationLog(Reads):
             db.execute(f"delete from ratings where reply_message_id in "
                        f"(select c.reply_message_id from {TABLE} c where c.user_id = :user and {where})", params)
             deleted = db.execute(f"delete from {TABLE} as c where c.user_id = :user and {where}", params).rowcount
-            self._index_holds_deleted |= deleted > 0
+            self._note_deleted(db, deleted)
             return deleted + self.backlog.drop(lambda row: not gone.admits(row))
-        return self._then_clean_index(self.run_job(work))
+        return self.run_job(work)
 
     def delete_older_than(self, days: float) -> Future:
         """Retention: delete exchanges older than `days`. Resolves to the count."""
@@ -96,28 +96,45 @@ class ConversationLog(Reads):
 
         def work(db: Database) -> int:
             deleted = db.execute(f"delete from {TABLE} where timestamp < ?", [cutoff]).rowcount
-            self._index_holds_deleted |= deleted > 0
+            self._note_deleted(db, deleted)
             return deleted + self.backlog.drop(lambda row: row["timestamp"] >= cutoff)
-        return self._then_clean_index(self.run_job(work))
+        return self.run_job(work)
 
-    def _then_clean_index(self, deleting: Future) -> Future:
-        """Queue the index clean-up behind a delete and return the delete's own future, so the answer
-        does not wait for it; it runs before any row handed over later, and before the next checkpoint."""
-        self.run_job(self._clean_index).add_done_callback(_log_failed_clean_up)
-        return deleting
+    @property
+    def cleaning_index(self) -> bool:
+        """Whether the search index still holds deleted rows' words (its clean-up is under way)."""
+        return self._index_holds_deleted
+
+    def _note_deleted(self, db: Database, deleted: int) -> None:
+        """In a delete's job: start cleaning the search index, unless a clean-up is already under way."""
+        if deleted and not self._index_holds_deleted:
+            self._index_holds_deleted = True
+            self._queue_clean_up(db)
+
+    def _queue_clean_up(self, db: Database) -> None:
+        try:  # after the delete's answer, before the rows and jobs handed over later
+            self.run_job(self._clean_index).add_done_callback(self._after_clean_up)
+        except StoreError:  # closing: no later job will run, so clean up in this one
+            self._clean_index(db)
 
     def _clean_index(self, db: Database) -> None:
         """Rewrite the search index without the deleted rows' words.
 
-        An external-content FTS5 delete only writes tombstones: the old segment keeps the words until a
-        merge rewrites it, which for a large segment may be never. SQLite 3.40 (this Python, Debian 12)
-        has no FTS5 'secure-delete' (3.44+), so 'optimize' merges every segment into one; secure_delete
-        (schema.connect) zeroes the freed pages. Several deletes queued together share one rewrite.
+        An external-content FTS5 delete only writes delete markers: the old segment keeps the words
+        until a merge rewrites it, which for a large segment may be never. SQLite 3.40 (this Python and
+        Debian 12) has no FTS5 'secure-delete' (3.44+), so 'optimize' merges every segment into one;
+        secure_delete (schema.connect) zeroes the pages it frees. Deletes queued meanwhile share it.
+        Its cost at 1M rows is in BENCHMARKS.md ("!forget"). An incremental 'merge' with a negative
+        page count, tried instead, never finished while rows kept coming (each row is a new segment) and
+        once ended in "database disk image is malformed" (bench/forget_cost.py, 20,000 rows).
         """
-        if not self._index_holds_deleted:
-            return
         db.execute(f"insert into {FTS_TABLE}({FTS_TABLE}) values ('optimize')")
         self._index_holds_deleted = False
+
+    def _after_clean_up(self, done: Future) -> None:
+        if done.exception() is not None:  # e.g. the write lock not had within the busy timeout
+            self._index_holds_deleted = False  # so the next delete starts the clean-up again
+            log.warning("search index clean-up failed (%s); the next delete tries again", done.exception())
 
     def set_reply_id(self, message_id: str, reply_message_id: str) -> Future:
         return self.run_job(lambda db: db.execute(
@@ -153,8 +170,3 @@ class ConversationLog(Reads):
                 db.execute("delete from opt_outs where user_id = ?", [user_id])
         return self.run_job(work)
 
-
-def _log_failed_clean_up(done: Future) -> None:
-    if done.exception() is not None:
-        log.warning("search index clean-up after a delete failed (%s); the next delete tries again",
-                    done.exception())
