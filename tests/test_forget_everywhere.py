@@ -3,16 +3,19 @@ about opt-outs and forgets for two services on one log, and memory that keeps it
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from sqlite_utils import Database
 
 from bot.memory import Memory
 from bot.records import Records
+from bot.service import Incoming, open_service
 from bot.store import ConversationLog
 from bot.store.awaiting import WriterResults
-from tests.conftest import exchange
+from tests.conftest import exchange, log_rows
 
 SECRET = "zanzibarpangolin"  # a word no filler row contains
 FILLER = 300  # rows already in the index's segment, so the deleted word's segment is not rewritten by itself
@@ -191,3 +194,32 @@ def test_memory_keeps_the_retention_when_it_is_shorter_than_the_ttl(tmp_path):
     memory.close()
     Memory(tmp_path / "m.db", ttl_minutes=60, retention_days=0.01, clock=clock).open().close()
     assert turns_in(tmp_path / "m.db") == 0
+
+
+def said(user: str, text: str, message_id: str) -> Incoming:
+    return Incoming(user_id=user, user_name=user, channel_id="c1", text=text, message_id=message_id, guild_id="g1")
+
+
+def shards(settings, tmp_path: Path):
+    """The README's sharding set-up: one log, a memory file for each process."""
+    return [open_service(replace(settings, memory_db=tmp_path / f"memory_{n}.db")) for n in (0, 1)]
+
+
+async def test_a_forget_through_one_service_is_never_sent_to_claude_by_the_other(settings, claude, tmp_path):
+    first_shard, second_shard = shards(settings, tmp_path)
+    async with first_shard as first, second_shard as second:
+        await second.chat(said("alice", f"my {SECRET}", "m1"))
+        await first.records.forget("alice")  # handled by the other process
+        await second.chat(said("alice", "what did I say?", "m2"))
+    assert SECRET not in json.dumps(claude.requests[-1]["messages"])  # the forgotten turn is not sent
+    assert claude.requests[-1]["messages"][-1]["content"] == "what did I say?"
+
+
+async def test_an_opt_out_through_one_service_stops_the_other_logging(settings, claude, tmp_path):
+    first_shard, second_shard = shards(settings, tmp_path)
+    async with first_shard as first, second_shard as second:
+        await second.chat(said("alice", "kept", "m1"))
+        await first.records.set_opted_out("alice", True)
+        reply = await second.chat(said("alice", "not to be kept", "m2"))
+    assert reply.text  # still answered
+    assert [row["message_id"] for row in log_rows(settings)] == ["m1"]
