@@ -42,7 +42,12 @@ class Records:
 
     def is_opted_out(self, user_id: str) -> bool:
         """Asked of the log at each message, so an !optout handled by another process holds here too."""
-        return self.store.privacy.opted_out(user_id)
+        try:
+            return self.store.privacy.opted_out(user_id)
+        except sqlite3.Error as err:
+            # Unknown: keep nothing of theirs rather than log someone who may have opted out.
+            log.warning("cannot read the opt-outs (%s); treating user %s as opted out", err, user_id)
+            return True
 
     def memory_context(self, channel_id: str, user_id: str) -> Context:
         """This process's memory, without what a !forget or !optout in any process removed (blocking)."""

@@ -223,3 +223,12 @@ async def test_an_opt_out_through_one_service_stops_the_other_logging(settings, 
         reply = await second.chat(said("alice", "not to be kept", "m2"))
     assert reply.text  # still answered
     assert [row["message_id"] for row in log_rows(settings)] == ["m1"]
+
+
+async def test_an_unreadable_opt_out_list_keeps_nothing_of_the_user(tmp_path, caplog):
+    both = TwoProcesses(tmp_path)
+    first = both.records[0]
+    first.store.privacy.close()  # as if the log could not be read
+    assert first.is_opted_out("alice")
+    assert "cannot read the opt-outs" in caplog.text and "alice" in caplog.text
+    both.close()
