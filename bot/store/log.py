@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future
-from datetime import datetime, timedelta, timezone
 import logging
 import time
+from concurrent.futures import Future
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -122,7 +122,7 @@ class ConversationLog(Reads):
 
         An external-content FTS5 delete only writes delete markers: the old segment keeps the words
         until a merge rewrites it, which for a large segment may be never. SQLite 3.40 (this Python and
-        Debian 12) has no FTS5 'secure-delete' (3.44+), so 'optimize' merges every segment into one;
+        Debian 12) has no FTS5 'secure-delete' (3.42+), so 'optimize' merges every segment into one;
         secure_delete (schema.connect) zeroes the pages it frees. Deletes queued meanwhile share it.
         Its cost at 1M rows is in BENCHMARKS.md ("!forget"). An incremental 'merge' with a negative
         page count, tried instead, never finished while rows kept coming (each row is a new segment) and
@@ -169,4 +169,3 @@ class ConversationLog(Reads):
             else:
                 db.execute("delete from opt_outs where user_id = ?", [user_id])
         return self.run_job(work)
-
