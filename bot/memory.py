@@ -155,7 +155,8 @@ class Memory:
         with self._lock:
             with self._db.atomic():
                 gone = self._delete(user_id, channel_ids)
-            # The WAL still holds the turns' pages until a checkpoint; a small file, so at once.
+            # The WAL still holds the turns' pages until a checkpoint; a small file, so at once. Under
+            # Litestream this returns busy (it holds a read lock) and Litestream's own checkpoint empties it.
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return gone
 
