@@ -13,12 +13,15 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Collection
+from typing import Callable, Collection, Iterable
 
 from sqlite_utils import Database, Migrations
 
 from .attachments import as_text
 from .store.exchange import FALLBACK_MODEL
+from .store.privacy import ForgetMark
+
+DAY_S = 86400.0
 
 migrations = Migrations("bot_memory")
 
@@ -32,6 +35,11 @@ def m001_turns(db: Database) -> None:
         not_null={"channel_id", "user_id", "conversation_id", "role", "content", "created_at"},
     )
     db["turns"].create_index(["channel_id", "user_id", "id"])
+
+
+@migrations()
+def m002_expiry_index(db: Database) -> None:
+    db["turns"].create_index(["created_at"])  # dropping every expired turn on each use reads only those
 
 
 @dataclass
@@ -53,20 +61,25 @@ def chain_context(rows: list[dict]) -> Context:
 
 
 class Memory:
-    def __init__(self, path: Path, *, turns: int = 10, ttl_minutes: float = 60.0,
+    def __init__(self, path: Path, *, turns: int = 10, ttl_minutes: float = 60.0, retention_days: float = 0.0,
                  clock: Callable[[], float] = time.time):
         self.path = Path(path)
         self.turns = turns
         self.ttl_seconds = ttl_minutes * 60
+        # A turn is kept for the TTL, and never longer than the log's retention (0: the log keeps all).
+        self.keep_seconds = min(self.ttl_seconds, retention_days * DAY_S) if retention_days else self.ttl_seconds
         self.clock = clock
         self._lock = threading.Lock()
         self._db: Database | None = None
 
     def open(self) -> "Memory":
         conn = sqlite3.connect(str(self.path), timeout=5, check_same_thread=False)
+        conn.execute("PRAGMA secure_delete = ON")  # forgotten turns are zeroed in the file, not left in free pages
         self._db = Database(conn)
         migrations.apply(self._db)
         self._db.enable_wal()
+        with self._lock, self._db.atomic():
+            self._drop_expired(self.clock())  # a turn that expired while the bot was down goes now
         return self
 
     def close(self) -> None:
@@ -76,9 +89,16 @@ class Memory:
             if self._db is not None:
                 self._db.close()
 
-    def context(self, channel_id: str, user_id: str) -> Context:
-        """The live thread's last turns, oldest first; a new thread id when it has expired."""
-        since = self.clock() - self.ttl_seconds
+    def context(self, channel_id: str, user_id: str, forgotten_at: float | None = None) -> Context:
+        """The live thread's last turns, oldest first; a new thread id when it has expired.
+
+        `forgotten_at`: when another process forgot this user's memory here (the log's mark); older
+        turns are deleted first, so they are never context again.
+        """
+        since = self.clock() - self.keep_seconds
+        if forgotten_at is not None:
+            self.drop_forgotten([ForgetMark(user_id, forgotten_at, everywhere=False,
+                                            channel_ids=frozenset({channel_id}))])
         with self._lock:
             rows = list(self._db.query(
                 "select conversation_id, role, content from turns"
@@ -103,21 +123,47 @@ class Memory:
                 {**base, "role": "user", "content": user_text},
                 {**base, "role": "assistant", "content": bot_text},
             ])
-            self._prune(channel_id, user_id, now)
+            self._prune(channel_id, user_id)
+            self._drop_expired(now)
 
-    def _prune(self, channel_id: str, user_id: str, now: float) -> None:
+    def _prune(self, channel_id: str, user_id: str) -> None:
         self._db.execute(
-            "delete from turns where channel_id = ? and user_id = ? and (created_at < ? or id not in ("
-            " select id from turns where channel_id = ? and user_id = ? order by id desc limit ?))",
-            [channel_id, user_id, now - self.ttl_seconds, channel_id, user_id, self.turns * 2],
+            "delete from turns where channel_id = ? and user_id = ? and id not in ("
+            " select id from turns where channel_id = ? and user_id = ? order by id desc limit ?)",
+            [channel_id, user_id, channel_id, user_id, self.turns * 2],
         )
+
+    def _drop_expired(self, now: float) -> None:
+        """Every user's turns past the TTL (or the retention), not only this thread's (PRIVACY.md)."""
+        self._db.execute("delete from turns where created_at < ?", [now - self.keep_seconds])
+
+    def drop_forgotten(self, marks: Iterable[ForgetMark]) -> int:
+        """Delete the turns a forget in any process reached: the user's, older than the mark."""
+        gone = 0
+        with self._lock, self._db.atomic():
+            for mark in marks:
+                if mark.everywhere:
+                    gone += self._db.execute("delete from turns where user_id = ? and created_at <= ?",
+                                             [mark.user_id, mark.at]).rowcount
+                for channel in mark.channel_ids:
+                    gone += self._db.execute("delete from turns where user_id = ? and channel_id = ?"
+                                             " and created_at <= ?", [mark.user_id, channel, mark.at]).rowcount
+        return gone
 
     def forget(self, user_id: str | None = None, channel_ids: Collection[str] | None = None) -> int:
         """Delete one user's turns (only those in `channel_ids`, when given), or every turn; returns how many went."""
-        with self._lock, self._db.atomic():
-            if user_id is None:
-                return self._db.execute("delete from turns").rowcount
-            if channel_ids is None:
-                return self._db.execute("delete from turns where user_id = ?", [user_id]).rowcount
-            return sum(self._db.execute("delete from turns where user_id = ? and channel_id = ?",
-                                        [user_id, channel]).rowcount for channel in channel_ids)
+        with self._lock:
+            with self._db.atomic():
+                gone = self._delete(user_id, channel_ids)
+            # The WAL still holds the turns' pages until a checkpoint; a small file, so at once. Under
+            # Litestream this returns busy (it holds a read lock) and Litestream's own checkpoint empties it.
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return gone
+
+    def _delete(self, user_id: str | None, channel_ids: Collection[str] | None) -> int:
+        if user_id is None:
+            return self._db.execute("delete from turns").rowcount
+        if channel_ids is None:
+            return self._db.execute("delete from turns where user_id = ?", [user_id]).rowcount
+        return sum(self._db.execute("delete from turns where user_id = ? and channel_id = ?",
+                                    [user_id, channel]).rowcount for channel in channel_ids)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .export import EXCLUDES_FALLBACK_BY_DEFAULT, ExportResult, export_file, records
-from .memory import Memory
+from .memory import Context, Memory
 from .scope import Scope
 from .store import ConversationLog, Selection
 from .store.awaiting import WriterResults
@@ -34,12 +34,24 @@ class Records:
     """The log and the memory as the commands see them, always within a `Scope`."""
 
     def __init__(self, store: ConversationLog, memory: Memory, writes: WriterResults, *,
-                 opted_out: set[str], retention_days: float = 0.0):
+                 retention_days: float = 0.0):
         self.store = store
         self.memory = memory
-        self.opted_out = opted_out  # the chat path reads it: an opted-out user's messages are not kept
         self.retention_days = retention_days
         self._writes = writes
+
+    def is_opted_out(self, user_id: str) -> bool:
+        """Asked of the log at each message, so an !optout handled by another process holds here too."""
+        try:
+            return self.store.privacy.opted_out(user_id)
+        except sqlite3.Error as err:
+            # Unknown: keep nothing of theirs rather than log someone who may have opted out.
+            log.warning("cannot read the opt-outs (%s); treating user %s as opted out", err, user_id)
+            return True
+
+    def memory_context(self, channel_id: str, user_id: str) -> Context:
+        """This process's memory, without what a !forget or !optout in any process removed (blocking)."""
+        return self.memory.context(channel_id, user_id, self.store.privacy.forgotten_at(user_id, channel_id))
 
     async def stats(self, scope: Scope = Scope.everything()) -> dict:
         figures = await asyncio.to_thread(self.store.stats, scope)
@@ -76,10 +88,7 @@ class Records:
         """Persist the choice first, so a failure leaves the user's choice unchanged and visible."""
         await self._writes.wait(self.store.set_opted_out(user_id, opted_out))
         if opted_out:
-            self.opted_out.add(user_id)
             await asyncio.to_thread(self.memory.forget, user_id)
-        else:
-            self.opted_out.discard(user_id)
 
     async def keep_retention(self, every: float = RETENTION_EVERY_S) -> None:
         """Sweep every `every` seconds, for as long as the service runs (open_service sweeps at start)."""

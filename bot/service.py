@@ -50,7 +50,7 @@ class Incoming:
 
 class BotService:
     def __init__(self, store: ConversationLog, memory: Memory, responder: Responder, *,
-                 opted_out: set[str] | None = None, redact: Callable[[str], str] | None = None,
+                 redact: Callable[[str], str] | None = None,
                  retention_days: float = 0.0):
         self.store = store
         self.memory = memory
@@ -59,8 +59,7 @@ class BotService:
         # Discord may deliver a message again after a resume; answer and log it once.
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._writes = WriterResults()  # awaits the log's writer thread without stalling the loop
-        self.records = Records(store, memory, self._writes, opted_out=set(opted_out or ()),
-                               retention_days=retention_days)
+        self.records = Records(store, memory, self._writes, retention_days=retention_days)
         self._active = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -107,7 +106,7 @@ class BotService:
         if note and on_text is not None:
             shown = on_text
             on_text = lambda text: shown(note + text)  # the refusal shows above the answer as it streams
-        if incoming.user_id in self.records.opted_out:
+        if self.records.is_opted_out(incoming.user_id):
             # Answered, but nothing of theirs is kept: no context, no log, no memory.
             reply = await self.responder.reply([{"role": "user", "content": content}], on_text)
             return replace(reply, text=note + reply.text)
@@ -130,7 +129,7 @@ class BotService:
             if chained is not None:
                 return chained
         try:
-            return await asyncio.to_thread(self.memory.context, incoming.channel_id, incoming.user_id)
+            return await asyncio.to_thread(self.records.memory_context, incoming.channel_id, incoming.user_id)
         except sqlite3.Error as err:
             # Memory is a convenience; without it Claude just sees this one message.
             log.warning("memory unavailable (%s); answering without context", err)
@@ -164,7 +163,7 @@ class BotService:
 
     async def rate(self, reply_message_id: str, rater_id: str, value: int, *, removed: bool = False) -> None:
         """A 👍 (+1) or 👎 (-1) on a reply; the latest per rater counts, and taking it back removes it."""
-        if rater_id in self.records.opted_out:
+        if self.records.is_opted_out(rater_id):
             return
         job = self.store.unrate if removed else self.store.rate
         try:
@@ -192,14 +191,17 @@ async def open_service(settings: Settings) -> AsyncIterator[BotService]:
     # With a replica, Litestream owns the checkpoints (bot/replication.py says why).
     migrate_and_price(settings.log_db, settings.model_prices)  # a bad price file stops here, nothing opened
     store = ConversationLog(settings.log_db, own_checkpoints=settings.replica is None).open()
-    memory = Memory(settings.memory_db, turns=settings.memory_turns, ttl_minutes=settings.memory_ttl_minutes)
+    memory = Memory(settings.memory_db, turns=settings.memory_turns, ttl_minutes=settings.memory_ttl_minutes,
+                    retention_days=settings.retention_days)
     responder = Responder.from_settings(settings)
     # A rejected key is one ERROR line at start; beside the start-up, so an unreachable API never delays it.
     key_check = asyncio.create_task(responder.check_key())
     retention: asyncio.Task | None = None
     try:
         memory.open()
-        service = BotService(store, memory, responder, opted_out=store.opted_out_ids(),
+        # Forgets made by another process while this one was down (README, "Sharding").
+        memory.drop_forgotten(store.privacy.forgets_since(memory.clock() - memory.keep_seconds))
+        service = BotService(store, memory, responder,
                              redact=redact if settings.redact else None, retention_days=settings.retention_days)
         if settings.retention_days:
             await service.records.sweep_retention()  # before the first message is answered

@@ -68,3 +68,12 @@ def test_a_forgotten_row_leaves_the_replicas_history_at_a_scaled_down_retention(
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "the forgotten row was restorable" in result.stdout and "gone at" in result.stdout
+
+
+def test_forget_cost_bench_reports_the_answer_the_clean_up_and_the_row_behind_it():
+    result = subprocess.run([sys.executable, "-m", "bench.forget_cost", "--rows", "3000"], cwd=PROJECT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "a row logged with nothing queued (baseline)" in result.stdout
+    assert result.stdout.count("(the delete alone); clean-up done at") == 3
+    assert "the next row, handed over at the answer, waited" in result.stdout

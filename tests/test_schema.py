@@ -38,7 +38,7 @@ def test_migrations_on_a_blank_database_give_the_spec_columns_and_more(tmp_path)
             "m001_conversations", "m002_analysis_columns", "m003_indexes", "m004_full_text_search", "m005_opt_outs",
             "m006_ratings_and_threads", "m007_stats_summary", "m008_facet_counts", "m009_facet_filter_indexes",
             "m010_tenancy", "m011_attachments", "m012_model_prices", "m013_user_models", "m014_rating_owners",
-            "m015_user_usage", "m016_rating_totals", "m017_stop_reason"]
+            "m015_user_usage", "m016_rating_totals", "m017_stop_reason", "m019_memory_forgets"]
         assert db["facet_counts"].columns_dict == {"facet": str, "value": str, "conversations": int}
         assert db["opt_outs"].pks == ["user_id"]
         assert db["conversations"].detect_fts() == "conversations_fts"
@@ -102,7 +102,7 @@ def test_migrating_at_once_from_many_connections_all_succeed(tmp_path):
         thread.join()
     assert errors == []
     with Database(path) as db:
-        assert migrations.pending(db) == [] and len(migrations.applied(db)) == 17
+        assert migrations.pending(db) == [] and len(migrations.applied(db)) == len(migrations._migrations)
         assert db.journal_mode == "wal"
 
 

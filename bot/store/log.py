@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -13,9 +15,14 @@ from ..scope import Scope
 from .exchange import Exchange, utc_now_text
 from .reads import Reads
 from .migrations import TABLE
-from .schema import BUSY_TIMEOUT_S, migrate
+from .privacy import Privacy, write_mark
+from .schema import BUSY_TIMEOUT_S, StoreError, migrate
 from .spool import Backlog, Spool
 from .writer import CHECKPOINT_SECONDS, MAX_BATCH, WAL_LIMIT_BYTES, Writer
+
+log = logging.getLogger(__name__)
+
+FTS_TABLE = f"{TABLE}_fts"
 
 
 class ConversationLog(Reads):
@@ -33,17 +40,21 @@ class ConversationLog(Reads):
         self.writer = Writer(self.path, self.backlog, checkpoint_seconds=checkpoint_seconds, max_batch=max_batch,
                              busy_timeout=busy_timeout, wal_limit_bytes=wal_limit_bytes,
                              own_checkpoints=own_checkpoints)
+        self.privacy = Privacy(self.path, busy_timeout)
+        self._index_holds_deleted = False  # set and cleared on the writer thread only
 
     def open(self) -> "ConversationLog":
         """Migrate the file, keep the disk reserve, and start the writer (which replays the spool)."""
         migrate(self.path)
         self.spool.keep_reserve()
+        self.privacy.open()
         self.writer.start()
         return self
 
     def close(self) -> None:
         """Write everything handed over so far, then stop the writer."""
         self.writer.stop()
+        self.privacy.close()
 
     def __enter__(self) -> "ConversationLog":
         return self.open()
@@ -68,10 +79,14 @@ class ConversationLog(Reads):
         gone = Scope.own(user_id, scope.guild_id)
 
         def work(db: Database) -> int:
+            channels = None if scope.is_everything else frozenset(row[0] for row in db.execute(
+                f"select distinct channel_id from {TABLE} c where c.user_id = :user and {where}", params))
+            write_mark(db, user_id, time.time(), channels)  # every process's memory drops the user's turns
             db.execute(f"delete from ratings where rater_id = :user and {given_here}", params)
             db.execute(f"delete from ratings where reply_message_id in "
                        f"(select c.reply_message_id from {TABLE} c where c.user_id = :user and {where})", params)
             deleted = db.execute(f"delete from {TABLE} as c where c.user_id = :user and {where}", params).rowcount
+            self._note_deleted(db, deleted)
             return deleted + self.backlog.drop(lambda row: not gone.admits(row))
         return self.run_job(work)
 
@@ -81,8 +96,45 @@ class ConversationLog(Reads):
 
         def work(db: Database) -> int:
             deleted = db.execute(f"delete from {TABLE} where timestamp < ?", [cutoff]).rowcount
+            self._note_deleted(db, deleted)
             return deleted + self.backlog.drop(lambda row: row["timestamp"] >= cutoff)
         return self.run_job(work)
+
+    @property
+    def cleaning_index(self) -> bool:
+        """Whether the search index still holds deleted rows' words (its clean-up is under way)."""
+        return self._index_holds_deleted
+
+    def _note_deleted(self, db: Database, deleted: int) -> None:
+        """In a delete's job: start cleaning the search index, unless a clean-up is already under way."""
+        if deleted and not self._index_holds_deleted:
+            self._index_holds_deleted = True
+            self._queue_clean_up(db)
+
+    def _queue_clean_up(self, db: Database) -> None:
+        try:  # after the delete's answer, before the rows and jobs handed over later
+            self.run_job(self._clean_index).add_done_callback(self._after_clean_up)
+        except StoreError:  # closing: no later job will run, so clean up in this one
+            self._clean_index(db)
+
+    def _clean_index(self, db: Database) -> None:
+        """Rewrite the search index without the deleted rows' words.
+
+        An external-content FTS5 delete only writes delete markers: the old segment keeps the words
+        until a merge rewrites it, which for a large segment may be never. SQLite 3.40 (this Python and
+        Debian 12) has no FTS5 'secure-delete' (3.42+), so 'optimize' merges every segment into one;
+        secure_delete (schema.connect) zeroes the pages it frees. Deletes queued meanwhile share it.
+        Its cost at 1M rows is in BENCHMARKS.md ("!forget"). An incremental 'merge' with a negative
+        page count, tried instead, never finished while rows kept coming (each row is a new segment) and
+        once ended in "database disk image is malformed" (bench/forget_cost.py, 20,000 rows).
+        """
+        db.execute(f"insert into {FTS_TABLE}({FTS_TABLE}) values ('optimize')")
+        self._index_holds_deleted = False
+
+    def _after_clean_up(self, done: Future) -> None:
+        if done.exception() is not None:  # e.g. the write lock not had within the busy timeout
+            self._index_holds_deleted = False  # so the next delete starts the clean-up again
+            log.warning("search index clean-up failed (%s); the next delete tries again", done.exception())
 
     def set_reply_id(self, message_id: str, reply_message_id: str) -> Future:
         return self.run_job(lambda db: db.execute(
@@ -113,6 +165,7 @@ class ConversationLog(Reads):
             if opted_out:
                 db.execute("insert or ignore into opt_outs (user_id, opted_out_at) values (?, ?)",
                            [user_id, utc_now_text()])
+                write_mark(db, user_id, time.time(), None)  # nothing of theirs stays in any process's memory
             else:
                 db.execute("delete from opt_outs where user_id = ?", [user_id])
         return self.run_job(work)

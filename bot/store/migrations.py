@@ -247,3 +247,16 @@ def m017_stop_reason(db: Database) -> None:
     length limit or refused is told from a whole one; NULL where Claude gave none (the static fallback,
     a stream that broke off, rows logged before this column)."""
     db.execute(f"ALTER TABLE {TABLE} ADD COLUMN stop_reason TEXT")
+
+
+@migrations()
+def m019_memory_forgets(db: Database) -> None:
+    """When a user's memory was forgotten (everywhere, or in one channel), so that every process drops
+    those turns from its own bot_memory.db (bot/store/privacy.py); kept MARKS_KEEP_S (a day)."""
+    db.executescript("""
+    CREATE TABLE memory_forgets (id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, channel_id TEXT,
+                                 everywhere INTEGER NOT NULL CHECK (everywhere = (channel_id IS NULL)),
+                                 forgotten_at REAL NOT NULL);
+    CREATE INDEX memory_forgets_user ON memory_forgets (user_id, forgotten_at);
+    CREATE INDEX memory_forgets_at ON memory_forgets (forgotten_at);
+    """)

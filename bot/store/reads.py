@@ -102,9 +102,6 @@ class Reads:
         with self.reading() as db:
             return export_sql.count(db, selection)
 
-    def opted_out_ids(self) -> set[str]:
-        return {row["user_id"] for row in self.query("select user_id from opt_outs")}
-
     def models(self) -> set[str]:
         return {row["model_used"] for row in self.query(f"select distinct model_used from {TABLE}")}
 
