@@ -219,7 +219,11 @@ async def run_discord(settings: Settings) -> None:
         current = []  # the bot now connected: a refused intent starts a second one
         stop_on_signals(lambda: asyncio.ensure_future(current[-1].close()))
         await run_bot(settings, service, started=current.append)
-    log.info("stopped; the conversation log is flushed")
+    if service.store.writer.lost:
+        log.error("stopped; %d exchange(s) could not be written to the conversation log or its spool "
+                  "(message ids in the ERROR line above)", len(service.store.writer.lost))
+    else:
+        log.info("stopped; the conversation log is flushed")
 
 
 async def run_console(settings: Settings) -> None:
