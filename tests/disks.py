@@ -19,42 +19,62 @@ def _run(*command: str) -> subprocess.CompletedProcess:
     return subprocess.run(list(command), capture_output=True, text=True)
 
 
-@contextmanager
-def tiny_tmpfs(mount_point: Path) -> Iterator[Path]:
+def mount_tmpfs(mount_point: Path, size: str = TMPFS_SIZE) -> str | None:
+    """Mount a tmpfs of `size`; None, or why it cannot be mounted here."""
     mount_point.mkdir(exist_ok=True)
-    done = _run("mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(mount_point))
-    if done.returncode:
-        pytest.skip(f"cannot mount a tiny tmpfs here (needs root): {done.stderr.strip()}")
-    try:
-        yield mount_point
-    finally:
-        _run("umount", "-l", str(mount_point))
+    done = _run("mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point))
+    return f"cannot mount a tiny tmpfs here (needs root): {done.stderr.strip()}" if done.returncode else None
 
 
-@contextmanager
-def loop_ext4(image: Path, mount_point: Path, size: int = EXT4_BYTES) -> Iterator[Path]:
+def mount_ext4(image: Path, mount_point: Path, size: int = EXT4_BYTES) -> str | None:
+    """Make and loop-mount an ext4 image of `size` bytes; None, or why it cannot be done here."""
     mount_point.mkdir(exist_ok=True)
     with open(image, "wb") as handle:
         handle.truncate(size)
     made = _run("mkfs.ext4", "-q", "-F", str(image))
     if made.returncode:
-        pytest.skip(f"cannot make an ext4 image here: {made.stderr.strip()}")
+        return f"cannot make an ext4 image here: {made.stderr.strip()}"
     done = _run("mount", "-o", "loop", str(image), str(mount_point))
-    if done.returncode:
-        pytest.skip(f"cannot loop-mount an ext4 image here (needs root and /dev/loop*): {done.stderr.strip()}")
+    return f"cannot loop-mount ext4 here (needs root and /dev/loop*): {done.stderr.strip()}" if done.returncode else None
+
+
+def unmount(mount_point: Path) -> None:
+    _run("chattr", "-R", "-i", str(mount_point))  # an immutable file would outlive the mount
+    _run("umount", "-l", str(mount_point))
+
+
+@contextmanager
+def tiny_tmpfs(mount_point: Path) -> Iterator[Path]:
+    reason = mount_tmpfs(mount_point)
+    if reason:
+        pytest.skip(reason)
     try:
         yield mount_point
     finally:
-        for path in mount_point.rglob("*"):  # an immutable file would outlive the test
-            _run("chattr", "-i", str(path))
-        _run("umount", "-l", str(mount_point))
+        unmount(mount_point)
+
+
+@contextmanager
+def loop_ext4(image: Path, mount_point: Path, size: int = EXT4_BYTES) -> Iterator[Path]:
+    reason = mount_ext4(image, mount_point, size)
+    if reason:
+        pytest.skip(reason)
+    try:
+        yield mount_point
+    finally:
+        unmount(mount_point)
+
+
+def chattr_immutable(path: Path, immutable: bool, *, recursive: bool = False) -> str | None:
+    """chattr +i: not even root may open the file for writing (EPERM); None, or why it failed."""
+    done = _run("chattr", *(["-R"] if recursive else []), "+i" if immutable else "-i", str(path))
+    return f"chattr refused on {path}: {done.stderr.strip()}" if done.returncode else None
 
 
 def set_immutable(path: Path, immutable: bool) -> None:
-    """chattr +i: not even root may open the file for writing (EPERM)."""
-    done = _run("chattr", "+i" if immutable else "-i", str(path))
-    if done.returncode:
-        pytest.skip(f"chattr is refused here: {done.stderr.strip()}")
+    reason = chattr_immutable(path, immutable)
+    if reason:
+        pytest.skip(reason)
 
 
 def fill(directory: Path) -> Path:
