@@ -37,7 +37,10 @@ class Replicator:
         self._failures = 0  # Litestream's exits so far: the restart backoff grows with them
 
     def start(self) -> "Replicator":
-        self._spawn()
+        try:
+            self._spawn()
+        except OSError as err:  # a full disk for its config: the bot still starts, the watch retries
+            log.error("cannot start litestream yet (%s); trying again every %g s", err, self.check_seconds)
         watch = threading.Thread(target=self._watch, name="replica-watch", daemon=True)
         watch.start()
         self._threads.append(watch)
@@ -94,7 +97,10 @@ class Replicator:
                 told = ""
 
     def _watch_once(self) -> None:
-        """One look: restart Litestream if it exited, else check the lag."""
+        """One look: start Litestream if it never started, restart it if it exited, else check the lag."""
+        if self._process is None:
+            self._spawn()
+            return
         code = self._process.poll()
         if code is None:
             self._check_lag()

@@ -77,9 +77,9 @@ def set_immutable(path: Path, immutable: bool) -> None:
         pytest.skip(reason)
 
 
-def fill(directory: Path) -> Path:
+def fill(directory: Path, name: str = "filler") -> Path:
     """Fill the file system to the last byte; delete the returned file to make room again."""
-    filler = directory / "filler"
+    filler = directory / name
     with open(filler, "wb", buffering=0) as handle:
         for block in (65536, 4096, 512, 1):  # large blocks first, then the last bytes
             try:
