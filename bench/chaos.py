@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -191,6 +192,7 @@ class Soak:
             for lock in self.locks:
                 lock.kill()
             if not self.disk_reason:
+                shutil.copytree(self.work / "disk", self.work / "final", dirs_exist_ok=True)  # to look into later
                 unmount(self.work / "disk")
         report.wall_seconds = time.monotonic() - started
         return report

@@ -164,3 +164,18 @@ def test_the_replica_watchdog_outlives_a_full_disk(tmp_path, caplog):
                 replicator.stop()
     errors = [r for r in caplog.records if "replica watchdog" in r.message]
     assert len(errors) <= 1  # told once per outage, not at every check
+
+
+def test_the_bot_starts_on_a_full_disk_and_replicates_once_it_has_room(tmp_path, caplog):
+    settings = replicated_settings(tmp_path, f"file://{tmp_path}/replica", LITESTREAM_LAG_ALARM_SECONDS="0.4")
+    with tiny_tmpfs(settings.log_db.parent) as data:
+        with ConversationLog(settings.log_db, own_checkpoints=False) as store:
+            store.submit(exchange(1)).result()
+            filler = fill(data)  # no room for Litestream's config at start
+            replicator = Replicator(settings).start()
+            try:
+                assert "cannot start litestream yet" in caplog.text
+                filler.unlink()
+                poll(lambda: replicator._process is not None, 10, what="litestream started by the watchdog")
+            finally:
+                replicator.stop()
