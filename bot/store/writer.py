@@ -27,14 +27,14 @@ from .spool import Backlog
 
 log = logging.getLogger(__name__)
 
+WAL_LIMIT_BYTES = 16 * 1024 * 1024
+MAX_BATCH = 1000  # items in one group commit
+CHECKPOINT_SECONDS = 30.0
+
 
 def is_read_only(err: sqlite3.Error | None) -> bool:
     """SQLITE_READONLY and its extended codes (the low byte is the primary code)."""
     return err is not None and (getattr(err, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_READONLY
-
-WAL_LIMIT_BYTES = 16 * 1024 * 1024
-MAX_BATCH = 1000  # items in one group commit
-CHECKPOINT_SECONDS = 30.0
 
 
 @dataclass
@@ -108,6 +108,7 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._accepting = False
         self._gate = threading.Lock()  # no item may slip into the queue behind the Stop
+        self._db: Database | None = None  # the writer thread's connection, opened again after a read-only refusal
         self.lost: list[str] = []  # message ids of rows no disk could take at stop (named in an ERROR line)
 
     def start(self) -> None:
@@ -144,7 +145,8 @@ class Writer:
             if self._accepting:
                 self._queue.put(ReplyId(message_id, reply_message_id, future))
                 return future
-        future.set_result(self.backlog.keep([], [ReplyId(message_id, reply_message_id, future).patch()]))
+        item = ReplyId(message_id, reply_message_id, future)
+        future.set_result(self.backlog.keep([], [item.patch()]))  # stopped: the spool keeps it until the next start
         return future
 
     def run_job(self, work: Callable[[Database], object]) -> Future:
