@@ -150,9 +150,10 @@ def test_the_replica_watchdog_outlives_a_full_disk(tmp_path, caplog):
             replicator = Replicator(settings).start()
             try:
                 store.submit(exchange(1)).result()
-                filler = fill(data)  # the next lag check cannot write Litestream's config
-                time.sleep(5 * replicator.check_seconds)
                 watch = next(t for t in replicator._threads if t.name == "replica-watch")
+                filler = fill(data)  # the next lag check cannot write Litestream's config
+                poll(lambda: "replica watchdog" in caplog.text or not watch.is_alive(), 10,
+                     what="the lag check on a full disk")
                 assert watch.is_alive()
                 assert "replica watchdog: [Errno 28] No space left on device" in caplog.text
                 config = data / ".litestream.yml"
