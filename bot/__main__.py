@@ -224,7 +224,11 @@ async def run_discord(settings: Settings) -> None:
             asyncio.ensure_future(current[-1].close())
         stop_on_signals(stop)
         await run_bot(settings, service, started=current.append, stopping=stopping)
-    log.info("stopped; the conversation log is flushed")
+    if service.store.writer.lost:
+        log.error("stopped; %d exchange(s) could not be written to the conversation log or its spool "
+                  "(message ids in the ERROR line above)", len(service.store.writer.lost))
+    else:
+        log.info("stopped; the conversation log is flushed")
 
 
 async def run_console(settings: Settings) -> None:

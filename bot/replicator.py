@@ -34,9 +34,13 @@ class Replicator:
         self._outage = False  # an error line was told, and the replica has not caught up since
         self._alarmed = False
         self._threads: list[threading.Thread] = []
+        self._failures = 0  # Litestream's exits so far: the restart backoff grows with them
 
     def start(self) -> "Replicator":
-        self._spawn()
+        try:
+            self._spawn()
+        except OSError as err:  # a full disk for its config: the bot still starts, the watch retries
+            log.error("cannot start litestream yet (%s); trying again every %g s", err, self.check_seconds)
         watch = threading.Thread(target=self._watch, name="replica-watch", daemon=True)
         watch.start()
         self._threads.append(watch)
@@ -79,18 +83,33 @@ class Replicator:
                             self.replica.url, replication.last_error(line))
 
     def _watch(self) -> None:
-        failures = 0
+        """Every check_seconds until stop; an error (a full disk for the config, say) is told once and
+        the watch goes on, or nothing would report the replica's lag for the rest of the run."""
+        told = ""
         while not self._stopping.wait(self.check_seconds):
-            code = self._process.poll()
-            if code is not None:
-                delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S) - 1)]
-                failures += 1
-                log.error("litestream exited with code %s; restarting it in %g s", code, delay)
-                if self._stopping.wait(delay):
-                    return
-                self._spawn()
-                continue
+            try:
+                self._watch_once()
+            except Exception as err:  # noqa: BLE001 - whatever it is, the watch must outlive it
+                if str(err) != told:
+                    log.error("replica watchdog: %s; checking again every %g s", err, self.check_seconds)
+                told = str(err)
+            else:
+                told = ""
+
+    def _watch_once(self) -> None:
+        """One look: start Litestream if it never started, restart it if it exited, else check the lag."""
+        if self._process is None:
+            self._spawn()
+            return
+        code = self._process.poll()
+        if code is None:
             self._check_lag()
+            return
+        delay = RESTART_BACKOFF_S[min(self._failures, len(RESTART_BACKOFF_S) - 1)]
+        self._failures += 1
+        log.error("litestream exited with code %s; restarting it in %g s", code, delay)
+        if not self._stopping.wait(delay):
+            self._spawn()
 
     def _check_lag(self) -> None:
         try:

@@ -21,7 +21,7 @@ from .records import Records
 from .redact import redact
 from .responder import FALLBACK_MODEL, Reply, Responder, TextSink
 from .settings import Settings
-from .store import ConversationLog, Exchange, utc_now_text
+from .store import ConversationLog, Exchange, Outcome, utc_now_text
 from .store.prices import migrate_and_price
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,9 @@ class BotService:
         if reply.model != FALLBACK_MODEL:
             await self._remember(replace(stored, text=as_text(stored.text, attachments)), context.conversation_id,
                                  kept_reply.text)
-        return replace(reply, logged=True)
+        # Held only in memory (no disk took it) is not logged: the writer spools it when it can, and
+        # names it in an ERROR line at stop if it never could.
+        return replace(reply, logged=outcome != Outcome.HELD)
 
     async def _context(self, incoming: Incoming) -> Context:
         if incoming.reply_to is not None or incoming.thread_id is not None:

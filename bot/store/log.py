@@ -51,10 +51,12 @@ class ConversationLog(Reads):
         self.writer.start()
         return self
 
-    def close(self) -> None:
-        """Write everything handed over so far, then stop the writer."""
-        self.writer.stop()
+    def close(self) -> list[str]:
+        """Write everything handed over so far, then stop the writer; returns the message ids of rows
+        no disk could take (named in an ERROR line), so a clean stop never claims them flushed."""
+        lost = self.writer.stop()
         self.privacy.close()
+        return lost
 
     def __enter__(self) -> "ConversationLog":
         return self.open()
@@ -137,8 +139,8 @@ class ConversationLog(Reads):
             log.warning("search index clean-up failed (%s); the next delete tries again", done.exception())
 
     def set_reply_id(self, message_id: str, reply_message_id: str) -> Future:
-        return self.run_job(lambda db: db.execute(
-            f"update {TABLE} set reply_message_id = ? where message_id = ?", [reply_message_id, message_id]))
+        """The exchange's second write: retried with the rows (and spooled with them) when refused."""
+        return self.writer.submit_reply_id(message_id, reply_message_id)
 
     def rate(self, reply_message_id: str, rater_id: str, value: int) -> Future:
         """Record a rater's latest rating of a logged reply; resolves to whether it was one."""

@@ -43,9 +43,10 @@ class Spool:
 
     RESERVE_BYTES = 1 << 20  # about 1,500 exchanges
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, reserve: Path | None = None):
         self.path = path
-        self.reserve = path.with_name(path.name + ".reserve")
+        # The reply ids' spool shares the rows' reserve: one kept space for both.
+        self.reserve = reserve or path.with_name(path.name + ".reserve")
         self.lock_path = path.with_name(path.name + ".lock")
         self._reserve_warned = False
 
@@ -89,23 +90,50 @@ class Spool:
             self._append(rows)
 
     def _append(self, rows: list[dict]) -> None:
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-            handle.flush()
-            os.fsync(handle.fileno())
+        """All the rows or none: a disk that fills mid-write leaves no fragment for the retry to join."""
+        data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+        # Unbuffered: a buffered file would append what it still held when it closes.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            start = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                left = memoryview(data)
+                while left:
+                    left = left[os.write(fd, left):]
+                os.fsync(fd)
+            except OSError:
+                os.ftruncate(fd, start)  # shrinking needs no free space
+                raise
+        finally:
+            os.close(fd)
 
     def read(self) -> list[dict]:
         if not self.path.exists():
             return []
         rows = []
-        with open(self.path, encoding="utf-8") as handle:
+        with open(self.path, encoding="utf-8", errors="replace") as handle:
             for number, line in enumerate(handle, 1):
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    # A process killed mid-append leaves half a line; the rest is intact.
-                    log.warning("skipping unreadable line %d of spool %s", number, self.path)
+                rows.extend(self._rows_in(line, number))
         return rows
+
+    def _rows_in(self, line: str, number: int) -> list[dict]:
+        try:
+            return [json.loads(line)]
+        except json.JSONDecodeError:
+            pass
+        # A process killed mid-append leaves half a line, and the next append joins it: the whole
+        # row after the fragment starts at one of its later braces.
+        for start in (i for i, char in enumerate(line) if char == "{" and i > 0):
+            try:
+                row = json.loads(line[start:])
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict):
+                log.warning("line %d of spool %s: skipped a fragment of %d characters before a whole row",
+                            number, self.path, start)
+                return [row]
+        log.warning("skipping unreadable line %d of spool %s", number, self.path)
+        return []
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -122,46 +150,89 @@ class Spool:
         return len(rows) - len(kept)
 
 
+REPLY_UPDATE = f"update {TABLE} set reply_message_id = :reply_message_id where message_id = :message_id"
+
+
 class Backlog:
-    """The writer thread's way to the table: new rows land after every row still waiting."""
+    """The writer thread's way to the table: new rows land after every row still waiting.
+
+    A reply id ({"message_id", "reply_message_id"}: the second write of an exchange) waits beside
+    the rows in its own spool, and lands in the same transaction after them, so a rating of a reply
+    whose row was spooled still finds it.
+    """
 
     def __init__(self, spool: Spool, table_path: Path):
         self.spool = spool
+        self.replies = Spool(table_path.with_name(table_path.name + ".replies.jsonl"), reserve=spool.reserve)
         self.table_path = table_path
         self.held: list[dict] = []  # rows neither SQLite nor the spool could take
+        self.held_replies: list[dict] = []
+        self.last_error: sqlite3.Error | None = None  # why the last write was refused, until one succeeds
 
-    def write(self, db: Database, rows: list[dict]) -> Outcome:
+    def write(self, db: Database, rows: list[dict], replies: list[dict] = ()) -> Outcome:
         with self.spool.locked():  # always taken before SQLite's write lock, so never a deadlock
-            return self._write(db, rows)
+            return self._write(db, rows, list(replies))
 
-    def _write(self, db: Database, rows: list[dict]) -> Outcome:
+    def _write(self, db: Database, rows: list[dict], replies: list[dict]) -> Outcome:
         waiting = self.held + self.spool.read()
-        if not waiting and not rows:
+        waiting_replies = self.held_replies + self.replies.read()
+        if not (waiting or rows or waiting_replies or replies):
             return Outcome.LOGGED
         try:
             with write_transaction(db):
-                db[TABLE].insert_all(waiting + rows, ignore=True)  # the unique message id: never twice
+                if waiting or rows:
+                    db[TABLE].insert_all(waiting + rows, ignore=True)  # the unique message id: never twice
+                db.conn.executemany(REPLY_UPDATE, waiting_replies + replies)
         except sqlite3.Error as err:
-            log.warning("conversation log %s not writable (%s); spooling %d row(s)", self.table_path, err, len(rows))
-            return self.keep(rows)
-        self.held = []
-        if waiting:
+            self.last_error = err
+            log.warning("conversation log %s not writable (%s); spooling %d row(s)", self.table_path, err,
+                        len(rows) + len(replies))
+            return self._keep_all(rows, replies)
+        self.last_error = None
+        self.held, self.held_replies = [], []
+        if waiting or waiting_replies:
             self.spool.clear()
-            log.info("replayed %d spooled row(s) into %s", len(waiting), self.table_path)
+            self.replies.clear()
+            log.info("replayed %d spooled row(s) and %d reply id(s) into %s", len(waiting), len(waiting_replies),
+                     self.table_path)
         self.spool.keep_reserve()
         return Outcome.LOGGED
 
-    def keep(self, rows: list[dict]) -> Outcome:
-        """Put rows in the spool, or (the disk is full for the spool too) in memory."""
-        if not rows:
-            return Outcome.SPOOLED
-        try:
-            self.spool.append(rows)
-            return Outcome.SPOOLED
-        except OSError as err:
-            log.error("cannot spool to %s (%s); holding %d row(s) in memory", self.spool.path, err, len(rows))
-            self.held.extend(rows)
-            return Outcome.HELD
+    def _keep_all(self, rows: list[dict], replies: list[dict]) -> Outcome:
+        """What was only in memory goes to the spool with the new rows, as soon as the disk takes it."""
+        held, self.held = self.held, []
+        held_replies, self.held_replies = self.held_replies, []
+        return self.keep(held + rows, held_replies + replies)
+
+    def keep(self, rows: list[dict], replies: list[dict] = ()) -> Outcome:
+        """Put rows (and reply ids) in the spool, or (the disk is full for the spool too) in memory."""
+        outcome = Outcome.SPOOLED
+        for spool, items, held in ((self.spool, rows, self.held), (self.replies, list(replies), self.held_replies)):
+            if not items:
+                continue
+            try:
+                spool.append(items)
+            except OSError as err:
+                log.error("cannot spool to %s (%s); holding %d in memory", spool.path, err, len(items))
+                held.extend(items)
+                outcome = Outcome.HELD
+        return outcome
+
+    def settle(self) -> list[str]:
+        """At stop: what is held in memory goes to the spool; returns the message ids it could not keep,
+        named in an ERROR line (never dropped in silence)."""
+        if not (self.held or self.held_replies):
+            return []
+        with self.spool.locked():
+            self._keep_all([], [])
+        lost = [row["message_id"] for row in self.held]
+        if self.held or self.held_replies:
+            log.error("LOST at stop: %d exchange(s) and %d reply id(s) that neither %s nor its spool %s could "
+                      "take; message ids: %s", len(self.held), len(self.held_replies), self.table_path,
+                      self.spool.path, ", ".join(lost + [r["message_id"] for r in self.held_replies]))
+        else:
+            log.warning("wrote the exchanges held in memory to the spool %s at stop", self.spool.path)
+        return lost
 
     def drop(self, keep: Callable[[dict], bool]) -> int:
         """Forget waiting rows that `keep` rejects; returns how many went."""

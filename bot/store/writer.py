@@ -32,12 +32,29 @@ MAX_BATCH = 1000  # items in one group commit
 CHECKPOINT_SECONDS = 30.0
 
 
+def is_read_only(err: sqlite3.Error | None) -> bool:
+    """SQLITE_READONLY and its extended codes (the low byte is the primary code)."""
+    return err is not None and (getattr(err, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_READONLY
+
+
 @dataclass
 class Write:
     """A row to log; its future resolves to the Outcome once it is durable."""
 
     exchange: Exchange
     future: Future
+
+
+@dataclass
+class ReplyId:
+    """The bot message that answered a row: written with the rows, spooled with them when refused."""
+
+    message_id: str
+    reply_message_id: str
+    future: Future
+
+    def patch(self) -> dict:
+        return {"message_id": self.message_id, "reply_message_id": self.reply_message_id}
 
 
 @dataclass
@@ -62,14 +79,14 @@ class Stop:
     """Write everything before this, then end the thread."""
 
 
-Item = Union[Write, Job, Stop]
+Item = Union[Write, ReplyId, Job, Stop]
 
 
 @dataclass
 class Batch:
     """One group commit's worth: what was queued, and whether a Stop was among it."""
 
-    items: list[Write | Job] = field(default_factory=list)
+    items: list[Write | ReplyId | Job] = field(default_factory=list)
     stop: bool = False
 
 
@@ -91,20 +108,24 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._accepting = False
         self._gate = threading.Lock()  # no item may slip into the queue behind the Stop
+        self._db: Database | None = None  # the writer thread's connection, opened again after a read-only refusal
+        self.lost: list[str] = []  # message ids of rows no disk could take at stop (named in an ERROR line)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="conversation-log-writer", daemon=True)
         self._thread.start()
         self._accepting = True
 
-    def stop(self) -> None:
-        """Write everything handed over so far, then end the thread."""
+    def stop(self) -> list[str]:
+        """Write everything handed over so far, then end the thread; returns the message ids of rows
+        that neither SQLite nor the spool could take (each named in an ERROR line)."""
         with self._gate:
             self._accepting = False
             self._queue.put(Stop())
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        return self.lost
 
     def submit(self, exchange: Exchange) -> Future:
         """Hand a row over; the future resolves to its Outcome once it is durable."""
@@ -117,6 +138,17 @@ class Writer:
         future.set_result(self.backlog.keep([exchange.row()]))
         return future
 
+    def submit_reply_id(self, message_id: str, reply_message_id: str) -> Future:
+        """Record which bot message answered `message_id`; resolves to its Outcome, like a row."""
+        future: Future = Future()
+        with self._gate:
+            if self._accepting:
+                self._queue.put(ReplyId(message_id, reply_message_id, future))
+                return future
+        item = ReplyId(message_id, reply_message_id, future)
+        future.set_result(self.backlog.keep([], [item.patch()]))  # stopped: the spool keeps it until the next start
+        return future
+
     def run_job(self, work: Callable[[Database], object]) -> Future:
         """Run `work(db)` on the writer thread after everything handed over before it."""
         future: Future = Future()
@@ -126,23 +158,36 @@ class Writer:
             self._queue.put(Job(work, future))
         return future
 
-    def _run(self) -> None:
+    def _connect(self) -> Database:
         db = connect(self.path, self.busy_timeout)
         if not self.own_checkpoints:
             db.execute("PRAGMA wal_autocheckpoint = 0")  # nor SQLite's automatic PASSIVE ones
+        return db
+
+    def _writable(self, db: Database) -> Database:
+        """A connection SQLite opened read-only (the file was unwritable then) stays read-only for
+        good: after a read-only refusal, every write tries a new one, which sees the file as it is now."""
+        if not is_read_only(self.backlog.last_error):
+            return db
+        db.close()
+        return self._connect()
+
+    def _run(self) -> None:
+        self._db = self._connect()
         last_checkpoint = time.monotonic()
         try:
-            self.backlog.write(db, [])  # replay what an earlier run spooled
+            self._write([])  # replay what an earlier run spooled
             while True:
                 batch = self._next_batch()
-                self._flush(db, batch.items)
+                self._flush(batch.items)
                 if batch.stop or self._wal_too_big() or time.monotonic() - last_checkpoint >= self.checkpoint_seconds:
-                    self._checkpoint(db)
+                    self._checkpoint(self._db)
                     last_checkpoint = time.monotonic()
                 if batch.stop:
+                    self.lost = self.backlog.settle()
                     return
         finally:
-            db.close()
+            self._db.close()
 
     def _next_batch(self) -> Batch:
         """Everything queued right now (group commit), waiting up to a checkpoint interval for the first."""
@@ -160,25 +205,28 @@ class Writer:
             match item:
                 case Stop():
                     batch.stop = True
-                case Write() | Job():
+                case Write() | ReplyId() | Job():
                     batch.items.append(item)
         return batch
 
-    def _flush(self, db: Database, items: list[Write | Job]) -> None:
+    def _flush(self, items: list[Write | ReplyId | Job]) -> None:
         """Write rows and run jobs in the order they were handed over."""
-        writes: list[Write] = []
+        writes: list[Write | ReplyId] = []
         for item in items:
             match item:
-                case Write():
+                case Write() | ReplyId():
                     writes.append(item)
                 case Job():
-                    self._write(db, writes)  # the rows before it first, in one commit
+                    self._write(writes)  # the rows before it first, in one commit
                     writes = []
-                    item.run_on(db)
-        self._write(db, writes)
+                    item.run_on(self._db)
+        self._write(writes)
 
-    def _write(self, db: Database, writes: list[Write]) -> None:
-        outcome = self.backlog.write(db, [write.exchange.row() for write in writes])
+    def _write(self, writes: list[Write | ReplyId]) -> None:
+        self._db = self._writable(self._db)
+        rows = [write.exchange.row() for write in writes if isinstance(write, Write)]
+        replies = [write.patch() for write in writes if isinstance(write, ReplyId)]
+        outcome = self.backlog.write(self._db, rows, replies)
         for write in writes:
             write.future.set_result(outcome)
 
