@@ -9,10 +9,11 @@ counted too, and the query stops with an error once they pass MAX_QUERY_BYTES.
 
 from __future__ import annotations
 
-import sqlite3
 import weakref
 
 from datasette import hookimpl
+
+from bot.store.sqlite import sqlite3
 
 # The largest value a query may make or read. A logged message is at most 4,000 characters (Discord,
 # with Nitro) and a reply about 1,024 tokens, so real values stay under 20 KB: 200 times that is room.
