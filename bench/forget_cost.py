@@ -10,7 +10,6 @@ after the answer waits, against a row logged with nothing queued (the baseline w
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -20,6 +19,7 @@ import click
 
 from bench.data import build
 from bot.store import ConversationLog, Exchange
+from bot.store.sqlite import sqlite3
 
 FORGETS = 3  # users forgotten one after another: each rewrites the whole index again
 ROW_SAMPLES = 20  # rows logged with nothing queued: the baseline write
