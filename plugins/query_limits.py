@@ -13,7 +13,7 @@ import weakref
 
 from datasette import hookimpl
 
-from bot.store.sqlite import sqlite3
+from bot.store.sqlite import set_length_limit, sqlite3
 
 # The largest value a query may make or read. A logged message is at most 4,000 characters (Discord,
 # with Nitro) and a reply about 1,024 tokens, so real values stay under 20 KB: 200 times that is room.
@@ -41,5 +41,5 @@ def counted_row(cursor: sqlite3.Cursor, row: tuple) -> sqlite3.Row:
 
 @hookimpl
 def prepare_connection(conn):
-    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+    set_length_limit(conn, MAX_VALUE_BYTES)  # pysqlite3 (Datasette prefers it) has no setlimit
     conn.row_factory = counted_row

@@ -16,6 +16,8 @@ from datasette.utils.asgi import Base400, Response
 from datasette.views.base import DatasetteError
 from markupsafe import Markup
 
+from bot.store.sqlite import sqlite3
+
 # The methods Datasette's views answer (a view without its own handler answers 405 itself).
 KNOWN_METHODS = {"GET", "HEAD", "POST", "OPTIONS", "PUT", "PATCH", "DELETE"}
 # Errors Datasette 0.65 raises with its default status 500 although the URL caused them (views/table.py):
@@ -40,6 +42,8 @@ def status_and_info(exception: Exception) -> tuple[int, dict, str | None]:
     """(status, the error's JSON fields, title), as Datasette's own handler decides them."""
     if isinstance(exception, Base400):
         return exception.status, {"error": exception.args[0] if exception.args else ""}, None
+    if isinstance(exception, sqlite3.Warning):  # pysqlite3: "You can only execute one statement at a time"
+        return 400, {"error": str(exception)}, "Bad request"  # (Python 3.11's sqlite3: a DatabaseError, a 400)
     if isinstance(exception, DatasetteError) and (line := client_error(exception)):
         return 400, {"error": line}, "Bad request"
     if isinstance(exception, DatasetteError):
