@@ -13,10 +13,9 @@ import sys
 from datasette import hookimpl
 from datasette.utils import add_cors_headers
 from datasette.utils.asgi import Base400, Response
+from datasette.utils.sqlite import sqlite3  # pysqlite3 where it imports, as Datasette itself
 from datasette.views.base import DatasetteError
 from markupsafe import Markup
-
-from bot.store.sqlite import sqlite3
 
 # The methods Datasette's views answer (a view without its own handler answers 405 itself).
 KNOWN_METHODS = {"GET", "HEAD", "POST", "OPTIONS", "PUT", "PATCH", "DELETE"}

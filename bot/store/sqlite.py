@@ -17,7 +17,7 @@ try:
 except ImportError:
     import sqlite3  # type: ignore[no-redef]
 
-__all__ = ["has_fts5_secure_delete", "set_length_limit", "sqlite3"]
+__all__ = ["has_fts5_secure_delete", "sqlite3"]
 
 
 @cache
@@ -33,28 +33,3 @@ def has_fts5_secure_delete() -> bool:
     finally:
         conn.close()
 
-
-SQLITE_LIMIT_LENGTH = 0  # sqlite3.h
-SQLITE_DEFAULT_MAX_LENGTH = 1_000_000_000  # sqlite3.h's SQLITE_MAX_LENGTH, what a new connection starts with
-
-
-def set_length_limit(conn, limit: int) -> None:
-    """Connection.setlimit(SQLITE_LIMIT_LENGTH, limit), also on pysqlite3 0.5, whose Connection lacks setlimit.
-
-    There, sqlite3_limit of the extension's own SQLite is called on the connection's handle, the first field
-    after PyObject_HEAD in pysqlite3's Connection struct (src/connection.h). The limit read back first must
-    be SQLite's default, or the handle is not what it seems and this refuses, in one line.
-    """
-    if hasattr(conn, "setlimit"):
-        conn.setlimit(SQLITE_LIMIT_LENGTH, limit)
-        return
-    import ctypes
-
-    import pysqlite3._sqlite3 as extension  # type: ignore[import-not-found]
-    sqlite3_limit = ctypes.CDLL(extension.__file__).sqlite3_limit
-    sqlite3_limit.restype, sqlite3_limit.argtypes = ctypes.c_int, [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
-    handle = ctypes.c_void_p.from_address(id(conn) + ctypes.sizeof(ctypes.c_void_p) * 2).value
-    now = sqlite3_limit(handle, SQLITE_LIMIT_LENGTH, -1)
-    if now not in (SQLITE_DEFAULT_MAX_LENGTH, limit):
-        raise RuntimeError(f"pysqlite3 {sqlite3.sqlite_version}: cannot set SQLITE_LIMIT_LENGTH (read back {now})")
-    sqlite3_limit(handle, SQLITE_LIMIT_LENGTH, limit)
