@@ -4,6 +4,8 @@ about opt-outs and forgets for two services on one log, and memory that keeps it
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -268,3 +270,18 @@ async def test_an_unreadable_opt_out_list_keeps_nothing_of_the_user(tmp_path, ca
     assert first.is_opted_out("alice")
     assert "cannot read the opt-outs" in caplog.text and "alice" in caplog.text
     both.close()
+
+
+def test_a_sqlite_without_secure_delete_refuses_an_index_that_used_it_in_one_line(tmp_path):
+    """Python's own SQLite 3.40 (pysqlite3 hidden) on a log whose index a secure-delete changed."""
+    path = tmp_path / "log.db"
+    store = filled_log(path, secure_delete=True)
+    store.forget("alice").result()
+    store.close()
+    without_pysqlite3 = ("import sys; sys.modules['pysqlite3'] = None; from pathlib import Path; "
+                         "from bot.store import ConversationLog; ConversationLog(Path(sys.argv[1])).open().close()")
+    result = subprocess.run([sys.executable, "-c", without_pysqlite3, str(path)], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parent.parent, timeout=60)
+    last = (result.stderr.strip().splitlines() or ["(opened with nothing said)"])[-1]
+    assert result.returncode == 1 and last.startswith("bot.store.schema.StoreError: "), last
+    assert str(path) in last and "install pysqlite3-binary" in last, result.stderr
