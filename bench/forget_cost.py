@@ -3,9 +3,10 @@
 Both clean-ups, each on its own copy of one generated log, in one run: FTS5 secure-delete (the delete
 removes the words itself; pysqlite3's SQLite) and, forced, FTS5 'optimize' (SQLite 3.40's only way).
 With 'optimize', a `!forget` answers once its delete is committed; the clean-up (bot/store/log.py)
-then runs as the writer thread's next job, before any row handed over later. This measures the answer (the delete alone, which is a forget without the clean-up: the
-baseline), when the clean-up is done, the index it rewrites, and how long a row handed over right
-after the answer waits, against a row logged with nothing queued (the baseline write).
+then runs as the writer thread's next job, before any row handed over later. This measures the answer
+(the delete alone, which with 'optimize' is a forget without the clean-up: the baseline), when the
+clean-up is done, the index it rewrites, and how long a row handed over right after the answer waits,
+against a row logged with nothing queued (the baseline write).
 """
 
 from __future__ import annotations
