@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from bot.scope import Scope
 from bot.service import open_service
 from bot.settings import Settings
 from bot.store import ConversationLog, Exchange, connect
+from bot.store.sqlite import sqlite3
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAIN_STATS = """

@@ -9,7 +9,6 @@ with no date filter (the whole log) and with the last 30 days.
 
 from __future__ import annotations
 
-import sqlite3
 import statistics
 import time
 import urllib.request
@@ -21,6 +20,7 @@ import yaml
 from datasette_dashboards import replace_opts_in_query
 
 from bot.queries import METADATA
+from bot.store.sqlite import sqlite3
 
 DASHBOARD = "insight"
 RECENT_DAYS = 30

@@ -4,13 +4,13 @@ words drawn by Zipf's law from a 20,000-word vocabulary."""
 from __future__ import annotations
 
 import random
-import sqlite3
 import time
 from itertools import accumulate
 from pathlib import Path
 from typing import Iterator
 
 from bot.store import migrate
+from bot.store.sqlite import sqlite3
 
 FUNCTION_WORDS = ("the a an and or but if then so because what why how when where who which this that these "
                   "those is it to of in for on with you i we").split()

@@ -1,16 +1,17 @@
 """`python -m bench.forget_cost --rows 1000000`: what the search-index clean-up after a !forget costs.
 
-A `!forget` answers once its delete is committed; the clean-up (bot/store/log.py: FTS5 'optimize')
-then runs as the writer thread's next job, before any row handed over later. On one generated log, in
-one run, this measures the answer (the delete alone, which is a forget without the clean-up: the
-baseline), when the clean-up is done, the index it rewrites, and how long a row handed over right
-after the answer waits, against a row logged with nothing queued (the baseline write).
+Both clean-ups, each on its own copy of one generated log, in one run: FTS5 secure-delete (the delete
+removes the words itself; pysqlite3's SQLite) and, forced, FTS5 'optimize' (SQLite 3.40's only way).
+With 'optimize', a `!forget` answers once its delete is committed; the clean-up (bot/store/log.py)
+then runs as the writer thread's next job, before any row handed over later. This measures the answer
+(the delete alone, which with 'optimize' is a forget without the clean-up: the baseline), when the
+clean-up is done, the index it rewrites, and how long a row handed over right after the answer waits,
+against a row logged with nothing queued (the baseline write).
 """
 
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -20,6 +21,7 @@ import click
 
 from bench.data import build
 from bot.store import ConversationLog, Exchange
+from bot.store.sqlite import sqlite3
 
 FORGETS = 3  # users forgotten one after another: each rewrites the whole index again
 ROW_SAMPLES = 20  # rows logged with nothing queued: the baseline write
@@ -70,9 +72,10 @@ def forget(store: ConversationLog, rows: Rows, user: str) -> dict:
     return {"answer_ms": answer, "clean_ms": _ms(started), "row_ms": row}
 
 
-def measure(path: Path, echo) -> None:
+def measure(path: Path, secure_delete: bool, echo) -> None:
     users = _users(path, FORGETS)
-    store = ConversationLog(path).open()
+    store = ConversationLog(path, fts_secure_delete=secure_delete).open()
+    echo(f"clean-up: {store.forget_clean_up}")
     try:
         rows = Rows(store)
         plain = statistics.median(rows.log_one() for _ in range(ROW_SAMPLES))
@@ -102,7 +105,11 @@ def main(rows: int, keep: Path | None) -> None:
             if keep is not None:
                 shutil.copy(path, keep)
         click.echo(f"file {path.stat().st_size / 1e6:,.0f} MB, search index {_index_mb(path):,.0f} MB")
-        measure(path, click.echo)
+        for secure_delete in (True, False):
+            copy = path.with_name(f"secure-delete-{secure_delete}.db")
+            shutil.copy(path, copy)
+            measure(copy, secure_delete, click.echo)
+            copy.unlink()
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ the export should grow linearly. Writes a Markdown table and a log-log plot (doc
 from __future__ import annotations
 
 import os
-import sqlite3
 import statistics
 import time
 import urllib.request
@@ -20,6 +19,7 @@ from bench.data import insert_sql, rows
 from bench.serving import served
 from bot.export import records, write_records
 from bot.store import ConversationLog, Selection, migrate
+from bot.store.sqlite import sqlite3
 
 SIZES = (10_000, 100_000, 1_000_000)
 BURST = 2000  # exchanges written through the bot's writer at each size

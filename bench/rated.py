@@ -7,13 +7,13 @@ baseline counts the ratings in scope through their own indexes (m014), as !stats
 
 from __future__ import annotations
 
-import sqlite3
 import statistics
 from pathlib import Path
 
 from bench.figures import Figure, timed
 from bot.scope import Scope
 from bot.store import ConversationLog
+from bot.store.sqlite import sqlite3
 
 RATED_EVERY = 20  # one reply in this many is rated: 50,000 ratings in a million conversations
 DOWN_EVERY = 3  # one rating in this many is a 👎

@@ -11,7 +11,6 @@ until that restore no longer holds the row.
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -23,6 +22,7 @@ from bot import replication
 from bot.replicator import Replicator
 from bot.settings import Settings
 from bot.store import ConversationLog, Exchange
+from bot.store.sqlite import sqlite3
 
 SCALED_LEVELS = ("2s", "5s", "10s")  # L1-L3 intervals: well under the retention, as 1 h is under 24 h
 SCALED_L0_RETENTION = "5s"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import sqlite3
 import subprocess
 import tempfile
 import time
@@ -27,6 +26,7 @@ from bot import replication
 from bot.memory import Memory
 from bot.replicator import Replicator
 from bot.settings import Settings
+from bot.store.sqlite import sqlite3
 
 RESTORE_TARGET_S = 60.0
 BURST_RATIO_TARGET = 3.0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sqlite3
 import sys
 from datetime import timezone
 from pathlib import Path
@@ -19,6 +18,7 @@ from .replicator import Replicator
 from .settings import ConfigError, Settings
 from .store import ConversationLog, Selection, StoreError, utc_now_text
 from .store.prices import migrate_and_price
+from .store.sqlite import sqlite3
 
 log = logging.getLogger("bot")
 

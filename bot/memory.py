@@ -7,7 +7,6 @@ gap longer than the time-to-live.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 import uuid
@@ -20,6 +19,7 @@ from sqlite_utils import Database, Migrations
 from .attachments import as_text
 from .store.exchange import FALLBACK_MODEL
 from .store.privacy import ForgetMark
+from .store.sqlite import sqlite3
 
 DAY_S = 86400.0
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from .memory import Context, Memory
 from .scope import Scope
 from .store import ConversationLog, Selection
 from .store.awaiting import WriterResults
+from .store.sqlite import sqlite3
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import shlex
-import sqlite3
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,6 +14,7 @@ import click
 from . import replication, store
 from .replication import ReplicaError
 from .settings import ROOT, Settings
+from .store.sqlite import sqlite3
 from .supervise import supervise
 
 log = logging.getLogger("bot")

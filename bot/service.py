@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections import OrderedDict
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -23,6 +22,7 @@ from .responder import FALLBACK_MODEL, Reply, Responder, TextSink
 from .settings import Settings
 from .store import ConversationLog, Exchange, Outcome, utc_now_text
 from .store.prices import migrate_and_price
+from .store.sqlite import sqlite3
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ import sys
 from datasette import hookimpl
 from datasette.utils import add_cors_headers
 from datasette.utils.asgi import Base400, Response
+from datasette.utils.sqlite import sqlite3  # pysqlite3 where it imports, as Datasette itself
 from datasette.views.base import DatasetteError
 from markupsafe import Markup
 
@@ -40,6 +41,8 @@ def status_and_info(exception: Exception) -> tuple[int, dict, str | None]:
     """(status, the error's JSON fields, title), as Datasette's own handler decides them."""
     if isinstance(exception, Base400):
         return exception.status, {"error": exception.args[0] if exception.args else ""}, None
+    if isinstance(exception, sqlite3.Warning):  # pysqlite3: "You can only execute one statement at a time"
+        return 400, {"error": str(exception)}, "Bad request"  # (Python 3.11's sqlite3: a DatabaseError, a 400)
     if isinstance(exception, DatasetteError) and (line := client_error(exception)):
         return 400, {"error": line}, "Bad request"
     if isinstance(exception, DatasetteError):

@@ -74,6 +74,7 @@ def test_forget_cost_bench_reports_the_answer_the_clean_up_and_the_row_behind_it
     result = subprocess.run([sys.executable, "-m", "bench.forget_cost", "--rows", "3000"], cwd=PROJECT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "a row logged with nothing queued (baseline)" in result.stdout
-    assert result.stdout.count("(the delete alone); clean-up done at") == 3
+    assert result.stdout.count("a row logged with nothing queued (baseline)") == 2
+    assert "clean-up: FTS5 secure-delete" in result.stdout and "clean-up: 'optimize' after each delete" in result.stdout
+    assert result.stdout.count("(the delete alone); clean-up done at") == 6  # three forgets on each path
     assert "the next row, handed over at the answer, waited" in result.stdout

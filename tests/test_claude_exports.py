@@ -4,7 +4,6 @@ in !history, the transcript page and Datasette's column description."""
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 import yaml
@@ -13,6 +12,7 @@ from bot.export import export_file, records
 from bot.formatting import history_entry
 from bot.store import ConversationLog, Selection, migrate
 from bot.store.exchange import INCOMPLETE_STOPS
+from bot.store.sqlite import sqlite3
 from plugins import transcript
 from tests.web import METADATA, datasette_for
 

@@ -5,8 +5,8 @@ template writes carries it, and markup from the log never does."""
 from __future__ import annotations
 
 import re
-import sqlite3
 
+from bot.store.sqlite import sqlite3
 from tests.test_security_web import PASSWORD, basic, fetch, guarded, log_path, web_env  # noqa: F401
 
 OWNER = basic("admin", PASSWORD)

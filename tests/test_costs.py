@@ -4,7 +4,6 @@ with a hand computation on a small log with a price change in the middle and a f
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -18,6 +17,7 @@ from bot.formatting import cost_text
 from bot.scope import Scope
 from bot.store import ConversationLog, utc_now_text
 from bot.store.prices import PriceFileError, migrate_and_price
+from bot.store.sqlite import sqlite3
 from tests.web import datasette_for
 
 PROJECT = Path(__file__).resolve().parent.parent

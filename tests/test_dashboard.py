@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-import sqlite3
-
 import pytest
 from datasette_auth_passwords.utils import hash_password
 from datasette_dashboards import replace_opts_in_query
 
 from bench.dashboard import charts
+from bot.store.sqlite import sqlite3
 from tests.test_security_web import fetch, log_in
 from tests.web import datasette_for
 
@@ -87,6 +86,7 @@ async def test_the_dashboard_is_behind_the_login(log_path, monkeypatch):
 
 def test_every_canned_query_and_chart_has_a_title():
     import yaml
+
     from bot.queries import METADATA
     metadata = yaml.safe_load(METADATA.read_text())
     queries = metadata["databases"]["conversation_logs"]["queries"]

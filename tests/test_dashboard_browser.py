@@ -3,11 +3,10 @@ renders with data, with and without a date range (bench/dashboard_shots.py made 
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from bench.dashboard_shots import shoot
+from bot.store.sqlite import sqlite3
 from tests.web import write_sample_log
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import importlib.util
 import re
-import sqlite3
 
 import click
 import pytest
@@ -13,6 +12,7 @@ from datasette_auth_passwords.utils import hash_password
 from sqlite_utils import Database
 
 from bot.store import FACET_COLUMNS
+from bot.store.sqlite import sqlite3
 from tests.web import PLUGINS, datasette_for, write_sample_log
 
 PASSWORD = "correct horse battery staple"

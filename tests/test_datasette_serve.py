@@ -6,7 +6,6 @@ import asyncio
 import csv
 import io
 import os
-import sqlite3
 import sys
 import threading
 import time
@@ -14,6 +13,7 @@ import time
 import aiohttp
 
 from bot.store import ConversationLog
+from bot.store.sqlite import sqlite3
 from tests.conftest import SMALL_LOG_ROWS
 from tests.test_fallback import closed_port
 from tests.web import PROJECT, fingerprint, procfile_web, sample_exchange, serve_args

@@ -4,7 +4,6 @@ its format's rules, on a log with a bare mention, fallbacks, ratings up, down an
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 from click.testing import CliRunner
@@ -13,6 +12,7 @@ from bot.__main__ import cli
 from bot.export import EXCLUDES_FALLBACK_BY_DEFAULT, export_file, records
 from bot.scope import Scope
 from bot.store import ConversationLog, Selection, migrate
+from bot.store.sqlite import sqlite3
 
 SYSTEM = "You are a test bot."
 # (conversation, guild, user message, reply, model, ratings)

@@ -4,10 +4,13 @@ about opt-outs and forgets for two services on one log, and memory that keeps it
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from sqlite_utils import Database
 
 from bot.memory import Memory
@@ -15,14 +18,24 @@ from bot.records import Records
 from bot.service import Incoming, open_service
 from bot.store import ConversationLog
 from bot.store.awaiting import WriterResults
+from bot.store.sqlite import has_fts5_secure_delete
 from tests.conftest import exchange, log_rows
 
 SECRET = "zanzibarpangolin"  # a word no filler row contains
+UNTOUCHED_WITH_SECURE_DELETE = 0.5  # the share of index blocks a secure-delete forget leaves byte for byte
 FILLER = 300  # rows already in the index's segment, so the deleted word's segment is not rewritten by itself
 
 
-def filled_log(path: Path) -> ConversationLog:
-    store = ConversationLog(path).open()
+@pytest.fixture(params=[True, False], ids=["secure-delete", "optimize"])
+def secure_delete(request) -> bool:
+    """Both clean-ups: FTS5 secure-delete (pysqlite3's SQLite) and, forced, the 'optimize' fallback (3.40)."""
+    if request.param:
+        assert has_fts5_secure_delete(), "pysqlite3-binary (requirements.txt) brings FTS5 secure-delete"
+    return request.param
+
+
+def filled_log(path: Path, secure_delete: bool = True) -> ConversationLog:
+    store = ConversationLog(path, fts_secure_delete=secure_delete).open()
     for n in range(FILLER):
         store.submit(exchange(n, user_id="bob", user_message=f"filler {n}", message_id=f"f{n}"))
     store.submit(exchange(FILLER, user_id="alice", user_message=f"my {SECRET} secret", message_id="secret",
@@ -42,9 +55,9 @@ def bytes_with(path: Path, word: str) -> int:
     return sum(f.read_bytes().count(word.encode()) for f in files if f.exists())
 
 
-def test_forget_leaves_the_words_in_neither_the_index_nor_the_file(tmp_path):
+def test_forget_leaves_the_words_in_neither_the_index_nor_the_file(tmp_path, secure_delete):
     path = tmp_path / "log.db"
-    store = filled_log(path)
+    store = filled_log(path, secure_delete)
     assert index_blocks_with(path, SECRET) == 1
     assert store.forget("alice").result() == 1
     store.close()  # the writer finishes its queue (the clean-up) and checkpoints
@@ -53,18 +66,18 @@ def test_forget_leaves_the_words_in_neither_the_index_nor_the_file(tmp_path):
     assert len(list(Database(path)["conversations"].search("filler"))) == FILLER  # the rest still found
 
 
-def test_retention_leaves_the_words_in_neither_the_index_nor_the_file(tmp_path):
+def test_retention_leaves_the_words_in_neither_the_index_nor_the_file(tmp_path, secure_delete):
     path = tmp_path / "log.db"
-    store = filled_log(path)
+    store = filled_log(path, secure_delete)
     assert store.delete_older_than(365).result() == 1  # only the 2001 row
     store.close()
     assert index_blocks_with(path, SECRET) == 0
     assert bytes_with(path, SECRET) == 0
 
 
-def test_the_clean_up_runs_after_the_answer_while_rows_keep_coming(tmp_path):
+def test_the_clean_up_runs_after_the_answer_while_rows_keep_coming(tmp_path, secure_delete):
     path = tmp_path / "log.db"
-    store = filled_log(path)
+    store = filled_log(path, secure_delete)
     store.forget("alice").result()  # the answer: the delete is committed, the clean-up queued behind it
     for n in range(200):  # the clean-up goes on in slices between rows, with no restart
         store.submit(exchange(n, user_id="carol", user_message=f"later {n}", message_id=f"later{n}")).result()
@@ -73,6 +86,27 @@ def test_the_clean_up_runs_after_the_answer_while_rows_keep_coming(tmp_path):
     assert index_blocks_with(path, SECRET) == 0
     assert len(list(Database(path)["conversations"].search("later"))) == n + 1
     store.close()
+
+
+def index_blocks(path: Path) -> dict[int, bytes]:
+    with Database(path) as db:
+        return dict(db.execute("select id, block from conversations_fts_data").fetchall())
+
+
+def test_with_secure_delete_a_forget_rewrites_almost_none_of_the_index(tmp_path):
+    """Secure-delete edits the blocks holding the row; 'optimize' rewrites them all (seen: 75% vs 0% untouched)."""
+    untouched = {}
+    for secure_delete in (True, False):
+        path = tmp_path / f"{secure_delete}.db"
+        store = filled_log(path, secure_delete)
+        before = index_blocks(path)
+        store.forget("alice").result()
+        store.close()
+        after = index_blocks(path)
+        untouched[secure_delete] = sum(after.get(key) == block for key, block in before.items()) / len(before)
+        assert index_blocks_with(path, SECRET) == 0
+    assert untouched[True] >= UNTOUCHED_WITH_SECURE_DELETE, untouched
+    assert untouched[False] < UNTOUCHED_WITH_SECURE_DELETE, untouched
 
 
 class TwoProcesses:
@@ -236,3 +270,18 @@ async def test_an_unreadable_opt_out_list_keeps_nothing_of_the_user(tmp_path, ca
     assert first.is_opted_out("alice")
     assert "cannot read the opt-outs" in caplog.text and "alice" in caplog.text
     both.close()
+
+
+def test_a_sqlite_without_secure_delete_refuses_an_index_that_used_it_in_one_line(tmp_path):
+    """Python's own SQLite 3.40 (pysqlite3 hidden) on a log whose index a secure-delete changed."""
+    path = tmp_path / "log.db"
+    store = filled_log(path, secure_delete=True)
+    store.forget("alice").result()
+    store.close()
+    without_pysqlite3 = ("import sys; sys.modules['pysqlite3'] = None; from pathlib import Path; "
+                         "from bot.store import ConversationLog; ConversationLog(Path(sys.argv[1])).open().close()")
+    result = subprocess.run([sys.executable, "-c", without_pysqlite3, str(path)], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parent.parent, timeout=60)
+    last = (result.stderr.strip().splitlines() or ["(opened with nothing said)"])[-1]
+    assert result.returncode == 1 and last.startswith("bot.store.schema.StoreError: "), last
+    assert str(path) in last and "install pysqlite3-binary" in last, result.stderr

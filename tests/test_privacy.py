@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import sqlite3
 import threading
 import time
 from dataclasses import replace
@@ -13,6 +12,7 @@ from dataclasses import replace
 from sqlite_utils import Database
 
 from bot.store import ConversationLog
+from bot.store.sqlite import sqlite3
 from tests.conftest import chat, log_rows, log_rows_at, running_bot, with_settings
 from tests.test_settings import clean_env, run_bot_cli
 from tests.web import sample_exchange

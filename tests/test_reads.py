@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-import sqlite3
 
 from sqlite_utils import Database
 
 from bot import queries
 from bot.export import csv_records
 from bot.store import ConversationLog
+from bot.store.sqlite import sqlite3
 from tests.conftest import exchange
 
 

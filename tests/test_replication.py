@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from bot import replication
 from bot.replicator import Replicator
 from bot.settings import ConfigError, Settings
 from bot.store import ConversationLog, Exchange, WAL_LIMIT_BYTES
+from bot.store.sqlite import sqlite3
 from tests.conftest import running_bot
 from tests.replica_fixtures import SFTPServer, poll, replicated_settings, with_password
 from tests.test_settings import PROJECT, clean_env, run_bot_cli

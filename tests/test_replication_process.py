@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from bench.data import build
 from bot import replication
 from bot.memory import Memory
 from bot.replication import MONITOR_INTERVAL_MS
+from bot.store.sqlite import sqlite3
 from tests.fake_ratelimit import ChannelLimits
 from tests.replica_fixtures import replicated_settings
 from tests.test_fallback import closed_port

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 
 from bot.store import ConversationLog, chains
+from bot.store.sqlite import sqlite3
 from tests.conftest import Harness, exchange
 
 TWO_HOURS_S = 2 * 3600

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import threading
 
 import pytest
@@ -11,6 +10,7 @@ from sqlite_utils import Database
 
 from bot.scope import Scope
 from bot.store import FACET_COLUMNS, ConversationLog, StoreError, migrate, migrations, utc_now_text
+from bot.store.sqlite import sqlite3
 from tests.conftest import exchange, log_rows_at
 
 SPEC = {

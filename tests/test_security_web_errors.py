@@ -9,7 +9,6 @@ import csv
 import io
 import os
 import signal
-import sqlite3
 import sys
 import time
 
@@ -17,6 +16,7 @@ import aiohttp
 import pytest
 from datasette_auth_passwords.utils import hash_password
 
+from bot.store.sqlite import sqlite3
 from tests.test_datasette_serve import stop
 from tests.test_fallback import closed_port
 from tests.test_security_web import PAGE, PASSWORD, basic, fetch, guarded, log_path, plugin, web_env  # noqa: F401

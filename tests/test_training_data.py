@@ -7,7 +7,6 @@ import gzip
 import json
 import os
 import pty
-import sqlite3
 import subprocess
 import sys
 
@@ -15,6 +14,7 @@ import pytest
 from sqlite_utils import Database
 
 from bot.store import ConversationLog
+from bot.store.sqlite import sqlite3
 from tests.test_settings import PROJECT, clean_env, run_bot_cli
 from tests.web import write_sample_log
 

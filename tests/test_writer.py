@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 
 from bot.store import ConversationLog
+from bot.store.sqlite import sqlite3
 from tests.conftest import exchange, log_rows_at
 
 

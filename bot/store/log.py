@@ -16,8 +16,9 @@ from .exchange import Exchange, utc_now_text
 from .reads import Reads
 from .migrations import TABLE
 from .privacy import Privacy, write_mark
-from .schema import BUSY_TIMEOUT_S, StoreError, migrate
+from .schema import BUSY_TIMEOUT_S, StoreError, migrate, set_fts_secure_delete
 from .spool import Backlog, Spool
+from .sqlite import has_fts5_secure_delete, sqlite3
 from .writer import CHECKPOINT_SECONDS, MAX_BATCH, WAL_LIMIT_BYTES, Writer
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,10 @@ class ConversationLog(Reads):
 
     def __init__(self, path: Path, *, checkpoint_seconds: float = CHECKPOINT_SECONDS, max_batch: int = MAX_BATCH,
                  busy_timeout: float = BUSY_TIMEOUT_S, wal_limit_bytes: int = WAL_LIMIT_BYTES,
-                 own_checkpoints: bool = True):
+                 own_checkpoints: bool = True, fts_secure_delete: bool = True):
         super().__init__(path, busy_timeout)
+        # Where this SQLite has it (bot/store/sqlite.py); False keeps the 'optimize' clean-up (a test seam).
+        self.fts_secure_delete = fts_secure_delete and has_fts5_secure_delete()
         self.spool = Spool(self.path.with_name(self.path.name + ".spool.jsonl"))
         self.backlog = Backlog(self.spool, self.path)
         self.writer = Writer(self.path, self.backlog, checkpoint_seconds=checkpoint_seconds, max_batch=max_batch,
@@ -46,6 +49,8 @@ class ConversationLog(Reads):
     def open(self) -> "ConversationLog":
         """Migrate the file, keep the disk reserve, and start the writer (which replays the spool)."""
         migrate(self.path)
+        set_fts_secure_delete(self.path, self.fts_secure_delete)
+        log.info("search index: %s", self.forget_clean_up)
         self.spool.keep_reserve()
         self.privacy.open()
         self.writer.start()
@@ -107,9 +112,16 @@ class ConversationLog(Reads):
         """Whether the search index still holds deleted rows' words (its clean-up is under way)."""
         return self._index_holds_deleted
 
+    @property
+    def forget_clean_up(self) -> str:
+        """How a delete's words leave the search index, for the INFO line at start."""
+        if self.fts_secure_delete:
+            return f"FTS5 secure-delete (SQLite {sqlite3.sqlite_version}): a delete removes its words at once"
+        return f"'optimize' after each delete (SQLite {sqlite3.sqlite_version}, FTS5 secure-delete off or absent)"
+
     def _note_deleted(self, db: Database, deleted: int) -> None:
-        """In a delete's job: start cleaning the search index, unless a clean-up is already under way."""
-        if deleted and not self._index_holds_deleted:
+        """In a delete's job: start cleaning the search index, unless secure-delete did or a clean-up is under way."""
+        if deleted and not self.fts_secure_delete and not self._index_holds_deleted:
             self._index_holds_deleted = True
             self._queue_clean_up(db)
 
@@ -123,8 +135,8 @@ class ConversationLog(Reads):
         """Rewrite the search index without the deleted rows' words.
 
         An external-content FTS5 delete only writes delete markers: the old segment keeps the words
-        until a merge rewrites it, which for a large segment may be never. SQLite 3.40 (this Python and
-        Debian 12) has no FTS5 'secure-delete' (3.42+), so 'optimize' merges every segment into one;
+        until a merge rewrites it, which for a large segment may be never. Only without FTS5
+        'secure-delete' (3.42+; SQLite 3.40 of Debian 12's Python): 'optimize' merges every segment into one;
         secure_delete (schema.connect) zeroes the pages it frees. Deletes queued meanwhile share it.
         Its cost at 1M rows is in BENCHMARKS.md ("!forget"). An incremental 'merge' with a negative
         page count, tried instead, never finished while rows kept coming (each row is a new segment) and

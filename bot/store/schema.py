@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,9 +9,11 @@ from typing import Iterator
 
 from sqlite_utils import Database
 
-from .migrations import migrations
+from .migrations import TABLE, migrations
+from .sqlite import has_fts5_secure_delete, sqlite3
 
 BUSY_TIMEOUT_S = 5.0
+FTS5_FORMAT_WITHOUT_SECURE_DELETE = 4  # fts5_index.c: a secure-delete makes it 5
 WAL_SWITCH_RETRY_S = 0.02  # how often to try again for the exclusive lock that switching to WAL needs
 
 
@@ -59,6 +60,35 @@ def enable_wal(db: Database, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
             if "locked" not in str(err) or time.monotonic() > deadline:
                 raise
             time.sleep(WAL_SWITCH_RETRY_S)
+
+
+def set_fts_secure_delete(path: Path, on: bool) -> None:
+    """FTS5 'secure-delete' (SQLite 3.42+): a delete removes the row's words from the index at once.
+
+    Once a delete has run with it, the index's format is 5, which an older FTS5 refuses to read or
+    write ("invalid fts5 file format (found 5, expected 4)"); so every process on the log must use
+    bot/store/sqlite.py's SQLite (PRIVACY.md, "What a forget leaves").
+    """
+    try:
+        db = connect(path)
+        try:
+            if not has_fts5_secure_delete():
+                refuse_a_newer_index(db, path)
+                return
+            with write_transaction(db):
+                db.execute(f"insert into {TABLE}_fts({TABLE}_fts, rank) values ('secure-delete', ?)", [int(on)])
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as err:
+        raise StoreError(f"cannot set FTS5 secure-delete in {path}: {err}") from err
+
+
+def refuse_a_newer_index(db: Database, path: Path) -> None:
+    """An index a secure-delete has run on (format 5) cannot be searched or written by this FTS5 (format 4)."""
+    found = db.execute(f"select v from {TABLE}_fts_config where k = 'version'").fetchone()
+    if found and found[0] > FTS5_FORMAT_WITHOUT_SECURE_DELETE:
+        raise StoreError(f"{path}: its search index was written with FTS5 secure-delete, which SQLite "
+                         f"{sqlite3.sqlite_version} lacks: install pysqlite3-binary (requirements.txt)")
 
 
 def migrate(path: Path) -> None:

@@ -12,7 +12,6 @@ import fcntl
 import json
 import logging
 import os
-import sqlite3
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -22,6 +21,7 @@ from sqlite_utils import Database
 
 from .migrations import TABLE
 from .schema import write_transaction
+from .sqlite import sqlite3
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import sqlite3
 import threading
 import time
 from concurrent.futures import Future
@@ -24,6 +23,7 @@ from sqlite_utils import Database
 from .exchange import Exchange
 from .schema import BUSY_TIMEOUT_S, StoreError, connect, write_transaction
 from .spool import Backlog
+from .sqlite import sqlite3
 
 log = logging.getLogger(__name__)
 
