@@ -26,7 +26,6 @@ import os
 import random
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from bot.live_reply import WRITING_MARK
 from bot.settings import Settings
 from bot.store import ConversationLog
 from bot.store.spool import Spool
+from bot.store.sqlite import sqlite3
 from tests.disks import chattr_immutable, fill, mount_ext4, unmount
 from tests.fake_anthropic import FakeAnthropic
 from tests.fake_discord import FakeDiscord

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 from dataclasses import replace
 
@@ -15,6 +14,7 @@ from bot.replicator import Replicator
 from bot.service import Incoming, open_service
 from bot.store import ConversationLog
 from bot.store.spool import Spool
+from bot.store.sqlite import sqlite3
 from tests.conftest import exchange, log_rows_at
 from tests.disks import fill, loop_ext4, set_immutable, tiny_tmpfs
 from tests.replica_fixtures import poll, replicated_settings
