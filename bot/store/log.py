@@ -16,7 +16,7 @@ from .exchange import Exchange, utc_now_text
 from .reads import Reads
 from .migrations import TABLE
 from .privacy import Privacy, write_mark
-from .schema import BUSY_TIMEOUT_S, StoreError, migrate, set_fts_secure_delete
+from .schema import BUSY_TIMEOUT_S, StoreError, check_fts_format, migrate
 from .spool import Backlog, Spool
 from .sqlite import has_fts5_secure_delete, sqlite3
 from .writer import CHECKPOINT_SECONDS, MAX_BATCH, WAL_LIMIT_BYTES, Writer
@@ -49,7 +49,7 @@ class ConversationLog(Reads):
     def open(self) -> "ConversationLog":
         """Migrate the file, keep the disk reserve, and start the writer (which replays the spool)."""
         migrate(self.path)
-        set_fts_secure_delete(self.path, self.fts_secure_delete)
+        check_fts_format(self.path)
         log.info("search index: %s", self.forget_clean_up)
         self.spool.keep_reserve()
         self.privacy.open()
@@ -92,6 +92,7 @@ class ConversationLog(Reads):
             db.execute(f"delete from ratings where rater_id = :user and {given_here}", params)
             db.execute(f"delete from ratings where reply_message_id in "
                        f"(select c.reply_message_id from {TABLE} c where c.user_id = :user and {where})", params)
+            self._set_secure_delete(db)
             deleted = db.execute(f"delete from {TABLE} as c where c.user_id = :user and {where}", params).rowcount
             self._note_deleted(db, deleted)
             return deleted + self.backlog.drop(lambda row: not gone.admits(row))
@@ -102,6 +103,7 @@ class ConversationLog(Reads):
         cutoff = utc_now_text(datetime.now(timezone.utc) - timedelta(days=days))
 
         def work(db: Database) -> int:
+            self._set_secure_delete(db)
             deleted = db.execute(f"delete from {TABLE} where timestamp < ?", [cutoff]).rowcount
             self._note_deleted(db, deleted)
             return deleted + self.backlog.drop(lambda row: row["timestamp"] >= cutoff)
@@ -118,6 +120,14 @@ class ConversationLog(Reads):
         if self.fts_secure_delete:
             return f"FTS5 secure-delete (SQLite {sqlite3.sqlite_version}): a delete removes its words at once"
         return f"'optimize' after each delete (SQLite {sqlite3.sqlite_version}, FTS5 secure-delete off or absent)"
+
+    def _set_secure_delete(self, db: Database) -> None:
+        """In a delete's transaction, where this SQLite has the option: FTS5 'secure-delete' on (or off, the
+        test seam), so the delete removes its words from the index at once. Set here, not at open, so a log
+        that was read-only at start gets it too; writing one config row costs nothing beside the delete."""
+        if has_fts5_secure_delete():
+            db.execute(f"insert into {FTS_TABLE}({FTS_TABLE}, rank) values ('secure-delete', ?)",
+                       [int(self.fts_secure_delete)])
 
     def _note_deleted(self, db: Database, deleted: int) -> None:
         """In a delete's job: start cleaning the search index, unless secure-delete did or a clean-up is under way."""

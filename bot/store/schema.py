@@ -62,25 +62,24 @@ def enable_wal(db: Database, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
             time.sleep(WAL_SWITCH_RETRY_S)
 
 
-def set_fts_secure_delete(path: Path, on: bool) -> None:
-    """FTS5 'secure-delete' (SQLite 3.42+): a delete removes the row's words from the index at once.
+def check_fts_format(path: Path) -> None:
+    """Refuse, in one line, a log whose index this SQLite's FTS5 cannot read or write.
 
-    Once a delete has run with it, the index's format is 5, which an older FTS5 refuses to read or
-    write ("invalid fts5 file format (found 5, expected 4)"); so every process on the log must use
-    bot/store/sqlite.py's SQLite (PRIVACY.md, "What a forget leaves").
+    Once a delete has run with FTS5 'secure-delete' (SQLite 3.42+), the index's format is 5, which an
+    older FTS5 refuses ("invalid fts5 file format (found 5, expected 4)"); so every process on the log
+    must use bot/store/sqlite.py's SQLite (PRIVACY.md, "What a forget leaves"). Only reads: a log that
+    is read-only at start opens (the option itself is set by each delete, log.py).
     """
+    if has_fts5_secure_delete():
+        return
     try:
         db = connect(path)
         try:
-            if not has_fts5_secure_delete():
-                refuse_a_newer_index(db, path)
-                return
-            with write_transaction(db):
-                db.execute(f"insert into {TABLE}_fts({TABLE}_fts, rank) values ('secure-delete', ?)", [int(on)])
+            refuse_a_newer_index(db, path)
         finally:
             db.close()
     except sqlite3.DatabaseError as err:
-        raise StoreError(f"cannot set FTS5 secure-delete in {path}: {err}") from err
+        raise StoreError(f"cannot read the search index's format in {path}: {err}") from err
 
 
 def refuse_a_newer_index(db: Database, path: Path) -> None:
