@@ -1,7 +1,7 @@
 """View the conversation log in the terminal: the stats and the most recent conversations.
 
-    python view_database.py              # last 20 conversations
-    python view_database.py -n 50 --user alice
+python view_database.py              # last 20 conversations
+python view_database.py -n 50 --user alice
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from bot.formatting import stats_lines, truncate
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.core.formatting import stats_lines, truncate
 from bot.store import ConversationLog
 
 RECENT_SQL = "select * from conversations order by timestamp desc, id desc limit ?"
@@ -31,14 +31,25 @@ def conversations_table(rows: list[dict], title: str) -> Table:
     for name in ("id", "timestamp (UTC)", "user", "user message", "bot response", "tokens", "model"):
         table.add_column(name, overflow="fold")
     for row in rows:
-        table.add_row(str(row["id"]), row["timestamp"], row["user_name"], truncate(row["user_message"], 200),
-                      truncate(row["bot_response"], 300), str(row["tokens_used"]), row["model_used"])
+        table.add_row(
+            str(row["id"]),
+            row["timestamp"],
+            row["user_name"],
+            truncate(row["user_message"], 200),
+            truncate(row["bot_response"], 300),
+            str(row["tokens_used"]),
+            row["model_used"],
+        )
     return table
 
 
 @click.command()
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Log database (default: CONVERSATION_LOG_DB or ./conversation_logs.db).")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Log database (default: CONVERSATION_LOG_DB or ./conversation_logs.db).",
+)
 @click.option("-n", "--limit", default=20, show_default=True, help="How many conversations to show.")
 @click.option("--user", help="Only this user (id, user name or display name).")
 def main(db_path: Path | None, limit: int, user: str | None) -> None:

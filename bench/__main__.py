@@ -26,12 +26,11 @@ from bench.data import build, insert_sql, rows
 from bench.figures import Figure, p99, timed
 from bench.rated import rated_reads
 from bench.serving import served
+from bot.config.settings import Settings
+from bot.core.service import open_service
+from bot.store import ConversationLog, Exchange, connect, queries
 from bot.store.awaiting import WriterResults
-from bot import queries
-from bot.scope import Scope
-from bot.service import open_service
-from bot.settings import Settings
-from bot.store import ConversationLog, Exchange, connect
+from bot.store.scope import Scope
 from bot.store.sqlite import sqlite3
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,14 +58,35 @@ INDEXED_HISTORY = "select * from conversations where user_id = ? order by timest
 
 
 def exchange(values: tuple) -> Exchange:
-    row = dict(zip(("user_id", "user_name", "channel_id", "user_message", "bot_response", "timestamp", "_tokens",
-                    "model_used", "guild_id", "display_name", "message_id", "input_tokens", "output_tokens",
-                    "latency_ms", "conversation_id"), values, strict=True))
+    row = dict(
+        zip(
+            (
+                "user_id",
+                "user_name",
+                "channel_id",
+                "user_message",
+                "bot_response",
+                "timestamp",
+                "_tokens",
+                "model_used",
+                "guild_id",
+                "display_name",
+                "message_id",
+                "input_tokens",
+                "output_tokens",
+                "latency_ms",
+                "conversation_id",
+            ),
+            values,
+            strict=True,
+        )
+    )
     row.pop("_tokens")
     return Exchange(**row)
 
 
 # -- write path --------------------------------------------------------------------------------
+
 
 def raw_executemany(path: Path, count: int, fts: bool) -> float:
     fresh(path, fts)
@@ -103,8 +123,10 @@ def ours_burst(path: Path, count: int, fts: bool, replicated=None) -> tuple[floa
     fresh(path, fts)
     exchanges = [exchange(values) for values in rows(count, seed=13)]
     latencies: list[float] = []
-    with replicated(path) if replicated else contextlib.nullcontext(), \
-            ConversationLog(path, own_checkpoints=replicated is None) as store:
+    with (
+        replicated(path) if replicated else contextlib.nullcontext(),
+        ConversationLog(path, own_checkpoints=replicated is None) as store,
+    ):
         started = time.perf_counter()
         futures = []
         for item in exchanges:
@@ -131,8 +153,9 @@ class LogWithoutSQLite(ConversationLog):
         return "logged"
 
 
-async def loop_lag(log: type[ConversationLog] | None, path: Path, count: int,
-                   per_second: float | None = None) -> tuple[float, float]:
+async def loop_lag(
+    log: type[ConversationLog] | None, path: Path, count: int, per_second: float | None = None
+) -> tuple[float, float]:
     """p99 event-loop lag and p99 hand-over-to-commit (ms) while 50 concurrent handlers log
     `count` exchanges, each awaiting its commit as the bot does. `per_second` paces the
     hand-overs (None: as fast as they go); with no `log`, the idle loop.
@@ -191,10 +214,26 @@ def write_path(work: Path, burst: int, lag_rows: int) -> list[Figure]:
         per_row = raw_per_row(work / "per_row.db", min(burst, 5000), fts)
         rate, latency = ours_burst(work / "ours.db", burst, fts)
         figures += [
-            Figure("write", f"{burst:,}-exchange burst, group commit ({label})", rate, "rows/s",
-                   "raw executemany, one transaction", bulk, "≥ 0.5x", rate >= 0.5 * bulk),
-            Figure("write", f"same burst vs one transaction per row ({label})", rate, "rows/s",
-                   "raw sqlite3, a transaction per row", per_row, "≥ 3x", rate >= 3 * per_row),
+            Figure(
+                "write",
+                f"{burst:,}-exchange burst, group commit ({label})",
+                rate,
+                "rows/s",
+                "raw executemany, one transaction",
+                bulk,
+                "≥ 0.5x",
+                rate >= 0.5 * bulk,
+            ),
+            Figure(
+                "write",
+                f"same burst vs one transaction per row ({label})",
+                rate,
+                "rows/s",
+                "raw sqlite3, a transaction per row",
+                per_row,
+                "≥ 3x",
+                rate >= 3 * per_row,
+            ),
             Figure("write", f"p99 queueing in that burst, all handed over at once ({label})", latency, "ms"),
         ]
     idle, _ = asyncio.run(loop_lag(None, work / "idle.db", 0))
@@ -210,35 +249,61 @@ def write_path(work: Path, burst: int, lag_rows: int) -> list[Figure]:
     saturated_without, _ = median_lag(LogWithoutSQLite, None)
     figures += [
         Figure("write", "p99 event-loop lag, idle loop (the probe alone)", idle, "ms"),
-        Figure("write", f"p99 event-loop lag while 50 handlers log {lag_rows:,} at {PACED_RATE:,}/s", paced, "ms",
-               "same handlers, no SQLite write", paced_without, "< 1 ms", paced < 1),
-        Figure("write", f"p99 event-loop lag, the same {lag_rows:,} as fast as they go", saturated, "ms",
-               "same handlers, no SQLite write", saturated_without),
-        Figure("write", "p99 hand-over to commit, each handler awaiting its commit", latency, "ms",
-               target="≤ 100 ms", met=latency <= 100),
+        Figure(
+            "write",
+            f"p99 event-loop lag while 50 handlers log {lag_rows:,} at {PACED_RATE:,}/s",
+            paced,
+            "ms",
+            "same handlers, no SQLite write",
+            paced_without,
+            "< 1 ms",
+            paced < 1,
+        ),
+        Figure(
+            "write",
+            f"p99 event-loop lag, the same {lag_rows:,} as fast as they go",
+            saturated,
+            "ms",
+            "same handlers, no SQLite write",
+            saturated_without,
+        ),
+        Figure(
+            "write",
+            "p99 hand-over to commit, each handler awaiting its commit",
+            latency,
+            "ms",
+            target="≤ 100 ms",
+            met=latency <= 100,
+        ),
     ]
     return figures
 
 
 # -- reads on the big log ----------------------------------------------------------------------
 
+
 def reads(path: Path) -> list[Figure]:
     store = ConversationLog(path)
     raw = sqlite3.connect(path)
-    plain = statistics.median(timed(lambda: (raw.execute(PLAIN_STATS).fetchall(),
-                                            raw.execute(PLAIN_MODELS).fetchall()), 5))
+    plain = statistics.median(
+        timed(lambda: (raw.execute(PLAIN_STATS).fetchall(), raw.execute(PLAIN_MODELS).fetchall()), 5)
+    )
     ours = statistics.median(timed(store.stats, 50))
     figures = [Figure("stats", "!stats (summary tables)", ours, "ms", "plain SQL", plain, "≤ 10 ms", ours <= 10)]
-    busy_user = raw.execute("select user_id, user_name from stats_users join conversations using (user_id) "
-                            "order by stats_users.conversations desc limit 1").fetchone()
+    busy_user = raw.execute(
+        "select user_id, user_name from stats_users join conversations using (user_id) "
+        "order by stats_users.conversations desc limit 1"
+    ).fetchone()
     naive = statistics.median(timed(lambda: raw.execute(NAIVE_HISTORY, {"user": "nobody"}).fetchall(), 5))
     for label, user in (("by id", busy_user[0]), ("by name", busy_user[1]), ("unknown user", "nobody")):
         ours = statistics.median(timed(lambda user=user: store.history(user), 200))
-        figures.append(Figure("history", f"!history {label}", ours, "ms", "naive OR, unknown user", naive,
-                              "≤ 2 ms", ours <= 2))
+        figures.append(
+            Figure("history", f"!history {label}", ours, "ms", "naive OR, unknown user", naive, "≤ 2 ms", ours <= 2)
+        )
     indexed = statistics.median(timed(lambda: raw.execute(INDEXED_HISTORY, [busy_user[0]]).fetchall(), 200))
-    figures.append(Figure("history", "raw sqlite3: last 10 by user_id, indexed, connection already open", indexed,
-                          "ms"))
+    figures.append(
+        Figure("history", "raw sqlite3: last 10 by user_id, indexed, connection already open", indexed, "ms")
+    )
     raw.close()
     return figures
 
@@ -249,26 +314,56 @@ def scoped_reads(path: Path) -> list[Figure]:
     raw = sqlite3.connect(path)
     guild = raw.execute("select guild_id from conversations where guild_id is not null limit 1").fetchone()[0]
     server = Scope.server(guild)
-    plain = statistics.median(timed(lambda: (raw.execute(PLAIN_SERVER_STATS, {"guild": guild}).fetchall(),
-                                            raw.execute(PLAIN_SERVER_MODELS, {"guild": guild}).fetchall()), 5))
+    plain = statistics.median(
+        timed(
+            lambda: (
+                raw.execute(PLAIN_SERVER_STATS, {"guild": guild}).fetchall(),
+                raw.execute(PLAIN_SERVER_MODELS, {"guild": guild}).fetchall(),
+            ),
+            5,
+        )
+    )
     ours = statistics.median(timed(lambda: store.stats(server), 50))
-    figures = [Figure("stats", "!stats in a server holding every row (per-server summaries)", ours, "ms",
-                      "plain SQL for that server", plain, "≤ 10 ms", ours <= 10)]
-    by_rank = "select user_id, user_name from conversations where user_id = " \
-              "(select user_id from stats_users order by conversations desc limit 1 offset ?) limit 1"
+    figures = [
+        Figure(
+            "stats",
+            "!stats in a server holding every row (per-server summaries)",
+            ours,
+            "ms",
+            "plain SQL for that server",
+            plain,
+            "≤ 10 ms",
+            ours <= 10,
+        )
+    ]
+    by_rank = (
+        "select user_id, user_name from conversations where user_id = "
+        "(select user_id from stats_users order by conversations desc limit 1 offset ?) limit 1"
+    )
     busiest, typical = (raw.execute(by_rank, [rank]).fetchone() for rank in (0, 50))
     for label, (user_id, _) in (("the busiest user", busiest), ("the 51st busiest user", typical)):
         count = raw.execute("select count(*) from conversations where user_id = ?", [user_id]).fetchone()[0]
         ours = statistics.median(timed(lambda: store.stats(Scope.own(user_id)), 5))
-        figures.append(Figure("stats", f"!stats in a DM: {label}'s own ({count:,} rows)", ours, "ms",
-                              target="≤ 10 ms", met=ours <= 10))
+        figures.append(
+            Figure(
+                "stats", f"!stats in a DM: {label}'s own ({count:,} rows)", ours, "ms", target="≤ 10 ms", met=ours <= 10
+            )
+        )
     name = busiest[1]
     resolve = statistics.median(timed(lambda: store.find_users(name, server), 200))
     history = statistics.median(timed(lambda: store.user_history(busiest[0], server), 200))
-    figures += [Figure("history", "!history NAME in a server: the name resolved to ids", resolve, "ms"),
-                Figure("history", "!history in a server: the busiest user's last 10 by id", history, "ms"),
-                Figure("history", "!history NAME in a server, both steps", resolve + history, "ms", target="≤ 2 ms",
-                       met=resolve + history <= 2)]
+    figures += [
+        Figure("history", "!history NAME in a server: the name resolved to ids", resolve, "ms"),
+        Figure("history", "!history in a server: the busiest user's last 10 by id", history, "ms"),
+        Figure(
+            "history",
+            "!history NAME in a server, both steps",
+            resolve + history,
+            "ms",
+            target="≤ 2 ms",
+            met=resolve + history <= 2,
+        ),
+    ]
     raw.close()
     return figures
 
@@ -293,8 +388,9 @@ def startup(path: Path, work: Path) -> list[Figure]:
     conn.execute("vacuum")
     conn.close()
     return [
-        Figure("startup", "bot start (migrations check, opt-outs, memory)", ms, "ms", target="≤ 1000 ms",
-               met=ms <= 1000),
+        Figure(
+            "startup", "bot start (migrations check, opt-outs, memory)", ms, "ms", target="≤ 1000 ms", met=ms <= 1000
+        ),
         Figure("size", "bytes per conversation, with FTS", size / count, "B"),
         Figure("size", "bytes per conversation, without FTS", without.stat().st_size / count, "B"),
     ]
@@ -302,35 +398,46 @@ def startup(path: Path, work: Path) -> list[Figure]:
 
 # -- exports -----------------------------------------------------------------------------------
 
+
 def run_measured(command: list[str], output: Path) -> tuple[float, float]:
     """(seconds, peak MB) of a command writing to `output`, by GNU time."""
     with open(output, "wb") as out:
-        result = subprocess.run(["/usr/bin/time", "-f", "%e %M", *command], stdout=out,
-                                stderr=subprocess.PIPE, cwd=ROOT, check=True)
+        result = subprocess.run(
+            ["/usr/bin/time", "-f", "%e %M", *command], stdout=out, stderr=subprocess.PIPE, cwd=ROOT, check=True
+        )
     seconds, kilobytes = result.stderr.decode().strip().splitlines()[-1].split()
     return float(seconds), int(kilobytes) / 1024
 
 
 def exports(path: Path, work: Path) -> list[Figure]:
-    cli, _ = run_measured(["sqlite3", "-csv", "-header", str(path), "select * from conversations order by id"],
-                          work / "cli.csv")
+    cli, _ = run_measured(
+        ["sqlite3", "-csv", "-header", str(path), "select * from conversations order by id"], work / "cli.csv"
+    )
     env_cmd = [sys.executable, "-m", "bot", "--env-file", os.devnull]
     os.environ["CONVERSATION_LOG_DB"] = str(path)
     ours, peak = run_measured([*env_cmd, "export", "--include-fallback"], work / "ours.csv")
-    packed, packed_peak = run_measured([*env_cmd, "export", "--include-fallback", "-o", str(work / "o.csv.gz")],
-                                       work / "none")
+    packed, packed_peak = run_measured(
+        [*env_cmd, "export", "--include-fallback", "-o", str(work / "o.csv.gz")], work / "none"
+    )
     chat, chat_peak = run_measured([*env_cmd, "export", "--format", "chat-jsonl"], work / "chat.jsonl")
     return [
         Figure("export", "full CSV, python -m bot export", ours, "s", "sqlite3 CLI", cli, "≤ 2x", ours <= 2 * cli),
         Figure("export", "peak memory of that export", peak, "MB", target="≤ 100 MB", met=peak <= 100),
         Figure("export", "full CSV, gzip", packed, "s", "sqlite3 CLI", cli),
         Figure("export", "full chat-jsonl (threads rebuilt)", chat, "s", "sqlite3 CLI", cli),
-        Figure("export", "peak memory, gzip / chat-jsonl", max(packed_peak, chat_peak), "MB", target="≤ 100 MB",
-               met=max(packed_peak, chat_peak) <= 100),
+        Figure(
+            "export",
+            "peak memory, gzip / chat-jsonl",
+            max(packed_peak, chat_peak),
+            "MB",
+            target="≤ 100 MB",
+            met=max(packed_peak, chat_peak) <= 100,
+        ),
     ]
 
 
 # -- Datasette -----------------------------------------------------------------------------------
+
 
 def fetch_ms(url: str, repeat: int) -> float:
     return statistics.median(timed(lambda: urllib.request.urlopen(url, timeout=600).read(), repeat))
@@ -348,22 +455,52 @@ def datasette(path: Path, work: Path) -> list[Figure]:
         pk_order = fetch_ms(base + "/conversations.csv?_stream=on&_size=max&_sort=id", 1)
         default = fetch_ms(base + "/conversations.csv?_stream=on&_size=max", 1)
     return [
-        Figure("datasette", "table page, with the three default facets", table, "ms", "same page, no facets",
-               bare_table, "≤ 100 ms", table <= 100),
+        Figure(
+            "datasette",
+            "table page, with the three default facets",
+            table,
+            "ms",
+            "same page, no facets",
+            bare_table,
+            "≤ 100 ms",
+            table <= 100,
+        ),
         Figure("datasette", "table page filtered to one user by a facet link", one_user, "ms"),
-        Figure("datasette", "full-text search page, a specific term", search, "ms", target="≤ 200 ms",
-               met=search <= 200),
-        Figure("datasette", "full-text search page, a topic word (0.4% of rows)", topic, "ms", target="≤ 200 ms",
-               met=topic <= 200),
-        Figure("datasette", "full-text search page, the most common word (every row)", common, "ms",
-               target="≤ 200 ms", met=common <= 200),
+        Figure(
+            "datasette", "full-text search page, a specific term", search, "ms", target="≤ 200 ms", met=search <= 200
+        ),
+        Figure(
+            "datasette",
+            "full-text search page, a topic word (0.4% of rows)",
+            topic,
+            "ms",
+            target="≤ 200 ms",
+            met=topic <= 200,
+        ),
+        Figure(
+            "datasette",
+            "full-text search page, the most common word (every row)",
+            common,
+            "ms",
+            target="≤ 200 ms",
+            met=common <= 200,
+        ),
         Figure("datasette", "stats canned query over HTTP", stats, "ms", target="≤ 20 ms", met=stats <= 20),
-        Figure("datasette", "streamed full CSV, default link", default / 1000, "s", "primary-key order",
-               pk_order / 1000, "≤ 1x (within 5%)", default <= pk_order * 1.05),
+        Figure(
+            "datasette",
+            "streamed full CSV, default link",
+            default / 1000,
+            "s",
+            "primary-key order",
+            pk_order / 1000,
+            "≤ 1x (within 5%)",
+            default <= pk_order * 1.05,
+        ),
     ]
 
 
 # -- WAL under load ------------------------------------------------------------------------------
+
 
 def wal_bound(work: Path, seconds: float) -> list[Figure]:
     path = work / "wal.db"
@@ -397,11 +534,15 @@ def wal_bound(work: Path, seconds: float) -> list[Figure]:
     for thread in threads:
         thread.join()
     mb = peak[0] / 1024 / 1024
-    return [Figure("wal", f"largest -wal in {seconds:g} s of writes with 8 readers", mb, "MB",
-                   target="≤ 64 MB", met=mb <= 64)]
+    return [
+        Figure(
+            "wal", f"largest -wal in {seconds:g} s of writes with 8 readers", mb, "MB", target="≤ 64 MB", met=mb <= 64
+        )
+    ]
 
 
 # -- the runner ----------------------------------------------------------------------------------
+
 
 def report(figures: list[Figure], rows_count: int, build_seconds: float, output: Path | None) -> str:
     lines = [
@@ -409,21 +550,34 @@ def report(figures: list[Figure], rows_count: int, build_seconds: float, output:
         "|---|---|---|---|---|---|---|",
         *[figure.row() for figure in figures],
     ]
-    header = (f"Log of {rows_count:,} generated conversations (built in {build_seconds:.1f} s), "
-              f"{os.cpu_count()} cores, SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, "
-              f"{time.strftime('%Y-%m-%d', time.gmtime())}.")
+    header = (
+        f"Log of {rows_count:,} generated conversations (built in {build_seconds:.1f} s), "
+        f"{os.cpu_count()} cores, SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, "
+        f"{time.strftime('%Y-%m-%d', time.gmtime())}."
+    )
     return header + "\n\n" + "\n".join(lines) + "\n"
 
 
 @click.command()
 @click.option("--rows", "rows_count", default=1_000_000, show_default=True, help="Conversations in the big log.")
 @click.option("--quick", is_flag=True, help="Small sizes, for CI: reports, checks no timing.")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write the Markdown table (default: BENCHMARKS-results.md unless --quick).")
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the databases go (default: a temporary directory).")
-@click.option("--growth", is_flag=True, help="Instead: each operation at 10k, 100k and 1M conversations "
-                                             "(bench/growth.py), a table and docs/growth.png.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the Markdown table (default: BENCHMARKS-results.md unless --quick).",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the databases go (default: a temporary directory).",
+)
+@click.option(
+    "--growth",
+    is_flag=True,
+    help="Instead: each operation at 10k, 100k and 1M conversations (bench/growth.py), a table and docs/growth.png.",
+)
 def main(rows_count: int, quick: bool, output: Path | None, workdir: Path | None, growth: bool = False) -> None:
     """Measure the bot's write path, reads, exports and Datasette against raw SQLite."""
     if growth:
@@ -439,13 +593,17 @@ def main(rows_count: int, quick: bool, output: Path | None, workdir: Path | None
         click.echo(f"building a log of {rows_count:,} conversations…", err=True)
         build_seconds = build(big, rows_count)
         figures: list[Figure] = []
-        for name, section in (("reads", lambda: reads(big)), ("scoped reads", lambda: scoped_reads(big)),
-                              ("startup", lambda: startup(big, work)),
-                              ("exports", lambda: exports(big, work)), ("datasette", lambda: datasette(big, work)),
-                              ("write path", lambda: write_path(work, burst, lag_rows)),
-                              ("wal", lambda: wal_bound(work, wal_seconds)),
-                              # Last: it adds ratings to the big log, which the sections above measure without.
-                              ("rated reads", lambda: rated_reads(big))):
+        for name, section in (
+            ("reads", lambda: reads(big)),
+            ("scoped reads", lambda: scoped_reads(big)),
+            ("startup", lambda: startup(big, work)),
+            ("exports", lambda: exports(big, work)),
+            ("datasette", lambda: datasette(big, work)),
+            ("write path", lambda: write_path(work, burst, lag_rows)),
+            ("wal", lambda: wal_bound(work, wal_seconds)),
+            # Last: it adds ratings to the big log, which the sections above measure without.
+            ("rated reads", lambda: rated_reads(big)),
+        ):
             click.echo(f"measuring {name}…", err=True)
             # The gigabytes an earlier section wrote are still being flushed: on 2 cores that
             # showed up as loop lag in the next one (2 ms instead of 0.5).
@@ -462,6 +620,7 @@ def main(rows_count: int, quick: bool, output: Path | None, workdir: Path | None
 
 def growth_main(quick: bool, output: Path | None, workdir: Path | None) -> None:
     from bench import growth
+
     work = workdir or Path(tempfile.mkdtemp(prefix="bench-growth-"))
     work.mkdir(parents=True, exist_ok=True)
     try:

@@ -34,9 +34,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot import replication
-from bot.live_reply import WRITING_MARK
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.discord_front.live_reply import WRITING_MARK
+from bot.replica import litestream as replication
 from bot.store import ConversationLog
 from bot.store.spool import Spool
 from bot.store.sqlite import sqlite3
@@ -113,13 +113,15 @@ class Report:
 
     def line(self) -> str:
         faults = ", ".join(f"{kind} {count}" for kind, count in sorted(self.faults.items()))
-        return (f"seed {self.seed}: {self.seconds:g} s on {self.disk}, {self.wall_seconds:.0f} s wall; "
-                f"messages sent {self.messages_sent}, reactions {self.reactions_sent}, answered {self.answered}; "
-                f"faults injected {sum(self.faults.values())} ({faults}); bot started {self.bot_starts} times; "
-                f"rows {self.rows}: lost {self.lost}, duplicated {self.duplicated}, left in spool "
-                f"{self.left_in_spool}; reply ids missing {self.reply_ids_missing}; replica restored "
-                f"{self.replica_rows} rows, missing {self.replica_missing} committed before the last fault; "
-                + ("all invariants hold" if self.ok else "FAILED: " + "; ".join(self.failures)))
+        return (
+            f"seed {self.seed}: {self.seconds:g} s on {self.disk}, {self.wall_seconds:.0f} s wall; "
+            f"messages sent {self.messages_sent}, reactions {self.reactions_sent}, answered {self.answered}; "
+            f"faults injected {sum(self.faults.values())} ({faults}); bot started {self.bot_starts} times; "
+            f"rows {self.rows}: lost {self.lost}, duplicated {self.duplicated}, left in spool "
+            f"{self.left_in_spool}; reply ids missing {self.reply_ids_missing}; replica restored "
+            f"{self.replica_rows} rows, missing {self.replica_missing} committed before the last fault; "
+            + ("all invariants hold" if self.ok else "FAILED: " + "; ".join(self.failures))
+        )
 
 
 class Bot:
@@ -136,8 +138,17 @@ class Bot:
         while not self.finishing:
             with open(self.logs / f"bot-{self.starts}.log", "wb") as out:
                 self.process = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "bot", "--env-file", "/dev/null", cwd=PROJECT, env=self.env,
-                    stdout=out, stderr=out, start_new_session=True)  # its own group: kill -9 takes Litestream too
+                    sys.executable,
+                    "-m",
+                    "bot",
+                    "--env-file",
+                    "/dev/null",
+                    cwd=PROJECT,
+                    env=self.env,
+                    stdout=out,
+                    stderr=out,
+                    start_new_session=True,
+                )  # its own group: kill -9 takes Litestream too
             self.starts += 1
             self.started.set()
             await self.process.wait()
@@ -161,7 +172,7 @@ class Bot:
         self.terminate()
         try:
             return await asyncio.wait_for(self.process.wait(), STOP_TIMEOUT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.kill()
             return None
 
@@ -183,7 +194,7 @@ class Soak:
         report = Report(self.seed, self.seconds, "a plain directory" if self.disk_reason else "a loop-mounted ext4")
         if self.disk_reason:
             (self.work / "disk").mkdir(exist_ok=True)
-            report.skipped = {kind: self.disk_reason for kind in DISK_KINDS}
+            report.skipped = dict.fromkeys(DISK_KINDS, self.disk_reason)
         self.data.mkdir(parents=True, exist_ok=True)
         self.replica_dir.mkdir(exist_ok=True)
         try:
@@ -207,8 +218,7 @@ class Soak:
             keeper = asyncio.create_task(bot.keep())
             await self._ready(discord)
             deadline = time.monotonic() + self.seconds
-            await asyncio.gather(self._client(discord, deadline, report),
-                                 self._faults(bot, discord, claude, report))
+            await asyncio.gather(self._client(discord, deadline, report), self._faults(bot, discord, claude, report))
             await self._end_faults(claude)
             await self._settle(discord)
             code = await bot.finish()
@@ -231,13 +241,24 @@ class Soak:
         await asyncio.sleep(0.5)  # READY and GUILD_CREATE processed
 
     def _env(self, discord: FakeDiscord, claude: FakeAnthropic) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("DISCORD", "ANTHROPIC", "BOT_", "CONVERSATION", "LITESTREAM"))}
-        return {**env, "PYTHONPATH": str(PROJECT), "DISCORD_TOKEN": "fake-token",
-                "DISCORD_API_BASE": discord.api_base, "DISCORD_GATEWAY_URL": discord.gateway_url,
-                "ANTHROPIC_API_KEY": claude.api_key, "ANTHROPIC_BASE_URL": claude.url,
-                "CONVERSATION_LOG_DB": str(self.log_db), "BOT_MEMORY_DB": str(self.data / "bot_memory.db"),
-                "LITESTREAM_REPLICA_URL": f"file://{self.replica_dir}", **BOT_ENV}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DISCORD", "ANTHROPIC", "BOT_", "CONVERSATION", "LITESTREAM"))
+        }
+        return {
+            **env,
+            "PYTHONPATH": str(PROJECT),
+            "DISCORD_TOKEN": "fake-token",
+            "DISCORD_API_BASE": discord.api_base,
+            "DISCORD_GATEWAY_URL": discord.gateway_url,
+            "ANTHROPIC_API_KEY": claude.api_key,
+            "ANTHROPIC_BASE_URL": claude.url,
+            "CONVERSATION_LOG_DB": str(self.log_db),
+            "BOT_MEMORY_DB": str(self.data / "bot_memory.db"),
+            "LITESTREAM_REPLICA_URL": f"file://{self.replica_dir}",
+            **BOT_ENV,
+        }
 
     # -- the client ---------------------------------------------------------------------------------
 
@@ -261,11 +282,13 @@ class Soak:
                     continue
                 n += 1
                 reply_to = finals[int(pick * len(finals))].id if roll < 0.35 and finals else None
-                if reply_to and discord.sent[[m.id for m in discord.sent].index(reply_to)].channel_id != \
-                        (discord.dm_channel_id if "dm" in place else place["guild"].channels["general"]):
+                if reply_to and discord.sent[[m.id for m in discord.sent].index(reply_to)].channel_id != (
+                    discord.dm_channel_id if "dm" in place else place["guild"].channels["general"]
+                ):
                     reply_to = None  # a reply is in the channel of what it answers
-                await discord.user_says(user, f"chaos {self.seed}-{n} from {user.name}", mention_bot=True,
-                                        reply_to=reply_to, **place)
+                await discord.user_says(
+                    user, f"chaos {self.seed}-{n} from {user.name}", mention_bot=True, reply_to=reply_to, **place
+                )
                 report.messages_sent += 1
             except (ConnectionError, RuntimeError):
                 pass  # the bot's socket died under it (kill -9): Discord would not deliver this either
@@ -292,22 +315,32 @@ class Soak:
                 bot.terminate()
             case "claude":
                 count = 1 + fault.twice * 3
-                claude.failures.extend(CLAUDE_FAILURES[(int(fault.at * 10) + i) % len(CLAUDE_FAILURES)]
-                                       for i in range(count))
+                claude.failures.extend(
+                    CLAUDE_FAILURES[(int(fault.at * 10) + i) % len(CLAUDE_FAILURES)] for i in range(count)
+                )
             case "gateway":
                 if discord._live_socket() is not None:
                     await discord.drop_connection()
             case "lock":
                 await self._hold(self._lock, self._unlock, fault.seconds)
             case "immutable":
-                await self._hold(lambda: chattr_immutable(self.log_db, True),
-                                 lambda _: chattr_immutable(self.log_db, False), fault.seconds)
+                await self._hold(
+                    lambda: chattr_immutable(self.log_db, True),
+                    lambda _: chattr_immutable(self.log_db, False),
+                    fault.seconds,
+                )
             case "full":
-                await self._hold(lambda: fill(self.data, f"filler-{fault.at}"),
-                                 lambda filler: filler.unlink(missing_ok=True), fault.seconds)
+                await self._hold(
+                    lambda: fill(self.data, f"filler-{fault.at}"),
+                    lambda filler: filler.unlink(missing_ok=True),
+                    fault.seconds,
+                )
             case "replica":
-                await self._hold(lambda: chattr_immutable(self.replica_dir, True, recursive=True),
-                                 lambda _: chattr_immutable(self.replica_dir, False, recursive=True), fault.seconds)
+                await self._hold(
+                    lambda: chattr_immutable(self.replica_dir, True, recursive=True),
+                    lambda _: chattr_immutable(self.replica_dir, False, recursive=True),
+                    fault.seconds,
+                )
 
     async def _kill(self, bot: Bot, fault: Fault) -> None:
         starts = bot.starts
@@ -330,8 +363,13 @@ class Soak:
 
     def _lock(self) -> subprocess.Popen:
         """Another process holding the log's write lock: the sqlite3 shell in an open EXCLUSIVE transaction."""
-        shell = subprocess.Popen(["sqlite3", str(self.log_db)], stdin=subprocess.PIPE,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+        shell = subprocess.Popen(
+            ["sqlite3", str(self.log_db)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         shell.stdin.write(".timeout 1000\nBEGIN EXCLUSIVE;\n")
         shell.stdin.flush()
         self.locks.append(shell)
@@ -364,8 +402,9 @@ class Soak:
     # -- the invariants -----------------------------------------------------------------------------
 
     def _check(self, discord: FakeDiscord, report: Report) -> None:
-        answered = {str(m.reference["message_id"]) for m in discord.sent
-                    if m.reference and not m.content.endswith(WRITING_MARK)}
+        answered = {
+            str(m.reference["message_id"]) for m in discord.sent if m.reference and not m.content.endswith(WRITING_MARK)
+        }
         report.answered = len(answered)
         with sqlite3.connect(self.log_db) as conn:
             rows = conn.execute("select message_id, reply_message_id, timestamp from conversations").fetchall()
@@ -380,10 +419,13 @@ class Soak:
         report.lost = len(answered - set(counts))
         report.duplicated = sum(count - 1 for count in counts.values())
         replies = {m.id for m in discord.sent}
-        report.reply_ids_missing = sum(1 for message_id, reply_id, _ in rows
-                                       if message_id in answered and reply_id not in replies)
-        spools = [Spool(self.log_db.with_name(self.log_db.name + ".spool.jsonl")),
-                  Spool(self.log_db.with_name(self.log_db.name + ".replies.jsonl"))]
+        report.reply_ids_missing = sum(
+            1 for message_id, reply_id, _ in rows if message_id in answered and reply_id not in replies
+        )
+        spools = [
+            Spool(self.log_db.with_name(self.log_db.name + ".spool.jsonl")),
+            Spool(self.log_db.with_name(self.log_db.name + ".replies.jsonl")),
+        ]
         report.left_in_spool = sum(len(spool.read()) for spool in spools)
         self._fail_unless(report, report.lost == 0, f"{report.lost} answered message(s) have no row")
         self._fail_unless(report, report.duplicated == 0, f"{report.duplicated} duplicated row(s)")
@@ -418,12 +460,18 @@ class Soak:
         committed_before = {message_id for message_id, _, at in rows if at < before}
         report.replica_rows = len(restored)
         report.replica_missing = len(committed_before - restored)
-        self._fail_unless(report, report.replica_missing == 0,
-                          f"the replica lacks {report.replica_missing} row(s) committed before the last fault")
+        self._fail_unless(
+            report,
+            report.replica_missing == 0,
+            f"the replica lacks {report.replica_missing} row(s) committed before the last fault",
+        )
 
     def _replica_env(self) -> dict[str, str]:
-        return {"CONVERSATION_LOG_DB": str(self.log_db), "BOT_MEMORY_DB": str(self.data / "bot_memory.db"),
-                "LITESTREAM_REPLICA_URL": f"file://{self.replica_dir}"}
+        return {
+            "CONVERSATION_LOG_DB": str(self.log_db),
+            "BOT_MEMORY_DB": str(self.data / "bot_memory.db"),
+            "LITESTREAM_REPLICA_URL": f"file://{self.replica_dir}",
+        }
 
 
 async def soak(seed: int, seconds: float, work: Path) -> Report:
@@ -440,8 +488,9 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     report = asyncio.run(soak(args.seed, args.seconds, work))
     print(report.line())
-    print(json.dumps({"seed": report.seed, "faults": dict(report.faults), "skipped": report.skipped,
-                      "work": str(work)}))
+    print(
+        json.dumps({"seed": report.seed, "faults": dict(report.faults), "skipped": report.skipped, "work": str(work)})
+    )
     return 0 if report.ok else 1
 
 

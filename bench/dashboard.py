@@ -19,7 +19,7 @@ import click
 import yaml
 from datasette_dashboards import replace_opts_in_query
 
-from bot.queries import METADATA
+from bot.store.queries import METADATA
 from bot.store.sqlite import sqlite3
 
 DASHBOARD = "insight"
@@ -62,8 +62,9 @@ def time_http(base: str, repeat: int, options: dict) -> dict[str, float]:
     """chart -> median milliseconds of its JSON request to a running Datasette at `base`, as the page sends it."""
     figures = {}
     for name, sql in charts().items():
-        url = f"{base}/conversation_logs.json?" + urlencode({"sql": replace_opts_in_query(sql, options), **options,
-                                                             "_shape": "objects"})
+        url = f"{base}/conversation_logs.json?" + urlencode(
+            {"sql": replace_opts_in_query(sql, options), **options, "_shape": "objects"}
+        )
         runs = []
         for _ in range(repeat):
             started = time.perf_counter()
@@ -81,13 +82,17 @@ def dashboard_ms(path: Path, repeat: int = 3, recent: bool = False) -> float:
 @click.command()
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--repeat", default=5, show_default=True)
-@click.option("--url", help="Also time each chart's JSON request to this running Datasette (e.g. http://127.0.0.1:8001).")
+@click.option(
+    "--url", help="Also time each chart's JSON request to this running Datasette (e.g. http://127.0.0.1:8001)."
+)
 def main(path: Path, repeat: int, url: str | None) -> None:
     whole, recent = time_charts(path, repeat, False), time_charts(path, repeat, True)
     if url:
         http = time_http(url.rstrip("/"), repeat, {})
-        click.echo(f"over HTTP, whole log: {sum(http.values()):.1f} ms for all charts "
-                   f"(slowest: {max(http, key=http.get)}, {max(http.values()):.1f} ms)")
+        click.echo(
+            f"over HTTP, whole log: {sum(http.values()):.1f} ms for all charts "
+            f"(slowest: {max(http, key=http.get)}, {max(http.values()):.1f} ms)"
+        )
     click.echo(f"| Chart | whole log (ms) | last {RECENT_DAYS} days (ms) |\n|---|---:|---:|")
     for name in whole:
         click.echo(f"| {name} | {whole[name]:.1f} | {recent[name]:.1f} |")

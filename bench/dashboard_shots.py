@@ -39,14 +39,17 @@ async def rendered_rows(page: Page, base: str, options: dict) -> dict[str, int]:
     await page.goto(f"{base}/-/dashboards/insight" + (f"?{urlencode(options)}" if options else ""))
     for name in names:
         # A vega chart draws a canvas or svg, a metric a paragraph, a table rows.
-        await page.wait_for_selector(f"#chart-{name} canvas, #chart-{name} svg, #chart-{name} p, "
-                                     f"#chart-{name} tbody tr", timeout=RENDER_TIMEOUT_MS)
+        await page.wait_for_selector(
+            f"#chart-{name} canvas, #chart-{name} svg, #chart-{name} p, #chart-{name} tbody tr",
+            timeout=RENDER_TIMEOUT_MS,
+        )
     await page.wait_for_load_state("networkidle")
     return {name: answered.get(_expanded(name, options), 0) for name in names}
 
 
 def _expanded(name: str, options: dict) -> str:
     from datasette_dashboards import replace_opts_in_query
+
     return replace_opts_in_query(charts()[name], options)
 
 

@@ -5,31 +5,44 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
 from itertools import accumulate
 from pathlib import Path
-from typing import Iterator
 
 from bot.store import migrate
 from bot.store.sqlite import sqlite3
 
-FUNCTION_WORDS = ("the a an and or but if then so because what why how when where who which this that these "
-                  "those is it to of in for on with you i we").split()
-TOPIC_WORDS = ("bot discord server channel message reply model token claude answer question help please thanks "
-               "python sqlite database export history stats memory context user admin game music movie book "
-               "weather tomorrow today yesterday week month year time day night morning evening good great bad "
-               "problem error fix code function class test deploy build run install update version release "
-               "idea plan project team friend family school work home travel food coffee tea pizza cat dog "
-               "penguin mountain river city country language english french german spanish learn teach read "
-               "write draw paint play watch listen think know want need like love hate try make take give").split()
-MODELS = ["claude-haiku-4-5", "claude-haiku-4-5", "claude-haiku-4-5", "claude-sonnet-4-5",
-          "claude-opus-4-1", "static_fallback"]
-COLUMNS = ("user_id", "user_name", "channel_id", "user_message", "bot_response", "timestamp", "tokens_used",
-           "model_used", "guild_id", "display_name", "message_id", "input_tokens", "output_tokens", "latency_ms",
-           "conversation_id")
+FUNCTION_WORDS = ["the", "a", "an", "and", "or", "but", "if", "then", "so", "because", "what", "why", "how", "when", "where", "who", "which", "this", "that", "these", "those", "is", "it", "to", "of", "in", "for", "on", "with", "you", "i", "we"]
+TOPIC_WORDS = ["bot", "discord", "server", "channel", "message", "reply", "model", "token", "claude", "answer", "question", "help", "please", "thanks", "python", "sqlite", "database", "export", "history", "stats", "memory", "context", "user", "admin", "game", "music", "movie", "book", "weather", "tomorrow", "today", "yesterday", "week", "month", "year", "time", "day", "night", "morning", "evening", "good", "great", "bad", "problem", "error", "fix", "code", "function", "class", "test", "deploy", "build", "run", "install", "update", "version", "release", "idea", "plan", "project", "team", "friend", "family", "school", "work", "home", "travel", "food", "coffee", "tea", "pizza", "cat", "dog", "penguin", "mountain", "river", "city", "country", "language", "english", "french", "german", "spanish", "learn", "teach", "read", "write", "draw", "paint", "play", "watch", "listen", "think", "know", "want", "need", "like", "love", "hate", "try", "make", "take", "give"]
+MODELS = [
+    "claude-haiku-4-5",
+    "claude-haiku-4-5",
+    "claude-haiku-4-5",
+    "claude-sonnet-4-5",
+    "claude-opus-4-1",
+    "static_fallback",
+]
+COLUMNS = (
+    "user_id",
+    "user_name",
+    "channel_id",
+    "user_message",
+    "bot_response",
+    "timestamp",
+    "tokens_used",
+    "model_used",
+    "guild_id",
+    "display_name",
+    "message_id",
+    "input_tokens",
+    "output_tokens",
+    "latency_ms",
+    "conversation_id",
+)
 YEAR = 365 * 24 * 3600
 
 
-SYLLABLES = "ka lo mi ne ru sa to vi ze bo da fe gu hi ja ko lu ma no pe qui ra si tu ve wo xa yu zo".split()
+SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ze", "bo", "da", "fe", "gu", "hi", "ja", "ko", "lu", "ma", "no", "pe", "qui", "ra", "si", "tu", "ve", "wo", "xa", "yu", "zo"]
 VOCABULARY_SIZE = 20_000
 TOPIC_EVERY = 29  # made-up words between two topic words
 
@@ -52,7 +65,7 @@ def _pool(rng: random.Random, size: int, chars: int) -> list[str]:
     # Zipf's law (s = 1.07): "the" is in nearly every message, a topic word in a few percent, and
     # most words in very few, so a search matches as many rows as it would in a real log.
     vocabulary = _vocabulary(rng)
-    weights = list(accumulate(1 / rank ** 1.07 for rank in range(1, len(vocabulary) + 1)))
+    weights = list(accumulate(1 / rank**1.07 for rank in range(1, len(vocabulary) + 1)))
     stream = iter(rng.choices(vocabulary, cum_weights=weights, k=size * chars // 3))
     texts = []
     for _ in range(size):
@@ -76,9 +89,23 @@ def rows(count: int, seed: int = 7, end: float | None = None) -> Iterator[tuple]
         model = MODELS[n % len(MODELS)]
         tokens_in, tokens_out = (0, 0) if model == "static_fallback" else (60 + n % 90, 150 + n % 200)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(end - YEAR + n * step))
-        yield (str(100000 + user), f"user{user}", str(900 + user % 20), f"{messages[n % 4000]} #{n}",
-               replies[(n * 7) % 4000], stamp, tokens_in + tokens_out, model, "800", f"User {user}",
-               f"m{n}", tokens_in, tokens_out, 400 + n % 900, f"c{user}-{n // 6}")
+        yield (
+            str(100000 + user),
+            f"user{user}",
+            str(900 + user % 20),
+            f"{messages[n % 4000]} #{n}",
+            replies[(n * 7) % 4000],
+            stamp,
+            tokens_in + tokens_out,
+            model,
+            "800",
+            f"User {user}",
+            f"m{n}",
+            tokens_in,
+            tokens_out,
+            400 + n % 900,
+            f"c{user}-{n // 6}",
+        )
 
 
 def insert_sql(table: str = "conversations") -> str:
@@ -101,7 +128,11 @@ def build(path: Path, count: int, *, fts: bool = True) -> float:
 
 
 def drop_fts_triggers(conn: sqlite3.Connection) -> None:
-    names = [r[0] for r in conn.execute("select name from sqlite_master where type = 'trigger' "
-                                        "and sql like '%conversations_fts%'")]
+    names = [
+        r[0]
+        for r in conn.execute(
+            "select name from sqlite_master where type = 'trigger' and sql like '%conversations_fts%'"
+        )
+    ]
     for name in names:
         conn.execute(f"drop trigger {name}")

@@ -43,8 +43,9 @@ class FakesProcess:
     def __init__(self, channels: int, users: int, words_per_delta: int, stream_delay: float):
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing of the bot's state
         self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child, channels, users, words_per_delta, stream_delay),
-                                        daemon=True)
+        self._process = context.Process(
+            target=_serve, args=(child, channels, users, words_per_delta, stream_delay), daemon=True
+        )
         self._process.start()
         self.endpoints: Endpoints = self._conn.recv()
 

@@ -26,8 +26,10 @@ class Figure:
     def row(self) -> str:
         base = f"{self.baseline}: {self.baseline_value:,.2f} {self.unit}" if self.baseline_value is not None else ""
         verdict = {True: "met", False: "**missed**", None: ""}[self.met]
-        return f"| {self.section} | {self.what} | {self.value:,.2f} {self.unit} | {base} | {self.ratio} | " \
-               f"{self.target} | {verdict} |"
+        return (
+            f"| {self.section} | {self.what} | {self.value:,.2f} {self.unit} | {base} | {self.ratio} | "
+            f"{self.target} | {verdict} |"
+        )
 
 
 def timed(fn, repeat: int) -> list[float]:

@@ -32,8 +32,15 @@ def _ms(started: float) -> float:
 
 
 def _row(n: int) -> Exchange:
-    return Exchange(user_id="bench", user_name="bench", channel_id="900", user_message=f"after the forget {n}",
-                    bot_response="ok", model_used="claude-haiku-4-5", message_id=f"bench-{n}")
+    return Exchange(
+        user_id="bench",
+        user_name="bench",
+        channel_id="900",
+        user_message=f"after the forget {n}",
+        bot_response="ok",
+        model_used="claude-haiku-4-5",
+        message_id=f"bench-{n}",
+    )
 
 
 def _users(path: Path, count: int) -> list[tuple[str, int]]:
@@ -41,7 +48,7 @@ def _users(path: Path, count: int) -> list[tuple[str, int]]:
     with sqlite3.connect(path) as db:
         counts = db.execute("select user_id, count(*) from conversations group by user_id order by 2").fetchall()
     middle = len(counts) // 2
-    return counts[middle: middle + count]
+    return counts[middle : middle + count]
 
 
 def _index_mb(path: Path) -> float:
@@ -83,10 +90,12 @@ def measure(path: Path, secure_delete: bool, echo) -> None:
         for number, (user, count) in enumerate(users):
             index = _index_mb(path)
             got = forget(store, rows, user)
-            echo(f"forget {number + 1} ({count} rows, index {index:,.0f} MB): answer {got['answer_ms']:,.1f} ms "
-                 f"(the delete alone); clean-up done at {got['clean_ms']:,.0f} ms = "
-                 f"{got['clean_ms'] / got['answer_ms']:,.0f}x the answer; the next row, handed over at the answer, "
-                 f"waited {got['row_ms']:,.0f} ms = {got['row_ms'] / plain:,.0f}x the baseline write")
+            echo(
+                f"forget {number + 1} ({count} rows, index {index:,.0f} MB): answer {got['answer_ms']:,.1f} ms "
+                f"(the delete alone); clean-up done at {got['clean_ms']:,.0f} ms = "
+                f"{got['clean_ms'] / got['answer_ms']:,.0f}x the answer; the next row, handed over at the answer, "
+                f"waited {got['row_ms']:,.0f} ms = {got['row_ms'] / plain:,.0f}x the baseline write"
+            )
     finally:
         store.close()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from bench.dashboard import dashboard_ms
 from bench.data import insert_sql, rows
 from bench.serving import served
-from bot.export import records, write_records
+from bot.exports.files import records, write_records
 from bot.store import ConversationLog, Selection, migrate
 from bot.store.sqlite import sqlite3
 
@@ -54,12 +54,16 @@ def grow(path: Path, stage: int, count: int) -> None:
     conn = sqlite3.connect(path)
     with conn:
         conn.executemany(insert_sql(), data)
-        conn.execute("update conversations set reply_message_id = 'r' || id "
-                     "where message_id like ? and id % ? = 0", [prefix + "%", RATED_EVERY])
-        conn.execute("insert or ignore into ratings (reply_message_id, rater_id, value, rated_at) "
-                     "select reply_message_id, 'rater', iif(id % 400 = 0, -1, 1), timestamp from conversations "
-                     "where message_id like ? and reply_message_id is not null",
-                     [prefix + "%"])
+        conn.execute(
+            "update conversations set reply_message_id = 'r' || id where message_id like ? and id % ? = 0",
+            [prefix + "%", RATED_EVERY],
+        )
+        conn.execute(
+            "insert or ignore into ratings (reply_message_id, rater_id, value, rated_at) "
+            "select reply_message_id, 'rater', iif(id % 400 = 0, -1, 1), timestamp from conversations "
+            "where message_id like ? and reply_message_id is not null",
+            [prefix + "%"],
+        )
     conn.execute("pragma wal_checkpoint(truncate)")
     conn.close()
 
@@ -77,13 +81,16 @@ def export_ms(path: Path, work: Path) -> float:
     def export() -> None:
         with open(work / "growth.csv", "wb") as out:
             write_records(records("csv", store, Selection()), out)
+
     return timed_ms(export, 1)
 
 
 def burst_ms_per_thousand(path: Path, stage: int) -> float:
     from bench.__main__ import exchange
-    exchanges = [exchange((*values[:10], f"burst{stage}-{values[10]}", *values[11:]))
-                 for values in rows(BURST, seed=200 + stage)]
+
+    exchanges = [
+        exchange((*values[:10], f"burst{stage}-{values[10]}", *values[11:])) for values in rows(BURST, seed=200 + stage)
+    ]
     with ConversationLog(path) as store:
         started = time.perf_counter()
         for future in [store.submit(item) for item in exchanges]:
@@ -93,14 +100,23 @@ def burst_ms_per_thousand(path: Path, stage: int) -> float:
 
 def measure(path: Path, work: Path, stage: int) -> dict[str, float]:
     store = ConversationLog(path)
-    busiest = sqlite3.connect(path).execute(
-        "select user_id from stats_users order by conversations desc limit 1").fetchone()[0]
+    busiest = (
+        sqlite3.connect(path)
+        .execute("select user_id from stats_users order by conversations desc limit 1")
+        .fetchone()[0]
+    )
     count = sqlite3.connect(path).execute("select count(*) from conversations").fetchone()[0]
     table, search = web_ms(path)
     export = export_ms(path, work)
-    figures = {"stats": timed_ms(store.stats, 20), "history": timed_ms(lambda: store.history(busiest), 50),
-               "dashboard": dashboard_ms(path, 3), "table": table, "search": search, "export": export,
-               "export_row": export * 1000 / count}
+    figures = {
+        "stats": timed_ms(store.stats, 20),
+        "history": timed_ms(lambda: store.history(busiest), 50),
+        "dashboard": dashboard_ms(path, 3),
+        "table": table,
+        "search": search,
+        "export": export,
+        "export_row": export * 1000 / count,
+    }
     figures["burst"] = burst_ms_per_thousand(path, stage)  # last: it adds rows
     return figures
 
@@ -121,9 +137,10 @@ def run(work: Path, sizes=SIZES) -> dict[int, dict[str, float]]:
 
 def table(results: dict[int, dict[str, float]]) -> str:
     sizes = list(results)
-    lines = ["| Measurement | " + " | ".join(f"{size:,}" for size in sizes)
-             + f" | ratio {sizes[-1]:,} / {sizes[0]:,} |",
-             "|---|" + "---:|" * (len(sizes) + 1)]
+    lines = [
+        "| Measurement | " + " | ".join(f"{size:,}" for size in sizes) + f" | ratio {sizes[-1]:,} / {sizes[0]:,} |",
+        "|---|" + "---:|" * (len(sizes) + 1),
+    ]
     for key, label in MEASURES.items():
         values = [results[size][key] for size in sizes]
         lines.append(f"| {label} | " + " | ".join(f"{v:,.2f}" for v in values) + f" | {values[-1] / values[0]:.2f}x |")
@@ -132,8 +149,10 @@ def table(results: dict[int, dict[str, float]]) -> str:
 
 def plot(results: dict[int, dict[str, float]], output: Path) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     sizes = list(results)
     figure, axes = plt.subplots(figsize=(9, 6))
     for key, label in MEASURES.items():

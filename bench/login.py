@@ -46,9 +46,17 @@ async def serve(db: Path, plugins: Path):
     args[args.index("--plugins-dir") + 1] = str(plugins)
     env = {**os.environ, "DATASETTE_REQUIRE_LOGIN": "1", "DATASETTE_PASSWORD_HASH": hash_password(PASSWORD)}
     env = {k: v for k, v in env.items() if k not in ("DATASETTE_PUBLIC", "DATASETTE_BEHIND_PROXY")}
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "datasette", "serve", *args, cwd=PROJECT,
-                                                   env=env, stdout=asyncio.subprocess.DEVNULL,
-                                                   stderr=asyncio.subprocess.DEVNULL)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "datasette",
+        "serve",
+        *args,
+        cwd=PROJECT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     if await serving(base, tries=300):
         return process, base
@@ -122,17 +130,20 @@ async def run(plugins: Path, label: str, rates: tuple[int, ...], seconds: float,
     try:
         cookies = await log_in(base)
         baseline = {path: p95(samples) for path, samples in (await visit(base, cookies, time.monotonic() + 2)).items()}
-        rows.append(f"| {label} | no attack (baseline) | | {baseline['/robots.txt']:.1f} ms | "
-                    f"{baseline[TABLE_PAGE]:.1f} ms | |")
+        rows.append(
+            f"| {label} | no attack (baseline) | | {baseline['/robots.txt']:.1f} ms | {baseline[TABLE_PAGE]:.1f} ms | |"
+        )
         for mode, one_address in (("one address", True), ("a new address each", False)):
             for rate in rates:
                 pages, statuses = await attack(base, cookies, rate, seconds, one_address)
                 robots, table = p95(pages["/robots.txt"]), p95(pages[TABLE_PAGE])
                 counts = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
                 met = max(robots, table) < PAGE_TARGET_MS
-                rows.append(f"| {label} | {mode}, {rate}/s | {counts} | {robots:.1f} ms "
-                            f"({robots / baseline['/robots.txt']:.1f}x) | {table:.1f} ms "
-                            f"({table / baseline[TABLE_PAGE]:.1f}x) | {'met' if met else '**missed**'} |")
+                rows.append(
+                    f"| {label} | {mode}, {rate}/s | {counts} | {robots:.1f} ms "
+                    f"({robots / baseline['/robots.txt']:.1f}x) | {table:.1f} ms "
+                    f"({table / baseline[TABLE_PAGE]:.1f}x) | {'met' if met else '**missed**'} |"
+                )
                 if not met:
                     break  # a faster attack would only queue more behind this one
     finally:
@@ -154,11 +165,16 @@ def main(quick: bool, revision: str | None) -> None:
     rates, seconds = (QUICK_RATES, 2.0) if quick else (RATES, 5.0)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        rows = asyncio.run(run(plugins_at(revision, workdir), f"before ({revision})", rates, seconds, workdir)) \
-            if revision else []
+        rows = (
+            asyncio.run(run(plugins_at(revision, workdir), f"before ({revision})", rates, seconds, workdir))
+            if revision
+            else []
+        )
         rows += asyncio.run(run(PROJECT / "plugins", "now", rates, seconds, workdir))
-    click.echo(f"| Plugins | Wrong logins | Answers | /robots.txt p95 | table page p95 | < {PAGE_TARGET_MS} ms |\n"
-               "|---|---|---|---|---|---|")
+    click.echo(
+        f"| Plugins | Wrong logins | Answers | /robots.txt p95 | table page p95 | < {PAGE_TARGET_MS} ms |\n"
+        "|---|---|---|---|---|---|"
+    )
     click.echo("\n".join(rows))
 
 

@@ -11,8 +11,8 @@ import statistics
 from pathlib import Path
 
 from bench.figures import Figure, timed
-from bot.scope import Scope
 from bot.store import ConversationLog
+from bot.store.scope import Scope
 from bot.store.sqlite import sqlite3
 
 RATED_EVERY = 20  # one reply in this many is rated: 50,000 ratings in a million conversations
@@ -27,11 +27,16 @@ COUNTED = """select (select count(distinct reply_message_id) from ratings where 
 def add_ratings(path: Path) -> int:
     """Give every RATED_EVERY-th row a reply id and a rating by its asker (the triggers fill the owners)."""
     with sqlite3.connect(path) as db:
-        db.execute("update conversations set reply_message_id = 'r' || id "
-                   "where reply_message_id is null and id % ? = 0", [RATED_EVERY])
-        db.execute("insert or ignore into ratings (reply_message_id, rater_id, value, rated_at) "
-                   "select reply_message_id, user_id, case when id % ? = 0 then -1 else 1 end, timestamp "
-                   "from conversations where id % ? = 0", [DOWN_EVERY * RATED_EVERY, RATED_EVERY])
+        db.execute(
+            "update conversations set reply_message_id = 'r' || id where reply_message_id is null and id % ? = 0",
+            [RATED_EVERY],
+        )
+        db.execute(
+            "insert or ignore into ratings (reply_message_id, rater_id, value, rated_at) "
+            "select reply_message_id, user_id, case when id % ? = 0 then -1 else 1 end, timestamp "
+            "from conversations where id % ? = 0",
+            [DOWN_EVERY * RATED_EVERY, RATED_EVERY],
+        )
         return db.execute("select count(*) from ratings").fetchone()[0]
 
 
@@ -44,10 +49,12 @@ def rated_reads(path: Path) -> list[Figure]:
     raw.close()
     store = ConversationLog(path)
     figures = []
-    for label, scope, where in ((f"every row, {count:,} ratings", Scope.everything(), "1"),
-                                ("in a server holding every row", Scope.server(guild), "guild_key = :guild"),
-                                ("in a DM: the busiest user's own", Scope.own(busiest), "asker_id = :user"),
-                                ("in a DM: the 51st busiest user's own", Scope.own(typical), "asker_id = :user")):
+    for label, scope, where in (
+        (f"every row, {count:,} ratings", Scope.everything(), "1"),
+        ("in a server holding every row", Scope.server(guild), "guild_key = :guild"),
+        ("in a DM: the busiest user's own", Scope.own(busiest), "asker_id = :user"),
+        ("in a DM: the 51st busiest user's own", Scope.own(typical), "asker_id = :user"),
+    ):
         figures.append(rated_stats(store, label, scope, COUNTED.format(where=where)))
     return figures
 
@@ -59,6 +66,13 @@ def rated_stats(store: ConversationLog, label: str, scope: Scope, counted: str) 
     assert plain == {k: stats[k] for k in plain}, (label, plain)  # the totals agree with the ratings
     ours = statistics.median(timed(lambda: store.stats(scope), 5))
     baseline = statistics.median(timed(lambda: store.query(counted, params), 5))
-    return Figure("stats", f"!stats with ratings, {label} ({stats['rated_replies']:,} rated replies)", ours, "ms",
-                  "its rating counts from the ratings (m014)", baseline, target=f"≤ {RATED_TARGET_MS} ms",
-                  met=ours <= RATED_TARGET_MS)
+    return Figure(
+        "stats",
+        f"!stats with ratings, {label} ({stats['rated_replies']:,} rated replies)",
+        ours,
+        "ms",
+        "its rating counts from the ratings (m014)",
+        baseline,
+        target=f"≤ {RATED_TARGET_MS} ms",
+        met=ours <= RATED_TARGET_MS,
+    )

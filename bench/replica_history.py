@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from bot import replication
-from bot.replicator import Replicator
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.replica import litestream as replication
+from bot.replica.replicator import Replicator
 from bot.store import ConversationLog, Exchange
 from bot.store.sqlite import sqlite3
 
@@ -34,13 +34,24 @@ production_config = replication.config
 
 def scaled_config(settings: Settings) -> dict:
     """The bot's own generated config, with Litestream's fixed intervals scaled down to seconds."""
-    return {"l0-retention": SCALED_L0_RETENTION, "l0-retention-check-interval": "1s",
-            "levels": [{"interval": interval} for interval in SCALED_LEVELS], **production_config(settings)}
+    return {
+        "l0-retention": SCALED_L0_RETENTION,
+        "l0-retention-check-interval": "1s",
+        "levels": [{"interval": interval} for interval in SCALED_LEVELS],
+        **production_config(settings),
+    }
 
 
 def exchange(n: int, user: str) -> Exchange:
-    return Exchange(user_id=user, user_name=user, channel_id="c", user_message=f"{user} {n}", bot_response="r",
-                    model_used="m", message_id=f"{user}-{n}")
+    return Exchange(
+        user_id=user,
+        user_name=user,
+        channel_id="c",
+        user_message=f"{user} {n}",
+        bot_response="r",
+        model_used="m",
+        message_id=f"{user}-{n}",
+    )
 
 
 def still_restorable(settings: Settings, before: datetime, target: Path) -> bool:
@@ -52,10 +63,15 @@ def still_restorable(settings: Settings, before: datetime, target: Path) -> bool
 
 def measure(work: Path, retention_s: float) -> tuple[float, float]:
     """Seconds after the forget: the last probe that restored the row, and the first that did not."""
-    settings = Settings.from_env({"CONVERSATION_LOG_DB": str(work / "conversation_logs.db"),
-                                  "BOT_MEMORY_DB": str(work / "memory.db"),
-                                  "LITESTREAM_REPLICA_URL": f"file://{work}/replica",
-                                  "LITESTREAM_RETENTION_HOURS": str(retention_s / 3600)}, dotenv_path=None)
+    settings = Settings.from_env(
+        {
+            "CONVERSATION_LOG_DB": str(work / "conversation_logs.db"),
+            "BOT_MEMORY_DB": str(work / "memory.db"),
+            "LITESTREAM_REPLICA_URL": f"file://{work}/replica",
+            "LITESTREAM_RETENTION_HOURS": str(retention_s / 3600),
+        },
+        dotenv_path=None,
+    )
     replication.config = scaled_config
     try:
         with ConversationLog(settings.log_db, own_checkpoints=False) as store:
@@ -71,7 +87,7 @@ def measure(work: Path, retention_s: float) -> tuple[float, float]:
 def _forget_and_probe(settings: Settings, store: ConversationLog, work: Path, retention_s: float):
     store.submit(exchange(0, FORGOTTEN)).result()
     time.sleep(PROBE_EVERY_S)
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     time.sleep(1.5)  # restore timestamps have whole seconds
     store.forget(FORGOTTEN).result()
     forgotten, last_seen, n = time.monotonic(), 0.0, 0
@@ -88,15 +104,22 @@ def _forget_and_probe(settings: Settings, store: ConversationLog, work: Path, re
 
 
 @click.command()
-@click.option("--retention", "retention_s", default=30.0, show_default=True,
-              help="LITESTREAM_RETENTION_HOURS, scaled down to seconds.")
+@click.option(
+    "--retention",
+    "retention_s",
+    default=30.0,
+    show_default=True,
+    help="LITESTREAM_RETENTION_HOURS, scaled down to seconds.",
+)
 def main(retention_s: float) -> None:
     """Measure how long a forgotten row stays restorable from the replica's history."""
     with tempfile.TemporaryDirectory(prefix="bench-replica-history-") as work:
         last_seen, gone = measure(Path(work), retention_s)
-    click.echo(f"retention {retention_s:g} s (levels {', '.join(SCALED_LEVELS)}, L0 {SCALED_L0_RETENTION}): "
-               f"the forgotten row was restorable {last_seen:.1f} s after the forget and gone at {gone:.1f} s "
-               f"({gone / retention_s:.2f}x the retention)")
+    click.echo(
+        f"retention {retention_s:g} s (levels {', '.join(SCALED_LEVELS)}, L0 {SCALED_L0_RETENTION}): "
+        f"the forgotten row was restorable {last_seen:.1f} s after the forget and gone at {gone:.1f} s "
+        f"({gone / retention_s:.2f}x the retention)"
+    )
 
 
 if __name__ == "__main__":

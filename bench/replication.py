@@ -22,10 +22,10 @@ import click
 
 from bench.__main__ import Figure, ours_burst, raw_per_row, report
 from bench.data import build
-from bot import replication
-from bot.memory import Memory
-from bot.replicator import Replicator
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.core.memory import Memory
+from bot.replica import litestream as replication
+from bot.replica.replicator import Replicator
 from bot.store.sqlite import sqlite3
 
 RESTORE_TARGET_S = 60.0
@@ -34,8 +34,14 @@ CATCH_UP_TIMEOUT_S = 600.0
 
 
 def settings_for(log_db: Path, replica: Path) -> Settings:
-    return Settings.from_env({"CONVERSATION_LOG_DB": str(log_db), "BOT_MEMORY_DB": str(log_db.with_name("memory.db")),
-                              "LITESTREAM_REPLICA_URL": f"file://{replica}"}, dotenv_path=None)
+    return Settings.from_env(
+        {
+            "CONVERSATION_LOG_DB": str(log_db),
+            "BOT_MEMORY_DB": str(log_db.with_name("memory.db")),
+            "LITESTREAM_REPLICA_URL": f"file://{replica}",
+        },
+        dotenv_path=None,
+    )
 
 
 def restore_time(work: Path, count: int) -> list[Figure]:
@@ -45,8 +51,11 @@ def restore_time(work: Path, count: int) -> list[Figure]:
     settings = settings_for(log_db, work / "restore-replica")
     Memory(settings.memory_db).open().close()  # `-once` wants every configured database to exist
     started = time.perf_counter()
-    subprocess.run([replication.litestream_binary(), "replicate", "-once", "-config",
-                    str(replication.write_config(settings))], check=True, capture_output=True)
+    subprocess.run(
+        [replication.litestream_binary(), "replicate", "-once", "-config", str(replication.write_config(settings))],
+        check=True,
+        capture_output=True,
+    )
     seeded = time.perf_counter() - started
     target = work / "restored.db"
     started = time.perf_counter()
@@ -58,14 +67,21 @@ def restore_time(work: Path, count: int) -> list[Figure]:
     size_mb = target.stat().st_size / 2**20
     return [
         Figure("replication", f"first upload of a {count:,}-row log ({size_mb:,.0f} MB) to file://", seeded, "s"),
-        Figure("replication", f"restore of that log onto an empty disk ({found:,} rows)", restored, "s",
-               target=f"≤ {RESTORE_TARGET_S:g} s", met=restored <= RESTORE_TARGET_S),
+        Figure(
+            "replication",
+            f"restore of that log onto an empty disk ({found:,} rows)",
+            restored,
+            "s",
+            target=f"≤ {RESTORE_TARGET_S:g} s",
+            met=restored <= RESTORE_TARGET_S,
+        ),
     ]
 
 
 @contextlib.contextmanager
 def replicating(replica: Path, caught_up: list[float]):
     """Litestream on the log while the burst runs; records how long the replica took to catch up."""
+
     def run(path: Path):
         settings = settings_for(path, replica)
         replicator = Replicator(settings).start()
@@ -78,6 +94,7 @@ def replicating(replica: Path, caught_up: list[float]):
             caught_up.append(time.perf_counter() - done)
         finally:
             replicator.stop()
+
     yield contextlib.contextmanager(run)
 
 
@@ -89,12 +106,26 @@ def write_cost(work: Path, burst: int) -> list[Figure]:
     with replicating(work / "burst-replica", caught_up) as replicated:
         on, latency = ours_burst(work / "on" / "conversation_logs.db", burst, True, replicated)
     return [
-        Figure("replication", f"{burst:,}-exchange burst, replication off", off, "rows/s",
-               "raw sqlite3, a transaction per row", per_row, f"≥ {BURST_RATIO_TARGET:g}x",
-               off >= BURST_RATIO_TARGET * per_row),
-        Figure("replication", "same burst, Litestream replicating (sync every 1 s)", on, "rows/s",
-               "raw sqlite3, a transaction per row", per_row, f"≥ {BURST_RATIO_TARGET:g}x",
-               on >= BURST_RATIO_TARGET * per_row),
+        Figure(
+            "replication",
+            f"{burst:,}-exchange burst, replication off",
+            off,
+            "rows/s",
+            "raw sqlite3, a transaction per row",
+            per_row,
+            f"≥ {BURST_RATIO_TARGET:g}x",
+            off >= BURST_RATIO_TARGET * per_row,
+        ),
+        Figure(
+            "replication",
+            "same burst, Litestream replicating (sync every 1 s)",
+            on,
+            "rows/s",
+            "raw sqlite3, a transaction per row",
+            per_row,
+            f"≥ {BURST_RATIO_TARGET:g}x",
+            on >= BURST_RATIO_TARGET * per_row,
+        ),
         Figure("replication", "p99 queueing in that burst, replication on", latency, "ms"),
         Figure("replication", "replica holds every row, after the burst's last commit", caught_up[0], "s"),
     ]
@@ -104,8 +135,12 @@ def write_cost(work: Path, burst: int) -> list[Figure]:
 @click.option("--rows", "rows_count", default=1_000_000, show_default=True, help="Rows in the log to restore.")
 @click.option("--burst", default=100_000, show_default=True, help="Exchanges in the write burst.")
 @click.option("--quick", is_flag=True, help="Small sizes, for CI: reports, checks no timing.")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the Markdown table here.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the Markdown table here.",
+)
 def main(rows_count: int, burst: int, quick: bool, output: Path | None) -> None:
     """Measure restore time and replication's cost on the write path."""
     if quick:

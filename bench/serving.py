@@ -6,9 +6,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 START_POLLS = 300  # a million-row log takes a few seconds to open
@@ -19,8 +19,13 @@ POLL_S = 0.1
 def served(path: Path, port: int) -> Iterator[str]:
     """Serve `path` as the Procfile does, on 127.0.0.1:`port`; yields the database's base URL."""
     from tests.web import serve_args
-    server = subprocess.Popen([sys.executable, "-m", "datasette", "serve", *serve_args(path, port)], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "datasette", "serve", *serve_args(path, port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}/conversation_logs"
     try:
         for _ in range(START_POLLS):

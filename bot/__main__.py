@@ -6,19 +6,19 @@ import asyncio
 import logging
 import signal
 import sys
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 import click
 
-from . import replica_commands
-from .export import EXCLUDES_FALLBACK_BY_DEFAULT, FORMATS, open_output, records, write_records
-from .formatting import history_text, stats_text
-from .replicator import Replicator
-from .settings import ConfigError, Settings
-from .store import ConversationLog, Selection, StoreError, utc_now_text
-from .store.prices import migrate_and_price
-from .store.sqlite import sqlite3
+from bot.config.settings import ConfigError, Settings
+from bot.core.formatting import history_text, stats_text
+from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, FORMATS, open_output, records, write_records
+from bot.replica import commands as replica_commands
+from bot.replica.replicator import Replicator
+from bot.store import ConversationLog, Selection, StoreError, utc_now_text
+from bot.store.prices import migrate_and_price
+from bot.store.sqlite import sqlite3
 
 log = logging.getLogger("bot")
 
@@ -43,8 +43,11 @@ def cli(ctx: click.Context, env_file: str) -> None:
 
 
 @cli.command()
-@click.option("--replicate/--no-replicate", default=True,
-              help="With LITESTREAM_REPLICA_URL, run Litestream beside the bot (off under `all`, which runs it).")
+@click.option(
+    "--replicate/--no-replicate",
+    default=True,
+    help="With LITESTREAM_REPLICA_URL, run Litestream beside the bot (off under `all`, which runs it).",
+)
 @click.pass_obj
 def run(settings: Settings, replicate: bool = True) -> None:
     """Connect to Discord and answer (the default)."""
@@ -60,7 +63,8 @@ def run(settings: Settings, replicate: bool = True) -> None:
         raise click.ClickException(str(err)) from None
     except discord.LoginFailure:
         raise click.ClickException(
-            "Discord rejected DISCORD_TOKEN: copy the bot token again from the developer portal.") from None
+            "Discord rejected DISCORD_TOKEN: copy the bot token again from the developer portal."
+        ) from None
     except discord.PrivilegedIntentsRequired:  # only when started without Message Content: another intent
         raise click.ClickException(
             "Discord refused a privileged intent: check Bot → Privileged Gateway Intents in the developer portal."
@@ -113,40 +117,76 @@ def existing_log(settings: Settings) -> ConversationLog:
 
 
 @cli.command("export")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="csv", show_default=True,
-              help="csv: the spec's columns, as !export. jsonl: one exchange per line. "
-                   "chat-jsonl: one conversation per line as {\"messages\": [...]}, for fine-tuning. "
-                   "openai, bedrock, kto: fine-tuning formats (README: 'Fine-tuning exports').")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default="-",
-              help="File to write, gzip-compressed when it ends in .gz; - (the default) is standard output.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="csv",
+    show_default=True,
+    help="csv: the spec's columns, as !export. jsonl: one exchange per line. "
+    'chat-jsonl: one conversation per line as {"messages": [...]}, for fine-tuning. '
+    "openai, bedrock, kto: fine-tuning formats (README: 'Fine-tuning exports').",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    default="-",
+    help="File to write, gzip-compressed when it ends in .gz; - (the default) is standard output.",
+)
 @click.option("--since", type=click.DateTime(DATES), help="Only exchanges at or after this UTC date.")
 @click.option("--until", type=click.DateTime(DATES), help="Only exchanges before this UTC date.")
 @click.option("--user", help="Only this user (id or user name).")
 @click.option("--channel", help="Only this channel id.")
 @click.option("--model", help="Only this model.")
-@click.option("--exclude-fallback/--include-fallback", default=None,
-              help="Leave out static_fallback replies. Default: excluded for chat-jsonl and the fine-tuning formats "
-                   "(which never keep them), included otherwise.")
+@click.option(
+    "--exclude-fallback/--include-fallback",
+    default=None,
+    help="Leave out static_fallback replies. Default: excluded for chat-jsonl and the fine-tuning formats "
+    "(which never keep them), included otherwise.",
+)
 @click.option("--min-rating", type=int, help="Only replies whose 👍 minus 👎 is at least this (0 drops net 👎).")
-@click.option("--limit", type=click.IntRange(min=1),
-              help="At most this many lines (conversations, or rated replies for kto).")
-@click.option("--system-prompt/--no-system-prompt", default=False,
-              help="chat-jsonl, openai, bedrock, kto: give each line the bot's system prompt.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), help="At most this many lines (conversations, or rated replies for kto)."
+)
+@click.option(
+    "--system-prompt/--no-system-prompt",
+    default=False,
+    help="chat-jsonl, openai, bedrock, kto: give each line the bot's system prompt.",
+)
 @click.pass_obj
-def export_command(settings: Settings, fmt: str, output: Path, since, until, user, channel, model,
-                   exclude_fallback, min_rating, limit, system_prompt) -> None:
+def export_command(
+    settings: Settings,
+    fmt: str,
+    output: Path,
+    since,
+    until,
+    user,
+    channel,
+    model,
+    exclude_fallback,
+    min_rating,
+    limit,
+    system_prompt,
+) -> None:
     """Export conversations: CSV, JSON lines, or chat JSON lines for fine-tuning."""
     store = existing_log(settings)
     if model and model not in store.models():
-        raise click.BadParameter(f"no conversation used {model!r}; known: {', '.join(sorted(store.models()))}",
-                                 param_hint="--model")
+        raise click.BadParameter(
+            f"no conversation used {model!r}; known: {', '.join(sorted(store.models()))}", param_hint="--model"
+        )
     selection = Selection(
-        since=since and utc_now_text(since.replace(tzinfo=timezone.utc)),
-        until=until and utc_now_text(until.replace(tzinfo=timezone.utc)),
-        user=user, channel=channel, model=model, min_rating=min_rating,
-        exclude_fallback=fmt in EXCLUDES_FALLBACK_BY_DEFAULT if exclude_fallback is None else exclude_fallback)
-    pieces = records(fmt, store, selection, system_prompt=settings.system_prompt if system_prompt else None,
-                     limit=limit)
+        since=since and utc_now_text(since.replace(tzinfo=UTC)),
+        until=until and utc_now_text(until.replace(tzinfo=UTC)),
+        user=user,
+        channel=channel,
+        model=model,
+        min_rating=min_rating,
+        exclude_fallback=fmt in EXCLUDES_FALLBACK_BY_DEFAULT if exclude_fallback is None else exclude_fallback,
+    )
+    pieces = records(
+        fmt, store, selection, system_prompt=settings.system_prompt if system_prompt else None, limit=limit
+    )
     with click.open_file("-", "wb") if str(output) == "-" else open_output(output) as out:
         count = write_records(with_progress(pieces, store, selection), out)
     kind = {"csv": "exchanges", "jsonl": "exchanges", "kto": "rated replies"}.get(fmt, "conversations")
@@ -194,8 +234,7 @@ def console(settings: Settings) -> None:
         raise click.ClickException(str(err)) from None
 
 
-for command in (replica_commands.restore, replica_commands.status, replica_commands.run_all,
-                replica_commands.children):
+for command in (replica_commands.restore, replica_commands.status, replica_commands.run_all, replica_commands.children):
     cli.add_command(command)
 
 
@@ -211,8 +250,8 @@ def use_discord_endpoints(settings: Settings) -> None:
 
 
 async def run_discord(settings: Settings) -> None:
-    from .discord_bot import run_bot
-    from .service import open_service
+    from bot.core.service import open_service
+    from bot.discord_front.bot import run_bot
 
     use_discord_endpoints(settings)
     async with open_service(settings) as service:
@@ -222,18 +261,22 @@ async def run_discord(settings: Settings) -> None:
         def stop() -> None:
             stopping.set()
             asyncio.ensure_future(current[-1].close())
+
         stop_on_signals(stop)
         await run_bot(settings, service, started=current.append, stopping=stopping)
     if service.store.writer.lost:
-        log.error("stopped; %d exchange(s) could not be written to the conversation log or its spool "
-                  "(message ids in the ERROR line above)", len(service.store.writer.lost))
+        log.error(
+            "stopped; %d exchange(s) could not be written to the conversation log or its spool "
+            "(message ids in the ERROR line above)",
+            len(service.store.writer.lost),
+        )
     else:
         log.info("stopped; the conversation log is flushed")
 
 
 async def run_console(settings: Settings) -> None:
-    from .console import Console
-    from .service import open_service
+    from bot.console import Console
+    from bot.core.service import open_service
 
     async with open_service(settings) as service:
         await Console(service, prefix=settings.command_prefix).run()

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import click
 
-from .formatting import candidates_text, history_text, stats_text
-from .scope import Scope
-from .service import BotService, Incoming
+from bot.core.formatting import candidates_text, history_text, stats_text
+from bot.core.service import BotService, Incoming
+from bot.store.scope import Scope
 
 HELP = """Type a message to chat. Commands:
   {p}stats            conversation statistics
@@ -23,8 +23,15 @@ HELP = """Type a message to chat. Commands:
 class Console:
     """The console user is the bot's operator, so every command reaches every row."""
 
-    def __init__(self, service: BotService, *, prefix: str = "!", user_name: str = "console",
-                 echo: Callable[[str], None] = click.echo, export_dir: Path = Path(".")):
+    def __init__(
+        self,
+        service: BotService,
+        *,
+        prefix: str = "!",
+        user_name: str = "console",
+        echo: Callable[[str], None] = click.echo,
+        export_dir: Path = Path("."),
+    ):
         self.service = service
         self.prefix = prefix
         self.user_name = user_name
@@ -48,10 +55,15 @@ class Console:
         if line.startswith(self.prefix) and name in self.commands:
             await self.commands[name](argument.strip() or None)
             return
-        reply = await self.service.chat(Incoming(
-            user_id=self.user_name, user_name=self.user_name, channel_id="console",
-            text=line, message_id=f"console-{uuid.uuid4().hex}",
-        ))
+        reply = await self.service.chat(
+            Incoming(
+                user_id=self.user_name,
+                user_name=self.user_name,
+                channel_id="console",
+                text=line,
+                message_id=f"console-{uuid.uuid4().hex}",
+            )
+        )
         self.echo(f"bot [{reply.model or 'no model'}]> {reply.text}")
 
     async def stats(self, _argument: str | None = None) -> None:

@@ -25,9 +25,11 @@ from jinja2.ext import Extension
 
 NONCE_BYTES = 18  # 144 bits, base64url: 24 characters
 HEADER = b"content-security-policy"
-POLICY = ("default-src 'self'; script-src 'nonce-{nonce}' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
-          "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-          "frame-ancestors 'self'")
+POLICY = (
+    "default-src 'self'; script-src 'nonce-{nonce}' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'self'"
+)
 # `<script` followed by a space, `>` or a Jinja tag (base.html writes `<script{% if ... %}>`).
 SCRIPT_TAG = re.compile(r"<script(?=[\s>{])", re.IGNORECASE)
 

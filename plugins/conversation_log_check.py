@@ -15,8 +15,17 @@ import click
 from datasette import hookimpl
 from datasette_auth_passwords.utils import verify_password
 
-SPEC_COLUMNS = {"id", "user_id", "user_name", "channel_id", "user_message", "bot_response",
-                "timestamp", "tokens_used", "model_used"}
+SPEC_COLUMNS = {
+    "id",
+    "user_id",
+    "user_name",
+    "channel_id",
+    "user_message",
+    "bot_response",
+    "timestamp",
+    "tokens_used",
+    "model_used",
+}
 # What `datasette hash-password` prints: pbkdf2_sha256$iterations$salt$base64 of a 32-byte digest.
 HASH_FORMAT = re.compile(r"pbkdf2_sha256\$([1-9][0-9]*)\$([^$]+)\$([A-Za-z0-9+/]+={0,2})")
 DIGEST_BYTES = 32
@@ -30,9 +39,11 @@ def enabled(value) -> bool:
 
 def login_problem(config: dict, password_hash: str | None) -> str | None:
     if enabled(config.get("require_login")) and not enabled(config.get("public")) and not password_hash:
-        return ("DATASETTE_PASSWORD_HASH is not set, and this Datasette listens on every interface: it would show "
-                "every logged message to anyone. Make a hash with `datasette hash-password` and set "
-                "DATASETTE_PASSWORD_HASH, or set DATASETTE_PUBLIC=1 to publish the log without a login.")
+        return (
+            "DATASETTE_PASSWORD_HASH is not set, and this Datasette listens on every interface: it would show "
+            "every logged message to anyone. Make a hash with `datasette hash-password` and set "
+            "DATASETTE_PASSWORD_HASH, or set DATASETTE_PUBLIC=1 to publish the log without a login."
+        )
     return None
 
 
@@ -46,11 +57,15 @@ def password_hash_problem(password_hash: str | None) -> str | None:
     except binascii.Error:
         well_formed = False
     if not well_formed or int(match[1]) > MAX_ITERATIONS:
-        return ("DATASETTE_PASSWORD_HASH is not a hash made by `datasette hash-password` "
-                "(pbkdf2_sha256$iterations$salt$digest): make one with `datasette hash-password`.")
+        return (
+            "DATASETTE_PASSWORD_HASH is not a hash made by `datasette hash-password` "
+            "(pbkdf2_sha256$iterations$salt$digest): make one with `datasette hash-password`."
+        )
     if verify_password("", password_hash):
-        return ("DATASETTE_PASSWORD_HASH is the hash of an empty password (`datasette hash-password --no-confirm` "
-                "hashes standard input): make one with `datasette hash-password` and type a password.")
+        return (
+            "DATASETTE_PASSWORD_HASH is the hash of an empty password (`datasette hash-password --no-confirm` "
+            "hashes standard input): make one with `datasette hash-password` and type a password."
+        )
     return None
 
 
@@ -62,8 +77,10 @@ async def database_problem(datasette, name: str, table: str) -> str | None:
         return f"{db.path} is served immutable (-i): new rows would not appear. Serve it as a normal file."
     mode = (await db.execute("pragma journal_mode")).first()[0]
     if mode != "wal":
-        return (f"{db.path} is not in WAL mode (journal_mode={mode}), so reading it would block the bot's "
-                f"writes. Start the bot once, which converts it, or run: sqlite-utils enable-wal {db.path}")
+        return (
+            f"{db.path} is not in WAL mode (journal_mode={mode}), so reading it would block the bot's "
+            f"writes. Start the bot once, which converts it, or run: sqlite-utils enable-wal {db.path}"
+        )
     if not await db.table_exists(table):
         return f"{db.path} has no {table!r} table: is this the bot's conversation log?"
     missing = SPEC_COLUMNS - set(await db.table_columns(table))
@@ -80,7 +97,8 @@ def startup(datasette):
     async def check() -> None:
         problem = login_problem(config, password_hash) or password_hash_problem(password_hash)
         problem = problem or await database_problem(
-            datasette, config.get("database", "conversation_logs"), config.get("table", "conversations"))
+            datasette, config.get("database", "conversation_logs"), config.get("table", "conversations")
+        )
         if problem:
             raise click.ClickException(f"conversation-log: {problem}")
 

@@ -40,18 +40,27 @@ class CountedFacet(ColumnFacet):
             if column not in COUNTED_COLUMNS:
                 return await super().facet_results()
             rows = (await self.ds.execute(self.database, COUNTS_SQL, {"column": column, "limit": size + 1})).rows
-            results.append({
-                "name": column, "type": self.type, "hideable": source_and_config["source"] != "metadata",
-                "toggle_url": self.ds.urls.path(path_with_removed_args(self.request, {"_facet": column})),
-                "truncated": len(rows) > size,
-                "results": [self.value(column, row["value"], row["count"]) for row in rows[:size]],
-            })
+            results.append(
+                {
+                    "name": column,
+                    "type": self.type,
+                    "hideable": source_and_config["source"] != "metadata",
+                    "toggle_url": self.ds.urls.path(path_with_removed_args(self.request, {"_facet": column})),
+                    "truncated": len(rows) > size,
+                    "results": [self.value(column, row["value"], row["count"]) for row in rows[:size]],
+                }
+            )
         return results, []
 
     def value(self, column: str, value, count: int) -> dict:
         path = path_with_added_args(self.request, {column: value})
-        return {"value": value, "label": value, "count": count, "selected": False,
-                "toggle_url": self.ds.absolute_url(self.request, self.ds.urls.path(path))}
+        return {
+            "value": value,
+            "label": value,
+            "count": count,
+            "selected": False,
+            "toggle_url": self.ds.absolute_url(self.request, self.ds.urls.path(path)),
+        }
 
 
 @hookimpl

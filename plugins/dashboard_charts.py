@@ -12,8 +12,9 @@ SCRIPT = Path(__file__).with_name("dashboard_charts.js")
 
 
 async def dashboard_charts(request):
-    return Response(SCRIPT.read_text(), content_type="text/javascript; charset=utf-8",
-                    headers={"Cache-Control": "no-cache"})
+    return Response(
+        SCRIPT.read_text(), content_type="text/javascript; charset=utf-8", headers={"Cache-Control": "no-cache"}
+    )
 
 
 @hookimpl

@@ -51,8 +51,10 @@ class LoginState:
     """One Datasette's throttle, password checks and ended sessions (tests run many Datasettes at once)."""
 
     def __init__(self, config: dict):
-        self.throttle = guard.Throttle(int(config.get("login_failures") or guard.LOGIN_FAILURES),
-                                       float(config.get("login_window_seconds") or guard.LOGIN_WINDOW_SECONDS))
+        self.throttle = guard.Throttle(
+            int(config.get("login_failures") or guard.LOGIN_FAILURES),
+            float(config.get("login_window_seconds") or guard.LOGIN_WINDOW_SECONDS),
+        )
         self.session_seconds = int(config.get("session_seconds") or guard.SESSION_SECONDS)
         self.behind_proxy = flag(config, "behind_proxy")
         self.checks = guard.PasswordChecks()
@@ -136,6 +138,7 @@ def checked_session(datasette, scope: dict, accounts: dict) -> tuple[dict, str |
 
 def ending_session(datasette, send, session_id: str):
     """The send of /-/logout: once Datasette has logged out (its redirect), the session ends for every copy."""
+
     async def revoking_send(message):
         if message["type"] == "http.response.start" and message["status"] in (302, 303):
             state = state_of(datasette)
@@ -194,8 +197,14 @@ async def login(request, datasette):
         return await login_page(datasette, request, "Invalid username or password")
     response = Response.redirect(datasette.urls.path("/"))
     session = guard.new_session(actor_for(datasette, username), accounts, state.session_seconds)
-    response.set_cookie(COOKIE, datasette.sign(session, "actor"), max_age=state.session_seconds, httponly=True,
-                        secure=guard.is_https(request.scope), samesite="lax")
+    response.set_cookie(
+        COOKIE,
+        datasette.sign(session, "actor"),
+        max_age=state.session_seconds,
+        httponly=True,
+        secure=guard.is_https(request.scope),
+        samesite="lax",
+    )
     return response
 
 

@@ -135,8 +135,11 @@ class PasswordChecks:
 
 def accounts_of(config: dict) -> dict[str, str]:
     """{username: hash} as datasette-auth-passwords reads them (`<name>_password_hash`)."""
-    return {key.removesuffix("_password_hash"): value for key, value in config.items()
-            if key.endswith("_password_hash") and value}
+    return {
+        key.removesuffix("_password_hash"): value
+        for key, value in config.items()
+        if key.endswith("_password_hash") and value
+    }
 
 
 def fingerprint(accounts: dict[str, str]) -> str:

@@ -32,8 +32,9 @@ def counted_row(cursor: sqlite3.Cursor, row: tuple) -> sqlite3.Row:
     """Datasette's sqlite3.Row, after adding the row's size to its query's total."""
     total = _returned.get(cursor, 0) + sum(size(value) for value in row)
     if total > MAX_QUERY_BYTES:
-        raise sqlite3.DataError(f"this query returns more than {MAX_QUERY_BYTES // 2**20} MB: "
-                                "ask for fewer rows or columns")
+        raise sqlite3.DataError(
+            f"this query returns more than {MAX_QUERY_BYTES // 2**20} MB: ask for fewer rows or columns"
+        )
     _returned[cursor] = total
     return sqlite3.Row(cursor, row)
 
@@ -55,6 +56,7 @@ def set_length_limit(conn, limit: int) -> None:
     import ctypes
 
     import pysqlite3._sqlite3 as extension  # type: ignore[import-not-found]
+
     sqlite3_limit = ctypes.CDLL(extension.__file__).sqlite3_limit
     sqlite3_limit.restype, sqlite3_limit.argtypes = ctypes.c_int, [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
     handle = ctypes.c_void_p.from_address(id(conn) + ctypes.sizeof(ctypes.c_void_p) * 2).value

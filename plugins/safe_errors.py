@@ -54,8 +54,10 @@ def status_and_info(exception: Exception) -> tuple[int, dict, str | None]:
 async def error_response(datasette, request, exception: Exception) -> Response:
     status, info, title = status_and_info(exception)
     if status >= 500:  # one line: enough to find it, no locals of the request in the log
-        print(f"datasette: {status} on {request.method} {request.path}: {type(exception).__name__}: {exception}",
-              file=sys.stderr)
+        print(
+            f"datasette: {status} on {request.method} {request.path}: {type(exception).__name__}: {exception}",
+            file=sys.stderr,
+        )
     info.update({"ok": False, "status": status, "title": title})
     headers = {}
     if datasette.cors:
@@ -63,7 +65,7 @@ async def error_response(datasette, request, exception: Exception) -> Response:
     if request.path.split("?")[0].endswith(".json"):
         return Response.json(info, status=status, headers=headers)
     template = datasette.jinja_env.select_template([f"{status}.html", "error.html"])
-    context = dict(info, urls=datasette.urls, app_css_hash=datasette.app_css_hash(), menu_links=lambda: [])
+    context = dict(info, urls=datasette.urls, app_css_hash=datasette.app_css_hash(), menu_links=list)
     return Response.html(await template.render_async(context), status=status, headers=headers)
 
 

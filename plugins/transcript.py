@@ -59,8 +59,9 @@ async def render(datasette, request, rows, columns):
     title = f"Conversations of {people.pop()}" if len(people) == 1 else "Conversations"
     back_url = request.path.rsplit(".transcript", 1)[0] + (f"?{request.query_string}" if request.query_string else "")
     template = datasette.jinja_env.from_string(TEMPLATE)
-    html = await datasette.render_template(template, {"title": title, "exchanges": exchanges, "back_url": back_url},
-                                           request=request)
+    html = await datasette.render_template(
+        template, {"title": title, "exchanges": exchanges, "back_url": back_url}, request=request
+    )
     return Response.html(html)
 
 

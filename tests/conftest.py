@@ -11,9 +11,9 @@ import pytest
 import yarl
 from sqlite_utils import Database
 
-from bot.discord_bot import ConversationBot
-from bot.service import BotService, open_service
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.core.service import BotService, open_service
+from bot.discord_front.bot import ConversationBot
 from bot.store import Exchange
 from tests.fake_anthropic import FakeAnthropic
 from tests.fake_discord import FakeDiscord, FakeUser, SentMessage
@@ -64,10 +64,19 @@ def log_rows(settings: Settings) -> list[dict]:
 def exchange(n: int, **changes) -> Exchange:
     """Exchange number `n` for the store's own tests; `changes` override any field."""
     # Three servers and DMs (guild None), and display names that two users share.
-    values = dict(user_id=f"u{n % 5}", user_name=f"user{n % 5}", channel_id="c1", user_message=f"q{n}",
-                  bot_response=f"a{n}", model_used="claude-haiku-4-5", message_id=f"m{n}",
-                  input_tokens=3, output_tokens=4, guild_id=[None, "g1", "g2", "g3"][n % 4],
-                  display_name=f"Shared {n % 2}")
+    values = dict(
+        user_id=f"u{n % 5}",
+        user_name=f"user{n % 5}",
+        channel_id="c1",
+        user_message=f"q{n}",
+        bot_response=f"a{n}",
+        model_used="claude-haiku-4-5",
+        message_id=f"m{n}",
+        input_tokens=3,
+        output_tokens=4,
+        guild_id=[None, "g1", "g2", "g3"][n % 4],
+        display_name=f"Shared {n % 2}",
+    )
     return Exchange(**{**values, **changes})
 
 
@@ -140,8 +149,11 @@ def members(discord_server):
 
 @pytest.fixture
 async def harness(settings, discord_server, claude, members):
-    settings = replace(settings, chat_channel_ids=frozenset({int(discord_server.channels["chat"])}),
-                       cdn_origins=frozenset({discord_server.cdn_base}))  # as DISCORD_CDN_BASE would
+    settings = replace(
+        settings,
+        chat_channel_ids=frozenset({int(discord_server.channels["chat"])}),
+        cdn_origins=frozenset({discord_server.cdn_base}),
+    )  # as DISCORD_CDN_BASE would
     async with running_bot(settings, discord_server) as (bot, service):
         yield Harness(discord_server, claude, settings, bot, service, *members)
 

@@ -5,9 +5,9 @@ saying why."""
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -35,7 +35,9 @@ def mount_ext4(image: Path, mount_point: Path, size: int = EXT4_BYTES) -> str | 
     if made.returncode:
         return f"cannot make an ext4 image here: {made.stderr.strip()}"
     done = _run("mount", "-o", "loop", str(image), str(mount_point))
-    return f"cannot loop-mount ext4 here (needs root and /dev/loop*): {done.stderr.strip()}" if done.returncode else None
+    return (
+        f"cannot loop-mount ext4 here (needs root and /dev/loop*): {done.stderr.strip()}" if done.returncode else None
+    )
 
 
 def unmount(mount_point: Path) -> None:

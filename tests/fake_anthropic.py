@@ -21,8 +21,13 @@ from aiohttp import web
 from tests.loopback import serve
 
 ERROR_TYPES = {
-    400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-    404: "not_found_error", 429: "rate_limit_error", 500: "api_error", 529: "overloaded_error",
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
 }
 RETRYABLE = {408, 409, 429, 500, 529}  # the statuses the API marks `x-should-retry: true`
 WAITED = {429, 529}  # the statuses the API sends `retry-after` with
@@ -36,14 +41,21 @@ def request_id() -> str:
 
 
 def json_response(data: dict, status: int = 200, headers: dict | None = None, rid: str | None = None) -> web.Response:
-    return web.Response(text=json.dumps(data), status=status, content_type="application/json",
-                        headers={"request-id": rid or request_id(), **(headers or {})})
+    return web.Response(
+        text=json.dumps(data),
+        status=status,
+        content_type="application/json",
+        headers={"request-id": rid or request_id(), **(headers or {})},
+    )
 
 
 def error_body(status: int, message: str, rid: str) -> dict:
     """The API's error envelope: {"type": "error", "error": {type, message}, "request_id"}."""
-    return {"type": "error", "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message},
-            "request_id": rid}
+    return {
+        "type": "error",
+        "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": message},
+        "request_id": rid,
+    }
 
 
 def api_error(status: int, message: str, retry_after: float | None = None) -> web.Response:
@@ -56,21 +68,30 @@ def api_error(status: int, message: str, retry_after: float | None = None) -> we
 
 def usage(input_tokens: int, output_tokens: int) -> dict:
     """`usage` as the API reports it, cache fields included (this fake never caches)."""
-    return {"input_tokens": input_tokens, "output_tokens": output_tokens,
-            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-            "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
-            "server_tool_use": None, "service_tier": "standard"}
+    return {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "server_tool_use": None,
+        "service_tier": "standard",
+    }
 
 
 def delta_usage(input_tokens: int, output_tokens: int) -> dict:
     """`message_delta`'s cumulative usage, as the API sends it."""
-    return {"input_tokens": input_tokens, "output_tokens": output_tokens,
-            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "server_tool_use": None}
+    return {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "server_tool_use": None,
+    }
 
 
 def model_info(model: str) -> dict:
-    return {"type": "model", "id": model, "display_name": model, "created_at": MODEL_CREATED_AT,
-            "lifecycle": "active"}
+    return {"type": "model", "id": model, "display_name": model, "created_at": MODEL_CREATED_AT, "lifecycle": "active"}
 
 
 def count_tokens(text: str) -> int:
@@ -123,7 +144,7 @@ class FakeAnthropic:
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
 
-    async def start(self) -> "FakeAnthropic":
+    async def start(self) -> FakeAnthropic:
         app = web.Application()
         app.router.add_post("/v1/messages", self.messages)
         app.router.add_get("/v1/models/{model_id}", self.model)
@@ -144,8 +165,10 @@ class FakeAnthropic:
         return f"Echo #{len(body['messages']) // 2 + 1}: {text_of(last)}"
 
     def _authorized(self, request: web.Request) -> bool:
-        return request.headers.get("Authorization") == f"Bearer {self.api_key}" or \
-            request.headers.get("x-api-key") == self.api_key
+        return (
+            request.headers.get("Authorization") == f"Bearer {self.api_key}"
+            or request.headers.get("x-api-key") == self.api_key
+        )
 
     def knows(self, model: str) -> bool:
         return model.startswith("claude-") and (self.known_models is None or model in self.known_models)
@@ -185,11 +208,18 @@ class FakeAnthropic:
             return self._error(404, f"model: {body['model']}")  # what the API says of an unknown model
         self.requests.append(body)
         text, stop_reason = self._limited(self.reply_text(body), body["max_tokens"])
-        input_tokens = sum(content_tokens(m["content"]) for m in body["messages"]) + count_tokens(body.get("system", ""))
+        input_tokens = sum(content_tokens(m["content"]) for m in body["messages"]) + count_tokens(
+            body.get("system", "")
+        )
         message = {
-            "id": f"msg_fake_{next(_ids)}", "type": "message", "role": "assistant", "model": body["model"],
-            "content": [{"type": "text", "text": text}] if text else [], "stop_reason": stop_reason,
-            "stop_sequence": None, "usage": usage(input_tokens, len(WORD.findall(text))),
+            "id": f"msg_fake_{next(_ids)}",
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "content": [{"type": "text", "text": text}] if text else [],
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": usage(input_tokens, len(WORD.findall(text))),
         }
         if body.get("stream"):
             return await self.stream(request, message)
@@ -200,15 +230,20 @@ class FakeAnthropic:
         """The reply as the API would end it: a refusal, cut at `max_tokens`, or whole."""
         words = WORD.findall(text)
         if self.refuse_after_words is not None:
-            return "".join(words[:self.refuse_after_words]), "refusal"
+            return "".join(words[: self.refuse_after_words]), "refusal"
         if len(words) > max_tokens:
             return "".join(words[:max_tokens]), "max_tokens"
         return text, "end_turn"
 
     async def stream(self, request: web.Request, message: dict) -> web.StreamResponse:
         """The Messages API's server-sent events, in the documented order, at the configured pace."""
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                                               "request-id": f"req_fake_{next(_ids)}"})
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "request-id": f"req_fake_{next(_ids)}",
+            }
+        )
         await response.prepare(request)
         text = message["content"][0]["text"] if message["content"] else ""
         tokens = message["usage"]
@@ -218,10 +253,17 @@ class FakeAnthropic:
             return response.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
 
         # Like the API: message_start carries the input tokens and a first output count of 1.
-        await send("message_start", {"type": "message_start", "message": {
-            **message, "content": [], "stop_reason": None, "usage": usage(tokens["input_tokens"], 1)}})
-        await send("content_block_start", {"type": "content_block_start", "index": 0,
-                                           "content_block": {"type": "text", "text": ""}})
+        await send(
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {**message, "content": [], "stop_reason": None, "usage": usage(tokens["input_tokens"], 1)},
+            },
+        )
+        await send(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        )
         await send("ping", {"type": "ping"})
         for number, delta in enumerate(self._deltas(text)):
             if number == self.fail_after_deltas:
@@ -231,12 +273,19 @@ class FakeAnthropic:
                 self.first_delta_at.append(asyncio.get_running_loop().time())
             elif self.stream_delay:
                 await asyncio.sleep(self.stream_delay)
-            await send("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                               "delta": {"type": "text_delta", "text": delta}})
+            await send(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": delta}},
+            )
         await send("content_block_stop", {"type": "content_block_stop", "index": 0})
-        await send("message_delta", {"type": "message_delta",
-                                     "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
-                                     "usage": delta_usage(tokens["input_tokens"], tokens["output_tokens"])})
+        await send(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                "usage": delta_usage(tokens["input_tokens"], tokens["output_tokens"]),
+            },
+        )
         await send("message_stop", {"type": "message_stop"})
         self.streams_done += 1
         return response
@@ -248,7 +297,7 @@ class FakeAnthropic:
             return [text]
         words = WORD.findall(text)
         step = self.words_per_delta
-        return ["".join(words[i:i + step]) for i in range(0, len(words), step)]
+        return ["".join(words[i : i + step]) for i in range(0, len(words), step)]
 
 
 def validate(body: dict) -> str | None:

@@ -40,15 +40,23 @@ class FakeCommands:
         defaults of what was left out or sent as null."""
         sent = {key: value for key, value in command.items() if value is not None}
         permissions = command.get("default_member_permissions")
-        return {**sent, "id": snowflake(), "application_id": self.discord.bot_user.id, "version": snowflake(),
-                "type": command.get("type") or SLASH_COMMAND, "description": command.get("description") or "",
-                "default_member_permissions": None if permissions is None else str(permissions),
-                "integration_types": command.get("integration_types") or [GUILD_INSTALL],
-                **({"guild_id": guild_id} if guild_id else {})}
+        return {
+            **sent,
+            "id": snowflake(),
+            "application_id": self.discord.bot_user.id,
+            "version": snowflake(),
+            "type": command.get("type") or SLASH_COMMAND,
+            "description": command.get("description") or "",
+            "default_member_permissions": None if permissions is None else str(permissions),
+            "integration_types": command.get("integration_types") or [GUILD_INSTALL],
+            **({"guild_id": guild_id} if guild_id else {}),
+        }
 
     def command(self, name: str, guild: FakeGuild | None) -> dict:
         """The registered command a user would see in that place: the server's own first, then global."""
-        found = (self.registered.get(guild.id, {}) if guild else {}).get(name) or self.registered.get(None, {}).get(name)
+        found = (self.registered.get(guild.id, {}) if guild else {}).get(name) or self.registered.get(None, {}).get(
+            name
+        )
         if found is None:
             raise LookupError(f"/{name} is not registered {'in ' + guild.name if guild else 'globally'}")
         return found

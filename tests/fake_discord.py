@@ -15,13 +15,13 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from aiohttp import WSMsgType, web
 
-from bot.live_reply import WRITING_MARK
+from bot.discord_front.live_reply import WRITING_MARK
 from tests.contracts.discord_rest import DiscordContract, invalid_form_body, read_body
 from tests.fake_gateway import DISALLOWED_INTENTS, as_received, shard_of
 from tests.fake_ratelimit import ChannelLimits
@@ -50,7 +50,7 @@ def snowflake() -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 MIGRATED_DISCRIMINATOR = "0"  # every person's account moved to unique usernames has discriminator "0"
@@ -63,8 +63,17 @@ def discriminator(user_id: str, bot: bool) -> str:
 
 def user_payload(user_id: str, name: str, *, bot: bool = False, global_name: str | None = None) -> dict:
     """A user object with every field the spec's UserResponse requires."""
-    return {"id": user_id, "username": name, "discriminator": discriminator(user_id, bot), "global_name": global_name,
-            "avatar": None, "bot": bot, "public_flags": 0, "flags": 0, "primary_guild": None}
+    return {
+        "id": user_id,
+        "username": name,
+        "discriminator": discriminator(user_id, bot),
+        "global_name": global_name,
+        "avatar": None,
+        "bot": bot,
+        "public_flags": 0,
+        "flags": 0,
+        "primary_guild": None,
+    }
 
 
 @dataclass
@@ -117,8 +126,9 @@ def pinged(content: str, allowed: dict | None, replied_author: str | None) -> se
     allowed = {"parse": list(EVERYONE_PARSE), "replied_user": True} if allowed is None else allowed
     parse = set(allowed.get("parse") or ())
     users = {u for u in USER_MENTION.findall(content) if "users" in parse or u in (allowed.get("users") or ())}
-    roles = {f"role:{r}" for r in ROLE_MENTION.findall(content)
-             if "roles" in parse or r in (allowed.get("roles") or ())}
+    roles = {
+        f"role:{r}" for r in ROLE_MENTION.findall(content) if "roles" in parse or r in (allowed.get("roles") or ())
+    }
     everyone = {"@everyone"} if "everyone" in parse and ("@everyone" in content or "@here" in content) else set()
     replied = {replied_author} if replied_author and allowed.get("replied_user") else set()
     return users | roles | everyone | replied
@@ -138,8 +148,9 @@ def reference_payload(sent: dict, channel_id: str) -> dict:
 
 def json_response(data, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     # discord.py compares Content-Type literally; json_response() would add "; charset=utf-8".
-    return web.Response(body=json.dumps(data).encode(), status=status,
-                        headers={**(headers or {}), "Content-Type": "application/json"})
+    return web.Response(
+        body=json.dumps(data).encode(), status=status, headers={**(headers or {}), "Content-Type": "application/json"}
+    )
 
 
 def error(status: int, code: int, message: str) -> web.Response:
@@ -153,20 +164,50 @@ def invalid_field(field_name: str, code: str, message: str) -> web.Response:
 
 def content_too_long() -> web.Response:
     """Discord's answer to a bot's message over 2,000 characters (the spec's 4,000 is for Nitro users)."""
-    return invalid_form_body({"content": {"_errors": [
-        {"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {CONTENT_LIMIT} or fewer in length."}]}})
+    return invalid_form_body(
+        {
+            "content": {
+                "_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {CONTENT_LIMIT} or fewer in length."}]
+            }
+        }
+    )
 
 
 # A plain server's settings, as GUILD_CREATE carries them (the spec's GuildResponse requires each).
 GUILD_DEFAULTS = {
-    "icon": None, "description": None, "home_header": None, "splash": None, "discovery_splash": None, "banner": None,
-    "features": [], "application_id": None, "region": "deprecated", "afk_channel_id": None, "afk_timeout": 300,
-    "system_channel_id": None, "system_channel_flags": 0, "widget_enabled": False, "widget_channel_id": None,
-    "verification_level": 0, "default_message_notifications": 0, "mfa_level": 0, "explicit_content_filter": 0,
-    "max_presences": None, "max_members": 500000, "max_stage_video_channel_users": 50,
-    "max_video_channel_users": 25, "vanity_url_code": None, "premium_tier": 0, "premium_subscription_count": 0,
-    "preferred_locale": "en-US", "rules_channel_id": None, "safety_alerts_channel_id": None,
-    "public_updates_channel_id": None, "premium_progress_bar_enabled": False, "nsfw": False, "nsfw_level": 0,
+    "icon": None,
+    "description": None,
+    "home_header": None,
+    "splash": None,
+    "discovery_splash": None,
+    "banner": None,
+    "features": [],
+    "application_id": None,
+    "region": "deprecated",
+    "afk_channel_id": None,
+    "afk_timeout": 300,
+    "system_channel_id": None,
+    "system_channel_flags": 0,
+    "widget_enabled": False,
+    "widget_channel_id": None,
+    "verification_level": 0,
+    "default_message_notifications": 0,
+    "mfa_level": 0,
+    "explicit_content_filter": 0,
+    "max_presences": None,
+    "max_members": 500000,
+    "max_stage_video_channel_users": 50,
+    "max_video_channel_users": 25,
+    "vanity_url_code": None,
+    "premium_tier": 0,
+    "premium_subscription_count": 0,
+    "preferred_locale": "en-US",
+    "rules_channel_id": None,
+    "safety_alerts_channel_id": None,
+    "public_updates_channel_id": None,
+    "premium_progress_bar_enabled": False,
+    "nsfw": False,
+    "nsfw_level": 0,
     "incidents_data": None,
 }
 
@@ -207,6 +248,7 @@ class FakeDiscord:
         self.port = 0
         self.contract = DiscordContract()  # every REST body checked against Discord's OpenAPI spec
         from tests.fake_interactions import FakeInteractions  # it builds on this module's parts
+
         self.interactions = FakeInteractions(self)
 
     # -- set-up -----------------------------------------------------------
@@ -214,13 +256,21 @@ class FakeDiscord:
     def add_guild(self, name: str) -> FakeGuild:
         """A server with a #general and a #chat channel, owned by a user of its own."""
         owner = FakeUser(snowflake(), f"owner of {name}")
-        guild = FakeGuild(snowflake(), name, owner, snowflake(), {"general": snowflake(), "chat": snowflake()},
-                          [self.bot_user, owner])
+        guild = FakeGuild(
+            snowflake(), name, owner, snowflake(), {"general": snowflake(), "chat": snowflake()}, [self.bot_user, owner]
+        )
         self.guilds.append(guild)
         return guild
 
-    def add_member(self, name: str, *, admin: bool = False, global_name: str | None = None, bot: bool = False,
-                   guild: FakeGuild | None = None) -> FakeUser:
+    def add_member(
+        self,
+        name: str,
+        *,
+        admin: bool = False,
+        global_name: str | None = None,
+        bot: bool = False,
+        guild: FakeGuild | None = None,
+    ) -> FakeUser:
         user = FakeUser(snowflake(), name, global_name=global_name, bot=bot)
         self.join(user, guild or self.guilds[0], admin=admin)
         return user
@@ -238,7 +288,7 @@ class FakeDiscord:
         channel_id = self.threads.get(channel_id, channel_id)  # a thread is in its parent's server
         return next((g for g in self.guilds if channel_id in g.channels.values()), None)
 
-    async def start(self) -> "FakeDiscord":
+    async def start(self) -> FakeDiscord:
         self._runner, self.port = await serve(self.build_app())
         return self
 
@@ -257,8 +307,9 @@ class FakeDiscord:
         app.router.add_get(f"{api}/channels/{{channel_id}}/messages/{{message_id}}", self.get_message)
         app.router.add_delete(f"{api}/channels/{{channel_id}}/messages/{{message_id}}", self.delete_message)
         app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", self.attachment)
-        app.router.add_put(f"{api}/channels/{{channel_id}}/messages/{{message_id}}/reactions/{{emoji}}/@me",
-                           self.add_own_reaction)
+        app.router.add_put(
+            f"{api}/channels/{{channel_id}}/messages/{{message_id}}/reactions/{{emoji}}/@me", self.add_own_reaction
+        )
         self.interactions.add_routes(app, api)
         return app
 
@@ -278,34 +329,66 @@ class FakeDiscord:
     # -- REST -------------------------------------------------------------
 
     async def bot_gateway(self, request: web.Request) -> web.Response:
-        return json_response({"url": self.gateway_url, "shards": self.recommended_shards, "session_start_limit": {
-            "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})
+        return json_response(
+            {
+                "url": self.gateway_url,
+                "shards": self.recommended_shards,
+                "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1},
+            }
+        )
 
     async def current_user(self, request: web.Request) -> web.Response:
         # GET /users/@me answers the spec's UserPIIResponse: the user plus its account settings.
         return json_response({**self.bot_user.payload(), "mfa_enabled": False, "locale": "en-US", "verified": True})
 
     async def application(self, request: web.Request) -> web.Response:
-        return json_response({
-            "id": self.bot_user.id, "name": "LogBot", "description": "", "icon": None, "type": None,
-            "bot_public": True, "bot_require_code_grant": False, "owner": self.owner.payload(),
-            "verify_key": "0" * 64, "flags": 0, "flags_new": "0", "redirect_uris": [],
-            "interactions_endpoint_url": None, "role_connections_verification_url": None,
-            "approximate_guild_count": len(self.guilds), "approximate_user_install_count": 0,
-            "approximate_user_authorization_count": 0, "explicit_content_filter": 0, "team": None,
-            "eligible_oauth2_scopes": [],
-        })
+        return json_response(
+            {
+                "id": self.bot_user.id,
+                "name": "LogBot",
+                "description": "",
+                "icon": None,
+                "type": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": self.owner.payload(),
+                "verify_key": "0" * 64,
+                "flags": 0,
+                "flags_new": "0",
+                "redirect_uris": [],
+                "interactions_endpoint_url": None,
+                "role_connections_verification_url": None,
+                "approximate_guild_count": len(self.guilds),
+                "approximate_user_install_count": 0,
+                "approximate_user_authorization_count": 0,
+                "explicit_content_filter": 0,
+                "team": None,
+                "eligible_oauth2_scopes": [],
+            }
+        )
 
     async def create_dm(self, request: web.Request) -> web.Response:
         """POST /users/@me/channels: the DM channel with a user (every user's is `dm_channel_id` here)."""
         recipient = str((await request.json()).get("recipient_id"))
         user = next((u for g in self.guilds for u in g.members if u.id == recipient), None)
         if user is None:
-            return json_response({"code": 50035, "message": "Invalid Form Body", "errors": {"recipient_id": {
-                "_errors": [{"code": "NUMBER_TYPE_COERCE", "message": f"Value \"{recipient}\" is not snowflake."}]}}},
-                400)
-        return json_response({"id": self.dm_channel_id, "type": 1, "last_message_id": None, "flags": 0,
-                              "recipients": [user.payload()]})
+            return json_response(
+                {
+                    "code": 50035,
+                    "message": "Invalid Form Body",
+                    "errors": {
+                        "recipient_id": {
+                            "_errors": [
+                                {"code": "NUMBER_TYPE_COERCE", "message": f'Value "{recipient}" is not snowflake.'}
+                            ]
+                        }
+                    },
+                },
+                400,
+            )
+        return json_response(
+            {"id": self.dm_channel_id, "type": 1, "last_message_id": None, "flags": 0, "recipients": [user.payload()]}
+        )
 
     async def trigger_typing(self, request: web.Request) -> web.Response:
         channel_id = request.match_info["channel_id"]
@@ -333,9 +416,16 @@ class FakeDiscord:
             return content_too_long()
         content, reference = payload.get("content") or "", self._kept_reference(payload)
         replied_author = self.authors.get(str(reference["message_id"])) if reference else None  # int or str
-        message = SentMessage(snowflake(), channel_id, content, payload.get("embeds") or [], files, reference,
-                              payload.get("allowed_mentions"),
-                              pinged(content, payload.get("allowed_mentions"), replied_author))
+        message = SentMessage(
+            snowflake(),
+            channel_id,
+            content,
+            payload.get("embeds") or [],
+            files,
+            reference,
+            payload.get("allowed_mentions"),
+            pinged(content, payload.get("allowed_mentions"), replied_author),
+        )
         message.versions.append((asyncio.get_running_loop().time(), content))
         self.authors[message.id] = self.bot_user.id
         self.sent.append(message)
@@ -355,12 +445,25 @@ class FakeDiscord:
 
     def _message_payload(self, message: SentMessage) -> dict:
         data = {
-            "id": message.id, "channel_id": message.channel_id, "author": self.bot_user.payload(),
-            "content": message.content, "timestamp": now_iso(), "edited_timestamp": None, "tts": False,
-            "mention_everyone": False, "mentions": [], "mention_roles": [], "embeds": message.embeds,
-            "attachments": [{"id": snowflake(), "filename": name, "size": len(data), "url": "", "proxy_url": ""}
-                            for name, data in message.files.items()],
-            "pinned": False, "type": 19 if message.reference else 0, "flags": 0, "components": [],
+            "id": message.id,
+            "channel_id": message.channel_id,
+            "author": self.bot_user.payload(),
+            "content": message.content,
+            "timestamp": now_iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "embeds": message.embeds,
+            "attachments": [
+                {"id": snowflake(), "filename": name, "size": len(data), "url": "", "proxy_url": ""}
+                for name, data in message.files.items()
+            ],
+            "pinned": False,
+            "type": 19 if message.reference else 0,
+            "flags": 0,
+            "components": [],
         }
         guild = self.guild_of(message.channel_id)
         if guild is not None:
@@ -407,7 +510,8 @@ class FakeDiscord:
         found = self.files.get(request.match_info["attachment_id"])
         query = request.query
         signed = all(key in query for key in ("ex", "is", "hm")) and hmac.compare_digest(
-            query["hm"], self._signature(request.path, query["ex"], query["is"]))
+            query["hm"], self._signature(request.path, query["ex"], query["is"])
+        )
         if found is None or not signed or int(query["ex"], 16) <= time.time():
             return web.Response(status=404, text=CDN_GONE)
         if request.match_info["attachment_id"] in self.cdn_redirects:
@@ -432,9 +536,19 @@ class FakeDiscord:
         ex, is_ = f"{int(issued + expires_in):x}", f"{issued:x}"
         return f"{self.cdn_base}{path}?ex={ex}&is={is_}&hm={self._signature(path, ex, is_)}&"
 
-    def attach(self, filename: str, data: bytes, content_type: str | None, *, channel: str = "general",
-               width: int | None = None, height: int | None = None, expires_in: float = CDN_URL_LIFETIME_S,
-               declared_size: int | None = None, redirect_to: str | None = None) -> dict:
+    def attach(
+        self,
+        filename: str,
+        data: bytes,
+        content_type: str | None,
+        *,
+        channel: str = "general",
+        width: int | None = None,
+        height: int | None = None,
+        expires_in: float = CDN_URL_LIFETIME_S,
+        declared_size: int | None = None,
+        redirect_to: str | None = None,
+    ) -> dict:
         """An attachment payload as MESSAGE_CREATE carries it, its bytes served on the loopback CDN under
         a signed URL that expires in `expires_in` seconds. For the probes: `declared_size` is what the
         payload claims (default: the truth), and `redirect_to` makes the CDN answer 302 there."""
@@ -442,10 +556,18 @@ class FakeDiscord:
         self.files[attachment_id] = (data, content_type or "application/octet-stream")
         if redirect_to is not None:
             self.cdn_redirects[attachment_id] = redirect_to
-        url = self.signed_url(f"/attachments/{self.channels.get(channel, channel)}/{attachment_id}/{filename}",
-                              expires_in)
-        payload = {"id": attachment_id, "filename": filename, "size": len(data) if declared_size is None else
-                   declared_size, "url": url, "proxy_url": url, "width": width, "height": height}
+        url = self.signed_url(
+            f"/attachments/{self.channels.get(channel, channel)}/{attachment_id}/{filename}", expires_in
+        )
+        payload = {
+            "id": attachment_id,
+            "filename": filename,
+            "size": len(data) if declared_size is None else declared_size,
+            "url": url,
+            "proxy_url": url,
+            "width": width,
+            "height": height,
+        }
         if content_type is not None:  # Discord omits it when it cannot tell
             payload["content_type"] = content_type
         return payload
@@ -454,22 +576,46 @@ class FakeDiscord:
         """A user starts a thread from a message: its id is the message's, its parent the message's channel."""
         parent = self.messages[message_id]["channel_id"]
         self.threads[message_id] = parent
-        await self._dispatch(self.socket_for(self.guild_of(parent)), "THREAD_CREATE", {
-            "id": message_id, "guild_id": self.guild_of(parent).id, "parent_id": parent, "owner_id": owner.id,
-            "name": name, "type": 11, "message_count": 0, "member_count": 1, "total_message_sent": 0,
-            "rate_limit_per_user": 0,
-            "flags": 0, "newly_created": True,
-            "thread_metadata": {"archived": False, "auto_archive_duration": 1440, "archive_timestamp": now_iso(),
-                                "locked": False, "create_timestamp": now_iso()}})
+        await self._dispatch(
+            self.socket_for(self.guild_of(parent)),
+            "THREAD_CREATE",
+            {
+                "id": message_id,
+                "guild_id": self.guild_of(parent).id,
+                "parent_id": parent,
+                "owner_id": owner.id,
+                "name": name,
+                "type": 11,
+                "message_count": 0,
+                "member_count": 1,
+                "total_message_sent": 0,
+                "rate_limit_per_user": 0,
+                "flags": 0,
+                "newly_created": True,
+                "thread_metadata": {
+                    "archived": False,
+                    "auto_archive_duration": 1440,
+                    "archive_timestamp": now_iso(),
+                    "locked": False,
+                    "create_timestamp": now_iso(),
+                },
+            },
+        )
         return message_id
 
     def _reference(self, reply_to: str) -> dict:
         """message_reference and referenced_message of a reply, and whom it pings (Discord's default)."""
         referenced = self.messages[reply_to]
-        return {"message_reference": {"type": DEFAULT_REFERENCE, "message_id": reply_to,
-                                      "channel_id": referenced["channel_id"],
-                                      **({"guild_id": referenced["guild_id"]} if "guild_id" in referenced else {})},
-                "referenced_message": referenced, "type": 19}
+        return {
+            "message_reference": {
+                "type": DEFAULT_REFERENCE,
+                "message_id": reply_to,
+                "channel_id": referenced["channel_id"],
+                **({"guild_id": referenced["guild_id"]} if "guild_id" in referenced else {}),
+            },
+            "referenced_message": referenced,
+            "type": 19,
+        }
 
     # -- what Discord refuses that no schema says: permissions, replies, deleted messages --------
 
@@ -522,8 +668,11 @@ class FakeDiscord:
     async def user_deletes(self, message_id: str) -> None:
         """A message is deleted (by its author, say): gone from the API, and MESSAGE_DELETE on the gateway."""
         data = self.messages.pop(message_id)
-        event = {"id": message_id, "channel_id": data["channel_id"],
-                 **({"guild_id": data["guild_id"]} if "guild_id" in data else {})}
+        event = {
+            "id": message_id,
+            "channel_id": data["channel_id"],
+            **({"guild_id": data["guild_id"]} if "guild_id" in data else {}),
+        }
         await self._dispatch(self.socket_for(self.guild_of(data["channel_id"])), "MESSAGE_DELETE", event)
 
     async def deny_bot(self, channel: str, permissions: int) -> None:
@@ -535,13 +684,27 @@ class FakeDiscord:
         await self._dispatch(self.socket_for(guild), "CHANNEL_UPDATE", {**data, "guild_id": guild.id})
 
     def _channel_payloads(self, guild: FakeGuild) -> list[dict]:
-        return [{"id": cid, "type": 0, "name": name, "position": i, "permission_overwrites": self._overwrites(cid),
-                 "nsfw": False, "flags": 0, "guild_id": guild.id} for i, (name, cid) in enumerate(guild.channels.items())]
+        return [
+            {
+                "id": cid,
+                "type": 0,
+                "name": name,
+                "position": i,
+                "permission_overwrites": self._overwrites(cid),
+                "nsfw": False,
+                "flags": 0,
+                "guild_id": guild.id,
+            }
+            for i, (name, cid) in enumerate(guild.channels.items())
+        ]
 
     def _overwrites(self, channel_id: str) -> list[dict]:
         denied = self.bot_denied.get(channel_id)
-        return [] if not denied else [{"id": self.bot_user.id, "type": MEMBER_OVERWRITE, "allow": "0",
-                                       "deny": str(denied)}]
+        return (
+            []
+            if not denied
+            else [{"id": self.bot_user.id, "type": MEMBER_OVERWRITE, "allow": "0", "deny": str(denied)}]
+        )
 
     # -- gateway ----------------------------------------------------------
 
@@ -568,13 +731,20 @@ class FakeDiscord:
             self.identify = data["d"]
             shard_id, shard_count = self.shard_of_socket[ws] = tuple(data["d"].get("shard") or (0, 1))
             guilds = [g for g in self.guilds if shard_of(g.id, shard_count) == shard_id]
-            await self._dispatch(ws, "READY", {
-                "v": 10, "user": self.bot_user.payload(),
-                "guilds": [{"id": guild.id, "unavailable": True} for guild in guilds],
-                "session_id": f"fake-session-{shard_id}-{shard_count}", "resume_gateway_url": self.gateway_url,
-                "application": {"id": self.bot_user.id, "flags": 0}, "private_channels": [],
-                **({"shard": [shard_id, shard_count]} if "shard" in data["d"] else {}),
-            })
+            await self._dispatch(
+                ws,
+                "READY",
+                {
+                    "v": 10,
+                    "user": self.bot_user.payload(),
+                    "guilds": [{"id": guild.id, "unavailable": True} for guild in guilds],
+                    "session_id": f"fake-session-{shard_id}-{shard_count}",
+                    "resume_gateway_url": self.gateway_url,
+                    "application": {"id": self.bot_user.id, "flags": 0},
+                    "private_channels": [],
+                    **({"shard": [shard_id, shard_count]} if "shard" in data["d"] else {}),
+                },
+            )
             for guild in guilds:
                 await self._dispatch(ws, "GUILD_CREATE", self._guild_payload(guild))
         elif data["op"] == 6:
@@ -582,8 +752,11 @@ class FakeDiscord:
             self.resumes += 1
             shard_id, shard_count = map(int, data["d"]["session_id"].split("-")[-2:])
             self.shard_of_socket[ws] = (shard_id, shard_count)
-            for payload in [p for p in self.events if p["s"] > (data["d"]["seq"] or 0)
-                            and shard_of(p["d"].get("guild_id"), shard_count) == shard_id]:
+            for payload in [
+                p
+                for p in self.events
+                if p["s"] > (data["d"]["seq"] or 0) and shard_of(p["d"].get("guild_id"), shard_count) == shard_id
+            ]:
                 await ws.send_json(payload)
             await self._dispatch(ws, "RESUMED", {})
 
@@ -609,36 +782,84 @@ class FakeDiscord:
 
     def _member_payload(self, user: FakeUser, guild: FakeGuild) -> dict:
         """A guild member without its `user` (as MESSAGE_CREATE carries it): the spec's required fields."""
-        return {"roles": [guild.admin_role_id] if user.id in guild.admins else [], "joined_at": now_iso(),
-                "nick": guild.nicks.get(user.id), "deaf": False, "mute": False, "flags": 0, "avatar": None,
-                "banner": None, "communication_disabled_until": None, "pending": False, "premium_since": None}
+        return {
+            "roles": [guild.admin_role_id] if user.id in guild.admins else [],
+            "joined_at": now_iso(),
+            "nick": guild.nicks.get(user.id),
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "avatar": None,
+            "banner": None,
+            "communication_disabled_until": None,
+            "pending": False,
+            "premium_since": None,
+        }
 
     def _guild_payload(self, guild: FakeGuild) -> dict:
         """GUILD_CREATE: a guild object (the spec's GuildResponse) plus the gateway's extra fields."""
-        role = {"color": 0, "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
-                "hoist": False, "managed": False, "mentionable": False, "icon": None, "unicode_emoji": None, "flags": 0}
+        role = {
+            "color": 0,
+            "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
+            "hoist": False,
+            "managed": False,
+            "mentionable": False,
+            "icon": None,
+            "unicode_emoji": None,
+            "flags": 0,
+        }
         return {
-            **GUILD_DEFAULTS, "id": guild.id, "name": guild.name, "owner_id": guild.owner.id,
-            "member_count": len(guild.members), "large": False, "joined_at": now_iso(),
-            "emojis": [], "stickers": [], "threads": [], "voice_states": [], "presences": [],
-            "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
+            **GUILD_DEFAULTS,
+            "id": guild.id,
+            "name": guild.name,
+            "owner_id": guild.owner.id,
+            "member_count": len(guild.members),
+            "large": False,
+            "joined_at": now_iso(),
+            "emojis": [],
+            "stickers": [],
+            "threads": [],
+            "voice_states": [],
+            "presences": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
             "roles": [
                 {**role, "id": guild.id, "name": "@everyone", "position": 0, "permissions": str(EVERYONE_PERMISSIONS)},
-                {**role, "id": guild.admin_role_id, "name": "Admin", "position": 1,
-                 "permissions": str(EVERYONE_PERMISSIONS | MANAGE_GUILD)},
+                {
+                    **role,
+                    "id": guild.admin_role_id,
+                    "name": "Admin",
+                    "position": 1,
+                    "permissions": str(EVERYONE_PERMISSIONS | MANAGE_GUILD),
+                },
             ],
             "channels": self._channel_payloads(guild),
             # Without the privileged GUILD_MEMBERS intent Discord sends only the bot itself.
-            "members": [{**self._member_payload(u, guild), "user": u.payload()} for u in guild.members
-                        if u is self.bot_user or self.identify["intents"] & GUILD_MEMBERS_INTENT],
+            "members": [
+                {**self._member_payload(u, guild), "user": u.payload()}
+                for u in guild.members
+                if u is self.bot_user or self.identify["intents"] & GUILD_MEMBERS_INTENT
+            ],
         }
 
     # -- what tests do ----------------------------------------------------
 
-    async def user_says(self, author: FakeUser, content: str, *, channel: str = "general",
-                        mention_bot: bool = False, mentions: list[FakeUser] = (), dm: bool = False,
-                        guild: FakeGuild | None = None, reply_to: str | None = None,
-                        attachments: list[dict] = (), thread: str | None = None, ping: bool = True) -> str:
+    async def user_says(
+        self,
+        author: FakeUser,
+        content: str,
+        *,
+        channel: str = "general",
+        mention_bot: bool = False,
+        mentions: list[FakeUser] = (),
+        dm: bool = False,
+        guild: FakeGuild | None = None,
+        reply_to: str | None = None,
+        attachments: list[dict] = (),
+        thread: str | None = None,
+        ping: bool = True,
+    ) -> str:
         """Deliver a MESSAGE_CREATE as Discord would (in the first server unless told); returns its id.
 
         `reply_to` a message id makes it a reply (pinging that message's author, as Discord does by
@@ -655,13 +876,24 @@ class FakeDiscord:
         self.authors[message_id] = author.id
         channel_id = self.dm_channel_id if dm else thread or guild.channels[channel]
         data = {
-            "id": message_id, "channel_id": channel_id,
-            "author": author.payload(), "content": content, "timestamp": now_iso(), "edited_timestamp": None,
-            "tts": False, "mention_everyone": False, "mention_roles": [], "attachments": list(attachments),
-            "embeds": [], "components": [],
-            "pinned": False, "type": 0, "flags": 0,
-            "mentions": [{**u.payload(), **({"member": self._member_payload(u, guild)} if guild else {})}
-                         for u in mentioned],
+            "id": message_id,
+            "channel_id": channel_id,
+            "author": author.payload(),
+            "content": content,
+            "timestamp": now_iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mention_roles": [],
+            "attachments": list(attachments),
+            "embeds": [],
+            "components": [],
+            "pinned": False,
+            "type": 0,
+            "flags": 0,
+            "mentions": [
+                {**u.payload(), **({"member": self._member_payload(u, guild)} if guild else {})} for u in mentioned
+            ],
         }
         if guild is not None:
             data["guild_id"] = guild.id
@@ -672,8 +904,9 @@ class FakeDiscord:
         await self._dispatch(self.socket_for(guild), "MESSAGE_CREATE", data)
         return message_id
 
-    async def user_forwards(self, author: FakeUser, message_id: str, *, channel: str = "general",
-                            content: str = "") -> str:
+    async def user_forwards(
+        self, author: FakeUser, message_id: str, *, channel: str = "general", content: str = ""
+    ) -> str:
         """`author` forwards a message into `channel` of the first server: a MESSAGE_CREATE whose
         message_reference has type 1 (FORWARD) and points at the original, wherever it is, and whose
         message_snapshots carry its content (Discord's message docs, "Message Reference Types")."""
@@ -681,16 +914,47 @@ class FakeDiscord:
         forward_id = snowflake()
         self.authors[forward_id] = author.id
         data = self.messages[forward_id] = {
-            "id": forward_id, "channel_id": guild.channels[channel], "guild_id": guild.id,
-            "author": author.payload(), "member": self._member_payload(author, guild), "content": content,
-            "timestamp": now_iso(), "edited_timestamp": None, "tts": False, "mention_everyone": False,
-            "mentions": [], "mention_roles": [], "attachments": [], "embeds": [], "pinned": False, "type": 0,
+            "id": forward_id,
+            "channel_id": guild.channels[channel],
+            "guild_id": guild.id,
+            "author": author.payload(),
+            "member": self._member_payload(author, guild),
+            "content": content,
+            "timestamp": now_iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "type": 0,
             "flags": 0,
-            "message_reference": {"type": 1, "message_id": message_id, "channel_id": original["channel_id"],
-                                  **({"guild_id": original["guild_id"]} if "guild_id" in original else {})},
-            "message_snapshots": [{"message": {key: original[key] for key in (
-                "type", "content", "embeds", "attachments", "timestamp", "edited_timestamp", "flags", "mentions",
-                "mention_roles")}}],
+            "message_reference": {
+                "type": 1,
+                "message_id": message_id,
+                "channel_id": original["channel_id"],
+                **({"guild_id": original["guild_id"]} if "guild_id" in original else {}),
+            },
+            "message_snapshots": [
+                {
+                    "message": {
+                        key: original[key]
+                        for key in (
+                            "type",
+                            "content",
+                            "embeds",
+                            "attachments",
+                            "timestamp",
+                            "edited_timestamp",
+                            "flags",
+                            "mentions",
+                            "mention_roles",
+                        )
+                    }
+                }
+            ],
         }
         await self._dispatch(self.socket_for(guild), "MESSAGE_CREATE", data)
         return forward_id
@@ -702,13 +966,18 @@ class FakeDiscord:
     async def redeliver(self, message_id: str) -> None:
         """Dispatch a user's MESSAGE_CREATE once more, as an at-least-once gateway may."""
         [payload] = [p for p in self.events if p["t"] == "MESSAGE_CREATE" and p["d"]["id"] == message_id]
-        await self._dispatch(self.socket_for(self.guild_of(payload["d"]["channel_id"])), "MESSAGE_CREATE",
-                             payload["d"])
+        await self._dispatch(self.socket_for(self.guild_of(payload["d"]["channel_id"])), "MESSAGE_CREATE", payload["d"])
 
     async def user_reacts(self, user: FakeUser, message: SentMessage, emoji: str, *, removed: bool = False) -> None:
         """Deliver MESSAGE_REACTION_ADD (or _REMOVE) for `user` on one of the bot's messages."""
-        data = {"user_id": user.id, "channel_id": message.channel_id, "message_id": message.id,
-                "emoji": {"id": None, "name": emoji}, "type": 0, "burst": False}
+        data = {
+            "user_id": user.id,
+            "channel_id": message.channel_id,
+            "message_id": message.id,
+            "emoji": {"id": None, "name": emoji},
+            "type": 0,
+            "burst": False,
+        }
         guild = self.guild_of(message.channel_id)
         if guild is not None:
             data.update(guild_id=guild.id, member={**self._member_payload(user, guild), "user": user.payload()})
@@ -717,10 +986,12 @@ class FakeDiscord:
 
     async def wait_for_sent(self, count: int, timeout: float = 10.0) -> list[SentMessage]:
         """Wait until the bot has posted at least `count` messages in all, none still being written."""
+
         async def enough():
             while len(self.sent) < count or any(m.content.endswith(WRITING_MARK) for m in self.sent):
                 self._sent_event.clear()
                 await self._sent_event.wait()
+
         await asyncio.wait_for(enough(), timeout)
         return self.sent
 

@@ -16,8 +16,17 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from tests.fake_commands import FakeCommands
-from tests.fake_discord import EVERYONE_PERMISSIONS, FILE_LIMIT, MANAGE_GUILD, FakeGuild, FakeUser, error, \
-    json_response, now_iso, snowflake
+from tests.fake_discord import (
+    EVERYONE_PERMISSIONS,
+    FILE_LIMIT,
+    MANAGE_GUILD,
+    FakeGuild,
+    FakeUser,
+    error,
+    json_response,
+    now_iso,
+    snowflake,
+)
 
 INTERACTION_WINDOW_S = 3.0  # the first answer must come within 3 seconds
 TOKEN_LIFETIME_S = 15 * 60  # follow-ups and edits for 15 minutes
@@ -39,6 +48,7 @@ def numbered(components: list[dict]) -> list[dict]:
         if "components" in component:
             component["components"] = [number(child) for child in component["components"]]
         return component
+
     return [number(component) for component in components]
 
 
@@ -126,15 +136,24 @@ class FakeInteractions:
         message = self._callback_message(interaction, kind, data, files)
         self._answered.set()
         # Discord's callback resource carries a message for types 4 and 7 only (the spec's oneOf).
-        resource = {"resource": {"type": kind, "message": self._payload(message, interaction)}} \
-            if message and kind in (CHANNEL_MESSAGE, UPDATE_MESSAGE) else {}
-        return json_response({
-            "interaction": {"id": interaction.id, "type": interaction.type, "activity_instance_id": None,
-                            **({"response_message_id": message.id} if message else {}),
-                            "response_message_loading": kind == DEFERRED_MESSAGE,
-                            "response_message_ephemeral": bool(message and message.ephemeral)},
-            **resource,
-        })
+        resource = (
+            {"resource": {"type": kind, "message": self._payload(message, interaction)}}
+            if message and kind in (CHANNEL_MESSAGE, UPDATE_MESSAGE)
+            else {}
+        )
+        return json_response(
+            {
+                "interaction": {
+                    "id": interaction.id,
+                    "type": interaction.type,
+                    "activity_instance_id": None,
+                    **({"response_message_id": message.id} if message else {}),
+                    "response_message_loading": kind == DEFERRED_MESSAGE,
+                    "response_message_ephemeral": bool(message and message.ephemeral),
+                },
+                **resource,
+            }
+        )
 
     def _callback_message(self, interaction: FakeInteraction, kind: int, data: dict, files: dict) -> Answer | None:
         if kind in (CHANNEL_MESSAGE, DEFERRED_MESSAGE):
@@ -194,12 +213,25 @@ class FakeInteractions:
 
     def _payload(self, message: Answer, interaction: FakeInteraction) -> dict:
         data = {
-            "id": message.id, "channel_id": message.channel_id, "author": self.discord.bot_user.payload(),
-            "content": message.content, "timestamp": now_iso(), "edited_timestamp": None, "tts": False,
-            "mention_everyone": False, "mentions": [], "mention_roles": [], "embeds": message.embeds,
-            "components": message.components, "pinned": False, "type": 20, "flags": message.flags,
-            "attachments": [{"id": snowflake(), "filename": name, "size": len(data), "url": "", "proxy_url": ""}
-                            for name, data in message.files.items()],
+            "id": message.id,
+            "channel_id": message.channel_id,
+            "author": self.discord.bot_user.payload(),
+            "content": message.content,
+            "timestamp": now_iso(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "embeds": message.embeds,
+            "components": message.components,
+            "pinned": False,
+            "type": 20,
+            "flags": message.flags,
+            "attachments": [
+                {"id": snowflake(), "filename": name, "size": len(data), "url": "", "proxy_url": ""}
+                for name, data in message.files.items()
+            ],
             "interaction_metadata": self._metadata(interaction),
         }
         guild = self.discord.guild_of(message.channel_id)
@@ -211,16 +243,29 @@ class FakeInteractions:
         """interaction_metadata: who ran it, where it was installed, and for a button the message pressed."""
         guild = self.discord.guild_of(interaction.channel_id)
         owners = {"0": guild.id} if guild else {"1": interaction.user.id}
-        metadata = {"id": interaction.id, "type": interaction.type, "user": interaction.user.payload(),
-                    "authorizing_integration_owners": owners}
+        metadata = {
+            "id": interaction.id,
+            "type": interaction.type,
+            "user": interaction.user.payload(),
+            "authorizing_integration_owners": owners,
+        }
         if interaction.type == MESSAGE_COMPONENT:
             metadata["interacted_message_id"] = interaction.target.id
         return metadata
 
     # -- what tests do ----------------------------------------------------
 
-    async def user_slash(self, user: FakeUser, name: str, options: dict | None = None, *, guild: FakeGuild | None = None,
-                         channel: str = "general", dm: bool = False, replies: int = 1) -> FakeInteraction:
+    async def user_slash(
+        self,
+        user: FakeUser,
+        name: str,
+        options: dict | None = None,
+        *,
+        guild: FakeGuild | None = None,
+        channel: str = "general",
+        dm: bool = False,
+        replies: int = 1,
+    ) -> FakeInteraction:
         """`user` runs /name with `options` (a FakeUser for a user option); waits for `replies` answers."""
         guild = None if dm else guild or self.discord.guilds[0]
         data = self.commands.data(name, options or {}, guild)
@@ -234,28 +279,62 @@ class FakeInteractions:
         owner = next(i for i in self.by_id.values() if i.original is message or message in i.followups)
         extra = {"message": self._payload(message, owner)}
         guild = self.discord.guild_of(message.channel_id)
-        interaction = await self._deliver(MESSAGE_COMPONENT, user, guild, message.channel_id, data, extra, replies,
-                                          target=message)
+        interaction = await self._deliver(
+            MESSAGE_COMPONENT, user, guild, message.channel_id, data, extra, replies, target=message
+        )
         return interaction
 
-    async def _deliver(self, kind: int, user: FakeUser, guild: FakeGuild | None, channel_id: str, data: dict,
-                       extra: dict, replies: int, target: Answer | None = None) -> FakeInteraction:
+    async def _deliver(
+        self,
+        kind: int,
+        user: FakeUser,
+        guild: FakeGuild | None,
+        channel_id: str,
+        data: dict,
+        extra: dict,
+        replies: int,
+        target: Answer | None = None,
+    ) -> FakeInteraction:
         interaction = FakeInteraction(snowflake(), f"token-{snowflake()}", kind, user, channel_id, target=target)
         self.by_id[interaction.id], self.by_token[interaction.token] = interaction, interaction
         payload = {
-            "id": interaction.id, "application_id": self.discord.bot_user.id, "type": kind,
-            "token": interaction.token, "version": 1, "data": data, "channel_id": channel_id,
-            "locale": "en-US", "entitlements": [], "attachment_size_limit": FILE_LIMIT,
-            "app_permissions": str(EVERYONE_PERMISSIONS), **extra,
+            "id": interaction.id,
+            "application_id": self.discord.bot_user.id,
+            "type": kind,
+            "token": interaction.token,
+            "version": 1,
+            "data": data,
+            "channel_id": channel_id,
+            "locale": "en-US",
+            "entitlements": [],
+            "attachment_size_limit": FILE_LIMIT,
+            "app_permissions": str(EVERYONE_PERMISSIONS),
+            **extra,
         }
         if guild is None:
-            payload.update(user=user.payload(), context=BOT_DM_CONTEXT, authorizing_integration_owners={"1": user.id},
-                           channel={"id": channel_id, "type": 1, "recipients": [user.payload()]})
+            payload.update(
+                user=user.payload(),
+                context=BOT_DM_CONTEXT,
+                authorizing_integration_owners={"1": user.id},
+                channel={"id": channel_id, "type": 1, "recipients": [user.payload()]},
+            )
         else:
-            payload.update(guild_id=guild.id, guild_locale="en-US", context=GUILD_CONTEXT,
-                           authorizing_integration_owners={"0": guild.id}, member=self._member(user, guild),
-                           channel={"id": channel_id, "type": 0, "guild_id": guild.id, "name": "channel",
-                                    "position": 0, "permission_overwrites": [], "nsfw": False})
+            payload.update(
+                guild_id=guild.id,
+                guild_locale="en-US",
+                context=GUILD_CONTEXT,
+                authorizing_integration_owners={"0": guild.id},
+                member=self._member(user, guild),
+                channel={
+                    "id": channel_id,
+                    "type": 0,
+                    "guild_id": guild.id,
+                    "name": "channel",
+                    "position": 0,
+                    "permission_overwrites": [],
+                    "nsfw": False,
+                },
+            )
         await self.discord._dispatch(self.discord.socket_for(guild), "INTERACTION_CREATE", payload)
         await self.wait_for_answers(interaction, replies)
         return interaction
@@ -265,6 +344,7 @@ class FakeInteractions:
             while len(interaction.messages) < count and not self._only_acknowledged(interaction, count):
                 self._answered.clear()
                 await self._answered.wait()
+
         await asyncio.wait_for(enough(), timeout)
 
     @staticmethod

@@ -48,16 +48,30 @@ class ChannelLimits:
             window.used += 1
         reset_after = max(0.0, window.reset_at - now)
         headers = {
-            "X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.limit - window.used),
-            "X-RateLimit-Reset": f"{window.reset_at:.3f}", "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.limit - window.used),
+            "X-RateLimit-Reset": f"{window.reset_at:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
             "X-RateLimit-Bucket": MESSAGE_BUCKET,
         }
         if not over:
             return headers, None
         self.refused += 1
-        body = {"message": "You are being rate limited.", "retry_after": round(reset_after, 3), "global": False,
-                "code": RATE_LIMITED}  # the spec's RatelimitedResponse: an Error (code, message) plus the wait
-        refusal = web.Response(body=json.dumps(body).encode(), status=429, headers={
-            **headers, "Content-Type": "application/json", "Retry-After": str(math.ceil(reset_after)),
-            "X-RateLimit-Scope": "user", "Via": "1.1 google"})
+        body = {
+            "message": "You are being rate limited.",
+            "retry_after": round(reset_after, 3),
+            "global": False,
+            "code": RATE_LIMITED,
+        }  # the spec's RatelimitedResponse: an Error (code, message) plus the wait
+        refusal = web.Response(
+            body=json.dumps(body).encode(),
+            status=429,
+            headers={
+                **headers,
+                "Content-Type": "application/json",
+                "Retry-After": str(math.ceil(reset_after)),
+                "X-RateLimit-Scope": "user",
+                "Via": "1.1 google",
+            },
+        )
         return headers, refusal

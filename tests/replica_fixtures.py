@@ -17,7 +17,7 @@ from pathlib import Path
 
 import asyncssh
 
-from bot.settings import Settings
+from bot.config.settings import Settings
 
 SFTP_USER = "backup"
 SFTP_PASSWORD = "replica-secret-1"
@@ -35,7 +35,7 @@ class SFTPServer:
         self._server = None
         self._connections: set = set()
 
-    def start(self) -> "SFTPServer":
+    def start(self) -> SFTPServer:
         asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
         return self
 
@@ -65,8 +65,12 @@ class SFTPServer:
                 return username == SFTP_USER and password == SFTP_PASSWORD
 
         self._server = await asyncssh.create_server(
-            Auth, "127.0.0.1", self.port, server_host_keys=[self._key],
-            sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=str(self.root)))
+            Auth,
+            "127.0.0.1",
+            self.port,
+            server_host_keys=[self._key],
+            sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=str(self.root)),
+        )
 
     async def _stop(self) -> None:
         for conn in self._connections:  # an outage cuts the sessions too, not only the listener
@@ -100,12 +104,17 @@ class S3Server:
         self.port = _free_port()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
 
-    def start(self) -> "S3Server":
+    def start(self) -> S3Server:
         import boto3
 
         self._server.start()
-        boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.key_id,
-                     aws_secret_access_key=self.secret, region_name=self.region).create_bucket(Bucket=self.bucket)
+        boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.key_id,
+            aws_secret_access_key=self.secret,
+            region_name=self.region,
+        ).create_bucket(Bucket=self.bucket)
         return self
 
     def stop(self) -> None:
@@ -117,9 +126,13 @@ class S3Server:
 
     def env(self, bucket: str | None = None) -> dict[str, str]:
         """The settings a deployment on an S3-compatible store (R2, MinIO, B2) would set."""
-        return {"LITESTREAM_REPLICA_URL": f"s3://{bucket or self.bucket}/bot", "LITESTREAM_ENDPOINT": self.endpoint,
-                "LITESTREAM_REGION": self.region, "LITESTREAM_ACCESS_KEY_ID": self.key_id,
-                "LITESTREAM_SECRET_ACCESS_KEY": self.secret}
+        return {
+            "LITESTREAM_REPLICA_URL": f"s3://{bucket or self.bucket}/bot",
+            "LITESTREAM_ENDPOINT": self.endpoint,
+            "LITESTREAM_REGION": self.region,
+            "LITESTREAM_ACCESS_KEY_ID": self.key_id,
+            "LITESTREAM_SECRET_ACCESS_KEY": self.secret,
+        }
 
 
 def _free_port() -> int:
@@ -132,9 +145,15 @@ def replicated_settings(tmp_path: Path, url: str, **env: str) -> Settings:
     """Settings for a log in tmp_path/data replicated to `url`, through Settings.from_env itself."""
     data = tmp_path / "data"
     data.mkdir(exist_ok=True)
-    return Settings.from_env({"CONVERSATION_LOG_DB": str(data / "conversation_logs.db"),
-                              "BOT_MEMORY_DB": str(data / "bot_memory.db"),
-                              "LITESTREAM_REPLICA_URL": url, **env}, dotenv_path=None)
+    return Settings.from_env(
+        {
+            "CONVERSATION_LOG_DB": str(data / "conversation_logs.db"),
+            "BOT_MEMORY_DB": str(data / "bot_memory.db"),
+            "LITESTREAM_REPLICA_URL": url,
+            **env,
+        },
+        dotenv_path=None,
+    )
 
 
 def with_password(settings: Settings, password: str = SFTP_PASSWORD, host_key: str | None = None) -> Settings:

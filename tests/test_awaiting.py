@@ -6,8 +6,8 @@ import asyncio
 import threading
 from concurrent.futures import Future
 
-from bot.store.awaiting import WriterResults
 from bot.store import ConversationLog
+from bot.store.awaiting import WriterResults
 from tests.conftest import exchange
 
 
@@ -19,6 +19,7 @@ def settle_on_a_thread(futures: list[Future], outcome=lambda n: n) -> None:
                 future.set_exception(result)
             else:
                 future.set_result(result)
+
     thread = threading.Thread(target=settle)
     thread.start()
     thread.join()
@@ -31,7 +32,8 @@ async def test_every_result_and_error_reaches_its_waiter():
     settle_on_a_thread(futures, lambda n: ValueError(f"job {n}") if n % 7 == 0 else n)
     outcomes = await asyncio.gather(*waiters, return_exceptions=True)
     assert [str(o) if isinstance(o, ValueError) else o for o in outcomes] == [
-        f"job {n}" if n % 7 == 0 else n for n in range(20)]
+        f"job {n}" if n % 7 == 0 else n for n in range(20)
+    ]
 
 
 async def test_a_commit_for_many_handlers_lets_other_work_run_between_them():

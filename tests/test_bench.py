@@ -8,14 +8,27 @@ import sys
 
 from tests.web import PROJECT
 
-SECTIONS = ["| stats |", "| history |", "| startup |", "| size |", "| export |", "| datasette |", "| write |",
-            "| wal |"]
+SECTIONS = [
+    "| stats |",
+    "| history |",
+    "| startup |",
+    "| size |",
+    "| export |",
+    "| datasette |",
+    "| write |",
+    "| wal |",
+]
 
 
 def test_quick_benchmark_reports_every_section(tmp_path):
     output = tmp_path / "quick.md"
-    result = subprocess.run([sys.executable, "-m", "bench", "--quick", "--output", str(output)], cwd=PROJECT,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--output", str(output)],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     table = output.read_text()
     for section in SECTIONS:
@@ -24,8 +37,9 @@ def test_quick_benchmark_reports_every_section(tmp_path):
 
 
 def test_quick_login_benchmark_reports_each_attack_beside_its_baseline():
-    result = subprocess.run([sys.executable, "-m", "bench.login", "--quick"], cwd=PROJECT,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.login", "--quick"], cwd=PROJECT, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     for row in ("no attack (baseline)", "one address, 200/s", "a new address each, 200/s"):
         assert row in result.stdout
@@ -34,8 +48,14 @@ def test_quick_login_benchmark_reports_each_attack_beside_its_baseline():
 
 def test_quick_growth_benchmark_reports_every_measure_at_each_size(tmp_path):
     from bench.growth import MEASURES
-    result = subprocess.run([sys.executable, "-m", "bench", "--growth", "--quick", "--workdir", str(tmp_path)],
-                            cwd=PROJECT, capture_output=True, text=True, timeout=300)
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--growth", "--quick", "--workdir", str(tmp_path)],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "| 1,000 | 3,000 |" in result.stdout
     for label in MEASURES.values():
@@ -44,18 +64,24 @@ def test_quick_growth_benchmark_reports_every_measure_at_each_size(tmp_path):
 
 def test_the_growth_plot_is_a_png(tmp_path):
     from bench.growth import MEASURES, plot
-    results = {size: {key: size / 1000 for key in MEASURES} for size in (1000, 10_000)}
+
+    results = {size: dict.fromkeys(MEASURES, size / 1000) for size in (1000, 10_000)}
     plot(results, tmp_path / "growth.png")
     assert (tmp_path / "growth.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_quick_streaming_benchmark_reports_latency_and_both_bursts():
-    result = subprocess.run([sys.executable, "-m", "bench.streaming", "--quick"], cwd=PROJECT,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.streaming", "--quick"], cwd=PROJECT, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-2000:]
-    for row in ("first token to first text in Discord", "a channel each: replies complete / logged once",
-                "in one channel: replies complete / logged once", "event-loop lag p99",
-                "429s Discord answered"):
+    for row in (
+        "first token to first text in Discord",
+        "a channel each: replies complete / logged once",
+        "in one channel: replies complete / logged once",
+        "event-loop lag p99",
+        "429s Discord answered",
+    ):
         assert row in result.stdout
     # Completeness is correctness, not speed: every reply of both bursts ended whole and logged once.
     assert result.stdout.count("5.00 of 5 |  |  | all, once | met |") == 2
@@ -64,15 +90,25 @@ def test_quick_streaming_benchmark_reports_latency_and_both_bursts():
 def test_a_forgotten_row_leaves_the_replicas_history_at_a_scaled_down_retention():
     """Privacy, not speed: with the retention scaled to 10 s, a point-in-time restore from before a
     !forget stops bringing the row back (the bench fails if it is still there after 3x + 60 s)."""
-    result = subprocess.run([sys.executable, "-m", "bench.replica_history", "--retention", "10"], cwd=PROJECT,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.replica_history", "--retention", "10"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "the forgotten row was restorable" in result.stdout and "gone at" in result.stdout
 
 
 def test_forget_cost_bench_reports_the_answer_the_clean_up_and_the_row_behind_it():
-    result = subprocess.run([sys.executable, "-m", "bench.forget_cost", "--rows", "3000"], cwd=PROJECT,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.forget_cost", "--rows", "3000"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("a row logged with nothing queued (baseline)") == 2
     assert "clean-up: FTS5 secure-delete" in result.stdout and "clean-up: 'optimize' after each delete" in result.stdout

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.service import Incoming, open_service
+from bot.core.service import Incoming, open_service
 from tests.conftest import log_rows, running_bot
 from tests.fake_ratelimit import ChannelLimits
 
@@ -165,7 +165,10 @@ async def test_a_restart_keeps_the_data(settings, discord_server, members, claud
     assert [r["user_message"] for r in log_rows(settings)] == ["before restart", "after restart"]
     # Memory survives too: the turn after the restart was sent with the one before as context.
     assert [m["content"] for m in claude.requests[-1]["messages"]] == [
-        "before restart", "Echo #1: before restart", "after restart"]
+        "before restart",
+        "Echo #1: before restart",
+        "after restart",
+    ]
 
 
 def chattr(flag: str, *paths) -> None:
@@ -190,7 +193,11 @@ async def test_database_made_read_only_mid_run_spools_then_replays(harness, capl
 
     await harness.say(harness.alice, "writable again", mention_bot=True)
     assert [r["user_message"] for r in harness.rows()] == [
-        "while writable", "while read-only 1", "while read-only 2", "writable again"]
+        "while writable",
+        "while read-only 1",
+        "while read-only 2",
+        "writable again",
+    ]
     assert not harness.service.store.spool.path.exists()
 
 

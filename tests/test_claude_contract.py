@@ -13,8 +13,8 @@ import time
 from dataclasses import replace
 from types import SimpleNamespace
 
-from bot.responder import FALLBACK_MODEL, LENGTH_NOTE, REFUSAL_TEXT, Reply, Responder
-from bot.service import Incoming, open_service
+from bot.core.responder import FALLBACK_MODEL, LENGTH_NOTE, REFUSAL_TEXT, Reply, Responder
+from bot.core.service import Incoming, open_service
 from bot.store import ConversationLog
 from tests.conftest import exchange, log_rows_at
 from tests.test_process import start_bot
@@ -84,7 +84,9 @@ async def test_a_whole_reply_records_end_turn_and_the_fallback_null(harness):
     harness.claude.failures = [529]
     await harness.say(harness.alice, "second", mention_bot=True)
     assert [(r["user_message"], r["model_used"], r["stop_reason"]) for r in harness.rows()] == [
-        ("first", "claude-haiku-4-5", "end_turn"), ("second", FALLBACK_MODEL, None)]
+        ("first", "claude-haiku-4-5", "end_turn"),
+        ("second", FALLBACK_MODEL, None),
+    ]
 
 
 def test_a_spooled_row_keeps_its_stop_reason(tmp_path):
@@ -98,7 +100,8 @@ def test_a_spooled_row_keeps_its_stop_reason(tmp_path):
 
 
 async def test_a_rejected_key_is_one_error_line_at_start_and_the_bot_answers_with_the_fallback(
-        tmp_path, discord_server, claude, members):
+    tmp_path, discord_server, claude, members
+):
     rejected = SimpleNamespace(api_key="sk-ant-revoked", url=claude.url)  # the same fake, another key
     process = await start_bot(tmp_path, discord_server, rejected)
     await discord_server.user_says(members[0], "are you there?", mention_bot=True)
@@ -129,8 +132,9 @@ async def test_shutdown_drains_an_exchange_within_the_budget_whatever_the_retrie
     claude.failures = ["hang"] * 4
     settings = replace(settings, api_timeout=0.5, api_max_retries=3)
     async with open_service(settings) as service:
-        asking = asyncio.create_task(service.chat(Incoming(user_id="u1", user_name="alice", channel_id="c1",
-                                                           text="in flight", message_id="m1")))
+        asking = asyncio.create_task(
+            service.chat(Incoming(user_id="u1", user_name="alice", channel_id="c1", text="in flight", message_id="m1"))
+        )
         while claude.hits < 1:
             await asyncio.sleep(0.01)
         started = time.monotonic()

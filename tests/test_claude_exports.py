@@ -8,8 +8,8 @@ import json
 import pytest
 import yaml
 
-from bot.export import export_file, records
-from bot.formatting import history_entry
+from bot.core.formatting import history_entry
+from bot.exports.files import export_file, records
 from bot.store import ConversationLog, Selection, migrate
 from bot.store.exchange import INCOMPLETE_STOPS
 from bot.store.sqlite import sqlite3
@@ -18,8 +18,12 @@ from tests.web import METADATA, datasette_for
 
 WHOLE, CUT, REFUSED, LATER = "A database in a file.", "It is fast because", "I can't help with that one.", "Good."
 # (user message, reply, stop_reason, net rating): every reply rated up, so only stop_reason keeps one out
-EXCHANGES = [("what is sqlite?", WHOLE, "end_turn"), ("why is it fast?", CUT, "max_tokens"),
-             ("something bad", REFUSED, "refusal"), ("thanks", LATER, "end_turn")]
+EXCHANGES = [
+    ("what is sqlite?", WHOLE, "end_turn"),
+    ("why is it fast?", CUT, "max_tokens"),
+    ("something bad", REFUSED, "refusal"),
+    ("thanks", LATER, "end_turn"),
+]
 
 
 @pytest.fixture
@@ -28,12 +32,15 @@ def log(tmp_path):
     migrate(path)
     with sqlite3.connect(path) as conn:
         for n, (message, reply, stop) in enumerate(EXCHANGES):
-            conn.execute("insert into conversations (user_id, user_name, user_message, bot_response, model_used, "
-                         "message_id, reply_message_id, conversation_id, timestamp, stop_reason) "
-                         "values ('u1', 'alice', ?, ?, 'claude-haiku-4-5', ?, ?, 'c1', ?, ?)",
-                         (message, reply, f"m{n}", f"r{n}", f"2026-01-01 10:00:{n:02d}", stop))
-            conn.execute("insert into ratings (reply_message_id, rater_id, value, rated_at) values (?, 'x', 1, 't')",
-                         (f"r{n}",))
+            conn.execute(
+                "insert into conversations (user_id, user_name, user_message, bot_response, model_used, "
+                "message_id, reply_message_id, conversation_id, timestamp, stop_reason) "
+                "values ('u1', 'alice', ?, ?, 'claude-haiku-4-5', ?, ?, 'c1', ?, ?)",
+                (message, reply, f"m{n}", f"r{n}", f"2026-01-01 10:00:{n:02d}", stop),
+            )
+            conn.execute(
+                "insert into ratings (reply_message_id, rater_id, value, rated_at) values (?, 'x', 1, 't')", (f"r{n}",)
+            )
     return path
 
 
@@ -64,8 +71,14 @@ def test_kto_never_makes_a_cut_or_refused_reply_a_completion(log, tmp_path):
 
 
 def test_history_names_a_cut_reply_in_its_heading():
-    row = {"timestamp": "2026-01-01 10:00:00", "model_used": "claude-haiku-4-5", "tokens_used": 9,
-           "user_message": "q", "bot_response": "x " * 400, "stop_reason": "max_tokens"}
+    row = {
+        "timestamp": "2026-01-01 10:00:00",
+        "model_used": "claude-haiku-4-5",
+        "tokens_used": 9,
+        "user_message": "q",
+        "bot_response": "x " * 400,
+        "stop_reason": "max_tokens",
+    }
     heading, body = history_entry(row)
     assert heading.endswith("· cut at the length limit") and len(body) < 500
     assert "cut" not in history_entry({**row, "stop_reason": "end_turn"})[0]

@@ -4,12 +4,13 @@ or Discord refuses the whole registration (400, 50035) and no slash command exis
 
 from __future__ import annotations
 
-from bot.discord_bot import ConversationBot
-from bot.service import open_service
+from bot.core.service import open_service
+from bot.discord_front.bot import ConversationBot
 from tests.contracts.discord_rest import field_errors, pointer
 
-BULK_OVERWRITE = pointer("paths", "/applications/{application_id}/commands", "put", "requestBody", "content",
-                         "application/json", "schema")
+BULK_OVERWRITE = pointer(
+    "paths", "/applications/{application_id}/commands", "put", "requestBody", "content", "application/json", "schema"
+)
 DESCRIPTION_LIMIT = 100  # Discord: a command's description is 1-100 characters
 
 
@@ -36,4 +37,5 @@ async def test_a_description_of_101_characters_is_refused_naming_the_command_and
     payload[index]["options"][0]["description"] = ""
     bad_length = {"_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}]}
     assert field_errors(BULK_OVERWRITE, payload) == {
-        str(index): {"description": bad_length, "options": {"0": {"description": bad_length}}}}
+        str(index): {"description": bad_length, "options": {"0": {"description": bad_length}}}
+    }

@@ -9,8 +9,8 @@ from dataclasses import replace
 
 from discord import app_commands
 
-from bot.discord_bot import ConversationBot
-from bot.service import open_service
+from bot.core.service import open_service
+from bot.discord_front.bot import ConversationBot
 from tests.conftest import chat
 
 
@@ -39,7 +39,7 @@ async def test_commands_are_registered_only_when_their_definitions_change(settin
     commands = discord_server.interactions.commands
     await start_and_stop(settings)
     assert commands.sync_calls == [None] and settings.command_hash_file.exists()
-    with caplog.at_level(logging.INFO, logger="bot.command_sync"):
+    with caplog.at_level(logging.INFO, logger="bot.discord_front.sync"):
         await start_and_stop(settings)
     assert commands.sync_calls == [None]  # same definitions: no PUT spent on the rate limit
     assert any("unchanged since the last sync" in r.getMessage() for r in caplog.records)
@@ -77,10 +77,11 @@ async def test_a_refused_registration_does_not_stop_the_bot_and_is_retried(setti
     settings = replace(settings, command_guild_id=int(guild.id))
     commands = discord_server.interactions.commands
     commands.missing_access.add(guild.id)  # invited without applications.commands
-    with caplog.at_level(logging.ERROR, logger="bot.command_sync"):
+    with caplog.at_level(logging.ERROR, logger="bot.discord_front.sync"):
         await start_and_stop(settings)  # starts, answers nothing as /, and says why
-    assert any("slash commands not registered" in r.getMessage() and "Missing Access" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        "slash commands not registered" in r.getMessage() and "Missing Access" in r.getMessage() for r in caplog.records
+    )
     commands.missing_access.clear()  # re-invited with the scope
     await start_and_stop(settings)
     assert commands.sync_calls == [guild.id, guild.id] and "stats" in commands.registered[guild.id]
@@ -93,8 +94,9 @@ async def test_an_answer_after_three_seconds_is_refused_as_discord_does(harness,
         if any("could not be answered" in r.getMessage() for r in caplog.records):
             break
         await asyncio.sleep(0.02)
-    assert [r.getMessage() for r in caplog.records if r.name == "bot.command_rules"] == [
-        "/privacy could not be answered: not answered within Discord's 3 seconds (Unknown interaction)"]
+    assert [r.getMessage() for r in caplog.records if r.name == "bot.discord_front.rules"] == [
+        "/privacy could not be answered: not answered within Discord's 3 seconds (Unknown interaction)"
+    ]
     assert harness.discord.interactions.late_callbacks >= 1  # 404, code 10062 Unknown interaction
     assert interaction.callback_type is None and interaction.messages == []
     assert harness.discord.sent == []  # nor does the bot fall back to posting in the channel
@@ -109,8 +111,9 @@ async def test_follow_ups_end_with_the_token_after_fifteen_minutes(harness, capl
             break
         await asyncio.sleep(0.02)
     assert interaction.callback_type == 5 and interaction.original.loading  # deferred in time, then nothing
-    assert [r.getMessage() for r in caplog.records if r.name == "bot.command_rules"] == [
-        "/export could not be answered: its 15 minutes for follow-ups are over (Invalid Webhook Token)"]
+    assert [r.getMessage() for r in caplog.records if r.name == "bot.discord_front.rules"] == [
+        "/export could not be answered: its 15 minutes for follow-ups are over (Invalid Webhook Token)"
+    ]
 
 
 class BotWithATooLongDescription(ConversationBot):
@@ -126,10 +129,11 @@ class BotWithATooLongDescription(ConversationBot):
 
 
 async def test_a_registration_discord_refuses_is_one_line_naming_the_field_and_the_bot_runs_on(
-        settings, discord_server, caplog):
-    with caplog.at_level(logging.ERROR, logger="bot.command_sync"):
+    settings, discord_server, caplog
+):
+    with caplog.at_level(logging.ERROR, logger="bot.discord_front.sync"):
         await start_and_stop(settings, BotWithATooLongDescription)  # became ready: it runs, with its ! commands
-    [record] = [r for r in caplog.records if r.name == "bot.command_sync"]
+    [record] = [r for r in caplog.records if r.name == "bot.discord_front.sync"]
     assert "\n" not in record.getMessage()
     assert record.getMessage().endswith("400 50035: /ping description: Must be between 1 and 100 in length.")
     assert discord_server.interactions.commands.registered == {}  # refused whole: not even the valid ones

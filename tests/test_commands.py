@@ -12,7 +12,7 @@ import string
 
 from sqlite_utils import Database
 
-from bot.export import csv_records, export_file
+from bot.exports.files import csv_records, export_file
 from bot.store import ConversationLog, Exchange
 from tests.conftest import chat, with_settings
 
@@ -39,8 +39,10 @@ async def test_stats_embed_matches_the_database(harness):
     assert "claude-haiku-4-5: 2 conversations" in shown["Models"]
     assert "static_fallback: 1 conversations, 0 tokens" in shown["Models"]
     with Database(harness.settings.log_db) as db:  # Haiku's list price: $1 in, $5 out per million tokens
-        cost = db.execute("select (sum(input_tokens) * 1 + sum(output_tokens) * 5) / 1e6 from conversations "
-                          "where model_used = 'claude-haiku-4-5'").fetchone()[0]
+        cost = db.execute(
+            "select (sum(input_tokens) * 1 + sum(output_tokens) * 5) / 1e6 from conversations "
+            "where model_used = 'claude-haiku-4-5'"
+        ).fetchone()[0]
     assert shown["Estimated cost"].startswith(f"${cost:,.2f} in total, ${cost:,.2f} in the last 24 hours")
     assert "static_fallback: $0.00" in shown["Estimated cost"]
 
@@ -121,11 +123,22 @@ async def test_export_csv_reads_back_equal_to_the_database(harness):
     assert re.fullmatch(r"conversation_export_\d{8}_\d{6}\.csv", name)
     exported = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
     with Database(harness.settings.log_db) as db:
-        expected = [{k: "" if v is None else str(v) for k, v in row.items()}
-                    for row in db["conversations"].rows_where(order_by="id")]
+        expected = [
+            {k: "" if v is None else str(v) for k, v in row.items()}
+            for row in db["conversations"].rows_where(order_by="id")
+        ]
     assert exported == expected
-    assert list(exported[0])[:9] == ["id", "user_id", "user_name", "channel_id", "user_message",
-                                    "bot_response", "timestamp", "tokens_used", "model_used"]
+    assert list(exported[0])[:9] == [
+        "id",
+        "user_id",
+        "user_name",
+        "channel_id",
+        "user_message",
+        "bot_response",
+        "timestamp",
+        "tokens_used",
+        "model_used",
+    ]
     assert "3 conversations" in message.content
 
 
@@ -133,12 +146,21 @@ def fill(harness, count: int, text_size: int, alphabet: str) -> None:
     """Log `count` rows of the harness's server through the store's own writer."""
     rng = random.Random(7)
     with ConversationLog(harness.settings.log_db) as store:
-        futures = [store.submit(Exchange(
-            user_id=str(i % 50), user_name=f"user{i % 50}", channel_id="1", model_used="claude-haiku-4-5",
-            guild_id=harness.discord.guild_id,
-            user_message="".join(rng.choices(alphabet, k=text_size)),
-            bot_response="".join(rng.choices(alphabet, k=text_size)), message_id=f"m{i}",
-        )) for i in range(count)]
+        futures = [
+            store.submit(
+                Exchange(
+                    user_id=str(i % 50),
+                    user_name=f"user{i % 50}",
+                    channel_id="1",
+                    model_used="claude-haiku-4-5",
+                    guild_id=harness.discord.guild_id,
+                    user_message="".join(rng.choices(alphabet, k=text_size)),
+                    bot_response="".join(rng.choices(alphabet, k=text_size)),
+                    message_id=f"m{i}",
+                )
+            )
+            for i in range(count)
+        ]
         assert {f.result() for f in futures} == {"logged"}
 
 
@@ -180,8 +202,9 @@ def as_pieces(rows: list[list]):
 
 def test_split_parts_each_fit_and_together_hold_every_row(tmp_path):
     rng = random.Random(1)
-    rows = [["id", "text"]] + [[str(i), "".join(rng.choices(string.ascii_letters, k=rng.randint(10, 3000)))]
-                               for i in range(3000)]
+    rows = [["id", "text"]] + [
+        [str(i), "".join(rng.choices(string.ascii_letters, k=rng.randint(10, 3000)))] for i in range(3000)
+    ]
     result = export_file("csv", as_pieces(rows), tmp_path, max_bytes=200_000, max_parts=100)
     assert not result.too_big and len(result.files) > 5
     assert all(path.stat().st_size <= 200_000 for path in result.files)

@@ -10,8 +10,7 @@ from tests.test_settings import clean_env, run_bot_cli
 
 
 async def test_console_chats_logs_and_runs_the_three_commands(tmp_path, claude):
-    env = clean_env(tmp_path, ANTHROPIC_API_KEY=claude.api_key, ANTHROPIC_BASE_URL=claude.url,
-                    BOT_API_MAX_RETRIES="0")
+    env = clean_env(tmp_path, ANTHROPIC_API_KEY=claude.api_key, ANTHROPIC_BASE_URL=claude.url, BOT_API_MAX_RETRIES="0")
     script = b"hello console\nand again\n!stats\n!history\n!export\n"
     code, out, err = await run_bot_cli("console", env=env, stdin=script, cwd=tmp_path)
 

@@ -33,8 +33,13 @@ async def test_the_templates_scripts_carry_the_nonce_and_the_logs_markup_does_no
     with sqlite3.connect(log_path) as conn:
         conn.execute("update conversations set display_name = ?, user_message = ?", [HOSTILE, HOSTILE])
     ds = await guarded(log_path)
-    for path in ("/conversation_logs/conversations", "/conversation_logs", "/-/dashboards/insight",
-                 "/conversation_logs/conversations.transcript", "/-/login"):
+    for path in (
+        "/conversation_logs/conversations",
+        "/conversation_logs",
+        "/-/dashboards/insight",
+        "/conversation_logs/conversations.transcript",
+        "/-/login",
+    ):
         response = await fetch(ds, "GET", path, headers=OWNER)
         nonce = nonce_of(response)
         tags = re.findall(r"<script\b[^>]*>", response.text, re.IGNORECASE)
@@ -45,8 +50,11 @@ async def test_the_dashboards_load_the_text_only_chart_renderers(log_path, web_e
     ds = await guarded(log_path)
     for path in ("/-/dashboards/insight", "/-/dashboards/insight/top-users"):
         page = (await fetch(ds, "GET", path, headers=OWNER)).text
-        assert page.index("dashboards.js") < page.index("/-/conversation-log/dashboard-charts.js") < \
-            page.index("renderChart(")
+        assert (
+            page.index("dashboards.js")
+            < page.index("/-/conversation-log/dashboard-charts.js")
+            < page.index("renderChart(")
+        )
     script = await fetch(ds, "GET", "/-/conversation-log/dashboard-charts.js", headers=OWNER)
     assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
     assert not re.search(r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML", script.text)

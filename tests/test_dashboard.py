@@ -54,9 +54,18 @@ async def test_every_chart_answers_with_data(ds, options):
 
 async def test_the_charts_agree_with_the_log(ds, log_path):
     by_day = {row["day"]: row for row in await chart_rows(ds, "activity")}
-    direct = await ds.client.get("/conversation_logs.json?" + urlencode({"_shape": "array", "sql": (
-        "select date(timestamp) as day, count(*) as conversations, count(distinct user_id) as unique_users "
-        "from conversations group by 1")}))
+    direct = await ds.client.get(
+        "/conversation_logs.json?"
+        + urlencode(
+            {
+                "_shape": "array",
+                "sql": (
+                    "select date(timestamp) as day, count(*) as conversations, count(distinct user_id) as unique_users "
+                    "from conversations group by 1"
+                ),
+            }
+        )
+    )
     assert by_day == {row["day"]: row for row in direct.json()}
     [total] = await chart_rows(ds, "cost-total")
     costs = (await ds.client.get("/conversation_logs/costs.json?_shape=array")).json()
@@ -74,8 +83,12 @@ async def test_the_dashboard_is_behind_the_login(log_path, monkeypatch):
     monkeypatch.delenv("DATASETTE_PUBLIC", raising=False)
     ds = datasette_for(log_path)
     await ds.invoke_startup()
-    for path in ("/-/dashboards", "/-/dashboards/insight", "/-/dashboards/insight/cost?embed=1",
-                 "/conversation_logs.json?sql=select+1"):
+    for path in (
+        "/-/dashboards",
+        "/-/dashboards/insight",
+        "/-/dashboards/insight/cost?embed=1",
+        "/conversation_logs.json?sql=select+1",
+    ):
         response = await fetch(ds, "GET", path)
         assert response.status_code in (302, 401, 403), path
         assert "usage_daily" not in response.text
@@ -87,7 +100,8 @@ async def test_the_dashboard_is_behind_the_login(log_path, monkeypatch):
 def test_every_canned_query_and_chart_has_a_title():
     import yaml
 
-    from bot.queries import METADATA
+    from bot.store.queries import METADATA
+
     metadata = yaml.safe_load(METADATA.read_text())
     queries = metadata["databases"]["conversation_logs"]["queries"]
     assert "costs" in queries and all(query.get("title") for query in queries.values())

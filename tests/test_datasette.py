@@ -43,8 +43,15 @@ async def test_every_canned_query_answers_as_html_json_and_csv(ds, query):
 async def test_stats_and_models_agree_with_the_bot(ds, log_path):
     bot_figures = ConversationLog(log_path).stats()
     [web] = await rows(ds, "/conversation_logs/stats.json")
-    figures = ("total_conversations", "unique_users", "last_24_hours", "total_tokens", "opted_out_users",
-               "rated_replies", "replies_rated_up")
+    figures = (
+        "total_conversations",
+        "unique_users",
+        "last_24_hours",
+        "total_tokens",
+        "opted_out_users",
+        "rated_replies",
+        "replies_rated_up",
+    )
     assert web == {k: bot_figures[k] for k in figures}
     assert web["total_conversations"] == 40 and web["last_24_hours"] == 30 and web["unique_users"] == 3
     assert await rows(ds, "/conversation_logs/models.json") == bot_figures["models"]
@@ -53,6 +60,7 @@ async def test_stats_and_models_agree_with_the_bot(ds, log_path):
 @pytest.mark.parametrize("user", ["101", "alice", "ALICE", "Alice A.", "Robert'); DROP TABLE x;--", "nobody"])
 async def test_user_history_gives_the_same_rows_as_the_bot(ds, log_path, user):
     from urllib.parse import quote
+
     web = await rows(ds, f"/conversation_logs/user_history.json?user={quote(user)}")
     assert web == ConversationLog(log_path).history(user)
     assert len(web) == (0 if user == "nobody" else 10)
@@ -68,7 +76,8 @@ async def test_daily_activity_and_top_users_match_python(ds, log_path):
         by_day.setdefault(row["timestamp"][:10], []).append(row)
     days = await rows(ds, "/conversation_logs/daily_activity.json")
     assert {d["day"]: (d["conversations"], d["unique_users"], d["tokens"]) for d in days} == {
-        day: (len(rs), len({r["user_id"] for r in rs}), sum(r["tokens_used"] for r in rs)) for day, rs in by_day.items()}
+        day: (len(rs), len({r["user_id"] for r in rs}), sum(r["tokens_used"] for r in rs)) for day, rs in by_day.items()
+    }
     top = await rows(ds, "/conversation_logs/top_users.json")
     assert [(u["user_id"], u["conversations"]) for u in top] == [("101", 14), ("102", 13), ("103", 13)]
 
@@ -130,8 +139,13 @@ async def test_settings_come_from_the_procfile_and_make_web_agrees(ds):
     [make_settings] = re.findall(r"^DATASETTE_SETTINGS := (.*)$", makefile, re.M)
     pairs = re.findall(r"--setting (\S+) (\S+)", make_settings)
     assert dict(pairs) == procfile_settings()
-    assert procfile_settings() == {"allow_csv_stream": "on", "max_csv_mb": "0", "sql_time_limit_ms": "3000",
-                                   "max_returned_rows": "1000", "suggest_facets": "off"}
+    assert procfile_settings() == {
+        "allow_csv_stream": "on",
+        "max_csv_mb": "0",
+        "sql_time_limit_ms": "3000",
+        "max_returned_rows": "1000",
+        "suggest_facets": "off",
+    }
     assert served["allow_csv_stream"] is True and served["max_csv_mb"] == 0 and served["suggest_facets"] is False
 
 
@@ -141,8 +155,10 @@ async def test_streamed_csv_has_every_row(tmp_path):
         for future in [store.submit(sample_exchange(n)) for n in range(2500)]:
             future.result()
     ds = datasette_for(path)
-    for url in ("/conversation_logs/conversations.csv?_stream=on&_size=max",
-                "/conversation_logs/conversations.csv?_stream=on&_size=max&_sort_desc=id"):
+    for url in (
+        "/conversation_logs/conversations.csv?_stream=on&_size=max",
+        "/conversation_logs/conversations.csv?_stream=on&_size=max&_sort_desc=id",
+    ):
         ids = [int(r["id"]) for r in csv.DictReader(io.StringIO((await ds.client.get(url)).text))]
         assert ids == list(range(1, 2501))  # every row, in id order like !export
     chosen = await ds.client.get("/conversation_logs/conversations.csv?_stream=on&_size=max&_sort_desc=tokens_used")
@@ -182,7 +198,9 @@ async def test_export_notebook_page_works_from_the_table(ds):
     notebook = await ds.client.get("/conversation_logs/conversations.Notebook")
     assert notebook.status_code == 200 and "import pandas" in notebook.text
     # The code it gives loads from a URL on this Datasette: follow it.
-    [url] = re.findall(r"&#34;http://localhost(/conversation_logs/conversations\.json\?_shape=array)&#34;", notebook.text)
+    [url] = re.findall(
+        r"&#34;http://localhost(/conversation_logs/conversations\.json\?_shape=array)&#34;", notebook.text
+    )
     assert len((await ds.client.get(url)).json()) == 40
 
 

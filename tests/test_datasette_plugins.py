@@ -37,8 +37,10 @@ async def test_a_good_log_starts(log_path):
 async def test_refuses_a_file_that_is_not_wal(tmp_path):
     path = tmp_path / "conversation_logs.db"
     with sqlite3.connect(path) as conn:
-        conn.execute("create table conversations (id integer primary key, user_id, user_name, channel_id, "
-                     "user_message, bot_response, timestamp, tokens_used, model_used)")
+        conn.execute(
+            "create table conversations (id integer primary key, user_id, user_name, channel_id, "
+            "user_message, bot_response, timestamp, tokens_used, model_used)"
+        )
     message = await refusal(path)
     assert "not in WAL mode" in message and str(path) in message
 
@@ -89,10 +91,18 @@ async def guarded(log_path, monkeypatch):
     return ds
 
 
-@pytest.mark.parametrize("path", ["/", "/conversation_logs", "/conversation_logs/conversations",
-                                  "/conversation_logs/conversations.csv?_stream=on",
-                                  "/conversation_logs/stats.json", "/conversation_logs.json?sql=select+1",
-                                  "/conversation_logs/user_history.transcript?user=alice"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/conversation_logs",
+        "/conversation_logs/conversations",
+        "/conversation_logs/conversations.csv?_stream=on",
+        "/conversation_logs/stats.json",
+        "/conversation_logs.json?sql=select+1",
+        "/conversation_logs/user_history.transcript?user=alice",
+    ],
+)
 async def test_web_mode_sends_anonymous_visitors_to_login(guarded, path):
     response = await guarded.client.get(path)
     assert response.status_code == 302 and response.headers["location"] == "/-/login"
@@ -100,8 +110,11 @@ async def test_web_mode_sends_anonymous_visitors_to_login(guarded, path):
 
 async def log_in(ds, password: str):
     token = (await ds.client.get("/-/login")).cookies["ds_csrftoken"]
-    return await ds.client.post("/-/login", data={"username": "admin", "password": password, "csrftoken": token},
-                                cookies={"ds_csrftoken": token})
+    return await ds.client.post(
+        "/-/login",
+        data={"username": "admin", "password": password, "csrftoken": token},
+        cookies={"ds_csrftoken": token},
+    )
 
 
 async def test_logging_in_opens_every_page(guarded):
@@ -116,14 +129,18 @@ async def test_logging_in_opens_every_page(guarded):
 
 async def test_basic_auth_works_for_scripts(guarded):
     credentials = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
-    response = await guarded.client.get("/conversation_logs/conversations.csv",
-                                        headers={"Authorization": f"Basic {credentials}"})
+    response = await guarded.client.get(
+        "/conversation_logs/conversations.csv", headers={"Authorization": f"Basic {credentials}"}
+    )
     assert response.status_code == 200 and response.text.startswith("id,user_id,user_name")
 
 
 def facets(data: dict, suffix: str = "") -> dict[str, list[tuple]]:
-    return {name.removesuffix(suffix): [(v["value"], v["label"], v["count"], v["selected"]) for v in facet["results"]]
-            for name, facet in data["facet_results"].items() if name.endswith(suffix)}
+    return {
+        name.removesuffix(suffix): [(v["value"], v["label"], v["count"], v["selected"]) for v in facet["results"]]
+        for name, facet in data["facet_results"].items()
+        if name.endswith(suffix)
+    }
 
 
 async def test_counted_facets_equal_datasettes_column_facets(tmp_path):
@@ -137,7 +154,7 @@ async def test_counted_facets_equal_datasettes_column_facets(tmp_path):
         assert counted == facets(data, "_2") and set(counted) == COUNTED_COLUMNS, query
         assert {facet["type"] for facet in data["facet_results"].values()} == {"column"}
     page = (await ds.client.get("/conversation_logs/conversations")).text
-    names = [re.sub(r"\s+", " ", name) for name in re.findall(r'<strong>(.*?)<span', page, re.S)]
+    names = [re.sub(r"\s+", " ", name) for name in re.findall(r"<strong>(.*?)<span", page, re.S)]
     assert sorted(names) == ["channel_id ", "model_used ", "user_name "]  # no "(counted)" label
 
 
@@ -145,8 +162,9 @@ async def test_the_unfiltered_page_reads_the_counts_and_a_filtered_one_scans(tmp
     path = tmp_path / "conversation_logs.db"
     write_sample_log(path, count=12)
     with Database(path) as db:  # a count no scan could give: proof of where the page reads
-        db.execute("update facet_counts set conversations = 999 "
-                   "where facet = 'model_used' and value = 'static_fallback'")
+        db.execute(
+            "update facet_counts set conversations = 999 where facet = 'model_used' and value = 'static_fallback'"
+        )
     ds = datasette_for(path)
     unfiltered = facets((await ds.client.get("/conversation_logs/conversations.json")).json())
     assert ("static_fallback", "static_fallback", 999, False) in unfiltered["model_used"]
@@ -157,4 +175,4 @@ async def test_the_unfiltered_page_reads_the_counts_and_a_filtered_one_scans(tmp
 
 
 def test_the_plugin_counts_the_columns_the_store_keeps():
-    assert COUNTED_COLUMNS == set(FACET_COLUMNS)
+    assert set(FACET_COLUMNS) == COUNTED_COLUMNS

@@ -22,8 +22,16 @@ from tests.web import PROJECT, fingerprint, procfile_web, sample_exchange, serve
 async def start_datasette(db_path, env: dict | None = None):
     port = closed_port()
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "datasette", "serve", *serve_args(db_path, port), cwd=PROJECT,
-        env={**os.environ, **(env or {})}, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "datasette",
+        "serve",
+        *serve_args(db_path, port),
+        cwd=PROJECT,
+        env={**os.environ, **(env or {})},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as session:
         for _ in range(200):
@@ -60,12 +68,14 @@ async def test_readers_see_new_rows_live_while_the_bot_writes(small_log_path):
     try:
         writer.start()
         async with aiohttp.ClientSession() as session:
+
             async def read(path: str) -> None:
                 async with session.get(base + path) as response:
                     statuses.append(response.status)
                     bodies.append(await response.text())
                     if path.startswith("/conversation_logs/stats"):
                         counts.append((await response.json())[0]["total_conversations"])
+
             while writer.is_alive():
                 await asyncio.gather(
                     read("/conversation_logs/stats.json?_shape=array"),
@@ -95,8 +105,9 @@ async def test_posting_to_a_canned_query_writes_nothing(small_log_path):
         async with aiohttp.ClientSession() as session:
             async with session.post(base + "/conversation_logs/user_history", data={"user": "alice"}) as response:
                 status = response.status
-            async with session.get(base + "/conversation_logs.json",
-                                   params={"sql": "delete from conversations"}) as response:
+            async with session.get(
+                base + "/conversation_logs.json", params={"sql": "delete from conversations"}
+            ) as response:
                 sql_status = response.status
     finally:
         await stop(process)
@@ -110,9 +121,17 @@ async def test_the_procfile_web_process_refuses_to_start_without_a_password(smal
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATASETTE_")}
     line = next(l for l in (PROJECT / "Procfile").read_text().splitlines() if l.startswith("web:"))
     process = await asyncio.create_subprocess_shell(
-        line.removeprefix("web:"), cwd=PROJECT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**env, "PORT": str(closed_port()), "CONVERSATION_LOG_DB": str(small_log_path),
-             "PATH": f"{os.path.dirname(sys.executable)}:{env['PATH']}"})
+        line.removeprefix("web:"),
+        cwd=PROJECT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={
+            **env,
+            "PORT": str(closed_port()),
+            "CONVERSATION_LOG_DB": str(small_log_path),
+            "PATH": f"{os.path.dirname(sys.executable)}:{env['PATH']}",
+        },
+    )
     _, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 1
     assert "DATASETTE_PASSWORD_HASH is not set" in err.decode() and "Traceback" not in err.decode()

@@ -10,7 +10,7 @@ from dataclasses import replace
 import aiohttp
 import pytest
 
-from bot.live_reply import WRITING_MARK
+from bot.discord_front.live_reply import WRITING_MARK
 from tests.conftest import log_rows, running_bot
 from tests.fake_discord import READ_MESSAGE_HISTORY
 from tests.fake_gateway import MESSAGE_CONTENT_INTENT
@@ -28,6 +28,7 @@ async def post(discord_server, channel_id: str, body: dict) -> tuple[int, dict]:
 
 # -- the fake refuses as Discord does -------------------------------------------------------------
 
+
 async def test_a_reply_to_a_deleted_message_is_refused_unless_fail_if_not_exists_is_false(discord_server, members):
     alice = members[0]
     general = discord_server.channels["general"]
@@ -35,14 +36,30 @@ async def test_a_reply_to_a_deleted_message_is_refused_unless_fail_if_not_exists
     await discord_server.user_deletes(gone)
 
     status, body = await post(discord_server, general, {"content": "hi", "message_reference": {"message_id": gone}})
-    assert (status, body) == (400, {"code": 50035, "message": "Invalid Form Body", "errors": {"message_reference": {
-        "_errors": [{"code": "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "message": "Unknown message"}]}}})
-    status, body = await post(discord_server, general, {"content": "hi", "message_reference": {
-        "message_id": "1234", "fail_if_not_exists": True}})  # an id that never existed: the same
+    assert (status, body) == (
+        400,
+        {
+            "code": 50035,
+            "message": "Invalid Form Body",
+            "errors": {
+                "message_reference": {
+                    "_errors": [{"code": "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "message": "Unknown message"}]
+                }
+            },
+        },
+    )
+    status, body = await post(
+        discord_server,
+        general,
+        {"content": "hi", "message_reference": {"message_id": "1234", "fail_if_not_exists": True}},
+    )  # an id that never existed: the same
     assert status == 400 and "message_reference" in body["errors"]
 
-    status, body = await post(discord_server, general, {"content": "hi", "message_reference": {
-        "message_id": gone, "fail_if_not_exists": False}})
+    status, body = await post(
+        discord_server,
+        general,
+        {"content": "hi", "message_reference": {"message_id": gone, "fail_if_not_exists": False}},
+    )
     assert status == 200 and body["type"] == 0 and "message_reference" not in body  # a normal message
     assert discord_server.sent[-1].reference is None
 
@@ -72,16 +89,20 @@ async def test_a_reply_without_read_message_history_is_refused_with_160002(disco
     await discord_server.deny_bot("general", READ_MESSAGE_HISTORY)
 
     status, body = await post(discord_server, general, {"content": "hi", "message_reference": {"message_id": asked}})
-    assert (status, body) == (403, {"code": 160002,
-                                    "message": "Cannot reply without permission to read message history"})
+    assert (status, body) == (
+        403,
+        {"code": 160002, "message": "Cannot reply without permission to read message history"},
+    )
     status, _ = await post(discord_server, general, {"content": "a plain message needs no history"})
     assert status == 200
-    status, _ = await post(discord_server, discord_server.channels["chat"], {
-        "content": "hi", "message_reference": {"message_id": asked}})
+    status, _ = await post(
+        discord_server, discord_server.channels["chat"], {"content": "hi", "message_reference": {"message_id": asked}}
+    )
     assert status == 200  # the overwrite is #general's only
 
 
 # -- the bot's answer still arrives, logged once --------------------------------------------------
+
 
 async def answered_rows(harness) -> list[dict]:
     """The log once every row has its reply's id (recorded just after the final edit)."""
@@ -95,9 +116,11 @@ async def answered_rows(harness) -> list[dict]:
 
 def delete_while_claude_answers(harness, message_ids: list[str], answer: str):
     """Claude's reply_text: the asker deletes their message as soon as Claude has been asked."""
+
     def reply_text(body):
         asyncio.get_running_loop().create_task(harness.discord.user_deletes(message_ids[0]))
         return answer
+
     return reply_text
 
 
@@ -150,8 +173,8 @@ async def test_a_streamed_reply_keeps_being_edited_after_its_reply_was_refused(h
 
 # -- the Message Content intent's four exceptions, exactly -----------------------------------------
 
-async def test_without_the_intent_a_reply_to_the_bot_with_its_ping_off_arrives_blank(settings, discord_server,
-                                                                                      members):
+
+async def test_without_the_intent_a_reply_to_the_bot_with_its_ping_off_arrives_blank(settings, discord_server, members):
     alice = members[0]
     settings = replace(settings, message_content=False)
     async with running_bot(settings, discord_server):
@@ -159,8 +182,9 @@ async def test_without_the_intent_a_reply_to_the_bot_with_its_ping_off_arrives_b
         await discord_server.user_says(alice, "first", mention_bot=True)
         [first] = await discord_server.wait_for_sent(1)
         picture = discord_server.attach("cat.png", b"\x89PNG", "image/png")
-        quiet = await discord_server.user_says(alice, "unpinged reply", reply_to=first.id, ping=False,
-                                               attachments=[picture])
+        quiet = await discord_server.user_says(
+            alice, "unpinged reply", reply_to=first.id, ping=False, attachments=[picture]
+        )
         pinged = await discord_server.user_says(alice, "pinged reply", reply_to=first.id)
         mentioned = await discord_server.user_says(alice, "a mention", mention_bot=True)
         dm = await discord_server.user_says(alice, "a DM", dm=True)
@@ -168,9 +192,16 @@ async def test_without_the_intent_a_reply_to_the_bot_with_its_ping_off_arrives_b
 
         delivered = {e["d"]["id"]: e["d"] for e in discord_server.events if e["t"] == "MESSAGE_CREATE"}
         assert {key: delivered[quiet][key] for key in ("content", "embeds", "attachments", "components")} == {
-            "content": "", "embeds": [], "attachments": [], "components": []}
+            "content": "",
+            "embeds": [],
+            "attachments": [],
+            "components": [],
+        }
         assert [delivered[m]["content"] for m in (pinged, mentioned, dm)] == [
-            "pinged reply", f"<@{discord_server.bot_user.id}> a mention", "a DM"]
+            "pinged reply",
+            f"<@{discord_server.bot_user.id}> a mention",
+            "a DM",
+        ]
         assert all(delivered[m.id]["content"] == m.content for m in answers)  # the bot's own: kept
         # The unpinged reply gets a hint instead of an answer to an empty text; nothing is logged for it.
         hint = next(m for m in answers if m.reference and str(m.reference["message_id"]) == quiet)

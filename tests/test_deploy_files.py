@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
-import shlex
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
 
-from bot.supervise import STOP_TIMEOUT_S
+from bot.replica.supervise import STOP_TIMEOUT_S
 from tests.test_settings import PROJECT
 
 ALL = ["python", "-m", "bot", "--env-file", "/dev/null", "all"]
@@ -102,14 +102,40 @@ def ignored(path: str, patterns: list[str]) -> bool:
     return verdict
 
 
-LEFT_OUT = [".env", ".env.local", "conversation_logs.db", "conversation_logs.db-wal", "bot_memory.db-shm",
-            "data/conversation_logs.db", "data/bot_memory.db-wal", "conversation_logs.db.spool.jsonl",
-            "conversation_logs.db.spool.jsonl.lock", "slash_commands.json", ".venv/bin/python", ".git/config",
-            ".git", "artifacts/screenshots/table.png", ".pytest_cache/v/cache/nodeids", "bot/__pycache__/x.pyc",
-            "conversation_export_2026.csv.gz", "BENCHMARKS-results.md", ".conversation_logs.db-litestream/x",
-            ".litestream.yml", "conversation_logs.db.reserve"]
-KEPT = ["bot/__main__.py", "bot/store/migrations.py", "plugins/login.py", "metadata.yml", "Procfile",
-        "requirements.txt", ".env.example", "deploy/docker-entrypoint.sh", "templates/dashboard_view.html"]
+LEFT_OUT = [
+    ".env",
+    ".env.local",
+    "conversation_logs.db",
+    "conversation_logs.db-wal",
+    "bot_memory.db-shm",
+    "data/conversation_logs.db",
+    "data/bot_memory.db-wal",
+    "conversation_logs.db.spool.jsonl",
+    "conversation_logs.db.spool.jsonl.lock",
+    "slash_commands.json",
+    ".venv/bin/python",
+    ".git/config",
+    ".git",
+    "artifacts/screenshots/table.png",
+    ".pytest_cache/v/cache/nodeids",
+    "bot/__pycache__/x.pyc",
+    "conversation_export_2026.csv.gz",
+    "BENCHMARKS-results.md",
+    ".conversation_logs.db-litestream/x",
+    ".litestream.yml",
+    "conversation_logs.db.reserve",
+]
+KEPT = [
+    "bot/__main__.py",
+    "bot/store/migrations.py",
+    "plugins/login.py",
+    "metadata.yml",
+    "Procfile",
+    "requirements.txt",
+    ".env.example",
+    "deploy/docker-entrypoint.sh",
+    "templates/dashboard_view.html",
+]
 
 
 def test_the_docker_context_leaves_out_secrets_databases_spools_venv_and_history():
@@ -169,7 +195,19 @@ def test_the_built_image_holds_no_env_or_database(tmp_path):
     finally:
         for path in planted:
             path.unlink()
-    listing = subprocess.run(["docker", "run", "--rm", "--entrypoint", "sh", tag, "-c",
-                              "find /app -name '.env*' -o -name '*.db*' -o -name '.venv' -o -name '.git'; id -u bot"],
-                             capture_output=True, text=True, check=True).stdout.split()
+    listing = subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--entrypoint",
+            "sh",
+            tag,
+            "-c",
+            "find /app -name '.env*' -o -name '*.db*' -o -name '.venv' -o -name '.git'; id -u bot",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert listing[:-1] == ["/app/.env.example"] and listing[-1] == "10001"

@@ -49,8 +49,9 @@ async def exercise(claude: FakeAnthropic) -> None:
     try:
         await client.messages.create(model="claude-haiku-4-5", max_tokens=100, messages=QUESTION)
         for max_tokens in (100, 3):  # whole, then cut at max_tokens
-            async with client.messages.stream(model="claude-haiku-4-5", max_tokens=max_tokens,
-                                              messages=QUESTION) as stream:
+            async with client.messages.stream(
+                model="claude-haiku-4-5", max_tokens=max_tokens, messages=QUESTION
+            ) as stream:
                 await stream.get_final_message()
         claude.refuse_after_words = 2
         async with client.messages.stream(model="claude-haiku-4-5", max_tokens=100, messages=QUESTION) as stream:
@@ -95,8 +96,9 @@ async def test_output_never_exceeds_max_tokens_and_says_so(claude):
     client = anthropic.AsyncAnthropic(api_key=claude.api_key, base_url=claude.url, max_retries=0)
     try:
         for max_tokens in (1, 3, 1000):
-            async with client.messages.stream(model="claude-haiku-4-5", max_tokens=max_tokens,
-                                              messages=QUESTION) as stream:
+            async with client.messages.stream(
+                model="claude-haiku-4-5", max_tokens=max_tokens, messages=QUESTION
+            ) as stream:
                 message = await stream.get_final_message()
             assert message.usage.output_tokens <= max_tokens
             assert message.stop_reason == ("end_turn" if max_tokens == 1000 else "max_tokens")

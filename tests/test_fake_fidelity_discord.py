@@ -15,6 +15,7 @@ from tests.conftest import Harness, chat, running_bot, with_settings
 from tests.contracts.discord_rest import gateway_problems, spec
 from tests.fake_ratelimit import ChannelLimits
 
+
 @pytest.fixture
 async def checked(settings, discord_server, claude, members):
     """A running bot whose fake checks every REST answer against the spec, from the first request on."""
@@ -52,15 +53,22 @@ async def what_the_bot_does_not_send(h: Harness) -> None:
     original = f"{h.discord.api_base}/webhooks/{h.discord.bot_user.id}/{interaction.token}/messages/@original"
     h.discord.limits = ChannelLimits(limit=1, per=60.0)
     async with aiohttp.ClientSession() as session:
-        for method, url, body in [("GET", f"{messages}/{message.id}", None), ("PATCH", f"{messages}/{message.id}",
-                                  {"content": "edited"}), ("PATCH", f"{messages}/{message.id}", {"content": "429"}),
-                                  ("PUT", f"{messages}/{message.id}/reactions/%E2%9C%85/@me", None),
-                                  ("GET", original, None), ("DELETE", original, None),
-                                  ("GET", f"{h.discord.api_base}/gateway/bot", None),
-                                  ("PUT", f"{h.discord.api_base}/applications/{h.discord.bot_user.id}/guilds/"
-                                   f"{h.discord.guild_id}/commands", [{"name": "stats", "description": "Statistics"}]),
-                                  ("POST", f"{h.discord.api_base}/users/@me/channels", {"recipient_id": h.alice.id}),
-                                  ("DELETE", f"{messages}/{message.id}", None)]:
+        for method, url, body in [
+            ("GET", f"{messages}/{message.id}", None),
+            ("PATCH", f"{messages}/{message.id}", {"content": "edited"}),
+            ("PATCH", f"{messages}/{message.id}", {"content": "429"}),
+            ("PUT", f"{messages}/{message.id}/reactions/%E2%9C%85/@me", None),
+            ("GET", original, None),
+            ("DELETE", original, None),
+            ("GET", f"{h.discord.api_base}/gateway/bot", None),
+            (
+                "PUT",
+                f"{h.discord.api_base}/applications/{h.discord.bot_user.id}/guilds/{h.discord.guild_id}/commands",
+                [{"name": "stats", "description": "Statistics"}],
+            ),
+            ("POST", f"{h.discord.api_base}/users/@me/channels", {"recipient_id": h.alice.id}),
+            ("DELETE", f"{messages}/{message.id}", None),
+        ]:
             async with session.request(method, url, json=body) as response:
                 await response.read()
 
@@ -92,8 +100,17 @@ async def put_commands(discord_server, body) -> tuple[int, dict]:
 async def test_a_bulk_overwrite_with_one_bad_command_is_refused_whole_naming_the_field(discord_server):
     good = {"name": "stats", "description": "Statistics", "type": 1}
     status, body = await put_commands(discord_server, [good, {**good, "name": "export", "description": "x" * 101}])
-    assert status == 400 and body == {"code": 50035, "message": "Invalid Form Body", "errors": {"1": {"description": {
-        "_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}]}}}}
+    assert status == 400 and body == {
+        "code": 50035,
+        "message": "Invalid Form Body",
+        "errors": {
+            "1": {
+                "description": {
+                    "_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}]
+                }
+            }
+        },
+    }
     assert discord_server.interactions.commands.registered == {}  # not even the good one
 
 
@@ -104,8 +121,9 @@ async def test_a_message_body_of_the_wrong_type_is_refused_naming_the_field(disc
     form.add_field("files[0]", b"data", filename="a.txt")
     async with aiohttp.ClientSession() as session, session.post(url, data=form) as response:
         assert response.status == 400
-        assert (await response.json())["errors"] == {"content": {"_errors": [
-            {"code": "BASE_TYPE_INVALID", "message": "Must be of type string or null."}]}}
+        assert (await response.json())["errors"] == {
+            "content": {"_errors": [{"code": "BASE_TYPE_INVALID", "message": "Must be of type string or null."}]}
+        }
     assert discord_server.sent == []
 
 

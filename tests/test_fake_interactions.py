@@ -9,8 +9,8 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from bot.discord_bot import ConversationBot
-from bot.service import open_service
+from bot.core.service import open_service
+from bot.discord_front.bot import ConversationBot
 from tests.test_command_sync import start_and_stop
 
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.responder import FALLBACK_MODEL, FALLBACK_TEXT, Reply, Responder
+from bot.core.responder import FALLBACK_MODEL, FALLBACK_TEXT, Reply, Responder
 
 QUESTION = [{"role": "user", "content": "hello"}]
 
@@ -28,9 +28,14 @@ async def ask(settings) -> Reply:
         await responder.close()
 
 
-@pytest.mark.parametrize("status, error_name", [
-    (429, "RateLimitError"), (500, "InternalServerError"), (529, "OverloadedError"),
-])
+@pytest.mark.parametrize(
+    "status, error_name",
+    [
+        (429, "RateLimitError"),
+        (500, "InternalServerError"),
+        (529, "OverloadedError"),
+    ],
+)
 async def test_api_errors_fall_back(settings, claude, caplog, status, error_name):
     claude.failures = [status]
     with caplog.at_level(logging.WARNING):
@@ -90,7 +95,11 @@ async def test_fallback_through_discord_is_logged_with_zero_tokens(harness, capl
     assert "Overloaded" not in reply.content and "529" not in reply.content
     [row] = harness.rows()
     assert (row["model_used"], row["tokens_used"], row["input_tokens"], row["output_tokens"]) == (
-        "static_fallback", 0, 0, 0)
+        "static_fallback",
+        0,
+        0,
+        0,
+    )
     assert "OverloadedError" in caplog.text
     # A fallback turn is not fed back to Claude as context.
     await harness.say(harness.alice, "now?", mention_bot=True)

@@ -26,7 +26,10 @@ async def test_a_dropped_gateway_resumes_and_nothing_is_answered_or_logged_twice
 
     assert harness.discord.resumes == 1
     assert [m.content for m in harness.discord.sent] == [
-        "Echo #1: before the drop", "Echo #1: during the drop", "Echo #2: after the drop"]
+        "Echo #1: before the drop",
+        "Echo #1: during the drop",
+        "Echo #2: after the drop",
+    ]
     assert [r["user_message"] for r in harness.rows()] == ["before the drop", "during the drop", "after the drop"]
 
 
@@ -61,8 +64,9 @@ async def test_kill_9_during_a_burst_loses_and_duplicates_nothing(tmp_path, disc
 def tiny_disk(tmp_path):
     mount_point = tmp_path / "tiny"
     mount_point.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
     if result.returncode:
         pytest.skip(f"cannot mount a tiny tmpfs here (needs root): {result.stderr.strip()}")
     yield mount_point
@@ -105,11 +109,17 @@ async def test_a_full_disk_spools_and_lands_once_space_returns(tiny_disk, settin
         await discord_server.wait_for_sent(5)
         assert service.store.spool.reserve.exists()  # kept again for the next time
     assert [r["user_message"] for r in log_rows(settings)] == [
-        "while there is room", "disk full 0", "disk full 1", "disk full 2", "room again"]
+        "while there is room",
+        "disk full 0",
+        "disk full 1",
+        "disk full 2",
+        "room again",
+    ]
 
 
-async def test_tokens_and_keys_never_reach_the_log_memory_exports_or_app_log(settings, discord_server, members,
-                                                                              claude, caplog, tmp_path):
+async def test_tokens_and_keys_never_reach_the_log_memory_exports_or_app_log(
+    settings, discord_server, members, claude, caplog, tmp_path
+):
     caplog.set_level(logging.DEBUG)
     alice, _, admin = members
     async with running_bot(settings, discord_server):

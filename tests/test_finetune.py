@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from bot.__main__ import cli
-from bot.export import EXCLUDES_FALLBACK_BY_DEFAULT, export_file, records
-from bot.scope import Scope
+from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, export_file, records
 from bot.store import ConversationLog, Selection, migrate
+from bot.store.scope import Scope
 from bot.store.sqlite import sqlite3
 
 SYSTEM = "You are a test bot."
@@ -36,13 +36,17 @@ def log(tmp_path):
     migrate(path)
     with sqlite3.connect(path) as conn:
         for n, (conversation, guild, message, reply, model, ratings) in enumerate(EXCHANGES):
-            conn.execute("insert into conversations (user_id, user_name, guild_id, user_message, bot_response, "
-                         "model_used, message_id, reply_message_id, conversation_id, timestamp) "
-                         "values ('u1', 'alice', ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (guild, message, reply, model, f"m{n}", f"r{n}", conversation, f"2026-01-01 10:00:{n:02d}"))
-            conn.executemany("insert into ratings (reply_message_id, rater_id, value, rated_at) "
-                             "values (?, ?, ?, '2026-01-02 00:00:00')",
-                             [(f"r{n}", f"rater{k}", value) for k, value in enumerate(ratings)])
+            conn.execute(
+                "insert into conversations (user_id, user_name, guild_id, user_message, bot_response, "
+                "model_used, message_id, reply_message_id, conversation_id, timestamp) "
+                "values ('u1', 'alice', ?, ?, ?, ?, ?, ?, ?, ?)",
+                (guild, message, reply, model, f"m{n}", f"r{n}", conversation, f"2026-01-01 10:00:{n:02d}"),
+            )
+            conn.executemany(
+                "insert into ratings (reply_message_id, rater_id, value, rated_at) "
+                "values (?, ?, ?, '2026-01-02 00:00:00')",
+                [(f"r{n}", f"rater{k}", value) for k, value in enumerate(ratings)],
+            )
     return path
 
 
@@ -62,9 +66,13 @@ def export_lines(path, fmt: str, tmp_path, scope: Scope = Scope.everything()) ->
 def net_ratings(path) -> dict[str, int]:
     """reply text -> net rating, straight from the ratings table."""
     with sqlite3.connect(path) as conn:
-        return dict(conn.execute("select c.bot_response, sum(r.value) from ratings r join conversations c "
-                                 "on c.reply_message_id = r.reply_message_id where c.model_used != 'static_fallback' "
-                                 "and c.user_message != '' group by r.reply_message_id"))
+        return dict(
+            conn.execute(
+                "select c.bot_response, sum(r.value) from ratings r join conversations c "
+                "on c.reply_message_id = r.reply_message_id where c.model_used != 'static_fallback' "
+                "and c.user_message != '' group by r.reply_message_id"
+            )
+        )
 
 
 @pytest.mark.parametrize("fmt, lines", [("openai", 3), ("bedrock", 3), ("kto", 4)])
@@ -74,8 +82,10 @@ def test_each_format_loads_with_hugging_face_datasets(log, tmp_path, fmt, lines)
     [file] = (tmp_path / f"out-{fmt}-None").iterdir()
     loaded = datasets.load_dataset("json", data_files=str(file), split="train", cache_dir=str(tmp_path / "hf"))
     assert len(loaded) == len(written) == lines
-    assert set(loaded.column_names) == {"openai": {"messages"}, "bedrock": {"system", "messages"},
-                                        "kto": {"prompt", "completion", "label"}}[fmt]
+    assert (
+        set(loaded.column_names)
+        == {"openai": {"messages"}, "bedrock": {"system", "messages"}, "kto": {"prompt", "completion", "label"}}[fmt]
+    )
 
 
 def test_bedrock_lines_keep_every_rule(log, tmp_path):
@@ -90,15 +100,22 @@ def test_bedrock_lines_keep_every_rule(log, tmp_path):
     assert "Sorry, I can't answer right now." not in texts  # and every fallback
     by_first = {line["messages"][0]["content"]: line for line in lines}
     assert [m["content"] for m in by_first["hello"]["messages"]] == [
-        "hello", "Hello there.", "tell me a joke", "Why did the row cross the table?"]
+        "hello",
+        "Hello there.",
+        "tell me a joke",
+        "Why did the row cross the table?",
+    ]
 
 
 def test_openai_weights_follow_the_ratings(log, tmp_path):
     ratings = net_ratings(log)
     lines = export_lines(log, "openai", tmp_path)
     assistants = [m for line in lines for m in line["messages"] if m["role"] == "assistant"]
-    assert {m["content"] for m in assistants if m.get("weight") == 0} == {
-        reply for reply, net in ratings.items() if net < 0} == {"No, never.", "Why did the row cross the table?"}
+    assert (
+        {m["content"] for m in assistants if m.get("weight") == 0}
+        == {reply for reply, net in ratings.items() if net < 0}
+        == {"No, never.", "Why did the row cross the table?"}
+    )
     assert all(set(m) <= {"role", "content", "weight"} and m.get("weight", 0) == 0 for m in assistants)
     assert all(line["messages"][0] == {"role": "system", "content": SYSTEM} for line in lines)
 
@@ -109,11 +126,13 @@ def test_kto_labels_match_the_ratings_table(log, tmp_path):
     assert {line["completion"][0]["content"]: line["label"] for line in lines} == expected
     assert len(lines) == len(expected) == 4  # the tie says nothing
     joke = next(line for line in lines if line["completion"][0]["content"].startswith("Why did"))
-    assert joke["prompt"] == [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "hello"},
-                              {"role": "assistant", "content": "Hello there."},
-                              {"role": "user", "content": "tell me a joke"}]
-    assert all(line["completion"][0]["role"] == "assistant" and line["prompt"][-1]["role"] == "user"
-               for line in lines)
+    assert joke["prompt"] == [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": "Hello there."},
+        {"role": "user", "content": "tell me a joke"},
+    ]
+    assert all(line["completion"][0]["role"] == "assistant" and line["prompt"][-1]["role"] == "user" for line in lines)
 
 
 @pytest.mark.parametrize("fmt", ["openai", "bedrock", "kto"])
@@ -126,8 +145,11 @@ def test_the_exports_keep_the_tenancy_scope(log, tmp_path, fmt):
 def test_the_cli_exports_each_format(log, tmp_path):
     for fmt, kind in (("openai", "3 conversations"), ("bedrock", "3 conversations"), ("kto", "4 rated replies")):
         out = tmp_path / f"cli.{fmt}.jsonl"
-        result = CliRunner().invoke(cli, ["--env-file", "/dev/null", "export", "--format", fmt, "-o", str(out)],
-                                    env={"CONVERSATION_LOG_DB": str(log)})
+        result = CliRunner().invoke(
+            cli,
+            ["--env-file", "/dev/null", "export", "--format", fmt, "-o", str(out)],
+            env={"CONVERSATION_LOG_DB": str(log)},
+        )
         assert result.exit_code == 0, result.output
         assert f"Exported {kind} as {fmt}" in result.output
         assert all(json.loads(line) for line in out.read_text().splitlines())

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from bot.memory import Memory
-from bot.records import Records
-from bot.service import Incoming, open_service
+from bot.core.memory import Memory
+from bot.core.records import Records
+from bot.core.service import Incoming, open_service
 from bot.store import ConversationLog
 from bot.store.awaiting import WriterResults
 from bot.store.sqlite import has_fts5_secure_delete
@@ -38,15 +38,24 @@ def filled_log(path: Path, secure_delete: bool = True) -> ConversationLog:
     store = ConversationLog(path, fts_secure_delete=secure_delete).open()
     for n in range(FILLER):
         store.submit(exchange(n, user_id="bob", user_message=f"filler {n}", message_id=f"f{n}"))
-    store.submit(exchange(FILLER, user_id="alice", user_message=f"my {SECRET} secret", message_id="secret",
-                          timestamp="2001-01-01 00:00:00")).result()
+    store.submit(
+        exchange(
+            FILLER,
+            user_id="alice",
+            user_message=f"my {SECRET} secret",
+            message_id="secret",
+            timestamp="2001-01-01 00:00:00",
+        )
+    ).result()
     return store
 
 
 def index_blocks_with(path: Path, word: str) -> int:
     with Database(path) as db:
-        return sum(word.encode() in (block or b"")
-                   for (block,) in db.execute("select block from conversations_fts_data").fetchall())
+        return sum(
+            word.encode() in (block or b"")
+            for (block,) in db.execute("select block from conversations_fts_data").fetchall()
+        )
 
 
 def bytes_with(path: Path, word: str) -> int:
@@ -278,10 +287,17 @@ def test_a_sqlite_without_secure_delete_refuses_an_index_that_used_it_in_one_lin
     store = filled_log(path, secure_delete=True)
     store.forget("alice").result()
     store.close()
-    without_pysqlite3 = ("import sys; sys.modules['pysqlite3'] = None; from pathlib import Path; "
-                         "from bot.store import ConversationLog; ConversationLog(Path(sys.argv[1])).open().close()")
-    result = subprocess.run([sys.executable, "-c", without_pysqlite3, str(path)], capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parent.parent, timeout=60)
+    without_pysqlite3 = (
+        "import sys; sys.modules['pysqlite3'] = None; from pathlib import Path; "
+        "from bot.store import ConversationLog; ConversationLog(Path(sys.argv[1])).open().close()"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", without_pysqlite3, str(path)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=60,
+    )
     last = (result.stderr.strip().splitlines() or ["(opened with nothing said)"])[-1]
     assert result.returncode == 1 and last.startswith("bot.store.schema.StoreError: "), last
     assert str(path) in last and "install pysqlite3-binary" in last, result.stderr

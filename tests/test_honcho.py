@@ -20,14 +20,29 @@ PASSWORD = "s3cret"
 
 async def test_honcho_runs_the_bot_and_datasette_on_one_file(tmp_path, discord_server, claude, members):
     port = closed_port()
-    env = clean_env(tmp_path, PORT=str(port), DISCORD_TOKEN="fake", DISCORD_API_BASE=discord_server.api_base,
-                    DISCORD_GATEWAY_URL=discord_server.gateway_url, ANTHROPIC_API_KEY=claude.api_key,
-                    ANTHROPIC_BASE_URL=claude.url, CONVERSATION_LOG_DB=str(tmp_path / "conversation_logs.db"),
-                    DATASETTE_PASSWORD_HASH=hash_password(PASSWORD, iterations=1000),
-                    PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}")
+    env = clean_env(
+        tmp_path,
+        PORT=str(port),
+        DISCORD_TOKEN="fake",
+        DISCORD_API_BASE=discord_server.api_base,
+        DISCORD_GATEWAY_URL=discord_server.gateway_url,
+        ANTHROPIC_API_KEY=claude.api_key,
+        ANTHROPIC_BASE_URL=claude.url,
+        CONVERSATION_LOG_DB=str(tmp_path / "conversation_logs.db"),
+        DATASETTE_PASSWORD_HASH=hash_password(PASSWORD, iterations=1000),
+        PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
+    )
     honcho = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "honcho", "start", cwd=PROJECT, env=env, start_new_session=True,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        sys.executable,
+        "-m",
+        "honcho",
+        "start",
+        cwd=PROJECT,
+        env=env,
+        start_new_session=True,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     auth = {"Authorization": "Basic " + base64.b64encode(f"admin:{PASSWORD}".encode()).decode()}
     try:
         for _ in range(150):

@@ -10,10 +10,9 @@ import json
 
 from PIL import Image
 
-from bot.attachments import MAX_IMAGE_BYTES, MAX_TEXT_BYTES
-from bot.formatting import history_entry
+from bot.core.attachments import MAX_IMAGE_BYTES, MAX_TEXT_BYTES
+from bot.core.formatting import history_entry
 from tests.web import datasette_for
-
 
 
 def png(width: int = 4, height: int = 3) -> bytes:
@@ -35,14 +34,24 @@ async def test_an_image_reaches_claude_as_an_image_block_and_the_log_keeps_its_m
     [reply] = await harness.say(harness.alice, "what is this?", mention_bot=True, attachments=[picture])
 
     [image, text] = harness.claude.requests[-1]["messages"][-1]["content"]
-    assert image == {"type": "image", "source": {"type": "base64", "media_type": "image/png",
-                                                 "data": base64.b64encode(PNG).decode()}}
+    assert image == {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/png", "data": base64.b64encode(PNG).decode()},
+    }
     assert text == {"type": "text", "text": "what is this?"}
     assert reply.content == "Echo #1: [image/png image] what is this?"
     [row] = harness.rows()
     assert row["user_message"] == "what is this?"
-    assert json.loads(row["attachments"]) == [{"name": "cat.png", "type": "image/png", "size": len(PNG),
-                                               "url": picture["url"], "status": "sent", "reason": None}]
+    assert json.loads(row["attachments"]) == [
+        {
+            "name": "cat.png",
+            "type": "image/png",
+            "size": len(PNG),
+            "url": picture["url"],
+            "status": "sent",
+            "reason": None,
+        }
+    ]
     # The next turn names the image in its context rather than sending it again.
     await harness.say(harness.alice, "and now?", mention_bot=True)
     assert harness.claude.requests[-1]["messages"][0] == {"role": "user", "content": "what is this? [image: cat.png]"}
@@ -66,12 +75,15 @@ async def test_oversized_images_and_other_files_are_refused_clearly_and_the_text
     assert reply.content == (
         "*(I couldn't look at huge.png: it is 5.0 MB and images can be 5 MB at most.)*\n"
         "*(I couldn't look at report.pdf: I can only look at images (PNG, JPEG, GIF or WebP) and text files.)*\n"
-        "Echo #1: look at these")
+        "Echo #1: look at these"
+    )
     [row] = harness.rows()
     assert row["bot_response"] == reply.content  # what the user saw
     kept = json.loads(row["attachments"])
     assert [(a["name"], a["type"], a["size"], a["status"]) for a in kept] == [
-        ("huge.png", "image/png", MAX_IMAGE_BYTES + 4, "refused"), ("report.pdf", "application/pdf", 12, "refused")]
+        ("huge.png", "image/png", MAX_IMAGE_BYTES + 4, "refused"),
+        ("report.pdf", "application/pdf", 12, "refused"),
+    ]
     assert all(a["reason"] for a in kept)
 
 
@@ -79,8 +91,9 @@ async def test_a_refused_file_without_text_gets_an_answer_and_claude_is_not_call
     archive = attach(harness, "stuff.zip", b"PK\x03\x04", "application/zip")
     [reply] = await harness.say(harness.alice, "", mention_bot=True, attachments=[archive])
 
-    assert reply.content == ("*(I couldn't look at stuff.zip: I can only look at images (PNG, JPEG, GIF or WebP) "
-                             "and text files.)*")
+    assert reply.content == (
+        "*(I couldn't look at stuff.zip: I can only look at images (PNG, JPEG, GIF or WebP) and text files.)*"
+    )
     assert harness.claude.hits == 0
     assert harness.rows() == []
 
@@ -114,19 +127,23 @@ async def test_an_image_that_cannot_be_downloaded_is_named_and_the_text_answered
     del harness.discord.files[picture["id"]]  # the CDN answers 404, as for an expired or deleted file
     [reply] = await harness.say(harness.alice, "see this?", mention_bot=True, attachments=[picture])
 
-    assert reply.content == ("*(I couldn't look at gone.png: Discord's CDN no longer serves it (HTTP 404); "
-                             "please send it again.)*\nEcho #1: see this?")
+    assert reply.content == (
+        "*(I couldn't look at gone.png: Discord's CDN no longer serves it (HTTP 404); "
+        "please send it again.)*\nEcho #1: see this?"
+    )
     [row] = harness.rows()
     assert json.loads(row["attachments"])[0]["status"] == "refused"
 
 
 async def test_a_text_file_goes_to_claude_as_text_and_a_big_one_is_refused(harness):
-    notes = attach(harness, "notes.md", "# Plan\nbuy milk".encode(), "text/markdown; charset=utf-8")
+    notes = attach(harness, "notes.md", b"# Plan\nbuy milk", "text/markdown; charset=utf-8")
     big = attach(harness, "dump.txt", b"x" * (MAX_TEXT_BYTES + 1), "text/plain")
     [reply] = await harness.say(harness.alice, "summarise", mention_bot=True, attachments=[notes, big])
 
     assert harness.claude.requests[-1]["messages"][-1]["content"] == [
-        {"type": "text", "text": "[file: notes.md]\n# Plan\nbuy milk"}, {"type": "text", "text": "summarise"}]
+        {"type": "text", "text": "[file: notes.md]\n# Plan\nbuy milk"},
+        {"type": "text", "text": "summarise"},
+    ]
     assert reply.content.startswith("*(I couldn't look at dump.txt: text files can be 100 kB at most.)*\n")
     [row] = harness.rows()
     assert [a["status"] for a in json.loads(row["attachments"])] == ["sent", "refused"]

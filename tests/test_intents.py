@@ -7,9 +7,9 @@ import logging
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
-from bot.discord_bot import WITHOUT_CONTENT, run_bot
-from bot.service import open_service
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.core.service import open_service
+from bot.discord_front.bot import WITHOUT_CONTENT, run_bot
 from tests.conftest import log_rows
 from tests.fake_gateway import MESSAGE_CONTENT_INTENT
 
@@ -37,7 +37,7 @@ async def bot_through_run_bot(settings, discord_server, connections: int = 1):
 async def test_refused_intent_reconnects_without_it_and_keeps_working(settings, discord_server, members, caplog):
     alice, bob, _ = members
     discord_server.refused_intents = MESSAGE_CONTENT_INTENT  # the developer portal left it off
-    with caplog.at_level(logging.WARNING, logger="bot.discord_bot"):
+    with caplog.at_level(logging.WARNING, logger="bot.discord_front.bot"):
         async with bot_through_run_bot(settings, discord_server, connections=2) as bot:
             first, second = discord_server.identifies
             assert first["intents"] & MESSAGE_CONTENT_INTENT and not second["intents"] & MESSAGE_CONTENT_INTENT
@@ -58,8 +58,9 @@ async def test_refused_intent_reconnects_without_it_and_keeps_working(settings, 
 
 async def test_without_the_intent_server_text_arrives_only_when_it_mentions_the_bot(settings, discord_server, members):
     alice, bob, _ = members
-    settings = replace(settings, message_content=False,
-                       chat_channel_ids=frozenset({int(discord_server.channels["chat"])}))
+    settings = replace(
+        settings, message_content=False, chat_channel_ids=frozenset({int(discord_server.channels["chat"])})
+    )
     async with bot_through_run_bot(settings, discord_server):
         assert not discord_server.identify["intents"] & MESSAGE_CONTENT_INTENT
         await discord_server.user_says(bob, "in the chat channel, unmentioned", channel="chat")

@@ -10,8 +10,8 @@ from dataclasses import replace
 
 import pytest
 
-from bot.replicator import Replicator
-from bot.service import Incoming, open_service
+from bot.core.service import Incoming, open_service
+from bot.replica.replicator import Replicator
 from bot.store import ConversationLog
 from bot.store.spool import Spool
 from bot.store.sqlite import sqlite3
@@ -39,6 +39,7 @@ def held_on_a_full_disk(store: ConversationLog) -> None:
 
 
 # -- 1. rows held in memory ---------------------------------------------------------------------
+
 
 def test_rows_held_in_memory_reach_the_spool_at_stop_once_it_has_room(tiny, tmp_path):
     path = tiny / "log.db"
@@ -82,6 +83,7 @@ async def test_an_exchange_held_in_memory_is_not_reported_logged(tiny, settings)
 
 # -- 2. a log opened while unwritable ---------------------------------------------------------------
 
+
 def test_a_log_opened_while_immutable_is_written_once_it_is_writable(ext4):
     path = ext4 / "log.db"
     with ConversationLog(path) as store:
@@ -99,6 +101,7 @@ def test_a_log_opened_while_immutable_is_written_once_it_is_writable(ext4):
 
 
 # -- 3. the spool on a disk that fills mid-append ----------------------------------------------------
+
 
 def test_a_spool_append_that_fills_the_disk_leaves_no_fragment(tiny):
     spool = Spool(tiny / "log.db.spool.jsonl")
@@ -123,6 +126,7 @@ def test_the_reader_recovers_a_whole_row_appended_after_a_fragment(tmp_path, cap
 
 # -- 4. the reply's id, and the replica's watchdog ------------------------------------------------
 
+
 def test_reply_ids_refused_by_a_locked_log_land_with_their_rows(tmp_path):
     path = tmp_path / "log.db"
     store = ConversationLog(path, busy_timeout=0.2).open()
@@ -139,7 +143,10 @@ def test_reply_ids_refused_by_a_locked_log_land_with_their_rows(tmp_path):
     finally:
         store.close()
     assert [(r["message_id"], r["reply_message_id"]) for r in log_rows_at(path)] == [
-        ("m1", "r1"), ("m2", "r2"), ("m3", None)]
+        ("m1", "r1"),
+        ("m2", "r2"),
+        ("m3", None),
+    ]
     assert not store.backlog.replies.path.exists()
 
 
@@ -152,8 +159,11 @@ def test_the_replica_watchdog_outlives_a_full_disk(tmp_path, caplog):
                 store.submit(exchange(1)).result()
                 watch = next(t for t in replicator._threads if t.name == "replica-watch")
                 filler = fill(data)  # the next lag check cannot write Litestream's config
-                poll(lambda: "replica watchdog" in caplog.text or not watch.is_alive(), 10,
-                     what="the lag check on a full disk")
+                poll(
+                    lambda: "replica watchdog" in caplog.text or not watch.is_alive(),
+                    10,
+                    what="the lag check on a full disk",
+                )
                 assert watch.is_alive()
                 assert "replica watchdog: [Errno 28] No space left on device" in caplog.text
                 config = data / ".litestream.yml"

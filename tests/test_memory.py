@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlite_utils import Database
 
-from bot.memory import Memory
+from bot.core.memory import Memory
 
 
 class Clock:

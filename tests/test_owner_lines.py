@@ -22,8 +22,13 @@ def owner_settings(tmp_path, settings, discord_server):
     """A replicated deployment (no Litestream running: the line then says nothing was replicated yet)."""
     owner = discord_server.add_member("botowner")
     replicated = replicated_settings(tmp_path, f"file://{tmp_path}/replica")
-    return owner, replace(settings, log_db=replicated.log_db, memory_db=replicated.memory_db,
-                          replica=replicated.replica, admin_ids=frozenset({int(owner.id)}))
+    return owner, replace(
+        settings,
+        log_db=replicated.log_db,
+        memory_db=replicated.memory_db,
+        replica=replicated.replica,
+        admin_ids=frozenset({int(owner.id)}),
+    )
 
 
 async def test_an_owners_stats_in_a_channel_keeps_the_replica_line_private(owner_settings, discord_server, members):
@@ -49,8 +54,9 @@ async def test_an_owners_stats_in_a_channel_keeps_the_replica_line_private(owner
     assert private.ephemeral and "file://" in private.embeds[0]["description"]
 
 
-async def test_an_owner_with_closed_dms_is_told_where_to_ask_and_the_channel_sees_no_url(owner_settings,
-                                                                                        discord_server, members):
+async def test_an_owner_with_closed_dms_is_told_where_to_ask_and_the_channel_sees_no_url(
+    owner_settings, discord_server, members
+):
     owner, settings = owner_settings
     discord_server.refuse_send[discord_server.dm_channel_id] = 403  # Discord: 403 for closed DMs
     async with running_bot(settings, discord_server):

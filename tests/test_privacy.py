@@ -125,8 +125,9 @@ async def test_opted_out_users_are_answered_but_never_stored(settings, discord_s
     assert memory_turns(settings, alice.id) == 2  # only "log me again" and its reply
 
 
-async def test_retention_deletes_old_conversations_at_startup_and_shows_in_stats(settings, discord_server, members,
-                                                                                  caplog):
+async def test_retention_deletes_old_conversations_at_startup_and_shows_in_stats(
+    settings, discord_server, members, caplog
+):
     with ConversationLog(settings.log_db) as store:
         for n, stamp in enumerate(["2020-01-01 00:00:00", "2026-01-01 00:00:00", ""]):
             store.submit(replace(sample_exchange(n, stamp), guild_id=discord_server.guild_id)).result()
@@ -158,13 +159,16 @@ REDACTION_CASES = [
 
 
 async def test_redaction_masks_before_storing_both_texts(harness, claude):
-    harness.service.redact = __import__("bot.redact", fromlist=["redact"]).redact
+    harness.service.redact = __import__("bot.core.redact", fromlist=["redact"]).redact
     for text, _ in REDACTION_CASES:
         await harness.say(harness.alice, text, mention_bot=True)
     rows = harness.rows()
     assert [r["user_message"] for r in rows] == [masked for _, masked in REDACTION_CASES]
-    assert [r["bot_response"] for r in rows][:3] == ["Echo #1: mail me at [email]", "Echo #2: call [phone] tomorrow",
-                                                     "Echo #3: my key is [secret] ok"]
+    assert [r["bot_response"] for r in rows][:3] == [
+        "Echo #1: mail me at [email]",
+        "Echo #2: call [phone] tomorrow",
+        "Echo #3: my key is [secret] ok",
+    ]
     assert claude.requests[0]["messages"][-1]["content"] == REDACTION_CASES[0][0]  # Claude got the original
     with Database(harness.settings.memory_db) as db:
         remembered = " ".join(r["content"] for r in db["turns"].rows)
@@ -236,8 +240,9 @@ async def test_backup_while_the_bot_writes_restores_equal(tmp_path):
     try:
         while logged_so_far(path) < 200:
             time.sleep(0.05)
-        code, out, err = await run_bot_cli("backup", str(tmp_path / "copy.db"),
-                                           env=clean_env(tmp_path, CONVERSATION_LOG_DB=str(path)))
+        code, out, err = await run_bot_cli(
+            "backup", str(tmp_path / "copy.db"), env=clean_env(tmp_path, CONVERSATION_LOG_DB=str(path))
+        )
     finally:
         stop.set()
         writer.join()
@@ -249,6 +254,7 @@ async def test_backup_while_the_bot_writes_restores_equal(tmp_path):
     assert hashlib.sha256(repr(prefix).encode()).hexdigest() == copy_sum
     with sqlite3.connect(tmp_path / "copy.db") as conn:
         assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
-    again = await run_bot_cli("backup", str(tmp_path / "copy.db"),
-                              env=clean_env(tmp_path, CONVERSATION_LOG_DB=str(path)))
+    again = await run_bot_cli(
+        "backup", str(tmp_path / "copy.db"), env=clean_env(tmp_path, CONVERSATION_LOG_DB=str(path))
+    )
     assert again[0] != 0 and "already exists" in again[2]

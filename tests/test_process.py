@@ -12,12 +12,27 @@ from tests.test_settings import PROJECT, clean_env
 
 
 async def start_bot(tmp_path, discord_server, claude, **extra):
-    env = clean_env(tmp_path, DISCORD_TOKEN="fake-token", DISCORD_API_BASE=discord_server.api_base,
-                    DISCORD_GATEWAY_URL=discord_server.gateway_url, ANTHROPIC_API_KEY=claude.api_key,
-                    ANTHROPIC_BASE_URL=claude.url, BOT_API_MAX_RETRIES="0", **extra)
+    env = clean_env(
+        tmp_path,
+        DISCORD_TOKEN="fake-token",
+        DISCORD_API_BASE=discord_server.api_base,
+        DISCORD_GATEWAY_URL=discord_server.gateway_url,
+        ANTHROPIC_API_KEY=claude.api_key,
+        ANTHROPIC_BASE_URL=claude.url,
+        BOT_API_MAX_RETRIES="0",
+        **extra,
+    )
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "--env-file", "/dev/null", cwd=PROJECT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "bot",
+        "--env-file",
+        "/dev/null",
+        cwd=PROJECT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     for _ in range(200):
         if discord_server.identify is not None and discord_server.sockets:
             await asyncio.sleep(0.3)  # READY and GUILD_CREATE processed

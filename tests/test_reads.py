@@ -7,9 +7,8 @@ import io
 
 from sqlite_utils import Database
 
-from bot import queries
-from bot.export import csv_records
-from bot.store import ConversationLog
+from bot.exports.files import csv_records
+from bot.store import ConversationLog, queries
 from bot.store.sqlite import sqlite3
 from tests.conftest import exchange
 
@@ -24,16 +23,25 @@ def test_history_matches_id_or_name_and_uses_indexes_only(tmp_path):
         assert len(store.history("u1", limit=3)) == 3
         assert store.history("nobody") == []
     with sqlite3.connect(tmp_path / "log.db") as conn:
-        plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + queries.sql("user_history"),
-                                                          {"user": "x", "limit": 10}))
+        plan = " | ".join(
+            row[3]
+            for row in conn.execute("EXPLAIN QUERY PLAN " + queries.sql("user_history"), {"user": "x", "limit": 10})
+        )
     assert "SCAN conversations" not in plan, plan
     assert plan.count("USING INDEX") + plan.count("USING COVERING INDEX") >= 3, plan
 
 
 def test_the_sql_built_csv_reads_back_as_csv_writer_would_write_it(tmp_path):
     path = tmp_path / "log.db"
-    awkward = ['quotes " and "" twice', "comma, and\r\nCRLF\nand LF", "", "%s %w %% printf", "émoji 🎉 עברית",
-               "nul\x00inside", "x" * 70_000]
+    awkward = [
+        'quotes " and "" twice',
+        "comma, and\r\nCRLF\nand LF",
+        "",
+        "%s %w %% printf",
+        "émoji 🎉 עברית",
+        "nul\x00inside",
+        "x" * 70_000,
+    ]
     with ConversationLog(path) as store:
         for n, text in enumerate(awkward):
             store.submit(exchange(n, user_message=text, bot_response=text[::-1], display_name=None)).result()

@@ -9,16 +9,16 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
-from bot import replication
-from bot.replicator import Replicator
-from bot.settings import ConfigError, Settings
-from bot.store import ConversationLog, Exchange, WAL_LIMIT_BYTES
+from bot.config.settings import ConfigError, Settings
+from bot.replica import litestream as replication
+from bot.replica.replicator import Replicator
+from bot.store import WAL_LIMIT_BYTES, ConversationLog, Exchange
 from bot.store.sqlite import sqlite3
 from tests.conftest import running_bot
 from tests.replica_fixtures import SFTPServer, poll, replicated_settings, with_password
@@ -26,8 +26,15 @@ from tests.test_settings import PROJECT, clean_env, run_bot_cli
 
 
 def exchange(n: int, user: str = "alice", text: str = "") -> Exchange:
-    return Exchange(user_id=user, user_name=user, channel_id="c1", user_message=text or f"message {n}",
-                    bot_response=f"reply {n}", model_used="m", message_id=f"{user}-{n}")
+    return Exchange(
+        user_id=user,
+        user_name=user,
+        channel_id="c1",
+        user_message=text or f"message {n}",
+        bot_response=f"reply {n}",
+        model_used="m",
+        message_id=f"{user}-{n}",
+    )
 
 
 def message_ids(path: Path) -> list[str]:
@@ -49,12 +56,16 @@ def sftp(tmp_path):
 
 # -- settings and config ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("url, words", [
-    ("ftp://host/path", "must start with s3://, file://, sftp://"),
-    ("file://relative/path", "file:///absolute/path"),
-    ("sftp://127.0.0.1/path", "must name the sftp user"),
-    ("sftp://u:pw@127.0.0.1/path", "must not hold a password"),
-])
+
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("ftp://host/path", "must start with s3://, file://, sftp://"),
+        ("file://relative/path", "file:///absolute/path"),
+        ("sftp://127.0.0.1/path", "must name the sftp user"),
+        ("sftp://u:pw@127.0.0.1/path", "must not hold a password"),
+    ],
+)
 def test_a_bad_replica_url_is_one_line_naming_the_variable(url, words):
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({"LITESTREAM_REPLICA_URL": url}, dotenv_path=None)
@@ -68,9 +79,14 @@ async def test_the_cli_answers_an_unknown_scheme_with_one_line(tmp_path):
 
 
 def test_the_generated_config_is_valid_for_litestream_and_holds_no_secret(tmp_path):
-    settings = replicated_settings(tmp_path, "s3://bucket/bot", LITESTREAM_ACCESS_KEY_ID="AKIDEXAMPLE",
-                                   LITESTREAM_SECRET_ACCESS_KEY="very-secret-key", LITESTREAM_RETENTION_HOURS="6",
-                                   LITESTREAM_ENDPOINT="http://127.0.0.1:9000")
+    settings = replicated_settings(
+        tmp_path,
+        "s3://bucket/bot",
+        LITESTREAM_ACCESS_KEY_ID="AKIDEXAMPLE",
+        LITESTREAM_SECRET_ACCESS_KEY="very-secret-key",
+        LITESTREAM_RETENTION_HOURS="6",
+        LITESTREAM_ENDPOINT="http://127.0.0.1:9000",
+    )
     path = replication.write_config(settings)
     text = path.read_text()
     assert "very-secret-key" not in text and "AKIDEXAMPLE" not in text
@@ -81,13 +97,18 @@ def test_the_generated_config_is_valid_for_litestream_and_holds_no_secret(tmp_pa
     assert log_db["replica"]["url"] == "s3://bucket/bot/conversation_logs.db"
     assert log_db["replica"]["secret-access-key"] == "${LITESTREAM_SECRET_ACCESS_KEY}"
     # The real binary reads and validates it (and expands the secrets from the environment).
-    listed = subprocess.run([replication.litestream_binary(), "databases", "-config", str(path)],
-                            env=replication.child_env(settings), capture_output=True, text=True)
+    listed = subprocess.run(
+        [replication.litestream_binary(), "databases", "-config", str(path)],
+        env=replication.child_env(settings),
+        capture_output=True,
+        text=True,
+    )
     assert listed.returncode == 0, listed.stderr
     assert str(settings.log_db) in listed.stdout and str(settings.memory_db) in listed.stdout
 
 
 # -- checkpoints -----------------------------------------------------------------------------------
+
 
 def test_litestream_owns_checkpoints_the_wal_stays_bounded_and_no_frame_is_missed(tmp_path):
     settings = replicated_settings(tmp_path, f"file://{tmp_path}/replica")
@@ -119,10 +140,15 @@ def test_litestream_owns_checkpoints_the_wal_stays_bounded_and_no_frame_is_misse
 
 # -- restore, point in time, privacy ---------------------------------------------------------------
 
+
 async def test_point_in_time_restore_before_a_forget_into_a_new_file(tmp_path):
     settings = replicated_settings(tmp_path, f"file://{tmp_path}/replica")
-    env = clean_env(tmp_path, LITESTREAM_REPLICA_URL=settings.replica.url,
-                    CONVERSATION_LOG_DB=str(settings.log_db), BOT_MEMORY_DB=str(settings.memory_db))
+    env = clean_env(
+        tmp_path,
+        LITESTREAM_REPLICA_URL=settings.replica.url,
+        CONVERSATION_LOG_DB=str(settings.log_db),
+        BOT_MEMORY_DB=str(settings.memory_db),
+    )
     with ConversationLog(settings.log_db, own_checkpoints=False) as store:
         replicator = Replicator(settings).start()
         try:
@@ -131,7 +157,7 @@ async def test_point_in_time_restore_before_a_forget_into_a_new_file(tmp_path):
                 store.submit(exchange(n, "bob")).result()
             poll(lambda: in_sync(settings), 20, what="replica in sync")
             time.sleep(1.1)  # replica times have whole seconds: the forget comes in a later one
-            before_forget = datetime.now(timezone.utc).replace(microsecond=0)
+            before_forget = datetime.now(UTC).replace(microsecond=0)
             time.sleep(1.1)
             assert store.forget("alice").result() == 5
             poll(lambda: in_sync(settings), 20, what="the forget replicated")
@@ -139,8 +165,9 @@ async def test_point_in_time_restore_before_a_forget_into_a_new_file(tmp_path):
             replicator.stop()
     live = message_ids(settings.log_db)
 
-    code, out, err = await run_bot_cli("restore", "--timestamp", f"{before_forget:%Y-%m-%d %H:%M:%S}",
-                                       str(tmp_path / "before.db"), env=env)
+    code, out, err = await run_bot_cli(
+        "restore", "--timestamp", f"{before_forget:%Y-%m-%d %H:%M:%S}", str(tmp_path / "before.db"), env=env
+    )
     assert code == 0, err
     assert "10 conversations" in out
     assert sorted(message_ids(tmp_path / "before.db")) == sorted([f"alice-{n}" for n in range(5)] + live)
@@ -173,6 +200,7 @@ def test_a_missing_log_is_restored_at_start_and_a_missing_replica_starts_a_new_o
 
 
 # -- sftp, bad credentials, an unreachable replica -------------------------------------------------
+
 
 def test_sftp_replica_bad_password_and_unreachable_are_one_line_each(tmp_path, sftp):
     settings = with_password(replicated_settings(tmp_path, sftp.url), host_key=sftp.host_key)
@@ -219,14 +247,21 @@ def test_the_bot_keeps_logging_when_the_replica_is_away_alarms_and_catches_up(tm
 
 # -- !stats for admins, and the bench's quick run --------------------------------------------------
 
-async def test_stats_tells_the_bots_owners_the_replica_lag_by_dm_and_no_one_else(tmp_path, settings, discord_server,
-                                                                          members):
+
+async def test_stats_tells_the_bots_owners_the_replica_lag_by_dm_and_no_one_else(
+    tmp_path, settings, discord_server, members
+):
     """The replica is the deployment's, not one server's: its manager (modmin) sees no more than alice."""
     alice, _, manager = members
     owner = discord_server.add_member("botowner")
     replicated = replicated_settings(tmp_path, f"file://{tmp_path}/replica")
-    settings = replace(settings, log_db=replicated.log_db, memory_db=replicated.memory_db, replica=replicated.replica,
-                       admin_ids=frozenset({int(owner.id)}))
+    settings = replace(
+        settings,
+        log_db=replicated.log_db,
+        memory_db=replicated.memory_db,
+        replica=replicated.replica,
+        admin_ids=frozenset({int(owner.id)}),
+    )
     replicator = Replicator(settings).start()
     try:
         async with running_bot(settings, discord_server):
@@ -238,16 +273,20 @@ async def test_stats_tells_the_bots_owners_the_replica_lag_by_dm_and_no_one_else
                 await discord_server.wait_for_sent(n)
     finally:
         replicator.stop()
-    owner_fields, manager_fields, alice_fields = ({f["name"]: f["value"] for f in m.embeds[0]["fields"]}
-                                                  for m in discord_server.sent[1:5] if m.channel_id != discord_server.dm_channel_id)
+    owner_fields, manager_fields, alice_fields = (
+        {f["name"]: f["value"] for f in m.embeds[0]["fields"]}
+        for m in discord_server.sent[1:5]
+        if m.channel_id != discord_server.dm_channel_id
+    )
     [by_dm] = [m for m in discord_server.sent if m.channel_id == discord_server.dm_channel_id]
     assert re.search(r"last transaction 0+\d+ written .*, (in sync|lag \d+\.\d s)$", by_dm.embeds[0]["description"])
     assert "Replica" not in owner_fields and "Replica" not in manager_fields and "Replica" not in alice_fields
 
 
 def test_the_replication_bench_runs_quickly():
-    done = subprocess.run([sys.executable, "-m", "bench.replication", "--quick"], cwd=PROJECT,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.replication", "--quick"], cwd=PROJECT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     for what in ("replication off", "Litestream replicating", "restore of that log", "replica holds every row"):
         assert what in done.stdout

@@ -13,9 +13,9 @@ from pathlib import Path
 import aiohttp
 
 from bench.data import build
-from bot import replication
-from bot.memory import Memory
-from bot.replication import MONITOR_INTERVAL_MS
+from bot.core.memory import Memory
+from bot.replica import litestream as replication
+from bot.replica.litestream import MONITOR_INTERVAL_MS
 from bot.store.sqlite import sqlite3
 from tests.fake_ratelimit import ChannelLimits
 from tests.replica_fixtures import replicated_settings
@@ -68,10 +68,15 @@ async def wait_for(check, timeout: float, what: str):
 
 
 async def test_a_lost_disk_during_a_burst_is_restored_with_every_exchange_older_than_the_sync_interval(
-        tmp_path, discord_server, claude, members):
+    tmp_path, discord_server, claude, members
+):
     data, replica = tmp_path / "data", tmp_path / "replica"
-    env = dict(LITESTREAM_REPLICA_URL=f"file://{replica}", LITESTREAM_SYNC_INTERVAL=f"{SYNC_SECONDS:g}",
-               CONVERSATION_LOG_DB=str(data / "conversation_logs.db"), BOT_MEMORY_DB=str(data / "bot_memory.db"))
+    env = dict(
+        LITESTREAM_REPLICA_URL=f"file://{replica}",
+        LITESTREAM_SYNC_INTERVAL=f"{SYNC_SECONDS:g}",
+        CONVERSATION_LOG_DB=str(data / "conversation_logs.db"),
+        BOT_MEMORY_DB=str(data / "bot_memory.db"),
+    )
     alice = members[0]
     crowd = [discord_server.add_member(f"burst{i}") for i in range(BURST)]
     # The replica is under test, not Discord's limit: at 5 sends/edits per 5 s in one channel the
@@ -120,8 +125,10 @@ async def test_a_lost_disk_during_a_burst_is_restored_with_every_exchange_older_
     assert len(logged) == len(set(logged)), "no exchange twice"
     window = SYNC_SECONDS + MONITOR_INTERVAL_MS / 1000
     missing = {mid: age for mid, age in before_loss.items() if mid not in logged}
-    print(f"\nRPO: {len(missing)} of {len(before_loss)} replied exchanges lost, the oldest "
-          f"{max(missing.values(), default=0):.2f} s before the loss (window {window:g} s)")
+    print(
+        f"\nRPO: {len(missing)} of {len(before_loss)} replied exchanges lost, the oldest "
+        f"{max(missing.values(), default=0):.2f} s before the loss (window {window:g} s)"
+    )
     assert all(age <= window for age in missing.values()), missing
     assert len(before_loss) > LOSS_AFTER and len(logged) >= len(before_loss) - 20
     # The memory came back too: alice's second turn sees her first.
@@ -129,26 +136,48 @@ async def test_a_lost_disk_during_a_burst_is_restored_with_every_exchange_older_
 
 
 async def test_all_runs_the_bot_and_datasette_on_an_empty_disk_from_the_replica_and_stops_cleanly(
-        tmp_path, discord_server, claude, members):
+    tmp_path, discord_server, claude, members
+):
     rows = 300
     (tmp_path / "seed").mkdir()
     seed = replicated_settings(tmp_path / "seed", f"file://{tmp_path}/replica")
     build(seed.log_db, rows)
     Memory(seed.memory_db).open().close()
-    subprocess.run([replication.litestream_binary(), "replicate", "-once", "-config",
-                    str(replication.write_config(seed))], check=True, capture_output=True)
+    subprocess.run(
+        [replication.litestream_binary(), "replicate", "-once", "-config", str(replication.write_config(seed))],
+        check=True,
+        capture_output=True,
+    )
 
     port = closed_port()
     data = tmp_path / "empty-disk"
-    env = clean_env(tmp_path, LITESTREAM_REPLICA_URL=f"file://{tmp_path}/replica", PORT=str(port),
-                    CONVERSATION_LOG_DB=str(data / "conversation_logs.db"), BOT_MEMORY_DB=str(data / "bot_memory.db"),
-                    DISCORD_TOKEN="fake", DISCORD_API_BASE=discord_server.api_base,
-                    DISCORD_GATEWAY_URL=discord_server.gateway_url, ANTHROPIC_API_KEY=claude.api_key,
-                    ANTHROPIC_BASE_URL=claude.url, DATASETTE_PUBLIC="1",
-                    PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}")
-    top = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "--env-file", os.devnull, "all",
-                                               cwd=PROJECT, env=env, start_new_session=True,
-                                               stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    env = clean_env(
+        tmp_path,
+        LITESTREAM_REPLICA_URL=f"file://{tmp_path}/replica",
+        PORT=str(port),
+        CONVERSATION_LOG_DB=str(data / "conversation_logs.db"),
+        BOT_MEMORY_DB=str(data / "bot_memory.db"),
+        DISCORD_TOKEN="fake",
+        DISCORD_API_BASE=discord_server.api_base,
+        DISCORD_GATEWAY_URL=discord_server.gateway_url,
+        ANTHROPIC_API_KEY=claude.api_key,
+        ANTHROPIC_BASE_URL=claude.url,
+        DATASETTE_PUBLIC="1",
+        PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
+    )
+    top = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "--env-file",
+        os.devnull,
+        "all",
+        cwd=PROJECT,
+        env=env,
+        start_new_session=True,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}/conversation_logs.json?sql=select+count(*)+as+n+from+conversations&_shape=array"
     try:
         await wait_for(lambda: discord_server.identify, 30, "the bot connected")
@@ -158,8 +187,9 @@ async def test_all_runs_the_bot_and_datasette_on_an_empty_disk_from_the_replica_
             await discord_server.user_says(members[0], "first", mention_bot=True)
             await discord_server.wait_for_sent(1, timeout=20)
 
-            worker = await wait_for(lambda: [p for p in descendants(top.pid) if "--no-replicate" in cmdline(p)],
-                                    10, "the worker")
+            worker = await wait_for(
+                lambda: [p for p in descendants(top.pid) if "--no-replicate" in cmdline(p)], 10, "the worker"
+            )
             web = [p for p in descendants(top.pid) if "datasette serve" in cmdline(p)]
             discord_server.identify = None
             os.kill(worker[0], signal.SIGKILL)  # the bot crashes: it alone comes back

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from bot import replication
-from bot.replicator import Replicator
+from bot.replica import litestream as replication
+from bot.replica.replicator import Replicator
 from bot.store import ConversationLog
 from tests.replica_fixtures import S3Server, poll, replicated_settings
 from tests.test_replication import exchange, in_sync, message_ids

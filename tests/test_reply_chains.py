@@ -23,9 +23,11 @@ def age_everything(harness: Harness, seconds: int) -> None:
 
 async def recorded(harness: Harness, reply) -> None:
     """Wait until the log knows `reply` answered its exchange (recorded just after the reply completes)."""
+
     async def known():
         while reply.id not in {row["reply_message_id"] for row in harness.rows()}:
             await asyncio.sleep(0.02)
+
     await asyncio.wait_for(known(), 5)
 
 
@@ -53,13 +55,19 @@ async def test_a_reply_to_a_two_hour_old_bot_message_continues_its_conversation(
     await recorded(harness, answer)
     await harness.say(harness.alice, "and before that?", reply_to=answer.id)
     assert [m["content"] for m in harness.claude.requests[-1]["messages"]][::2] == [
-        "remember the word tangerine", "which word was it?", "and before that?"]
+        "remember the word tangerine",
+        "which word was it?",
+        "and before that?",
+    ]
 
     result = await harness.service.records.export(tmp_path, fmt="chat-jsonl")
     lines = [json.loads(line) for line in result.files[0].read_text().splitlines()]
     [chain] = [line for line in lines if line["conversation_id"] == first["conversation_id"]]
     assert [m["content"] for m in chain["messages"] if m["role"] == "user"] == [
-        "remember the word tangerine", "which word was it?", "and before that?"]
+        "remember the word tangerine",
+        "which word was it?",
+        "and before that?",
+    ]
     assert len(lines) == 2  # the chain, and the unrelated plain message
 
 
@@ -82,10 +90,16 @@ async def test_a_thread_started_from_a_bot_reply_continues_its_conversation(harn
     [in_thread] = await harness.say(harness.bob, "where to?", mention_bot=True, thread=thread)
     assert in_thread.channel_id == thread
     assert [m["content"] for m in harness.claude.requests[-1]["messages"]] == [
-        "let us plan a trip", "Echo #1: let us plan a trip", "where to?"]
+        "let us plan a trip",
+        "Echo #1: let us plan a trip",
+        "where to?",
+    ]
     await harness.say(harness.alice, "somewhere warm", mention_bot=True, thread=thread)
     assert [m["content"] for m in harness.claude.requests[-1]["messages"]][::2] == [
-        "let us plan a trip", "where to?", "somewhere warm"]
+        "let us plan a trip",
+        "where to?",
+        "somewhere warm",
+    ]
 
     start, first, second = harness.rows()
     assert start["conversation_id"] == first["conversation_id"] == second["conversation_id"]
@@ -106,6 +120,7 @@ async def test_discord_serves_a_replied_message_with_its_final_edit(harness):
 
 
 # -- only the channel the message is in (issue 20, 8) -----------------------------------------------
+
 
 async def test_a_reply_referencing_another_channel_brings_none_of_its_conversation(harness):
     [secret] = await harness.say(harness.alice, "the launch code is tangerine", mention_bot=True)
@@ -135,13 +150,16 @@ def test_the_store_follows_a_chain_only_within_the_channels_given(tmp_path):
     with ConversationLog(tmp_path / "log.db") as store:
         store.submit(exchange(1, guild_id="g1", channel_id="general", conversation_id="k1")).result()
         store.set_reply_id("m1", "r1").result()
-        store.submit(exchange(2, guild_id="g1", channel_id="thread", conversation_id="k1",
-                              reply_to_message_id="r1")).result()
+        store.submit(
+            exchange(2, guild_id="g1", channel_id="thread", conversation_id="k1", reply_to_message_id="r1")
+        ).result()
         store.set_reply_id("m2", "r2").result()
         assert store.reply_chain("g1", ("other",), "r1", None, 10) == []
         assert [r["user_message"] for r in store.reply_chain("g1", ("thread",), "r2", None, 10)] == ["q2"]
         assert [r["user_message"] for r in store.reply_chain("g1", ("thread", "general"), "r2", None, 10)] == [
-            "q1", "q2"]
+            "q1",
+            "q2",
+        ]
 
 
 def test_the_channel_filter_leaves_each_step_on_its_own_index(tmp_path):
@@ -151,9 +169,15 @@ def test_the_channel_filter_leaves_each_step_on_its_own_index(tmp_path):
         pass
     where = chains.Where("g1", ("c1", "c2"))
     with sqlite3.connect(tmp_path / "log.db") as conn:
+
         def plan(condition: str) -> str:
-            return " ".join(row[3] for row in conn.execute(
-                f"explain query plan select {chains.COLUMNS} from conversations where {where.sql} and {condition}",
-                {**where.params, "id": "x", "conversation": "k", "before": 5}))
+            return " ".join(
+                row[3]
+                for row in conn.execute(
+                    f"explain query plan select {chains.COLUMNS} from conversations where {where.sql} and {condition}",
+                    {**where.params, "id": "x", "conversation": "k", "before": 5},
+                )
+            )
+
         assert "idx_conversations_reply_message_id" in plan("reply_message_id = :id")
         assert "idx_conversations_conversation_id" in plan("conversation_id = :conversation and id < :before")

@@ -8,19 +8,34 @@ import threading
 import pytest
 from sqlite_utils import Database
 
-from bot.scope import Scope
 from bot.store import FACET_COLUMNS, ConversationLog, StoreError, migrate, migrations, utc_now_text
+from bot.store.scope import Scope
 from bot.store.sqlite import sqlite3
 from tests.conftest import exchange, log_rows_at
 
 SPEC = {
-    "id": "INTEGER", "user_id": "TEXT", "user_name": "TEXT", "channel_id": "TEXT", "user_message": "TEXT",
-    "bot_response": "TEXT", "timestamp": "DATETIME", "tokens_used": "INTEGER", "model_used": "TEXT",
+    "id": "INTEGER",
+    "user_id": "TEXT",
+    "user_name": "TEXT",
+    "channel_id": "TEXT",
+    "user_message": "TEXT",
+    "bot_response": "TEXT",
+    "timestamp": "DATETIME",
+    "tokens_used": "INTEGER",
+    "model_used": "TEXT",
 }
 ADDED = {
-    "guild_id": "TEXT", "display_name": "TEXT", "message_id": "TEXT", "input_tokens": "INTEGER",
-    "output_tokens": "INTEGER", "latency_ms": "INTEGER", "conversation_id": "TEXT", "reply_message_id": "TEXT",
-    "attachments": "TEXT", "reply_to_message_id": "TEXT", "stop_reason": "TEXT",
+    "guild_id": "TEXT",
+    "display_name": "TEXT",
+    "message_id": "TEXT",
+    "input_tokens": "INTEGER",
+    "output_tokens": "INTEGER",
+    "latency_ms": "INTEGER",
+    "conversation_id": "TEXT",
+    "reply_message_id": "TEXT",
+    "attachments": "TEXT",
+    "reply_to_message_id": "TEXT",
+    "stop_reason": "TEXT",
 }
 
 
@@ -35,10 +50,25 @@ def test_migrations_on_a_blank_database_give_the_spec_columns_and_more(tmp_path)
     with Database(tmp_path / "log.db") as db:
         assert db.journal_mode == "wal"
         assert [m.name for m in migrations.applied(db)] == [
-            "m001_conversations", "m002_analysis_columns", "m003_indexes", "m004_full_text_search", "m005_opt_outs",
-            "m006_ratings_and_threads", "m007_stats_summary", "m008_facet_counts", "m009_facet_filter_indexes",
-            "m010_tenancy", "m011_attachments", "m012_model_prices", "m013_user_models", "m014_rating_owners",
-            "m015_user_usage", "m016_rating_totals", "m017_stop_reason", "m019_memory_forgets"]
+            "m001_conversations",
+            "m002_analysis_columns",
+            "m003_indexes",
+            "m004_full_text_search",
+            "m005_opt_outs",
+            "m006_ratings_and_threads",
+            "m007_stats_summary",
+            "m008_facet_counts",
+            "m009_facet_filter_indexes",
+            "m010_tenancy",
+            "m011_attachments",
+            "m012_model_prices",
+            "m013_user_models",
+            "m014_rating_owners",
+            "m015_user_usage",
+            "m016_rating_totals",
+            "m017_stop_reason",
+            "m019_memory_forgets",
+        ]
         assert db["facet_counts"].columns_dict == {"facet": str, "value": str, "conversations": int}
         assert db["opt_outs"].pks == ["user_id"]
         assert db["conversations"].detect_fts() == "conversations_fts"
@@ -68,8 +98,9 @@ def test_timestamps_are_sqlite_utc_text_and_compare_with_datetime_now(tmp_path):
     [now_row, old_row] = log_rows_at(path)
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", now_row["timestamp"])
     with sqlite3.connect(path) as conn:
-        drift = conn.execute("select abs(strftime('%s','now') - strftime('%s', ?))",
-                             [now_row["timestamp"]]).fetchone()[0]
+        drift = conn.execute("select abs(strftime('%s','now') - strftime('%s', ?))", [now_row["timestamp"]]).fetchone()[
+            0
+        ]
     assert drift <= 2
     assert utc_now_text() >= now_row["timestamp"]
 
@@ -134,12 +165,15 @@ def assert_per_server_summaries_match_plain_sql(store: ConversationLog) -> None:
     assert as_set(store.query("select guild_key, name, user_id from user_names")) == as_set(store.query(PLAIN_NAMES))
     for guild in {row["guild_id"] for row in store.query("select guild_id from conversations")} - {None}:
         figures = store.stats(Scope.server(guild))
-        [plain] = store.query(PLAIN_STATS.replace("from conversations", "from conversations where guild_id = ?"), [guild])
+        [plain] = store.query(
+            PLAIN_STATS.replace("from conversations", "from conversations where guild_id = ?"), [guild]
+        )
         assert {k: figures[k] for k in plain} == plain, guild
         [rated] = store.query(PLAIN_RATED.format(where="c.guild_id = :scope"), {"scope": guild})
         assert {k: figures[k] for k in rated} == rated, guild
-        assert figures["models"] == store.query(PLAIN_MODELS.replace("group by", "where guild_id = ? group by"),
-                                                [guild])
+        assert figures["models"] == store.query(
+            PLAIN_MODELS.replace("group by", "where guild_id = ? group by"), [guild]
+        )
     for user in {row["user_id"] for row in store.query("select user_id from conversations")}:
         figures = store.stats(Scope.own(user))  # a DM's !stats, from the per-user summaries
         [plain] = store.query(PLAIN_STATS.replace("from conversations", "from conversations where user_id = ?"), [user])
@@ -159,8 +193,10 @@ def assert_summary_matches_plain_sql(store: ConversationLog) -> None:
     assert_per_server_summaries_match_plain_sql(store)
     for column in FACET_COLUMNS:  # what Datasette's column facet would count, scanning every row
         counted = store.query("select value, conversations from facet_counts where facet = ? order by value", [column])
-        scanned = store.query(f"select {column} as value, count(*) as conversations from conversations "
-                              f"where {column} is not null group by {column} order by value")
+        scanned = store.query(
+            f"select {column} as value, count(*) as conversations from conversations "
+            f"where {column} is not null group by {column} order by value"
+        )
         assert counted == scanned and scanned, column
 
 
@@ -179,14 +215,25 @@ def test_summaries_equal_plain_sql_after_inserts_deletes_updates_and_migrations(
     with Database(path) as db:
         migrations.apply(db, stop_before="m007_stats_summary")
         # Rows as the code of that time wrote them: without the columns m011 added.
-        db["conversations"].insert_all({k: v for k, v in exchange(n, channel_id=None if n % 9 == 0 else f"c{n % 3}")
-                                        .row().items() if k not in ("attachments", "reply_to_message_id", "stop_reason")}
-                                       for n in range(50))
+        db["conversations"].insert_all(
+            {
+                k: v
+                for k, v in exchange(n, channel_id=None if n % 9 == 0 else f"c{n % 3}").row().items()
+                if k not in ("attachments", "reply_to_message_id", "stop_reason")
+            }
+            for n in range(50)
+        )
     with ConversationLog(path) as store:  # m007 and m008 backfill from the existing rows
         assert_summary_matches_plain_sql(store)
         for n in range(50, 120):
-            store.submit(exchange(n, model_used="static_fallback" if n % 7 == 0 else "claude-haiku-4-5",
-                                  input_tokens=n, output_tokens=2 * n)).result()
+            store.submit(
+                exchange(
+                    n,
+                    model_used="static_fallback" if n % 7 == 0 else "claude-haiku-4-5",
+                    input_tokens=n,
+                    output_tokens=2 * n,
+                )
+            ).result()
         rate_some(store, range(40, 120))
         assert_summary_matches_plain_sql(store)
         for n in range(40, 120, 3):  # raters change their minds (an upsert) or take a rating back
@@ -201,10 +248,17 @@ def test_summaries_equal_plain_sql_after_inserts_deletes_updates_and_migrations(
         assert_summary_matches_plain_sql(store)
         assert "old-model" not in {m["model_used"] for m in store.stats()["models"]}
         store.submit(exchange(500, user_id="late")).result()
-        store.run_job(lambda db: db.execute("update conversations set model_used = 'x', tokens_used = 9, "
-                                            "user_name = 'renamed', channel_id = null where user_id = 'late'")).result()
-        store.run_job(lambda db: db.execute("update conversations set user_id = 'moved', guild_id = 'g9' "
-                                            "where message_id in ('m41', 'm43')")).result()  # rated replies
+        store.run_job(
+            lambda db: db.execute(
+                "update conversations set model_used = 'x', tokens_used = 9, "
+                "user_name = 'renamed', channel_id = null where user_id = 'late'"
+            )
+        ).result()
+        store.run_job(
+            lambda db: db.execute(
+                "update conversations set user_id = 'moved', guild_id = 'g9' where message_id in ('m41', 'm43')"
+            )
+        ).result()  # rated replies
         assert_summary_matches_plain_sql(store)
         assert store.forget("u2", Scope.server("g1")).result() > 0  # a server's admin's !forget
         assert store.query("select count(*) as n from conversations where user_id = 'u2'")[0]["n"] > 0
@@ -213,18 +267,21 @@ def test_summaries_equal_plain_sql_after_inserts_deletes_updates_and_migrations(
         assert store.stats()["unique_users"] == len(user_ids)
 
 
-
 def test_rating_totals_start_from_the_ratings_already_in_a_log(tmp_path):
     """m016 fills its scores and totals from a log rated before it existed."""
     path = tmp_path / "log.db"
     with Database(path) as db:
         migrations.apply(db, stop_before="m016_rating_totals")
-        db["conversations"].insert_all({k: v for k, v in exchange(n, user_id=f"u{n % 4}").row().items()
-                                        if k != "stop_reason"} for n in range(60))  # m017's column
+        db["conversations"].insert_all(
+            {k: v for k, v in exchange(n, user_id=f"u{n % 4}").row().items() if k != "stop_reason"} for n in range(60)
+        )  # m017's column
         db.execute("update conversations set reply_message_id = 'r' || message_id")
-        db["ratings"].insert_all({"reply_message_id": f"rm{n}", "rater_id": rater, "value": value, "rated_at": "t"}
-                                 for n in range(60) if n % 3
-                                 for rater, value in (("a", 1 if n % 2 else -1), ("b", -1 if n % 5 == 0 else 1)))
+        db["ratings"].insert_all(
+            {"reply_message_id": f"rm{n}", "rater_id": rater, "value": value, "rated_at": "t"}
+            for n in range(60)
+            if n % 3
+            for rater, value in (("a", 1 if n % 2 else -1), ("b", -1 if n % 5 == 0 else 1))
+        )
         db.conn.commit()
     with ConversationLog(path) as store:
         assert store.stats()["rated_replies"] == 40 and store.stats()["replies_rated_up"] > 0

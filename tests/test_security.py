@@ -32,8 +32,16 @@ class TwoServers:
     bmod: FakeUser
     owner: FakeUser
 
-    async def say(self, user: FakeUser, text: str, *, in_b: bool = False, dm: bool = False,
-                  mention: bool = False, replies: int = 1) -> list[SentMessage]:
+    async def say(
+        self,
+        user: FakeUser,
+        text: str,
+        *,
+        in_b: bool = False,
+        dm: bool = False,
+        mention: bool = False,
+        replies: int = 1,
+    ) -> list[SentMessage]:
         where = {"dm": True} if dm else {"guild": self.b} if in_b else {}
         return await self.h.say(user, text, replies=replies, mention_bot=mention, **where)
 
@@ -51,8 +59,9 @@ async def two(settings, discord_server, claude, members):
     owner = discord_server.add_member("botowner")
     settings = replace(settings, admin_ids=frozenset({int(owner.id)}))
     async with running_bot(settings, discord_server) as (bot, service):
-        two = TwoServers(Harness(discord_server, claude, settings, bot, service, alice, bob, modmin),
-                         b, carol, bmod, owner)
+        two = TwoServers(
+            Harness(discord_server, claude, settings, bot, service, alice, bob, modmin), b, carol, bmod, owner
+        )
         await two.say(alice, A_SECRET, mention=True)
         await two.say(bob, BOB_IN_A, mention=True)
         await two.say(carol, B_NOTE, in_b=True, mention=True)
@@ -82,6 +91,7 @@ def stats_field(message: SentMessage, name: str) -> str:
 
 # -- hole 1: identity comes from the Discord id, never from a name a user can choose -------------
 
+
 async def test_a_nickname_equal_to_someone_elses_name_does_not_open_their_history(two):
     two.h.discord.join(two.h.bob, two.h.discord.guilds[0], nick="alice")
     [answer] = await two.say(two.h.bob, "!history alice")
@@ -110,6 +120,7 @@ async def test_your_own_username_or_id_shows_your_own_history(two):
 
 
 # -- hole 2: one server's managers manage that server's data, and nothing else ------------------
+
 
 async def test_a_manager_of_server_b_exports_only_server_b(two):
     [answer] = await two.say(two.bmod, "!export", in_b=True)
@@ -158,6 +169,7 @@ async def test_only_owners_may_ask_for_every_server(two):
 
 # -- owners reach everything, in a DM or with `all` ----------------------------------------------
 
+
 async def test_an_owner_in_a_dm_gets_everything(two):
     [export] = await two.say(two.owner, "!export", dm=True)
     assert exported_messages(export) == {A_SECRET, BOB_IN_A, B_NOTE, ALICE_IN_B, ALICE_DM}
@@ -177,6 +189,7 @@ async def test_an_owner_in_a_server_sees_that_server_unless_asking_for_all(two):
 
 
 # -- a plain user in a DM sees their own data across servers, and nobody else's ------------------
+
 
 async def test_a_plain_user_in_a_dm_sees_only_their_own(two):
     [history] = await two.say(two.h.alice, "!history", dm=True)
@@ -209,6 +222,7 @@ async def test_forgetting_yourself_deletes_everything_of_yours(two):
 
 # -- names are resolved for admins only, and an ambiguous one is listed, never merged --------------
 
+
 async def test_an_ambiguous_name_lists_the_candidates(two):
     dave = two.h.discord.add_member("dave", global_name="Sam")
     erin = two.h.discord.add_member("erin")
@@ -222,6 +236,7 @@ async def test_an_ambiguous_name_lists_the_candidates(two):
 
 
 # -- hole 9: only the asker is pinged ------------------------------------------------------------
+
 
 async def test_claude_cannot_make_the_bot_ping_anyone_but_the_asker(two):
     role = two.h.discord.guilds[0].admin_role_id
@@ -245,8 +260,10 @@ async def test_a_dm_reply_pings_nobody_else(two):
 
 # -- the fake's mention rules are Discord's: without allowed_mentions, everything pings ------------
 
+
 def test_the_fake_pings_as_discord_does():
     from tests.fake_discord import pinged
+
     assert pinged("<@1> <@&2> @everyone", None, "3") == {"1", "role:2", "@everyone", "3"}
     assert pinged("<@1> <@&2> @everyone", {"parse": [], "replied_user": True}, "3") == {"3"}
     assert pinged("<@1> <@4>", {"parse": [], "users": ["4"]}, None) == {"4"}

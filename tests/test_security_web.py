@@ -52,8 +52,7 @@ async def guarded(log_path, config: dict | None = None, secret: str | None = Non
     return ds
 
 
-async def fetch(ds, method: str, path: str, address: str = "127.0.0.1", scheme: str = "http", cookies=None,
-                **kwargs):
+async def fetch(ds, method: str, path: str, address: str = "127.0.0.1", scheme: str = "http", cookies=None, **kwargs):
     """One request from `address`, with no cookie kept between requests."""
     transport = httpx.ASGITransport(app=ds.client.app, client=(address, 50000))
     async with httpx.AsyncClient(transport=transport, base_url=f"{scheme}://localhost", cookies=cookies) as client:
@@ -62,8 +61,16 @@ async def fetch(ds, method: str, path: str, address: str = "127.0.0.1", scheme: 
 
 async def log_in(ds, password: str, address: str = "127.0.0.1", scheme: str = "http", **kwargs):
     token = (await fetch(ds, "GET", "/-/login", address, scheme)).cookies["ds_csrftoken"]
-    return await fetch(ds, "POST", "/-/login", address, scheme, cookies={"ds_csrftoken": token},
-                       data={"username": "admin", "password": password, "csrftoken": token}, **kwargs)
+    return await fetch(
+        ds,
+        "POST",
+        "/-/login",
+        address,
+        scheme,
+        cookies={"ds_csrftoken": token},
+        data={"username": "admin", "password": password, "csrftoken": token},
+        **kwargs,
+    )
 
 
 def basic(user: str, password: str) -> dict:
@@ -93,8 +100,17 @@ async def test_a_hash_of_the_empty_password_refuses_to_start(log_path, web_env):
 GOOD = hash_password(PASSWORD, iterations=FAST)
 
 
-@pytest.mark.parametrize("bad", ["hunter2", GOOD.rsplit("$", 1)[0], GOOD.replace("pbkdf2_sha256", "md5", 1),
-                                 GOOD[:-8], GOOD.replace("$1000$", "$many$"), GOOD.replace("$1000$", "$0$")])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "hunter2",
+        GOOD.rsplit("$", 1)[0],
+        GOOD.replace("pbkdf2_sha256", "md5", 1),
+        GOOD[:-8],
+        GOOD.replace("$1000$", "$many$"),
+        GOOD.replace("$1000$", "$0$"),
+    ],
+)
 async def test_a_malformed_hash_refuses_to_start(log_path, web_env, bad):
     web_env.setenv("DATASETTE_PASSWORD_HASH", bad)
     message = await refusal(log_path)
@@ -124,8 +140,9 @@ async def test_failed_logins_from_one_address_get_429_with_retry_after(log_path,
 
 async def test_basic_auth_guessing_is_throttled_too(log_path, web_env):
     ds = await guarded(log_path, {"login_failures": 3, "login_window_seconds": 60})
-    statuses = [(await fetch(ds, "GET", PAGE, "203.0.113.6", headers=basic("admin", f"guess{n}"))).status_code
-                for n in range(5)]
+    statuses = [
+        (await fetch(ds, "GET", PAGE, "203.0.113.6", headers=basic("admin", f"guess{n}"))).status_code for n in range(5)
+    ]
     assert statuses == [401, 401, 401, 429, 429]
 
 
@@ -149,16 +166,20 @@ async def test_an_address_may_try_again_after_the_window_and_success_forgives(lo
 
 async def test_a_spoofed_forwarded_for_does_not_dodge_the_throttle(log_path, web_env):
     ds = await guarded(log_path, {"login_failures": 3, "login_window_seconds": 60})
-    statuses = [(await log_in(ds, "guess", "203.0.113.9", headers={"X-Forwarded-For": f"10.9.9.{n}"})).status_code
-                for n in range(5)]
+    statuses = [
+        (await log_in(ds, "guess", "203.0.113.9", headers={"X-Forwarded-For": f"10.9.9.{n}"})).status_code
+        for n in range(5)
+    ]
     assert statuses == [200, 200, 200, 429, 429]
 
 
 async def test_behind_a_proxy_the_address_the_proxy_appended_counts(log_path, web_env):
     ds = await guarded(log_path, {"login_failures": 3, "login_window_seconds": 60, "behind_proxy": "1"})
     proxy = "10.0.0.1"  # every request arrives from the platform's proxy
-    attacker = [(await log_in(ds, "guess", proxy, headers={"X-Forwarded-For": f"10.9.9.{n}, 203.0.113.10"}))
-                .status_code for n in range(5)]
+    attacker = [
+        (await log_in(ds, "guess", proxy, headers={"X-Forwarded-For": f"10.9.9.{n}, 203.0.113.10"})).status_code
+        for n in range(5)
+    ]
     assert attacker == [200, 200, 200, 429, 429]
     admin = await log_in(ds, PASSWORD, proxy, headers={"X-Forwarded-For": "198.51.100.30"})
     assert admin.status_code == 302
@@ -217,8 +238,9 @@ async def test_a_copied_cookie_stops_working_after_logout(log_path, web_env):
     cookie = (await log_in(ds, PASSWORD)).cookies["ds_actor"]
     assert (await page_with(ds, cookie)).status_code == 200
     token = (await fetch(ds, "GET", "/-/logout", cookies={"ds_actor": cookie})).cookies["ds_csrftoken"]
-    logout = await fetch(ds, "POST", "/-/logout", cookies={"ds_actor": cookie, "ds_csrftoken": token},
-                         data={"csrftoken": token})
+    logout = await fetch(
+        ds, "POST", "/-/logout", cookies={"ds_actor": cookie, "ds_csrftoken": token}, data={"csrftoken": token}
+    )
     assert logout.status_code == 302
     copied = await page_with(ds, cookie, "192.0.2.99")
     assert copied.status_code == 302 and copied.headers["location"] == "/-/login"
@@ -270,10 +292,16 @@ async def test_login_ignores_a_next_redirect_to_another_host(log_path, web_env):
 # 8. Scripts see a failed login
 
 
-@pytest.mark.parametrize("authorization", [
-    basic("admin", "wrong")["Authorization"], basic("nobody", PASSWORD)["Authorization"], "Basic !!!", "Basic ",
-    "Basic " + base64.b64encode(b"admin:" + b"x" * 100_000).decode(),
-])
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        basic("admin", "wrong")["Authorization"],
+        basic("nobody", PASSWORD)["Authorization"],
+        "Basic !!!",
+        "Basic ",
+        "Basic " + base64.b64encode(b"admin:" + b"x" * 100_000).decode(),
+    ],
+)
 async def test_bad_basic_credentials_get_401_with_a_challenge(log_path, web_env, authorization):
     ds = await guarded(log_path)
     response = await fetch(ds, "GET", "/conversation_logs/conversations.csv", headers={"Authorization": authorization})

@@ -25,15 +25,18 @@ from tests.web import PROJECT, serve_args, serving
 # 6. Unknown URLs and methods
 
 
-@pytest.mark.parametrize("method, path, headers, status", [
-    ("GET", "/conversation_logs/conversations/-/nope", basic("admin", PASSWORD), 404),
-    ("GET", "/conversation_logs/conversations/-/nope", {}, 404),
-    ("GET", "/nope.json", basic("admin", PASSWORD), 404),
-    ("TRACE", "/", {}, 405),
-    ("PROPFIND", "/conversation_logs", basic("admin", PASSWORD), 405),
-    ("GET", "/", {"Authorization": "Basic abc"}, 401),
-    ("GET", "/", {"Authorization": "Basic " + base64.b64encode(b"\xff:x").decode()}, 401),
-])
+@pytest.mark.parametrize(
+    "method, path, headers, status",
+    [
+        ("GET", "/conversation_logs/conversations/-/nope", basic("admin", PASSWORD), 404),
+        ("GET", "/conversation_logs/conversations/-/nope", {}, 404),
+        ("GET", "/nope.json", basic("admin", PASSWORD), 404),
+        ("TRACE", "/", {}, 405),
+        ("PROPFIND", "/conversation_logs", basic("admin", PASSWORD), 405),
+        ("GET", "/", {"Authorization": "Basic abc"}, 401),
+        ("GET", "/", {"Authorization": "Basic " + base64.b64encode(b"\xff:x").decode()}, 401),
+    ],
+)
 async def test_unknown_urls_and_methods_answer_cleanly(log_path, web_env, capsys, method, path, headers, status):
     ds = await guarded(log_path)
     response = await fetch(ds, method, path, headers=headers)
@@ -66,8 +69,9 @@ async def test_a_huge_value_is_refused_at_once(log_path, web_env, size):
 
 async def test_many_large_values_in_one_query_are_refused(log_path, web_env):
     ds = await guarded(log_path)
-    sql = ("with recursive n(i) as (select 1 union all select i + 1 from n where i < 100) "
-           "select zeroblob(1048576) from n")
+    sql = (
+        "with recursive n(i) as (select 1 union all select i + 1 from n where i < 100) select zeroblob(1048576) from n"
+    )
     response = await run_sql(ds, sql, "")
     assert response.status_code == 400 and "returns more than 64 MB" in response.text
 
@@ -77,9 +81,12 @@ async def test_real_rows_with_long_values_still_read(log_path, web_env):
     long_reply = "é" * 30_000  # beyond any reply the bot can log
     with sqlite3.connect(log_path) as conn:
         conn.execute("update conversations set bot_response = ?", [long_reply])
-        conn.executemany("insert into conversations (user_id, user_name, channel_id, user_message, bot_response,"
-                         " timestamp, tokens_used, model_used, message_id) values ('1', 'u', 'c', 'q', ?,"
-                         " '2026-01-01 00:00:00', 0, 'm', ?)", [(long_reply, f"x{n}") for n in range(995)])
+        conn.executemany(
+            "insert into conversations (user_id, user_name, channel_id, user_message, bot_response,"
+            " timestamp, tokens_used, model_used, message_id) values ('1', 'u', 'c', 'q', ?,"
+            " '2026-01-01 00:00:00', 0, 'm', ?)",
+            [(long_reply, f"x{n}") for n in range(995)],
+        )
         conn.execute("update conversations set user_message = ? where id = 1", ["x" * (limits.MAX_VALUE_BYTES - 1)])
     ds = await guarded(log_path)
     auth = basic("admin", PASSWORD)
@@ -104,8 +111,15 @@ async def serve(log_path, without_rich: bool = False):
     port = closed_port()
     command = ["-c", NO_RICH] if without_rich else ["-m", "datasette"]
     process = await asyncio.create_subprocess_exec(
-        sys.executable, *command, "serve", *serve_args(log_path, port), cwd=PROJECT, env=dict(os.environ),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        *command,
+        "serve",
+        *serve_args(log_path, port),
+        cwd=PROJECT,
+        env=dict(os.environ),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     if await serving(base, tries=200):
         return process, base
@@ -148,8 +162,12 @@ async def test_guessing_from_many_addresses_does_not_stall_other_visitors(log_pa
 async def test_unknown_urls_print_no_traceback(log_path, web_env, without_rich):
     process, base = await serve(log_path, without_rich)
     auth = {"Authorization": basic("admin", PASSWORD)["Authorization"]}
-    probes = [("GET", "/conversation_logs/conversations/-/nope", auth, 404), ("TRACE", "/", {}, 405),
-              ("GET", "/", {"Authorization": "Basic abc"}, 401), ("GET", "/nope", auth, 404)]
+    probes = [
+        ("GET", "/conversation_logs/conversations/-/nope", auth, 404),
+        ("TRACE", "/", {}, 405),
+        ("GET", "/", {"Authorization": "Basic abc"}, 401),
+        ("GET", "/nope", auth, 404),
+    ]
     try:
         async with aiohttp.ClientSession() as session:
             statuses = []
@@ -179,10 +197,19 @@ async def test_the_procfile_web_process_refuses_an_empty_password_in_one_line(lo
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATASETTE_")}
     line = next(l for l in (PROJECT / "Procfile").read_text().splitlines() if l.startswith("web:"))
     process = await asyncio.create_subprocess_shell(
-        line.removeprefix("web:"), cwd=PROJECT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        line.removeprefix("web:"),
+        cwd=PROJECT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
-        env={**env, "PORT": str(closed_port()), "CONVERSATION_LOG_DB": str(log_path),
-             "DATASETTE_PASSWORD_HASH": hash_password(""), "PATH": f"{os.path.dirname(sys.executable)}:{env['PATH']}"})
+        env={
+            **env,
+            "PORT": str(closed_port()),
+            "CONVERSATION_LOG_DB": str(log_path),
+            "DATASETTE_PASSWORD_HASH": hash_password(""),
+            "PATH": f"{os.path.dirname(sys.executable)}:{env['PATH']}",
+        },
+    )
     try:
         _, err = await asyncio.wait_for(process.communicate(), 30)
     except TimeoutError:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import ROOT, ConfigError, Settings
+from bot.config.settings import ROOT, ConfigError, Settings
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -25,8 +25,10 @@ def test_defaults_follow_the_spec(tmp_path):
 
 def test_dotenv_is_read_and_the_environment_wins(tmp_path):
     env_file = tmp_path / ".env"
-    env_file.write_text("DISCORD_TOKEN=from-file\nBOT_MODEL=claude-sonnet-4-5\nBOT_ADMIN_IDS=1, 2\n"
-                        "BOT_CHAT_CHANNELS=30 40\nCONVERSATION_LOG_DB=/data/log.db\nBOT_PREFIX=?\n")
+    env_file.write_text(
+        "DISCORD_TOKEN=from-file\nBOT_MODEL=claude-sonnet-4-5\nBOT_ADMIN_IDS=1, 2\n"
+        "BOT_CHAT_CHANNELS=30 40\nCONVERSATION_LOG_DB=/data/log.db\nBOT_PREFIX=?\n"
+    )
     settings = Settings.from_env({"DISCORD_TOKEN": "from-env"}, dotenv_path=env_file)
     assert settings.discord_token == "from-env"
     assert settings.model == "claude-sonnet-4-5"
@@ -36,8 +38,9 @@ def test_dotenv_is_read_and_the_environment_wins(tmp_path):
     assert settings.command_prefix == "?"
 
 
-@pytest.mark.parametrize("name, value", [("BOT_ADMIN_IDS", "alice"), ("BOT_API_TIMEOUT", "soon"),
-                                         ("BOT_MEMORY_TURNS", "-1")])
+@pytest.mark.parametrize(
+    "name, value", [("BOT_ADMIN_IDS", "alice"), ("BOT_API_TIMEOUT", "soon"), ("BOT_MEMORY_TURNS", "-1")]
+)
 def test_bad_values_name_the_variable(name, value):
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value}, dotenv_path=None)
@@ -45,8 +48,17 @@ def test_bad_values_name_the_variable(name, value):
 
 async def run_bot_cli(*args: str, env: dict[str, str], stdin: bytes = b"", cwd: Path = PROJECT):
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "--env-file", os.devnull, *args, cwd=cwd, env=env,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot",
+        "--env-file",
+        os.devnull,
+        *args,
+        cwd=cwd,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(stdin), 60)
     return process.returncode, out.decode(), err.decode()
@@ -54,8 +66,14 @@ async def run_bot_cli(*args: str, env: dict[str, str], stdin: bytes = b"", cwd: 
 
 def clean_env(tmp_path, **extra) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD", "ANTHROPIC", "BOT_", "CONVERSATION"))}
-    env.update({"PYTHONPATH": str(PROJECT), "CONVERSATION_LOG_DB": str(tmp_path / "log.db"),
-                "BOT_MEMORY_DB": str(tmp_path / "mem.db"), **extra})
+    env.update(
+        {
+            "PYTHONPATH": str(PROJECT),
+            "CONVERSATION_LOG_DB": str(tmp_path / "log.db"),
+            "BOT_MEMORY_DB": str(tmp_path / "mem.db"),
+            **extra,
+        }
+    )
     return env
 
 

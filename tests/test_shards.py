@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from bot.discord_bot import ShardedConversationBot
-from bot.settings import ConfigError, Settings, Shards
+from bot.config.settings import ConfigError, Settings, Shards
+from bot.discord_front.bot import ShardedConversationBot
 from tests.conftest import log_rows
 from tests.fake_gateway import MESSAGE_CONTENT_INTENT, shard_of
 from tests.fake_ratelimit import ChannelLimits
@@ -23,8 +23,7 @@ def servers_on_both_shards(discord_server):
     return by_shard[0], by_shard[1]
 
 
-async def test_two_shards_each_carry_their_servers_and_every_message_is_logged_once(settings, discord_server,
-                                                                                   members):
+async def test_two_shards_each_carry_their_servers_and_every_message_is_logged_once(settings, discord_server, members):
     alice = members[0]
     on_0, on_1 = servers_on_both_shards(discord_server)
     for guild in (on_0, on_1):
@@ -56,11 +55,16 @@ async def test_this_process_runs_only_its_shard_ids(settings, discord_server, me
 def test_shard_settings():
     def shards(**env):
         return Settings.from_env(env, dotenv_path=None).shards
+
     assert shards() is None
     assert shards(BOT_SHARDS="auto") == Shards(None)
     assert shards(BOT_SHARDS="4", BOT_SHARD_IDS="2,3") == Shards(4, (2, 3))
-    for bad, named in [({"BOT_SHARDS": "many"}, "BOT_SHARDS"), ({"BOT_SHARDS": "2", "BOT_SHARD_IDS": "2"}, "below"),
-                       ({"BOT_SHARD_IDS": "1"}, "needs BOT_SHARDS"), ({"BOT_SHARDS": "0"}, "BOT_SHARDS")]:
+    for bad, named in [
+        ({"BOT_SHARDS": "many"}, "BOT_SHARDS"),
+        ({"BOT_SHARDS": "2", "BOT_SHARD_IDS": "2"}, "below"),
+        ({"BOT_SHARD_IDS": "1"}, "needs BOT_SHARDS"),
+        ({"BOT_SHARDS": "0"}, "BOT_SHARDS"),
+    ]:
         with pytest.raises(ConfigError, match=named):
             shards(**bad)
 
@@ -78,8 +82,9 @@ async def test_two_bots_one_shard_each_write_one_log_file(settings, discord_serv
     second = replace(settings, shards=Shards(2, (1,)), memory_db=settings.memory_db.with_name("memory_2.db"))
     async with bot_through_run_bot(first, discord_server), bot_through_run_bot(second, discord_server):
         for number in range(20):  # both bots busy at once: no waiting between messages
-            await discord_server.user_says((alice, bob)[number % 2], f"burst {number}", mention_bot=True,
-                                           guild=(on_0, on_1)[number // 2 % 2])
+            await discord_server.user_says(
+                (alice, bob)[number % 2], f"burst {number}", mention_bot=True, guild=(on_0, on_1)[number // 2 % 2]
+            )
         await discord_server.wait_for_sent(20)
     rows = log_rows(settings)
     assert sorted(r["user_message"] for r in rows) == sorted(f"burst {n}" for n in range(20))

@@ -8,7 +8,7 @@ import signal
 import socket
 import sys
 
-from bot.discord_bot import CONNECT_BACKOFF_S
+from bot.discord_front.bot import CONNECT_BACKOFF_S
 from tests.test_settings import PROJECT, clean_env
 
 UNREACHABLE_LINE = "cannot reach Discord at"
@@ -24,11 +24,20 @@ def closed_port() -> int:
 
 async def start_bot(tmp_path, api_base: str) -> asyncio.subprocess.Process:
     tmp_path.mkdir()
-    env = clean_env(tmp_path, DISCORD_TOKEN="fake-token", DISCORD_API_BASE=api_base,
-                    DISCORD_GATEWAY_URL="ws://127.0.0.1:9/gateway")
+    env = clean_env(
+        tmp_path, DISCORD_TOKEN="fake-token", DISCORD_API_BASE=api_base, DISCORD_GATEWAY_URL="ws://127.0.0.1:9/gateway"
+    )
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "--env-file", "/dev/null", cwd=PROJECT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "bot",
+        "--env-file",
+        "/dev/null",
+        cwd=PROJECT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 async def lines_until(process, attempts: int) -> list[str]:

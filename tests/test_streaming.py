@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from bot.live_reply import EDIT_INTERVAL_S, WRITING_MARK
-from bot.responder import CUT_OFF_NOTE, FALLBACK_TEXT
+from bot.core.responder import CUT_OFF_NOTE, FALLBACK_TEXT
+from bot.discord_front.live_reply import EDIT_INTERVAL_S, WRITING_MARK
 from tests.conftest import log_rows
 from tests.fake_ratelimit import MESSAGES_PER_WINDOW, Window
 
@@ -25,6 +25,7 @@ def rows_at_final_edit(harness) -> list:
     def probe(message):
         if not message.content.endswith(WRITING_MARK):
             seen.append(log_rows(harness.settings))
+
     harness.discord.on_edit = probe
     return seen
 

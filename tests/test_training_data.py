@@ -65,15 +65,23 @@ async def test_chat_jsonl_rebuilds_each_conversation_turn_by_turn(harness, tmp_p
     harness.claude.failures = [500]
     await harness.say(harness.bob, "this one falls back", mention_bot=True)
 
-    code, out, err = await run_bot_cli("export", "--format", "chat-jsonl", "--system-prompt",
-                                       env=clean_env(tmp_path, CONVERSATION_LOG_DB=str(harness.settings.log_db)))
+    code, out, err = await run_bot_cli(
+        "export",
+        "--format",
+        "chat-jsonl",
+        "--system-prompt",
+        env=clean_env(tmp_path, CONVERSATION_LOG_DB=str(harness.settings.log_db)),
+    )
     assert code == 0, err
     conversations = [json.loads(line) for line in out.splitlines()]
     by_first = {c["messages"][1]["content"]: c for c in conversations}
     alice = by_first["hi, I'm Alice"]["messages"]
     assert alice[0] == {"role": "system", "content": harness.settings.system_prompt}
-    assert alice[1:] == [message for n, text in enumerate(alice_turns, 1) for message in (
-        {"role": "user", "content": text}, {"role": "assistant", "content": f"Echo #{n}: {text}"})]
+    assert alice[1:] == [
+        message
+        for n, text in enumerate(alice_turns, 1)
+        for message in ({"role": "user", "content": text}, {"role": "assistant", "content": f"Echo #{n}: {text}"})
+    ]
     assert [m["content"] for m in by_first["bob here"]["messages"][1:]] == ["bob here", "Echo #1: bob here"]
     assert len(conversations) == 2  # the fallback turn is left out by default
     assert "Exported 2 conversations as chat-jsonl" in err
@@ -96,8 +104,10 @@ FILTERS = [
     ([], "1"),
     (["--since", "2026-05-01"], "timestamp >= '2026-05-01 00:00:00'"),
     (["--until", "2026-05-01"], "timestamp < '2026-05-01 00:00:00'"),
-    (["--since", "2026-03-01", "--until", "2026-07-01 12:00:00"],
-     "timestamp >= '2026-03-01 00:00:00' and timestamp < '2026-07-01 12:00:00'"),
+    (
+        ["--since", "2026-03-01", "--until", "2026-07-01 12:00:00"],
+        "timestamp >= '2026-03-01 00:00:00' and timestamp < '2026-07-01 12:00:00'",
+    ),
     (["--user", "ALICE"], "user_name = 'alice'"),
     (["--user", "102"], "user_id = '102'"),
     (["--channel", "c1"], "channel_id = 'c1'"),
@@ -111,8 +121,9 @@ FILTERS = [
 
 @pytest.mark.parametrize("options, where", FILTERS, ids=[" ".join(o) or "none" for o, _ in FILTERS])
 async def test_each_filter_matches_sql(sample_db, tmp_path, options, where):
-    code, out, err = await run_bot_cli("export", "--format", "jsonl", *options,
-                                       env=clean_env(tmp_path, CONVERSATION_LOG_DB=str(sample_db)))
+    code, out, err = await run_bot_cli(
+        "export", "--format", "jsonl", *options, env=clean_env(tmp_path, CONVERSATION_LOG_DB=str(sample_db))
+    )
     assert code == 0, err
     exported = [json.loads(line) for line in out.splitlines()]
     expected = sql_count(sample_db, where)
@@ -122,36 +133,50 @@ async def test_each_filter_matches_sql(sample_db, tmp_path, options, where):
 
 async def test_gzip_output_and_csv_matches_the_spec_columns(sample_db, tmp_path):
     target = tmp_path / "out.csv.gz"
-    code, _, err = await run_bot_cli("export", "-o", str(target), "--include-fallback",
-                                     env=clean_env(tmp_path, CONVERSATION_LOG_DB=str(sample_db)))
+    code, _, err = await run_bot_cli(
+        "export", "-o", str(target), "--include-fallback", env=clean_env(tmp_path, CONVERSATION_LOG_DB=str(sample_db))
+    )
     assert code == 0, err
     lines = gzip.decompress(target.read_bytes()).decode().splitlines()
-    assert lines[0].startswith("id,user_id,user_name,channel_id,user_message,bot_response,timestamp,tokens_used,"
-                               "model_used")
+    assert lines[0].startswith(
+        "id,user_id,user_name,channel_id,user_message,bot_response,timestamp,tokens_used,model_used"
+    )
     assert f"Exported 60 exchanges as csv to {target}" in err
 
 
 def test_progress_bar_on_a_terminal_and_none_when_piped(sample_db, tmp_path):
     env = clean_env(tmp_path, CONVERSATION_LOG_DB=str(sample_db))
-    command = [sys.executable, "-m", "bot", "--env-file", os.devnull, "export", "-o", str(tmp_path / "x.jsonl"),
-               "--format", "jsonl"]
+    command = [
+        sys.executable,
+        "-m",
+        "bot",
+        "--env-file",
+        os.devnull,
+        "export",
+        "-o",
+        str(tmp_path / "x.jsonl"),
+        "--format",
+        "jsonl",
+    ]
     piped = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60)
     assert piped.returncode == 0 and "Exporting" not in piped.stderr
     leader, follower = pty.openpty()
-    on_terminal = subprocess.run(command, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=follower,
-                                 timeout=60)
+    on_terminal = subprocess.run(command, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=follower, timeout=60)
     os.close(follower)
     shown = os.read(leader, 65536).decode(errors="replace")
     os.close(leader)
     assert on_terminal.returncode == 0 and "Exporting" in shown and "100%" in shown
 
 
-@pytest.mark.parametrize("args, message", [
-    (["export", "--since", "2026-13-45"], "Invalid value for '--since'"),
-    (["export", "--model", "gpt-2"], "no conversation used 'gpt-2'"),
-    (["export", "--format", "xml"], "Invalid value for '--format'"),
-    (["stats"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["export", "--since", "2026-13-45"], "Invalid value for '--since'"),
+        (["export", "--model", "gpt-2"], "no conversation used 'gpt-2'"),
+        (["export", "--format", "xml"], "Invalid value for '--format'"),
+        (["stats"], "does not exist"),
+    ],
+)
 async def test_bad_input_is_one_line_and_a_failure(tmp_path, args, message):
     db = tmp_path / "conversation_logs.db"
     if args[0] == "export":

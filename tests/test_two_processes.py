@@ -15,12 +15,27 @@ BURST = 30
 
 
 async def start(tmp_path, discord_server, claude, **extra) -> asyncio.subprocess.Process:
-    env = clean_env(tmp_path, DISCORD_TOKEN="fake-token", DISCORD_API_BASE=discord_server.api_base,
-                    DISCORD_GATEWAY_URL=discord_server.gateway_url, ANTHROPIC_API_KEY=claude.api_key,
-                    ANTHROPIC_BASE_URL=claude.url, BOT_API_MAX_RETRIES="0", **extra)
+    env = clean_env(
+        tmp_path,
+        DISCORD_TOKEN="fake-token",
+        DISCORD_API_BASE=discord_server.api_base,
+        DISCORD_GATEWAY_URL=discord_server.gateway_url,
+        ANTHROPIC_API_KEY=claude.api_key,
+        ANTHROPIC_BASE_URL=claude.url,
+        BOT_API_MAX_RETRIES="0",
+        **extra,
+    )
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "--env-file", "/dev/null", cwd=PROJECT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "bot",
+        "--env-file",
+        "/dev/null",
+        cwd=PROJECT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
 
 
 async def until(condition, processes, what: str) -> None:
@@ -48,8 +63,17 @@ async def test_two_shard_processes_log_every_message_once_in_one_file(tmp_path, 
     for guild in (on_0, on_1):
         discord_server.join(alice, guild)
         discord_server.join(bob, guild)
-    processes = [await start(tmp_path, discord_server, claude, BOT_SHARDS="2", BOT_SHARD_IDS=str(shard),
-                             BOT_MEMORY_DB=str(tmp_path / f"memory_{shard}.db")) for shard in (0, 1)]
+    processes = [
+        await start(
+            tmp_path,
+            discord_server,
+            claude,
+            BOT_SHARDS="2",
+            BOT_SHARD_IDS=str(shard),
+            BOT_MEMORY_DB=str(tmp_path / f"memory_{shard}.db"),
+        )
+        for shard in (0, 1)
+    ]
 
     def both_connected():
         live = {shard for ws, shard in discord_server.shard_of_socket.items() if not ws.closed}
@@ -57,8 +81,9 @@ async def test_two_shard_processes_log_every_message_once_in_one_file(tmp_path, 
 
     await until(both_connected, processes, "both shards connected")
     for number in range(BURST):  # both processes write at once
-        await discord_server.user_says((alice, bob)[number % 2], f"burst {number}", mention_bot=True,
-                                       guild=(on_0, on_1)[number % 3 % 2])
+        await discord_server.user_says(
+            (alice, bob)[number % 2], f"burst {number}", mention_bot=True, guild=(on_0, on_1)[number % 3 % 2]
+        )
     await discord_server.wait_for_sent(BURST, timeout=60)
     for process in processes:
         await stop(process)
@@ -68,8 +93,11 @@ async def test_two_shard_processes_log_every_message_once_in_one_file(tmp_path, 
 async def test_a_refused_intent_in_a_real_process_is_one_log_line(tmp_path, discord_server, claude, members):
     discord_server.refused_intents = MESSAGE_CONTENT_INTENT
     process = await start(tmp_path, discord_server, claude)
-    await until(lambda: len(discord_server.identifies) == 2 and discord_server.identify is not None, [process],
-                "connected again without the intent")
+    await until(
+        lambda: len(discord_server.identifies) == 2 and discord_server.identify is not None,
+        [process],
+        "connected again without the intent",
+    )
     await discord_server.user_says(members[0], "still answered", mention_bot=True)
     [reply] = await discord_server.wait_for_sent(1)
     assert reply.content == "Echo #1: still answered"

@@ -12,9 +12,19 @@ def test_shows_stats_and_recent_conversations(tmp_path):
     path = tmp_path / "log.db"
     with ConversationLog(path) as store:
         for n in range(3):
-            store.submit(Exchange(user_id="1", user_name="alice", channel_id="c", user_message=f"question {n}",
-                                  bot_response=f"answer {n}", model_used="claude-haiku-4-5", message_id=str(n),
-                                  input_tokens=5, output_tokens=5)).result()
+            store.submit(
+                Exchange(
+                    user_id="1",
+                    user_name="alice",
+                    channel_id="c",
+                    user_message=f"question {n}",
+                    bot_response=f"answer {n}",
+                    model_used="claude-haiku-4-5",
+                    message_id=str(n),
+                    input_tokens=5,
+                    output_tokens=5,
+                )
+            ).result()
     result = CliRunner().invoke(view_database.main, ["--db", str(path), "-n", "2"], terminal_width=200)
     assert result.exit_code == 0, result.output
     assert "Total conversations │ 3" in result.output

@@ -29,9 +29,11 @@ def test_close_flushes_everything_handed_over(tmp_path):
 def test_writes_from_many_threads_group_commit_without_loss(tmp_path):
     path = tmp_path / "log.db"
     with ConversationLog(path) as store:
+
         def worker(start: int) -> None:
             for n in range(start, start + 200):
                 store.submit(exchange(n))
+
         threads = [threading.Thread(target=worker, args=(i * 200,)) for i in range(10)]
         for t in threads:
             t.start()

@@ -10,7 +10,6 @@ import asyncio
 import json
 from urllib.parse import urlencode
 
-import pytest
 import yaml
 from datasette_auth_passwords.utils import hash_password
 from playwright.async_api import async_playwright
@@ -26,12 +25,26 @@ FAST = 1000  # hash iterations: the test does not measure the login
 NAME = "~<img src=x onerror=alert(1)>"
 NICK = '"><svg onload=alert(2)>'
 SCRIPT_NAME = "<script>alert(3)</script>"
-MESSAGES = ["<img src=x onerror=alert(4)>", "[x](javascript:alert(5))", "javascript:alert(6)",
-            "<script>alert(7)</script>", "</textarea><img src=x onerror=alert(8)>"]
+MESSAGES = [
+    "<img src=x onerror=alert(4)>",
+    "[x](javascript:alert(5))",
+    "javascript:alert(6)",
+    "<script>alert(7)</script>",
+    "</textarea><img src=x onerror=alert(8)>",
+]
 REPLY = '<iframe srcdoc="<script>alert(9)</script>"></iframe>'
 FOLLOW_UP = "<details open ontoggle=alert(10)>x</details>"
-ATTACHMENT = json.dumps([{"name": "<img src=x onerror=alert(11)>.png", "type": "<b>image/png</b>", "size": 3,
-                          "status": "refused", "reason": "<svg onload=alert(12)>"}])
+ATTACHMENT = json.dumps(
+    [
+        {
+            "name": "<img src=x onerror=alert(11)>.png",
+            "type": "<b>image/png</b>",
+            "size": 3,
+            "status": "refused",
+            "reason": "<svg onload=alert(12)>",
+        }
+    ]
+)
 GUILD = "g1"
 # Wait for every chart's rows before judging a dashboard page: the table chart writes its cells last.
 CHART_READY = "[id^=chart-] tbody tr"
@@ -44,37 +57,76 @@ def write_hostile_log(path) -> None:
         people = [("201", "mallory", NAME, GUILD), ("202", NICK, SCRIPT_NAME, GUILD), ("203", "eve", NICK, None)]
         for n, message in enumerate(MESSAGES * 2):
             user_id, user_name, display, guild = people[n % len(people)]
-            store.submit(Exchange(user_id=user_id, user_name=user_name, display_name=display, guild_id=guild,
-                                  channel_id="c1", user_message=message, bot_response=REPLY,
-                                  model_used="claude-haiku-4-5", message_id=f"m{n}", input_tokens=5,
-                                  output_tokens=7, attachments=ATTACHMENT if n == 0 else None)).result()
+            store.submit(
+                Exchange(
+                    user_id=user_id,
+                    user_name=user_name,
+                    display_name=display,
+                    guild_id=guild,
+                    channel_id="c1",
+                    user_message=message,
+                    bot_response=REPLY,
+                    model_used="claude-haiku-4-5",
+                    message_id=f"m{n}",
+                    input_tokens=5,
+                    output_tokens=7,
+                    attachments=ATTACHMENT if n == 0 else None,
+                )
+            ).result()
         store.set_reply_id("m0", "r0").result()
         store.rate("r0", "202", 1).result()
-        store.submit(Exchange(user_id="202", user_name=NICK, display_name=NAME, guild_id=GUILD, channel_id="c1",
-                              user_message=FOLLOW_UP, bot_response=REPLY, model_used="claude-haiku-4-5",
-                              message_id="m-reply", reply_to_message_id="r0", conversation_id="m0")).result()
+        store.submit(
+            Exchange(
+                user_id="202",
+                user_name=NICK,
+                display_name=NAME,
+                guild_id=GUILD,
+                channel_id="c1",
+                user_message=FOLLOW_UP,
+                bot_response=REPLY,
+                model_used="claude-haiku-4-5",
+                message_id="m-reply",
+                reply_to_message_id="r0",
+                conversation_id="m0",
+            )
+        ).result()
 
 
 def canned_queries(params: dict) -> list[str]:
     """Every canned query of metadata.yml, with its parameters filled in."""
     queries = yaml.safe_load(METADATA.read_text())["databases"]["conversation_logs"]["queries"]
-    return [f"/conversation_logs/{name}?" + urlencode({p: params[p] for p in query.get("params", [])})
-            for name, query in queries.items()]
+    return [
+        f"/conversation_logs/{name}?" + urlencode({p: params[p] for p in query.get("params", [])})
+        for name, query in queries.items()
+    ]
 
 
 def pages(user: str, name: str) -> list[str]:
-    dashboards = ["/-/dashboards/insight", "/-/dashboards/insight/top-users", "/-/dashboards/insight/embed",
-                  "/-/dashboards/insight/top-users/embed"]
+    dashboards = [
+        "/-/dashboards/insight",
+        "/-/dashboards/insight/top-users",
+        "/-/dashboards/insight/embed",
+        "/-/dashboards/insight/top-users/embed",
+    ]
     table = "/conversation_logs/conversations"
     return dashboards + [
-        "/", "/conversation_logs", table, f"{table}/1", f"{table}/{len(MESSAGES) * 2 + 1}",
-        f"{table}?" + urlencode({"_search": "img"}), f"{table}?" + urlencode({"display_name": name}),
-        f"{table}?_facet=display_name", f"{table}.transcript", f"{table}/1.transcript",
+        "/",
+        "/conversation_logs",
+        table,
+        f"{table}/1",
+        f"{table}/{len(MESSAGES) * 2 + 1}",
+        f"{table}?" + urlencode({"_search": "img"}),
+        f"{table}?" + urlencode({"display_name": name}),
+        f"{table}?_facet=display_name",
+        f"{table}.transcript",
+        f"{table}/1.transcript",
         "/conversation_logs/user_history.transcript?" + urlencode({"user": name}),
         "/conversation_logs/user_history?" + urlencode({"user": name}),
-        "/conversation_logs/ratings", "/conversation_logs/user_names", f"{table}.Notebook",
-        "/conversation_logs?" + urlencode({"sql": "select display_name, user_name, user_message, attachments "
-                                                  "from conversations"}),
+        "/conversation_logs/ratings",
+        "/conversation_logs/user_names",
+        f"{table}.Notebook",
+        "/conversation_logs?"
+        + urlencode({"sql": "select display_name, user_name, user_message, attachments from conversations"}),
         *canned_queries({"guild": GUILD, "user": user, "limit": ""}),
     ]
 
@@ -119,10 +171,16 @@ async def visit_all(log_path, urls_of) -> list[tuple]:
                 violations = await page.evaluate("window.__violations || []")
                 # A `javascript:` link from a message would run on a click; none may be made from the log.
                 assert await page.locator('a[href^="javascript:" i]').count() == 0, url
-                seen.append((url, ",".join(ran[before:]), violations,
-                             response.headers.get("content-security-policy", ""),
-                             await page.locator("[id^=chart-] tbody td").all_inner_texts(),
-                             "alert(" in await page.inner_text("body")))
+                seen.append(
+                    (
+                        url,
+                        ",".join(ran[before:]),
+                        violations,
+                        response.headers.get("content-security-policy", ""),
+                        await page.locator("[id^=chart-] tbody td").all_inner_texts(),
+                        "alert(" in await page.inner_text("body"),
+                    )
+                )
             await browser.close()
     finally:
         await stop(process)
@@ -139,18 +197,18 @@ async def test_no_script_from_user_text_runs_on_any_page(tmp_path):
     # (users 201 and 202 go by that name).
     # The payloads did reach the pages that show the log's text: shown, as text.
     shown = {url for url, *_, payload_as_text in seen if payload_as_text}
-    assert {url for url in pages("201", NAME) if "transcript" in url or "conversations" in url
-            and "Notebook" not in url} - shown == set()
+    assert {
+        url for url in pages("201", NAME) if "transcript" in url or ("conversations" in url and "Notebook" not in url)
+    } - shown == set()
     assert {url: cells.count(NAME) for url, *_, cells, _ in seen if url.startswith(DASHBOARD)} == {
-        url: 2 for url in pages("201", NAME) if url.startswith(DASHBOARD)}
+        url: 2 for url in pages("201", NAME) if url.startswith(DASHBOARD)
+    }
 
 
 def refuses_inline_script(policy: str) -> bool:
     directives = {d.split()[0]: d.split()[1:] for d in policy.split(";") if d.strip()}
     script = directives.get("script-src", directives.get("default-src", ["*"]))
     return "'unsafe-inline'" not in script and "*" not in script and any(s.startswith("'nonce-") for s in script)
-
-
 
 
 async def test_every_page_keeps_its_own_scripts_under_the_policy(tmp_path):

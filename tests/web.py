@@ -25,7 +25,7 @@ def procfile_web() -> tuple[dict[str, str], list[str]]:
     [serving] = [command for command in line.removeprefix("web:").split("&&") if "datasette serve" in command]
     words = shlex.split(serving)
     env = dict(w.split("=", 1) for w in words[: words.index("datasette")])
-    return env, words[words.index("serve") + 1:]
+    return env, words[words.index("serve") + 1 :]
 
 
 def procfile_settings() -> dict[str, str]:
@@ -63,10 +63,17 @@ def datasette_for(db_path: Path, config: dict | None = None, secret: str | None 
     metadata = yaml.safe_load(METADATA.read_text())
     metadata["plugins"]["conversation-log"].update(config or {})
     settings = {name: {"on": True, "off": False}.get(value, value) for name, value in procfile_settings().items()}
-    settings = {name: int(value) if isinstance(value, str) and value.isdigit() else value
-                for name, value in settings.items()}
-    return Datasette([str(db_path)], metadata=metadata, plugins_dir=str(PLUGINS), template_dir=str(TEMPLATES),
-                     settings=settings, secret=secret)
+    settings = {
+        name: int(value) if isinstance(value, str) and value.isdigit() else value for name, value in settings.items()
+    }
+    return Datasette(
+        [str(db_path)],
+        metadata=metadata,
+        plugins_dir=str(PLUGINS),
+        template_dir=str(TEMPLATES),
+        settings=settings,
+        secret=secret,
+    )
 
 
 PEOPLE = [("101", "alice", "Alice A."), ("102", "bob", "Bobby"), ("103", "Robert'); DROP TABLE x;--", "<b>r</b>")]
@@ -77,10 +84,19 @@ def sample_exchange(n: int, timestamp: str = "") -> Exchange:
     user_id, name, display = PEOPLE[n % len(PEOPLE)]
     model = MODELS[n % len(MODELS)]
     tokens = (0, 0) if model == "static_fallback" else (10 + n, 20 + n)
-    return Exchange(user_id=user_id, user_name=name, display_name=display, channel_id=f"c{n % 2}",
-                    user_message=f"question {n} about {'penguins' if n % 5 == 0 else 'weather'}",
-                    bot_response=f"answer {n}\nwith a second line", model_used=model, message_id=f"m{n}",
-                    input_tokens=tokens[0], output_tokens=tokens[1], timestamp=timestamp)
+    return Exchange(
+        user_id=user_id,
+        user_name=name,
+        display_name=display,
+        channel_id=f"c{n % 2}",
+        user_message=f"question {n} about {'penguins' if n % 5 == 0 else 'weather'}",
+        bot_response=f"answer {n}\nwith a second line",
+        model_used=model,
+        message_id=f"m{n}",
+        input_tokens=tokens[0],
+        output_tokens=tokens[1],
+        timestamp=timestamp,
+    )
 
 
 def rate_samples(store: ConversationLog, count: int) -> None:

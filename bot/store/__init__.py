@@ -8,18 +8,37 @@
 - awaiting.py: awaiting the writer's futures from asyncio.
 """
 
-from .exchange import FALLBACK_MODEL, Exchange, utc_now_text
-from .export_sql import Order, Selection
-from .log import ConversationLog
-from .migrations import ADDED_COLUMNS, TABLE, migrations
-from .reads import HISTORY_LIMIT, Reads
-from .schema import BUSY_TIMEOUT_S, StoreError, connect, enable_wal, migrate
-from .spool import Backlog, Outcome, Spool
-from .triggers import FACET_COLUMNS
-from .writer import WAL_LIMIT_BYTES, Writer
+from bot.store.exchange import FALLBACK_MODEL, Exchange, utc_now_text
+from bot.store.export_sql import Order, Selection
+from bot.store.log import ConversationLog
+from bot.store.migrations import ADDED_COLUMNS, TABLE, migrations
+from bot.store.reads import HISTORY_LIMIT, Reads
+from bot.store.schema import BUSY_TIMEOUT_S, StoreError, connect, enable_wal, migrate
+from bot.store.spool import Backlog, Outcome, Spool
+from bot.store.triggers import FACET_COLUMNS
+from bot.store.writer import WAL_LIMIT_BYTES, Writer
 
 __all__ = [
-    "ADDED_COLUMNS", "BUSY_TIMEOUT_S", "FACET_COLUMNS", "FALLBACK_MODEL", "HISTORY_LIMIT", "TABLE",
-    "WAL_LIMIT_BYTES", "Backlog", "ConversationLog", "Exchange", "Order", "Outcome", "Reads", "Selection", "Spool",
-    "StoreError", "Writer", "connect", "enable_wal", "migrate", "migrations", "utc_now_text",
+    "ADDED_COLUMNS",
+    "BUSY_TIMEOUT_S",
+    "FACET_COLUMNS",
+    "FALLBACK_MODEL",
+    "HISTORY_LIMIT",
+    "TABLE",
+    "WAL_LIMIT_BYTES",
+    "Backlog",
+    "ConversationLog",
+    "Exchange",
+    "Order",
+    "Outcome",
+    "Reads",
+    "Selection",
+    "Spool",
+    "StoreError",
+    "Writer",
+    "connect",
+    "enable_wal",
+    "migrate",
+    "migrations",
+    "utc_now_text",
 ]

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from sqlite_utils import Database
 
-from .migrations import TABLE
+from bot.store.migrations import TABLE
 
 COLUMNS = "id, guild_id, user_message, attachments, bot_response, model_used, conversation_id, reply_message_id, reply_to_message_id"
 SAME_SERVER = "guild_id is :guild"  # `is`: a DM's NULL guild matches only other DMs
 
 
-def anchor(db: Database, guild_id: str | None, channels: tuple[str, ...], reply_to: str | None,
-           thread_id: str | None) -> dict | None:
+def anchor(
+    db: Database, guild_id: str | None, channels: tuple[str, ...], reply_to: str | None, thread_id: str | None
+) -> dict | None:
     """The exchange a message continues: the bot reply it answers, else its thread's latest exchange,
     else the bot reply its thread was started from (a thread's id is its starter message's).
     `channels` are the message's channel and, in a thread, its parent: nothing elsewhere is followed."""
@@ -30,8 +31,9 @@ def anchor(db: Database, guild_id: str | None, channels: tuple[str, ...], reply_
             return found
     if thread_id is None:
         return None
-    return where.one(db, "channel_id = :id order by id desc", id=thread_id) or \
-        where.one(db, "reply_message_id = :id", id=thread_id)
+    return where.one(db, "channel_id = :id order by id desc", id=thread_id) or where.one(
+        db, "reply_message_id = :id", id=thread_id
+    )
 
 
 def chain(db: Database, start: dict, turns: int, channels: tuple[str, ...]) -> list[dict]:
@@ -43,8 +45,12 @@ def chain(db: Database, start: dict, turns: int, channels: tuple[str, ...]) -> l
         if last["reply_to_message_id"] is not None:
             earlier = where.one(db, "reply_message_id = :id", id=last["reply_to_message_id"])
         else:
-            earlier = where.one(db, "conversation_id = :conversation and id < :before order by id desc",
-                                conversation=last["conversation_id"], before=last["id"])
+            earlier = where.one(
+                db,
+                "conversation_id = :conversation and id < :before order by id desc",
+                conversation=last["conversation_id"],
+                before=last["id"],
+            )
         if earlier is None or any(row["id"] == earlier["id"] for row in found):
             break
         found.append(earlier)
@@ -63,6 +69,9 @@ class Where:
         self.sql = f"{SAME_SERVER} and +channel_id in ({', '.join(':' + name for name in names) or 'null'})"
 
     def one(self, db: Database, condition: str, **params) -> dict | None:
-        rows = list(db.query(f"select {COLUMNS} from {TABLE} where {self.sql} and {condition} limit 1",
-                             {**self.params, **params}))
+        rows = list(
+            db.query(
+                f"select {COLUMNS} from {TABLE} where {self.sql} and {condition} limit 1", {**self.params, **params}
+            )
+        )
         return rows[0] if rows else None

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 FALLBACK_MODEL = "static_fallback"  # model_used of a static fallback reply, logged with 0 tokens
 # Claude's stop reasons that leave a reply incomplete, as !history and the transcript name them; the
-# fine-tuning exports never learn from these replies (bot/finetune.py).
+# fine-tuning exports never learn from these replies (bot/exports/finetune.py).
 INCOMPLETE_STOPS = {
     "max_tokens": "cut at the length limit",
     "model_context_window_exceeded": "cut at the context window",
@@ -17,7 +17,7 @@ INCOMPLETE_STOPS = {
 
 def utc_now_text(moment: datetime | None = None) -> str:
     """UTC in SQLite's own `YYYY-MM-DD HH:MM:SS` form, so it compares right with datetime('now')."""
-    return (moment or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return (moment or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
-from typing import Iterator
 
 from sqlite_utils import Database
 
-from ..scope import Scope
-from .exchange import FALLBACK_MODEL
-from .migrations import TABLE
+from bot.store.exchange import FALLBACK_MODEL
+from bot.store.migrations import TABLE
+from bot.store.scope import Scope
 
 CSV_CHUNK_ROWS = 5000
 
@@ -45,8 +45,12 @@ class Selection:
             ("(c.user_id = :user or c.user_name = :user collate nocase)", "user", self.user),
             ("c.channel_id = :channel", "channel", self.channel),
             ("c.model_used = :model", "model", self.model),
-            ("coalesce((select sum(value) from ratings r where r.reply_message_id = c.reply_message_id), 0)"
-             " >= :min_rating", "min_rating", self.min_rating),
+            (
+                "coalesce((select sum(value) from ratings r where r.reply_message_id = c.reply_message_id), 0)"
+                " >= :min_rating",
+                "min_rating",
+                self.min_rating,
+            ),
             ("c.model_used != :fallback", "fallback", FALLBACK_MODEL if self.exclude_fallback else None),
         ):
             if value is not None:
@@ -64,15 +68,19 @@ def export_rows(db: Database, selection: Selection, order: Order = Order.ID, *, 
     """The header, then every selected row, streamed from a cursor; `rated` adds a last column, `rating`:
     the reply's net 👍 minus 👎, None when unrated."""
     where, params = selection.where()
-    rating = (", (select sum(r.value) from ratings r where r.reply_message_id = c.reply_message_id) as rating"
-              if rated else "")
+    rating = (
+        ", (select sum(r.value) from ratings r where r.reply_message_id = c.reply_message_id) as rating"
+        if rated
+        else ""
+    )
     cursor = db.execute(f"select c.*{rating} from {TABLE} c where {where} order by {order.value}", params)
     yield [column[0] for column in cursor.description]
     yield from cursor
 
 
-def csv_chunks(db: Database, selection: Selection, limit: int | None = None,
-               chunk_rows: int = CSV_CHUNK_ROWS) -> Iterator[tuple[bytes, int]]:
+def csv_chunks(
+    db: Database, selection: Selection, limit: int | None = None, chunk_rows: int = CSV_CHUNK_ROWS
+) -> Iterator[tuple[bytes, int]]:
     """The CSV export as (bytes, rows) chunks: the header, then the rows in id order.
 
     SQLite formats each line and joins a chunk of them itself, so Python only moves a few
@@ -82,14 +90,17 @@ def csv_chunks(db: Database, selection: Selection, limit: int | None = None,
     """
     where, params = selection.where()
     columns = [(row[1], row[2]) for row in db.execute(f"pragma table_info({TABLE})")]
-    chunk_sql = (f"select cast(group_concat(line, '') as blob), count(*), max(id) from "
-                 f"(select c.id, {csv_line(columns)} as line from {TABLE} c where {where} and c.id > :after "
-                 f"order by c.id limit :size)")
+    chunk_sql = (
+        f"select cast(group_concat(line, '') as blob), count(*), max(id) from "
+        f"(select c.id, {csv_line(columns)} as line from {TABLE} c where {where} and c.id > :after "
+        f"order by c.id limit :size)"
+    )
     yield (",".join(name for name, _ in columns) + "\r\n").encode("utf-8"), 0
     after, left = 0, limit if limit is not None else float("inf")
     while left > 0:
-        text, rows, after = db.execute(chunk_sql, {**params, "after": after,
-                                                   "size": int(min(chunk_rows, left))}).fetchone()
+        text, rows, after = db.execute(
+            chunk_sql, {**params, "after": after, "size": int(min(chunk_rows, left))}
+        ).fetchone()
         if not rows:
             return
         yield text, rows
@@ -105,12 +116,18 @@ def csv_line(columns: list[tuple[str, str]]) -> str:
     numeric = {name for name, declared in columns if declared.upper() in ("INTEGER", "REAL")}
     quoted = {name: f"""'"' || replace("{name}", '"', '""') || '"'""" for name, _ in columns}
     formats = ",".join("%s" if name in numeric else '"%w"' for name, _ in columns)
-    fast_values = ", ".join(_as_number(name, quoted[name]) if name in numeric else f"""ifnull("{name}", '')"""
-                            for name, _ in columns)
-    exact = " || ',' || ".join(_as_number(name, quoted[name]) if name in numeric
-                               else f"ifnull({quoted[name]}, '')" for name, _ in columns)
-    has_nul = " or ".join(f"""(typeof("{name}") = 'text' and instr("{name}", char(0)))""" if name in numeric
-                          else f"""instr("{name}", char(0))""" for name, _ in columns)
+    fast_values = ", ".join(
+        _as_number(name, quoted[name]) if name in numeric else f"""ifnull("{name}", '')""" for name, _ in columns
+    )
+    exact = " || ',' || ".join(
+        _as_number(name, quoted[name]) if name in numeric else f"ifnull({quoted[name]}, '')" for name, _ in columns
+    )
+    has_nul = " or ".join(
+        f"""(typeof("{name}") = 'text' and instr("{name}", char(0)))"""
+        if name in numeric
+        else f"""instr("{name}", char(0))"""
+        for name, _ in columns
+    )
     return f"iif({has_nul}, {exact}, printf('{formats}', {fast_values})) || char(13, 10)"
 
 

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 from sqlite_utils import Database
 
-from ..scope import Scope
-from .exchange import Exchange, utc_now_text
-from .reads import Reads
-from .migrations import TABLE
-from .privacy import Privacy, write_mark
-from .schema import BUSY_TIMEOUT_S, StoreError, check_fts_format, migrate
-from .spool import Backlog, Spool
-from .sqlite import has_fts5_secure_delete, sqlite3
-from .writer import CHECKPOINT_SECONDS, MAX_BATCH, WAL_LIMIT_BYTES, Writer
+from bot.store.exchange import Exchange, utc_now_text
+from bot.store.migrations import TABLE
+from bot.store.privacy import Privacy, write_mark
+from bot.store.reads import Reads
+from bot.store.schema import BUSY_TIMEOUT_S, StoreError, check_fts_format, migrate
+from bot.store.scope import Scope
+from bot.store.spool import Backlog, Spool
+from bot.store.sqlite import has_fts5_secure_delete, sqlite3
+from bot.store.writer import CHECKPOINT_SECONDS, MAX_BATCH, WAL_LIMIT_BYTES, Writer
 
 log = logging.getLogger(__name__)
 
@@ -32,21 +32,35 @@ class ConversationLog(Reads):
     Every write returns a Future that resolves once the write is durable (see writer.py).
     """
 
-    def __init__(self, path: Path, *, checkpoint_seconds: float = CHECKPOINT_SECONDS, max_batch: int = MAX_BATCH,
-                 busy_timeout: float = BUSY_TIMEOUT_S, wal_limit_bytes: int = WAL_LIMIT_BYTES,
-                 own_checkpoints: bool = True, fts_secure_delete: bool = True):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        checkpoint_seconds: float = CHECKPOINT_SECONDS,
+        max_batch: int = MAX_BATCH,
+        busy_timeout: float = BUSY_TIMEOUT_S,
+        wal_limit_bytes: int = WAL_LIMIT_BYTES,
+        own_checkpoints: bool = True,
+        fts_secure_delete: bool = True,
+    ):
         super().__init__(path, busy_timeout)
         # Where this SQLite has it (bot/store/sqlite.py); False keeps the 'optimize' clean-up (a test seam).
         self.fts_secure_delete = fts_secure_delete and has_fts5_secure_delete()
         self.spool = Spool(self.path.with_name(self.path.name + ".spool.jsonl"))
         self.backlog = Backlog(self.spool, self.path)
-        self.writer = Writer(self.path, self.backlog, checkpoint_seconds=checkpoint_seconds, max_batch=max_batch,
-                             busy_timeout=busy_timeout, wal_limit_bytes=wal_limit_bytes,
-                             own_checkpoints=own_checkpoints)
+        self.writer = Writer(
+            self.path,
+            self.backlog,
+            checkpoint_seconds=checkpoint_seconds,
+            max_batch=max_batch,
+            busy_timeout=busy_timeout,
+            wal_limit_bytes=wal_limit_bytes,
+            own_checkpoints=own_checkpoints,
+        )
         self.privacy = Privacy(self.path, busy_timeout)
         self._index_holds_deleted = False  # set and cleared on the writer thread only
 
-    def open(self) -> "ConversationLog":
+    def open(self) -> ConversationLog:
         """Migrate the file, keep the disk reserve, and start the writer (which replays the spool)."""
         migrate(self.path)
         check_fts_format(self.path)
@@ -63,7 +77,7 @@ class ConversationLog(Reads):
         self.privacy.close()
         return lost
 
-    def __enter__(self) -> "ConversationLog":
+    def __enter__(self) -> ConversationLog:
         return self.open()
 
     def __exit__(self, *exc) -> None:
@@ -81,32 +95,48 @@ class ConversationLog(Reads):
         ratings they gave or got there. Resolves to the count."""
         where, params = scope.where()
         params = {**params, "user": user_id}
-        given_here = "1" if scope.is_everything else (
-            f"exists (select 1 from {TABLE} c where c.reply_message_id = ratings.reply_message_id and {where})")
+        given_here = (
+            "1"
+            if scope.is_everything
+            else (f"exists (select 1 from {TABLE} c where c.reply_message_id = ratings.reply_message_id and {where})")
+        )
         gone = Scope.own(user_id, scope.guild_id)
 
         def work(db: Database) -> int:
-            channels = None if scope.is_everything else frozenset(row[0] for row in db.execute(
-                f"select distinct channel_id from {TABLE} c where c.user_id = :user and {where}", params))
+            channels = (
+                None
+                if scope.is_everything
+                else frozenset(
+                    row[0]
+                    for row in db.execute(
+                        f"select distinct channel_id from {TABLE} c where c.user_id = :user and {where}", params
+                    )
+                )
+            )
             write_mark(db, user_id, time.time(), channels)  # every process's memory drops the user's turns
             db.execute(f"delete from ratings where rater_id = :user and {given_here}", params)
-            db.execute(f"delete from ratings where reply_message_id in "
-                       f"(select c.reply_message_id from {TABLE} c where c.user_id = :user and {where})", params)
+            db.execute(
+                f"delete from ratings where reply_message_id in "
+                f"(select c.reply_message_id from {TABLE} c where c.user_id = :user and {where})",
+                params,
+            )
             self._set_secure_delete(db)
             deleted = db.execute(f"delete from {TABLE} as c where c.user_id = :user and {where}", params).rowcount
             self._note_deleted(db, deleted)
             return deleted + self.backlog.drop(lambda row: not gone.admits(row))
+
         return self.run_job(work)
 
     def delete_older_than(self, days: float) -> Future:
         """Retention: delete exchanges older than `days`. Resolves to the count."""
-        cutoff = utc_now_text(datetime.now(timezone.utc) - timedelta(days=days))
+        cutoff = utc_now_text(datetime.now(UTC) - timedelta(days=days))
 
         def work(db: Database) -> int:
             self._set_secure_delete(db)
             deleted = db.execute(f"delete from {TABLE} where timestamp < ?", [cutoff]).rowcount
             self._note_deleted(db, deleted)
             return deleted + self.backlog.drop(lambda row: row["timestamp"] >= cutoff)
+
         return self.run_job(work)
 
     @property
@@ -126,8 +156,9 @@ class ConversationLog(Reads):
         test seam), so the delete removes its words from the index at once. Set here, not at open, so a log
         that was read-only at start gets it too; writing one config row costs nothing beside the delete."""
         if has_fts5_secure_delete():
-            db.execute(f"insert into {FTS_TABLE}({FTS_TABLE}, rank) values ('secure-delete', ?)",
-                       [int(self.fts_secure_delete)])
+            db.execute(
+                f"insert into {FTS_TABLE}({FTS_TABLE}, rank) values ('secure-delete', ?)", [int(self.fts_secure_delete)]
+            )
 
     def _note_deleted(self, db: Database, deleted: int) -> None:
         """In a delete's job: start cleaning the search index, unless secure-delete did or a clean-up is under way."""
@@ -166,30 +197,43 @@ class ConversationLog(Reads):
 
     def rate(self, reply_message_id: str, rater_id: str, value: int) -> Future:
         """Record a rater's latest rating of a logged reply; resolves to whether it was one."""
+
         def work(db: Database) -> bool:
-            return db.execute(
-                # An upsert, not INSERT OR REPLACE: the row REPLACE deletes fires the delete triggers only
-                # under PRAGMA recursive_triggers (sqlite-utils sets it; a plain sqlite3 connection does
-                # not), and without them m016's scores count the rater twice (seen: raters 2 for one).
-                "insert into ratings (reply_message_id, rater_id, value, rated_at) "
-                f"select ?, ?, ?, ? where exists (select 1 from {TABLE} where reply_message_id = ?) "
-                "on conflict (reply_message_id, rater_id) do update set value = excluded.value, "
-                "rated_at = excluded.rated_at",
-                [reply_message_id, rater_id, value, utc_now_text(), reply_message_id]).rowcount > 0
+            return (
+                db.execute(
+                    # An upsert, not INSERT OR REPLACE: the row REPLACE deletes fires the delete triggers only
+                    # under PRAGMA recursive_triggers (sqlite-utils sets it; a plain sqlite3 connection does
+                    # not), and without them m016's scores count the rater twice (seen: raters 2 for one).
+                    "insert into ratings (reply_message_id, rater_id, value, rated_at) "
+                    f"select ?, ?, ?, ? where exists (select 1 from {TABLE} where reply_message_id = ?) "
+                    "on conflict (reply_message_id, rater_id) do update set value = excluded.value, "
+                    "rated_at = excluded.rated_at",
+                    [reply_message_id, rater_id, value, utc_now_text(), reply_message_id],
+                ).rowcount
+                > 0
+            )
+
         return self.run_job(work)
 
     def unrate(self, reply_message_id: str, rater_id: str, value: int) -> Future:
         """Remove the rating if it is still the one taken back (a later 👎 survives removing 👍)."""
-        return self.run_job(lambda db: db.execute(
-            "delete from ratings where reply_message_id = ? and rater_id = ? and value = ?",
-            [reply_message_id, rater_id, value]).rowcount)
+        return self.run_job(
+            lambda db: (
+                db.execute(
+                    "delete from ratings where reply_message_id = ? and rater_id = ? and value = ?",
+                    [reply_message_id, rater_id, value],
+                ).rowcount
+            )
+        )
 
     def set_opted_out(self, user_id: str, opted_out: bool) -> Future:
         def work(db: Database) -> None:
             if opted_out:
-                db.execute("insert or ignore into opt_outs (user_id, opted_out_at) values (?, ?)",
-                           [user_id, utc_now_text()])
+                db.execute(
+                    "insert or ignore into opt_outs (user_id, opted_out_at) values (?, ?)", [user_id, utc_now_text()]
+                )
                 write_mark(db, user_id, time.time(), None)  # nothing of theirs stays in any process's memory
             else:
                 db.execute("delete from opt_outs where user_id = ?", [user_id])
+
         return self.run_job(work)

@@ -7,11 +7,25 @@ from __future__ import annotations
 
 from sqlite_utils import Database, Migrations
 
-from .triggers import (FACET_COLUMNS, RATING_OWNER, RATINGS_WITH_REPLY_GONE, RATINGS_WITH_REPLY_MOVED, SCORE_ADD,
-                       SCORE_CHANGE, SCORE_MOVED, SCORE_REMOVE, STATS_ADD, STATS_REMOVE, facet_counts_sql,
-                       rating_totals_sql, tenancy_add_sql, tenancy_remove_sql, user_models_sql)
-from .usage import migration_sql as usage_migration_sql
-from .usage import user_usage_migration_sql
+from bot.store.triggers import (
+    FACET_COLUMNS,
+    RATING_OWNER,
+    RATINGS_WITH_REPLY_GONE,
+    RATINGS_WITH_REPLY_MOVED,
+    SCORE_ADD,
+    SCORE_CHANGE,
+    SCORE_MOVED,
+    SCORE_REMOVE,
+    STATS_ADD,
+    STATS_REMOVE,
+    facet_counts_sql,
+    rating_totals_sql,
+    tenancy_add_sql,
+    tenancy_remove_sql,
+    user_models_sql,
+)
+from bot.store.usage import migration_sql as usage_migration_sql
+from bot.store.usage import user_usage_migration_sql
 
 TABLE = "conversations"
 ADDED_COLUMNS = {
@@ -114,8 +128,11 @@ def m007_stats_summary(db: Database) -> None:
 @migrations()
 def m008_facet_counts(db: Database) -> None:
     """Counts behind the Datasette table page's facets, which would otherwise each scan every row."""
-    backfill = "".join(f"INSERT INTO facet_counts SELECT '{column}', {column}, count(*) FROM conversations "
-                       f"WHERE {column} IS NOT NULL GROUP BY {column};\n" for column in FACET_COLUMNS)
+    backfill = "".join(
+        f"INSERT INTO facet_counts SELECT '{column}', {column}, count(*) FROM conversations "
+        f"WHERE {column} IS NOT NULL GROUP BY {column};\n"
+        for column in FACET_COLUMNS
+    )
     db.executescript(f"""
     -- value has no declared type, so each keeps the type it has in conversations.
     CREATE TABLE facet_counts (facet TEXT NOT NULL, value NOT NULL, conversations INTEGER NOT NULL,

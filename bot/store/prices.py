@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .schema import StoreError, connect, migrate, write_transaction
+from bot.store.schema import StoreError, connect, migrate, write_transaction
 
 HEADER = ["model", "effective_from", "input_per_mtok", "output_per_mtok"]
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -47,13 +47,18 @@ def _price(path: Path, number: int, row: list[str]) -> Price:
     """One line of the file as a Price; anything else is one line naming the file, the line and the value."""
     where = f"{path} line {number}"
     if len(row) != len(HEADER):
-        raise PriceFileError(f"{where}: expected {len(HEADER)} values ({','.join(HEADER)}), "
-                             f"got {len(row)}: {','.join(row)!r}")
+        raise PriceFileError(
+            f"{where}: expected {len(HEADER)} values ({','.join(HEADER)}), got {len(row)}: {','.join(row)!r}"
+        )
     model, day, input_price, output_price = (cell.strip() for cell in row)
     if not model:
         raise PriceFileError(f"{where}: model is empty")
-    return Price(model, _day(where, day), _usd(where, "input_per_mtok", input_price),
-                 _usd(where, "output_per_mtok", output_price))
+    return Price(
+        model,
+        _day(where, day),
+        _usd(where, "input_per_mtok", input_price),
+        _usd(where, "output_per_mtok", output_price),
+    )
 
 
 def _day(where: str, text: str) -> str:
@@ -83,8 +88,10 @@ def apply_prices(log_path: Path, prices: list[Price]) -> None:
     db = connect(log_path)
     try:
         with write_transaction(db):
-            db.conn.executemany("insert or replace into model_prices values (?, ?, ?, ?)",
-                                [(p.model, p.effective_from, p.input_per_mtok, p.output_per_mtok) for p in prices])
+            db.conn.executemany(
+                "insert or replace into model_prices values (?, ?, ?, ?)",
+                [(p.model, p.effective_from, p.input_per_mtok, p.output_per_mtok) for p in prices],
+            )
     finally:
         db.close()
 

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .schema import BUSY_TIMEOUT_S, connect
+from bot.store.schema import BUSY_TIMEOUT_S, connect
 
 MARKS_KEEP_S = 24 * 3600.0  # a forget mark outlives any memory turn it hides (BOT_MEMORY_TTL_MINUTES is 60)
 
@@ -34,8 +34,10 @@ def write_mark(db, user_id: str, at: float, channel_ids: frozenset[str] | None) 
         db.execute("insert into memory_forgets (user_id, everywhere, forgotten_at) values (?, 1, ?)", [user_id, at])
         return
     for channel in channel_ids:
-        db.execute("insert into memory_forgets (user_id, channel_id, everywhere, forgotten_at) values (?, ?, 0, ?)",
-                   [user_id, channel, at])
+        db.execute(
+            "insert into memory_forgets (user_id, channel_id, everywhere, forgotten_at) values (?, ?, 0, ?)",
+            [user_id, channel, at],
+        )
 
 
 class Privacy:
@@ -47,7 +49,7 @@ class Privacy:
         self._lock = threading.Lock()
         self._db = None
 
-    def open(self) -> "Privacy":
+    def open(self) -> Privacy:
         self._db = connect(self.path, self.busy_timeout)
         self._db.execute("PRAGMA query_only = 1")
         return self
@@ -66,14 +68,21 @@ class Privacy:
 
     def forgotten_at(self, user_id: str, channel_id: str) -> float | None:
         """When the user's memory in this channel was last forgotten by any process; None if never."""
-        (at,) = self._one("select max(forgotten_at) from memory_forgets where user_id = ?"
-                          " and (everywhere = 1 or channel_id = ?)", [user_id, channel_id])
+        (at,) = self._one(
+            "select max(forgotten_at) from memory_forgets where user_id = ? and (everywhere = 1 or channel_id = ?)",
+            [user_id, channel_id],
+        )
         return at
 
     def forgets_since(self, since: float) -> list[ForgetMark]:
         """Every mark newer than `since`, for a memory that opens after them."""
         with self._lock:
-            rows = self._db.execute("select user_id, channel_id, everywhere, forgotten_at from memory_forgets"
-                                    " where forgotten_at >= ? order by id", [since]).fetchall()
-        return [ForgetMark(user, at, bool(everywhere), frozenset() if everywhere else frozenset({channel}))
-                for user, channel, everywhere, at in rows]
+            rows = self._db.execute(
+                "select user_id, channel_id, everywhere, forgotten_at from memory_forgets"
+                " where forgotten_at >= ? order by id",
+                [since],
+            ).fetchall()
+        return [
+            ForgetMark(user, at, bool(everywhere), frozenset() if everywhere else frozenset({channel}))
+            for user, channel, everywhere, at in rows
+        ]

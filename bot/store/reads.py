@@ -5,18 +5,17 @@ Nothing here writes, so these run on any thread while the writer thread commits.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from sqlite_utils import Database
 
-from .. import queries
-from ..scope import Scope
-from . import chains, export_sql
-from .export_sql import Order, Selection
-from .migrations import TABLE
-from .schema import BUSY_TIMEOUT_S, connect
+from bot.store import chains, export_sql, queries
+from bot.store.export_sql import Order, Selection
+from bot.store.migrations import TABLE
+from bot.store.schema import BUSY_TIMEOUT_S, connect
+from bot.store.scope import Scope
 
 HISTORY_LIMIT = 10
 
@@ -64,16 +63,20 @@ class Reads:
     def user_history(self, user_id: str, scope: Scope, limit: int = HISTORY_LIMIT) -> list[dict]:
         """The last `limit` exchanges of one user id within `scope`, newest first."""
         where, params = scope.where()
-        return self.query(f"select * from {TABLE} c where c.user_id = :user and {where} "
-                          "order by c.timestamp desc, c.id desc limit :limit",
-                          {**params, "user": user_id, "limit": limit})
+        return self.query(
+            f"select * from {TABLE} c where c.user_id = :user and {where} "
+            "order by c.timestamp desc, c.id desc limit :limit",
+            {**params, "user": user_id, "limit": limit},
+        )
 
     def find_users(self, name: str, scope: Scope) -> dict[str, list[str]]:
         """user id -> the names they have had in `scope`, for everyone who has been called `name` there."""
         server = "and guild_key = :guild" if scope.guild_id is not None else ""
-        rows = self.query(f"""select user_id, name from user_names where name != '' {server} and user_id in
+        rows = self.query(
+            f"""select user_id, name from user_names where name != '' {server} and user_id in
                               (select user_id from user_names where name = :name {server}) order by user_id, name""",
-                          {"name": name, "guild": scope.guild_id})
+            {"name": name, "guild": scope.guild_id},
+        )
         found: dict[str, list[str]] = {}
         for row in rows:
             names = found.setdefault(row["user_id"], [])
@@ -81,8 +84,9 @@ class Reads:
                 names.append(row["name"])
         return found
 
-    def reply_chain(self, guild_id: str | None, channels: tuple[str, ...], reply_to: str | None,
-                    thread_id: str | None, turns: int) -> list[dict]:
+    def reply_chain(
+        self, guild_id: str | None, channels: tuple[str, ...], reply_to: str | None, thread_id: str | None, turns: int
+    ) -> list[dict]:
         """The exchanges a reply (or a message in a thread) continues within `channels` (its own and, in a
         thread, the parent), oldest first; [] when none."""
         with self.reading() as db:
@@ -92,8 +96,13 @@ class Reads:
     def channels_of(self, user_id: str, scope: Scope) -> set[str]:
         """The channels where a user has logged exchanges within `scope` (their memory lives there)."""
         where, params = scope.where()
-        return {row["channel_id"] for row in self.query(
-            f"select distinct channel_id from {TABLE} c where c.user_id = :user and {where}", {**params, "user": user_id})}
+        return {
+            row["channel_id"]
+            for row in self.query(
+                f"select distinct channel_id from {TABLE} c where c.user_id = :user and {where}",
+                {**params, "user": user_id},
+            )
+        }
 
     def count_for_user(self, user_id: str, scope: Scope = Scope.everything()) -> int:
         return self.count(Selection(scope=Scope.own(user_id, scope.guild_id)))
@@ -105,14 +114,16 @@ class Reads:
     def models(self) -> set[str]:
         return {row["model_used"] for row in self.query(f"select distinct model_used from {TABLE}")}
 
-    def export_rows(self, selection: Selection | None = None, order: Order = Order.ID, *,
-                    rated: bool = False) -> Iterator[list]:
+    def export_rows(
+        self, selection: Selection | None = None, order: Order = Order.ID, *, rated: bool = False
+    ) -> Iterator[list]:
         """The header, then every selected row, streamed (`rated`: with each reply's net rating last)."""
         with self.reading() as db:
             yield from export_sql.export_rows(db, selection or Selection(), order, rated=rated)
 
-    def csv_chunks(self, selection: Selection | None = None, limit: int | None = None,
-                   chunk_rows: int = export_sql.CSV_CHUNK_ROWS) -> Iterator[tuple[bytes, int]]:
+    def csv_chunks(
+        self, selection: Selection | None = None, limit: int | None = None, chunk_rows: int = export_sql.CSV_CHUNK_ROWS
+    ) -> Iterator[tuple[bytes, int]]:
         """The CSV export as (bytes, rows) chunks; see export_sql.csv_chunks."""
         with self.reading() as db:
             yield from export_sql.csv_chunks(db, selection or Selection(), limit, chunk_rows)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from sqlite_utils import Database
 
-from .migrations import TABLE, migrations
-from .sqlite import has_fts5_secure_delete, sqlite3
+from bot.store.migrations import TABLE, migrations
+from bot.store.sqlite import has_fts5_secure_delete, sqlite3
 
 BUSY_TIMEOUT_S = 5.0
 FTS5_FORMAT_WITHOUT_SECURE_DELETE = 4  # fts5_index.c: a secure-delete makes it 5
@@ -86,8 +86,10 @@ def refuse_a_newer_index(db: Database, path: Path) -> None:
     """An index a secure-delete has run on (format 5) cannot be searched or written by this FTS5 (format 4)."""
     found = db.execute(f"select v from {TABLE}_fts_config where k = 'version'").fetchone()
     if found and found[0] > FTS5_FORMAT_WITHOUT_SECURE_DELETE:
-        raise StoreError(f"{path}: its search index was written with FTS5 secure-delete, which SQLite "
-                         f"{sqlite3.sqlite_version} lacks: install pysqlite3-binary (requirements.txt)")
+        raise StoreError(
+            f"{path}: its search index was written with FTS5 secure-delete, which SQLite "
+            f"{sqlite3.sqlite_version} lacks: install pysqlite3-binary (requirements.txt)"
+        )
 
 
 def migrate(path: Path) -> None:

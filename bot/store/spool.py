@@ -12,16 +12,16 @@ import fcntl
 import json
 import logging
 import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Callable, Iterator
 
 from sqlite_utils import Database
 
-from .migrations import TABLE
-from .schema import write_transaction
-from .sqlite import sqlite3
+from bot.store.migrations import TABLE
+from bot.store.schema import write_transaction
+from bot.store.sqlite import sqlite3
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +73,12 @@ class Spool:
         except OSError as err:
             self.reserve.unlink(missing_ok=True)
             # Once per outage: it is retried after every successful write until it works.
-            log.log(logging.DEBUG if self._reserve_warned else logging.WARNING,
-                    "cannot keep %s for a full disk: %s", self.reserve, err)
+            log.log(
+                logging.DEBUG if self._reserve_warned else logging.WARNING,
+                "cannot keep %s for a full disk: %s",
+                self.reserve,
+                err,
+            )
             self._reserve_warned = True
         else:
             self._reserve_warned = False
@@ -99,7 +103,7 @@ class Spool:
             try:
                 left = memoryview(data)
                 while left:
-                    left = left[os.write(fd, left):]
+                    left = left[os.write(fd, left) :]
                 os.fsync(fd)
             except OSError:
                 os.ftruncate(fd, start)  # shrinking needs no free space
@@ -129,8 +133,12 @@ class Spool:
             except json.JSONDecodeError:
                 continue
             if isinstance(row, dict):
-                log.warning("line %d of spool %s: skipped a fragment of %d characters before a whole row",
-                            number, self.path, start)
+                log.warning(
+                    "line %d of spool %s: skipped a fragment of %d characters before a whole row",
+                    number,
+                    self.path,
+                    start,
+                )
                 return [row]
         log.warning("skipping unreadable line %d of spool %s", number, self.path)
         return []
@@ -185,16 +193,24 @@ class Backlog:
                 db.conn.executemany(REPLY_UPDATE, waiting_replies + replies)
         except sqlite3.Error as err:
             self.last_error = err
-            log.warning("conversation log %s not writable (%s); spooling %d row(s)", self.table_path, err,
-                        len(rows) + len(replies))
+            log.warning(
+                "conversation log %s not writable (%s); spooling %d row(s)",
+                self.table_path,
+                err,
+                len(rows) + len(replies),
+            )
             return self._keep_all(rows, replies)
         self.last_error = None
         self.held, self.held_replies = [], []
         if waiting or waiting_replies:
             self.spool.clear()
             self.replies.clear()
-            log.info("replayed %d spooled row(s) and %d reply id(s) into %s", len(waiting), len(waiting_replies),
-                     self.table_path)
+            log.info(
+                "replayed %d spooled row(s) and %d reply id(s) into %s",
+                len(waiting),
+                len(waiting_replies),
+                self.table_path,
+            )
         self.spool.keep_reserve()
         return Outcome.LOGGED
 
@@ -227,9 +243,15 @@ class Backlog:
             self._keep_all([], [])
         lost = [row["message_id"] for row in self.held]
         if self.held or self.held_replies:
-            log.error("LOST at stop: %d exchange(s) and %d reply id(s) that neither %s nor its spool %s could "
-                      "take; message ids: %s", len(self.held), len(self.held_replies), self.table_path,
-                      self.spool.path, ", ".join(lost + [r["message_id"] for r in self.held_replies]))
+            log.error(
+                "LOST at stop: %d exchange(s) and %d reply id(s) that neither %s nor its spool %s could "
+                "take; message ids: %s",
+                len(self.held),
+                len(self.held_replies),
+                self.table_path,
+                self.spool.path,
+                ", ".join(lost + [r["message_id"] for r in self.held_replies]),
+            )
         else:
             log.warning("wrote the exchanges held in memory to the spool %s at stop", self.spool.path)
         return lost

@@ -32,4 +32,3 @@ def has_fts5_secure_delete() -> bool:
         return False
     finally:
         conn.close()
-

@@ -34,11 +34,13 @@ def facet_counts_sql(row: str, step: int) -> str:
         return "".join(
             f"INSERT INTO facet_counts SELECT '{column}', {row}.{column}, 1 WHERE {row}.{column} IS NOT NULL "
             "ON CONFLICT (facet, value) DO UPDATE SET conversations = conversations + 1;\n"
-            for column in FACET_COLUMNS)
+            for column in FACET_COLUMNS
+        )
     return "".join(
         f"UPDATE facet_counts SET conversations = conversations - 1 WHERE {_facet_key(row, column)};\n"
         f"DELETE FROM facet_counts WHERE {_facet_key(row, column)} AND conversations <= 0;\n"
-        for column in FACET_COLUMNS)
+        for column in FACET_COLUMNS
+    )
 
 
 def _facet_key(row: str, column: str) -> str:
@@ -129,8 +131,10 @@ SCORE_MOVED = """
 
 def rating_totals_sql(row: str, sign: int) -> str:
     """Count (sign 1) or uncount (-1) the rated reply `row` of rating_scores in each total it belongs to."""
-    return "".join(f"""
+    return "".join(
+        f"""
   INSERT INTO rating_totals (scope, key, rated, up)
     VALUES ('{scope}', ifnull({key.format(row=row)}, ''), {sign}, {sign} * ({row}.score > 0))
     ON CONFLICT (scope, key) DO UPDATE SET rated = rated + excluded.rated, up = up + excluded.up;"""
-                   for scope, key in RATING_TOTAL_SCOPES)
+        for scope, key in RATING_TOTAL_SCOPES
+    )

@@ -7,7 +7,7 @@ the same whether it is summed row by row or day by day.
 
 from __future__ import annotations
 
-from .exchange import FALLBACK_MODEL
+from bot.store.exchange import FALLBACK_MODEL
 
 # Anthropic's published list prices, USD per million tokens, read 2026-11-24 from
 # https://platform.claude.com/docs/en/about-claude/models/overview and each model's page
@@ -131,7 +131,7 @@ USER_WATCHED = "timestamp, user_id, guild_id, model_used, input_tokens, output_t
 
 def user_usage_sql(row: str, step: int) -> str:
     """Add (step 1) or take out (step -1) `row`'s tokens in its user's day."""
-    key = (f"{row}.user_id, date({row}.timestamp), ifnull({row}.guild_id, ''), ifnull({row}.model_used, '')")
+    key = f"{row}.user_id, date({row}.timestamp), ifnull({row}.guild_id, ''), ifnull({row}.model_used, '')"
     tokens = f"coalesce({row}.input_tokens, 0), coalesce({row}.output_tokens, 0)"
     if step > 0:
         return f"""

@@ -13,17 +13,18 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Union
+from typing import Union
 
 from sqlite_utils import Database
 
-from .exchange import Exchange
-from .schema import BUSY_TIMEOUT_S, StoreError, connect, write_transaction
-from .spool import Backlog
-from .sqlite import sqlite3
+from bot.store.exchange import Exchange
+from bot.store.schema import BUSY_TIMEOUT_S, StoreError, connect, write_transaction
+from bot.store.spool import Backlog
+from bot.store.sqlite import sqlite3
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +94,19 @@ class Batch:
 class Writer:
     """Owns the writing connection and its thread; hand it Writes and Jobs from any thread."""
 
-    def __init__(self, path: Path, backlog: Backlog, *, checkpoint_seconds: float = CHECKPOINT_SECONDS,
-                 max_batch: int = MAX_BATCH, busy_timeout: float = BUSY_TIMEOUT_S,
-                 wal_limit_bytes: int = WAL_LIMIT_BYTES, own_checkpoints: bool = True):
+    def __init__(
+        self,
+        path: Path,
+        backlog: Backlog,
+        *,
+        checkpoint_seconds: float = CHECKPOINT_SECONDS,
+        max_batch: int = MAX_BATCH,
+        busy_timeout: float = BUSY_TIMEOUT_S,
+        wal_limit_bytes: int = WAL_LIMIT_BYTES,
+        own_checkpoints: bool = True,
+    ):
         self.path = path
-        # False under Litestream, which must own checkpoints: see bot/replication.py.
+        # False under Litestream, which must own checkpoints: see bot/replica/litestream.py.
         self.own_checkpoints = own_checkpoints
         self.backlog = backlog
         self.checkpoint_seconds = checkpoint_seconds

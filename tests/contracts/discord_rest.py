@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from aiohttp import web
@@ -27,8 +27,10 @@ INVALID_JSON = 50109
 DOCS_OVERLAY = {"/components/schemas/ApplicationCommandUpdateRequest/properties/description": {"minLength": 1}}
 # Discord reads a snowflake in a request body as a string or an integer (discord.py sends
 # message_reference's ids as integers, and Discord has accepted them for years); it always answers strings.
-REQUEST_SNOWFLAKE = {"anyOf": [{"type": "string", "pattern": "^(0|[1-9][0-9]*)$"},
-                               {"type": "integer", "minimum": 0}], "format": "snowflake"}
+REQUEST_SNOWFLAKE = {
+    "anyOf": [{"type": "string", "pattern": "^(0|[1-9][0-9]*)$"}, {"type": "integer", "minimum": 0}],
+    "format": "snowflake",
+}
 
 
 def template_key(path: str) -> str:
@@ -55,12 +57,17 @@ def spec() -> dict:
 def registry(request: bool) -> Registry:
     data = spec()
     if request:
-        data = {**data, "components": {**data["components"], "schemas": {
-            **data["components"]["schemas"], "SnowflakeType": REQUEST_SNOWFLAKE}}}
+        data = {
+            **data,
+            "components": {
+                **data["components"],
+                "schemas": {**data["components"]["schemas"], "SnowflakeType": REQUEST_SNOWFLAKE},
+            },
+        }
     return Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(data))
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(at: str, request: bool = False) -> Draft202012Validator:
     """A validator for the schema at JSON pointer `at` of the subset (of a request: snowflakes may be ints)."""
     return Draft202012Validator({"$ref": f"{SPEC_URI}#{at}"}, registry=registry(request))
@@ -70,8 +77,16 @@ def validator(at: str, request: bool = False) -> Draft202012Validator:
 def path_patterns() -> list[tuple[re.Pattern, str]]:
     """Each spec path as a regular expression, the ones with fewer parameters first (@original before {id})."""
     paths = sorted(spec()["paths"], key=lambda p: p.count("{"))
-    return [(re.compile("".join("[^/]+" if part.startswith("{") else re.escape(part)
-                                for part in re.split(r"(\{[^}]*\})", path)) + "$"), path) for path in paths]
+    return [
+        (
+            re.compile(
+                "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in re.split(r"(\{[^}]*\})", path))
+                + "$"
+            ),
+            path,
+        )
+        for path in paths
+    ]
 
 
 def spec_path(request_path: str) -> str | None:
@@ -80,6 +95,7 @@ def spec_path(request_path: str) -> str | None:
 
 
 # -- Discord's field errors -----------------------------------------------------------------------
+
 
 def _length_error(error: ValidationError) -> tuple[str, str]:
     low, high = error.schema.get("minLength"), error.schema.get("maxLength")
@@ -108,7 +124,7 @@ def _field_error(error: ValidationError) -> tuple[str, str]:
     if kind == "maximum":
         return "NUMBER_TYPE_MAX", f"Value should be less than or equal to {error.validator_value}."
     if kind == "pattern":
-        return "NUMBER_TYPE_COERCE", f"Value \"{error.instance}\" is not snowflake."
+        return "NUMBER_TYPE_COERCE", f'Value "{error.instance}" is not snowflake.'
     if kind == "type":
         kinds = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
         return "BASE_TYPE_INVALID", f"Must be of type {' or '.join(kinds)}."
@@ -170,6 +186,7 @@ def invalid_form_body(errors: dict) -> web.Response:
 
 # -- request bodies ---------------------------------------------------------------------------------
 
+
 async def read_body(request: web.Request) -> tuple[dict | list | None, dict[str, bytes]]:
     """A request's JSON (or multipart `payload_json`) and its files; parsed once, so the handler can
     read it again (aiohttp caches read() and post())."""
@@ -197,6 +214,7 @@ def request_errors(path: str, method: str, op: dict, content_type: str, body) ->
 
 # -- responses --------------------------------------------------------------------------------------
 
+
 def response_pointer(path: str, method: str, status: int) -> str | None:
     """Where the schema of a `status` answer is; None when the spec lists no such answer."""
     responses = spec()["paths"][path][method]["responses"]
@@ -218,8 +236,10 @@ def response_problems(path: str, method: str, status: int, body: bytes) -> list[
         return [f"{method.upper()} {path}: the spec lists no {status} answer"]
     if at == "":
         return [] if not body else [f"{method.upper()} {path}: a {status} answer has no body"]
-    return [f"{method.upper()} {path} {status}: {'/'.join(map(str, e.absolute_path))}: {e.message[:300]}"
-            for e in validator(at).iter_errors(json.loads(body))]
+    return [
+        f"{method.upper()} {path} {status}: {'/'.join(map(str, e.absolute_path))}: {e.message[:300]}"
+        for e in validator(at).iter_errors(json.loads(body))
+    ]
 
 
 @dataclass
@@ -234,7 +254,7 @@ class DiscordContract:
     async def middleware(self, request: web.Request, handler) -> web.StreamResponse:
         if not request.path.startswith(API_PREFIX + "/"):
             return await handler(request)
-        path = spec_path(request.path[len(API_PREFIX):])
+        path = spec_path(request.path[len(API_PREFIX) :])
         if path is None:  # what Discord answers for a route it does not have, or a wrong method
             return discord_error(404, 0, "404: Not Found")
         op = spec()["paths"][path].get(request.method.lower())
@@ -266,17 +286,37 @@ class DiscordContract:
 
 SCHEMAS = "/components/schemas/"
 # The REST objects the gateway events carry, so the extraction keeps them in the subset.
-GATEWAY_OBJECTS = ("UserResponse", "GuildResponse", "GuildMemberResponse", "GuildChannelResponse",
-                   "GuildRoleResponse", "ThreadResponse", "MessageResponse")
+GATEWAY_OBJECTS = (
+    "UserResponse",
+    "GuildResponse",
+    "GuildMemberResponse",
+    "GuildChannelResponse",
+    "GuildRoleResponse",
+    "ThreadResponse",
+    "MessageResponse",
+)
 READY_FIELDS = ("v", "user", "guilds", "session_id", "resume_gateway_url", "application")
 # GUILD_CREATE: "an available Guild object" plus these extra fields.
-GUILD_CREATE_EXTRAS = ("joined_at", "large", "member_count", "voice_states", "members", "channels", "threads",
-                       "presences", "stage_instances", "guild_scheduled_events", "soundboard_sounds")
+GUILD_CREATE_EXTRAS = (
+    "joined_at",
+    "large",
+    "member_count",
+    "voice_states",
+    "members",
+    "channels",
+    "threads",
+    "presences",
+    "stage_instances",
+    "guild_scheduled_events",
+    "soundboard_sounds",
+)
 
 
 def object_problems(name: str, instance, where: str) -> list[str]:
-    return [f"{where}: {'/'.join(map(str, e.absolute_path))}: {e.message[:300]}"
-            for e in validator(SCHEMAS + name).iter_errors(instance)]
+    return [
+        f"{where}: {'/'.join(map(str, e.absolute_path))}: {e.message[:300]}"
+        for e in validator(SCHEMAS + name).iter_errors(instance)
+    ]
 
 
 def missing(data: dict, fields: tuple[str, ...], where: str) -> list[str]:

@@ -17,8 +17,12 @@ from pathlib import Path
 
 from tests.contracts.discord_rest import API_PREFIX, GATEWAY_OBJECTS, SUBSET_PATH, template_key
 
-SOURCE = {"repository": "https://github.com/discord/discord-api-spec", "file": "specs/openapi.json",
-          "commit": "74fda0fad044407ea280043a03ffc9bc64c4e49e", "licence": "MIT (discord-openapi.LICENSE)"}
+SOURCE = {
+    "repository": "https://github.com/discord/discord-api-spec",
+    "file": "specs/openapi.json",
+    "commit": "74fda0fad044407ea280043a03ffc9bc64c4e49e",
+    "licence": "MIT (discord-openapi.LICENSE)",
+}
 HTTP_METHODS = ("get", "put", "post", "patch", "delete")
 REF = re.compile(r'"\$ref": "#/components/(\w+)/([^"]+)"')
 
@@ -26,12 +30,13 @@ REF = re.compile(r'"\$ref": "#/components/(\w+)/([^"]+)"')
 def served_routes() -> dict[str, set[str]]:
     """The REST routes the fakes serve: the aiohttp path template -> its methods (lower case)."""
     from tests.fake_discord import FakeDiscord
+
     routes: dict[str, set[str]] = {}
     for route in FakeDiscord().build_app().router.routes():
         path = route.resource.canonical if route.resource else ""
         if path.startswith(API_PREFIX) and route.method != "HEAD":
             methods = HTTP_METHODS if route.method == "*" else (route.method.lower(),)
-            routes.setdefault(path[len(API_PREFIX):], set()).update(methods)
+            routes.setdefault(path[len(API_PREFIX) :], set()).update(methods)
     return routes
 
 
@@ -61,9 +66,16 @@ def referenced_components(spec: dict, root: dict) -> dict:
 
 def extract(spec: dict) -> dict:
     paths = select_paths(spec, served_routes())
-    return {"openapi": spec["openapi"], "info": spec["info"], "x-source": SOURCE, "servers": spec.get("servers", []),
-            "paths": paths, "components": referenced_components(spec, {"paths": paths, "gateway": [
-                {"$ref": f"#/components/schemas/{name}"} for name in GATEWAY_OBJECTS]})}
+    return {
+        "openapi": spec["openapi"],
+        "info": spec["info"],
+        "x-source": SOURCE,
+        "servers": spec.get("servers", []),
+        "paths": paths,
+        "components": referenced_components(
+            spec, {"paths": paths, "gateway": [{"$ref": f"#/components/schemas/{name}"} for name in GATEWAY_OBJECTS]}
+        ),
+    }
 
 
 def main(argv: list[str]) -> None:

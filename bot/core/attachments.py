@@ -1,0 +1,240 @@
+"""Files users attach: which go to Claude (images, and text files as text), which are refused and why,
+how they are downloaded, and how the log records them.
+
+Claude takes JPEG, PNG, GIF and WebP images, at most 5 MB each, at most 8000x8000 px, in requests
+of at most 32 MB (Anthropic's vision documentation). Images are sent as base64 image blocks after
+downloading them, because Discord's attachment URLs expire. The log keeps what was attached
+(name, type, size, URL), never the bytes.
+
+A download trusts nothing the message says: only the allowed origins are fetched (Discord's CDN over
+https), no redirect is followed, the size is counted while reading, and an image's dimensions are
+read from its own header, before anything decodes its pixels.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import time
+import warnings
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aiohttp
+import yarl
+from PIL import Image
+
+from bot.store.attachment_column import REFUSED, SENT, TEXT_PREFIX
+
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+MAX_IMAGE_BYTES = 5 * 1024 * 1024  # the API's limit per image
+MAX_IMAGE_SIDE_PX = 8000  # the API rejects an image larger than 8000x8000 px
+MAX_IMAGES_BYTES = 20 * 1024 * 1024  # all images of one message: base64 (x4/3) stays under the 32 MB request
+MAX_TEXT_BYTES = 100_000  # a text file's share of the context: about 25,000 tokens
+PILLOW_FORMATS = ["PNG", "JPEG", "GIF", "WEBP"]  # the only header parsers Pillow may try
+DOWNLOAD_TIMEOUT_S = 30  # one attachment, connect to last byte
+CHUNK_BYTES = 64 * 1024
+REDIRECTS = range(300, 400)
+
+log = logging.getLogger(__name__)
+
+
+class DownloadError(Exception):
+    """An attachment's bytes could not be fetched; the message says why, fit to show the user."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file attached to a message, as any front end describes it; `fetch` downloads its bytes."""
+
+    name: str
+    content_type: str | None  # None when the platform could not tell
+    size: int
+    url: str
+    fetch: Callable[[], Awaitable[bytes]]
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True)
+class Screened:
+    attachment: Attachment
+    refusal: str | None  # why it does not go to Claude; None when it does
+
+
+def screen(attachments: tuple[Attachment, ...]) -> list[Screened]:
+    """Decide, before downloading anything, which attachments Claude will see."""
+    screened, total = [], 0
+    for attachment in attachments:
+        refusal = _refusal(attachment)
+        if refusal is None and media_type(attachment) in IMAGE_TYPES and total + attachment.size > MAX_IMAGES_BYTES:
+            refusal = f"the images in one message must come to {MAX_IMAGES_BYTES // 2**20} MB at most"
+        if refusal is None:
+            total += attachment.size
+        screened.append(Screened(attachment, refusal))
+    return screened
+
+
+def media_type(attachment: Attachment) -> str:
+    return (attachment.content_type or "").split(";")[0].strip().lower()
+
+
+def _refusal(attachment: Attachment) -> str | None:
+    kind = media_type(attachment)
+    if kind.startswith(TEXT_PREFIX):
+        too_big = attachment.size > MAX_TEXT_BYTES
+        return f"text files can be {MAX_TEXT_BYTES // 1000} kB at most" if too_big else None
+    if kind not in IMAGE_TYPES:
+        return "I can only look at images (PNG, JPEG, GIF or WebP) and text files"
+    if attachment.size > MAX_IMAGE_BYTES:
+        return f"it is {attachment.size / 2**20:.1f} MB and images can be {MAX_IMAGE_BYTES // 2**20} MB at most"
+    if max(attachment.width or 0, attachment.height or 0) > MAX_IMAGE_SIDE_PX:
+        return f"it is larger than {MAX_IMAGE_SIDE_PX}x{MAX_IMAGE_SIDE_PX} pixels"
+    return None
+
+
+async def images_for_claude(attachments: tuple[Attachment, ...]) -> tuple[list[Screened], list[dict]]:
+    """Screen the attachments and download the images Claude may see; a failed download, or bytes that
+    break a limit the metadata kept, are a refusal."""
+    screened, blocks, total = [], [], 0
+    for item in screen(attachments):
+        if item.refusal is None:
+            try:
+                data = await item.attachment.fetch()
+                _check_bytes(item.attachment, data, total)
+                total += len(data) if media_type(item.attachment) in IMAGE_TYPES else 0
+                blocks.append(content_block(item.attachment, data))
+            except DownloadError as err:
+                log.warning("attachment %s not used: %s", item.attachment.url, err)
+                item = Screened(item.attachment, str(err))
+        screened.append(item)
+    return screened, blocks
+
+
+def byte_limit(content_type: str | None) -> int:
+    """The most bytes a download of a file of this type may bring (only text and images are fetched)."""
+    return MAX_TEXT_BYTES if (content_type or "").strip().lower().startswith(TEXT_PREFIX) else MAX_IMAGE_BYTES
+
+
+def _check_bytes(attachment: Attachment, data: bytes, images_so_far: int) -> None:
+    """What the metadata said, checked against the bytes themselves."""
+    if media_type(attachment) not in IMAGE_TYPES:
+        return
+    if images_so_far + len(data) > MAX_IMAGES_BYTES:
+        raise DownloadError(f"the images in one message must come to {MAX_IMAGES_BYTES // 2**20} MB at most")
+    width, height = image_size(data)
+    if max(width, height) > MAX_IMAGE_SIDE_PX:
+        raise DownloadError(
+            f"it is {width}x{height} pixels, and images can be {MAX_IMAGE_SIDE_PX}x{MAX_IMAGE_SIDE_PX} at most"
+        )
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """Width and height from the image's header alone: Image.open parses the header and decodes no
+    pixel (that waits for load()), so a 100000x100000 "bomb" of a few hundred bytes costs nothing."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # over 89M px: refuse, not warn
+            with Image.open(io.BytesIO(data), formats=PILLOW_FORMATS) as image:
+                return image.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DownloadError(f"it is larger than {MAX_IMAGE_SIDE_PX}x{MAX_IMAGE_SIDE_PX} pixels") from None
+    except Exception:
+        raise DownloadError("it is not a readable PNG, JPEG, GIF or WebP image") from None
+
+
+async def download(url: str, origins: frozenset[str], limit: int) -> bytes:
+    """The bytes at `url`, from one of `origins` only, following no redirect, at most `limit` bytes."""
+    target = _allowed(url, origins)
+    if _expired(target):
+        raise DownloadError("its link has expired; please send it again")
+    try:
+        timeout = aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT_S)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            async with session.get(target, allow_redirects=False) as response:
+                return await _read(response, limit)
+    except (TimeoutError, aiohttp.ClientError) as err:
+        log.warning("download of %s failed: %r", url, err)
+        raise DownloadError("it could not be downloaded") from None
+
+
+def _allowed(url: str, origins: frozenset[str]) -> yarl.URL:
+    try:
+        target = yarl.URL(url)
+        allowed = target.user is None and str(target.origin()) in origins
+    except ValueError:  # relative, no scheme, a bad port or host
+        allowed = False
+    if not allowed:
+        raise DownloadError("it is not on Discord's attachment CDN")
+    return target
+
+
+def _expired(url: yarl.URL) -> bool:
+    """Discord's signed URLs carry their expiry as hex Unix seconds in `ex`; past it the CDN refuses."""
+    try:
+        return int(url.query.get("ex", ""), 16) <= time.time()
+    except ValueError:  # unsigned: the CDN decides
+        return False
+
+
+async def _read(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    if response.status in REDIRECTS:
+        raise DownloadError("the CDN sent it elsewhere (a redirect), and I only fetch from Discord's CDN")
+    if response.status != 200:
+        raise DownloadError(f"Discord's CDN no longer serves it (HTTP {response.status}); please send it again")
+    too_big = DownloadError(
+        f"it is larger than {limit / 2**20:g} MB" if limit >= 2**20 else f"it is larger than {limit // 1000} kB"
+    )
+    if (response.content_length or 0) > limit:
+        raise too_big
+    data = bytearray()
+    async for chunk in response.content.iter_chunked(CHUNK_BYTES):  # decompressed: a gzip bomb stops here too
+        data += chunk
+        if len(data) > limit:
+            raise too_big
+    return bytes(data)
+
+
+def user_content(text: str, images: list[dict]) -> str | list[dict]:
+    """A user turn for the Messages API: plain text, or the attachments' blocks first and then the text."""
+    if not images:
+        return text
+    return images + [{"type": "text", "text": text}] if text.strip() else images
+
+
+def content_block(attachment: Attachment, data: bytes) -> dict:
+    """An image block (base64), or a text file as a text block headed by its name."""
+    kind = media_type(attachment)
+    if kind.startswith(TEXT_PREFIX):
+        return {"type": "text", "text": f"[file: {attachment.name}]\n{data.decode('utf-8', 'replace')}"}
+    return {
+        "type": "image",
+        "source": {"type": "base64", "media_type": kind, "data": base64.b64encode(data).decode("ascii")},
+    }
+
+
+def refusal_note(refused: list[Screened]) -> str:
+    """One line per file Claude did not see, for the top of the reply."""
+    return "".join(f"*(I couldn't look at {s.attachment.name}: {s.refusal}.)*\n" for s in refused)
+
+
+def log_json(screened: list[Screened]) -> str | None:
+    """The `attachments` column: what was attached and what became of it; None when nothing was."""
+    if not screened:
+        return None
+    return json.dumps(
+        [
+            {
+                "name": s.attachment.name,
+                "type": s.attachment.content_type,
+                "size": s.attachment.size,
+                "url": s.attachment.url,
+                "status": SENT if s.refusal is None else REFUSED,
+                "reason": s.refusal,
+            }
+            for s in screened
+        ],
+        ensure_ascii=False,
+    )

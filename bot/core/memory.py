@@ -1,0 +1,195 @@
+"""Short-term memory in `bot_memory.db`: the recent turns Claude sees as context.
+
+It is independent of the permanent log: its own file, its own schema. A thread
+(one `conversation_id`) is the run of turns of one user in one channel with no
+gap longer than the time-to-live.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlite_utils import Database, Migrations
+
+from bot.store.attachment_column import as_text
+from bot.store.exchange import FALLBACK_MODEL
+from bot.store.privacy import ForgetMark
+from bot.store.sqlite import sqlite3
+
+DAY_S = 86400.0
+
+migrations = Migrations("bot_memory")
+
+
+@migrations()
+def m001_turns(db: Database) -> None:
+    db["turns"].create(
+        {
+            "id": int,
+            "channel_id": str,
+            "user_id": str,
+            "conversation_id": str,
+            "role": str,
+            "content": str,
+            "created_at": float,
+        },
+        pk="id",
+        not_null={"channel_id", "user_id", "conversation_id", "role", "content", "created_at"},
+    )
+    db["turns"].create_index(["channel_id", "user_id", "id"])
+
+
+@migrations()
+def m002_expiry_index(db: Database) -> None:
+    db["turns"].create_index(["created_at"])  # dropping every expired turn on each use reads only those
+
+
+@dataclass
+class Context:
+    conversation_id: str
+    messages: list[dict] = field(default_factory=list)
+    continues: str | None = None  # the bot reply whose chain this continues (a Discord reply or thread)
+
+
+def chain_context(rows: list[dict]) -> Context:
+    """The context of a reply chain (logged exchanges, oldest first): its conversation, and its turns as
+    Claude saw them (a fallback turn was not Claude's, so it is never context)."""
+    messages = []
+    for row in rows:
+        if row["model_used"] != FALLBACK_MODEL:
+            messages += [
+                {"role": "user", "content": as_text(row["user_message"], row["attachments"])},
+                {"role": "assistant", "content": row["bot_response"]},
+            ]
+    return Context(rows[-1]["conversation_id"], messages, continues=rows[-1]["reply_message_id"])
+
+
+class Memory:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        turns: int = 10,
+        ttl_minutes: float = 60.0,
+        retention_days: float = 0.0,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.path = Path(path)
+        self.turns = turns
+        self.ttl_seconds = ttl_minutes * 60
+        # A turn is kept for the TTL, and never longer than the log's retention (0: the log keeps all).
+        self.keep_seconds = min(self.ttl_seconds, retention_days * DAY_S) if retention_days else self.ttl_seconds
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._db: Database | None = None
+
+    def open(self) -> Memory:
+        conn = sqlite3.connect(str(self.path), timeout=5, check_same_thread=False)
+        conn.execute("PRAGMA secure_delete = ON")  # forgotten turns are zeroed in the file, not left in free pages
+        self._db = Database(conn)
+        migrations.apply(self._db)
+        self._db.enable_wal()
+        with self._lock, self._db.atomic():
+            self._drop_expired(self.clock())  # a turn that expired while the bot was down goes now
+        return self
+
+    def close(self) -> None:
+        # Under the lock, so a call on another thread finishes first; later calls get
+        # sqlite3.ProgrammingError, which callers already treat as memory being unavailable.
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+
+    def context(self, channel_id: str, user_id: str, forgotten_at: float | None = None) -> Context:
+        """The live thread's last turns, oldest first; a new thread id when it has expired.
+
+        `forgotten_at`: when another process forgot this user's memory here (the log's mark); older
+        turns are deleted first, so they are never context again.
+        """
+        since = self.clock() - self.keep_seconds
+        if forgotten_at is not None:
+            self.drop_forgotten(
+                [ForgetMark(user_id, forgotten_at, everywhere=False, channel_ids=frozenset({channel_id}))]
+            )
+        with self._lock:
+            rows = list(
+                self._db.query(
+                    "select conversation_id, role, content from turns"
+                    " where channel_id = ? and user_id = ? and created_at >= ?"
+                    " order by id desc limit ?",
+                    [channel_id, user_id, since, self.turns * 2],
+                )
+            )
+        if not rows:
+            return Context(uuid.uuid4().hex)
+        rows.reverse()
+        # Claude wants the conversation to open with a user turn.
+        while rows and rows[0]["role"] != "user":
+            rows.pop(0)
+        messages = [{"role": r["role"], "content": r["content"]} for r in rows]
+        return Context(rows[-1]["conversation_id"] if rows else uuid.uuid4().hex, messages)
+
+    def remember(self, channel_id: str, user_id: str, conversation_id: str, user_text: str, bot_text: str) -> None:
+        now = self.clock()
+        base = {"channel_id": channel_id, "user_id": user_id, "conversation_id": conversation_id, "created_at": now}
+        with self._lock, self._db.atomic():
+            self._db["turns"].insert_all(
+                [
+                    {**base, "role": "user", "content": user_text},
+                    {**base, "role": "assistant", "content": bot_text},
+                ]
+            )
+            self._prune(channel_id, user_id)
+            self._drop_expired(now)
+
+    def _prune(self, channel_id: str, user_id: str) -> None:
+        self._db.execute(
+            "delete from turns where channel_id = ? and user_id = ? and id not in ("
+            " select id from turns where channel_id = ? and user_id = ? order by id desc limit ?)",
+            [channel_id, user_id, channel_id, user_id, self.turns * 2],
+        )
+
+    def _drop_expired(self, now: float) -> None:
+        """Every user's turns past the TTL (or the retention), not only this thread's (PRIVACY.md)."""
+        self._db.execute("delete from turns where created_at < ?", [now - self.keep_seconds])
+
+    def drop_forgotten(self, marks: Iterable[ForgetMark]) -> int:
+        """Delete the turns a forget in any process reached: the user's, older than the mark."""
+        gone = 0
+        with self._lock, self._db.atomic():
+            for mark in marks:
+                if mark.everywhere:
+                    gone += self._db.execute(
+                        "delete from turns where user_id = ? and created_at <= ?", [mark.user_id, mark.at]
+                    ).rowcount
+                for channel in mark.channel_ids:
+                    gone += self._db.execute(
+                        "delete from turns where user_id = ? and channel_id = ? and created_at <= ?",
+                        [mark.user_id, channel, mark.at],
+                    ).rowcount
+        return gone
+
+    def forget(self, user_id: str | None = None, channel_ids: Collection[str] | None = None) -> int:
+        """Delete one user's turns (only those in `channel_ids`, when given), or every turn; returns how many went."""
+        with self._lock:
+            with self._db.atomic():
+                gone = self._delete(user_id, channel_ids)
+            # The WAL still holds the turns' pages until a checkpoint; a small file, so at once. Under
+            # Litestream this returns busy (it holds a read lock) and Litestream's own checkpoint empties it.
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return gone
+
+    def _delete(self, user_id: str | None, channel_ids: Collection[str] | None) -> int:
+        if user_id is None:
+            return self._db.execute("delete from turns").rowcount
+        if channel_ids is None:
+            return self._db.execute("delete from turns where user_id = ?", [user_id]).rowcount
+        return sum(
+            self._db.execute("delete from turns where user_id = ? and channel_id = ?", [user_id, channel]).rowcount
+            for channel in channel_ids
+        )

@@ -1,0 +1,249 @@
+"""The path of a message, independent of any front end; the commands' side is `Records` (records.py).
+
+The Discord cogs and the terminal console are thin front ends over `BotService`.
+Blocking SQLite work runs on threads so the event loop never waits on the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+
+from bot.config.settings import Settings
+from bot.core.attachments import Attachment, images_for_claude, log_json, refusal_note, user_content
+from bot.core.memory import Context, Memory, chain_context
+from bot.core.records import Records
+from bot.core.redact import redact
+from bot.core.responder import FALLBACK_MODEL, Reply, Responder, TextSink
+from bot.store import ConversationLog, Exchange, Outcome, utc_now_text
+from bot.store.attachment_column import as_text
+from bot.store.awaiting import WriterResults
+from bot.store.prices import migrate_and_price
+from bot.store.sqlite import sqlite3
+
+log = logging.getLogger(__name__)
+
+EMPTY_MESSAGE_HINT = "I only got an empty message. Write some text after mentioning me and I'll answer."
+SEEN_MESSAGE_IDS = 10_000  # message ids remembered against redelivery: hours of traffic for a busy bot
+DRAIN_SLACK_S = 5.0  # beyond Claude's time budget (BOT_API_TIMEOUT), for the log's last commits at shutdown
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A user's message, as any front end sees it."""
+
+    user_id: str
+    user_name: str
+    channel_id: str
+    text: str
+    message_id: str
+    guild_id: str | None = None
+    display_name: str | None = None
+    reply_to: str | None = None  # the message this one replies to, when it is a reply
+    thread_id: str | None = None  # the thread it was posted in (a thread's id is its starter message's)
+    thread_parent_id: str | None = None  # that thread's channel: a reply chain may come from there too
+    attachments: tuple[Attachment, ...] = ()
+
+
+class BotService:
+    def __init__(
+        self,
+        store: ConversationLog,
+        memory: Memory,
+        responder: Responder,
+        *,
+        redact: Callable[[str], str] | None = None,
+        retention_days: float = 0.0,
+    ):
+        self.store = store
+        self.memory = memory
+        self.responder = responder
+        self.redact = redact or (lambda text: text)
+        # Discord may deliver a message again after a resume; answer and log it once.
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._writes = WriterResults()  # awaits the log's writer thread without stalling the loop
+        self.records = Records(store, memory, self._writes, retention_days=retention_days)
+        self._active = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def chat(self, incoming: Incoming, on_text: TextSink | None = None) -> Reply | None:
+        """Answer with Claude (or the fallback), log the exchange durably, then remember it.
+
+        `on_text` sees the reply's text as it streams in; the returned Reply is complete and already
+        logged, so a front end shows the final text after the row is committed.
+        None means the message was already handled (a redelivery): send nothing.
+        """
+        if self._already_seen(incoming.message_id):
+            return None
+        self._active += 1
+        self._idle.clear()
+        try:
+            return await self._chat(incoming, on_text)
+        finally:
+            self._active -= 1
+            if not self._active:
+                self._idle.set()
+
+    async def drain(self, timeout: float) -> None:
+        """Wait for the exchanges under way, so shutdown logs them before closing the stores."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            log.warning("shutting down with %d exchange(s) still waiting for Claude", self._active)
+
+    def _already_seen(self, message_id: str) -> bool:
+        if message_id in self._seen:
+            return True
+        self._seen[message_id] = None
+        if len(self._seen) > SEEN_MESSAGE_IDS:
+            self._seen.popitem(last=False)
+        return False
+
+    async def _chat(self, incoming: Incoming, on_text: TextSink | None) -> Reply:
+        screened, images = await images_for_claude(incoming.attachments)
+        note = refusal_note([s for s in screened if s.refusal is not None])
+        if not incoming.text.strip() and not images:
+            return Reply(note.strip() or EMPTY_MESSAGE_HINT, model=None)
+        content = user_content(incoming.text, images)
+        if note and on_text is not None:
+            shown = on_text
+            on_text = lambda text: shown(note + text)  # the refusal shows above the answer as it streams
+        if self.records.is_opted_out(incoming.user_id):
+            # Answered, but nothing of theirs is kept: no context, no log, no memory.
+            reply = await self.responder.reply([{"role": "user", "content": content}], on_text)
+            return replace(reply, text=note + reply.text)
+        context = await self._context(incoming)
+        reply = await self.responder.reply(context.messages + [{"role": "user", "content": content}], on_text)
+        reply = replace(reply, text=note + reply.text)
+        stored = replace(incoming, text=self.redact(incoming.text))
+        kept_reply = replace(reply, text=self.redact(reply.text))
+        attachments = log_json(screened)
+        outcome = await self._writes.wait(self.store.submit(_exchange(stored, kept_reply, context, attachments)))
+        log.debug("exchange %s %s", incoming.message_id, outcome)
+        if reply.model != FALLBACK_MODEL:
+            await self._remember(
+                replace(stored, text=as_text(stored.text, attachments)), context.conversation_id, kept_reply.text
+            )
+        # Held only in memory (no disk took it) is not logged: the writer spools it when it can, and
+        # names it in an ERROR line at stop if it never could.
+        return replace(reply, logged=outcome != Outcome.HELD)
+
+    async def _context(self, incoming: Incoming) -> Context:
+        if incoming.reply_to is not None or incoming.thread_id is not None:
+            chained = await self._chained(incoming)
+            if chained is not None:
+                return chained
+        try:
+            return await asyncio.to_thread(self.records.memory_context, incoming.channel_id, incoming.user_id)
+        except sqlite3.Error as err:
+            # Memory is a convenience; without it Claude just sees this one message.
+            log.warning("memory unavailable (%s); answering without context", err)
+            return Context(conversation_id=incoming.message_id)
+
+    async def _chained(self, incoming: Incoming) -> Context | None:
+        """The context of a reply to a bot message (or a thread started from one): its chain in the
+        log, and its conversation, however old; None when it continues no logged exchange."""
+        try:
+            channels = (incoming.channel_id,) + ((incoming.thread_parent_id,) if incoming.thread_parent_id else ())
+            rows = await asyncio.to_thread(
+                self.store.reply_chain,
+                incoming.guild_id,
+                channels,
+                incoming.reply_to,
+                incoming.thread_id,
+                self.memory.turns,
+            )
+        except sqlite3.Error as err:
+            log.warning("reply chain unavailable (%s); answering from memory", err)
+            return None
+        return chain_context(rows) if rows else None
+
+    async def _remember(self, incoming: Incoming, conversation_id: str, bot_text: str) -> None:
+        try:
+            await asyncio.to_thread(
+                self.memory.remember, incoming.channel_id, incoming.user_id, conversation_id, incoming.text, bot_text
+            )
+        except sqlite3.Error as err:
+            log.warning("could not save to memory (%s); the log has the exchange", err)
+
+    async def record_reply(self, message_id: str, reply_message_id: str) -> None:
+        """Remember which bot message answered, so ratings on it find the exchange."""
+        try:
+            await self._writes.wait(self.store.set_reply_id(message_id, reply_message_id))
+        except sqlite3.Error as err:
+            log.warning("could not record reply %s of %s: %s", reply_message_id, message_id, err)
+
+    async def rate(self, reply_message_id: str, rater_id: str, value: int, *, removed: bool = False) -> None:
+        """A 👍 (+1) or 👎 (-1) on a reply; the latest per rater counts, and taking it back removes it."""
+        if self.records.is_opted_out(rater_id):
+            return
+        job = self.store.unrate if removed else self.store.rate
+        try:
+            await self._writes.wait(job(reply_message_id, rater_id, value))
+        except sqlite3.Error as err:
+            log.warning("rating of %s by %s not saved: %s", reply_message_id, rater_id, err)
+
+
+def _exchange(incoming: Incoming, reply: Reply, context: Context, attachments: str | None) -> Exchange:
+    return Exchange(
+        user_id=incoming.user_id,
+        user_name=incoming.user_name,
+        channel_id=incoming.channel_id,
+        user_message=incoming.text,
+        bot_response=reply.text,
+        model_used=reply.model,
+        message_id=incoming.message_id,
+        input_tokens=reply.input_tokens,
+        output_tokens=reply.output_tokens,
+        latency_ms=reply.latency_ms,
+        stop_reason=reply.stop_reason,
+        guild_id=incoming.guild_id,
+        display_name=incoming.display_name,
+        conversation_id=context.conversation_id,
+        timestamp=utc_now_text(),
+        reply_to_message_id=context.continues,
+        attachments=attachments,
+    )
+
+
+@asynccontextmanager
+async def open_service(settings: Settings) -> AsyncIterator[BotService]:
+    """Open the log, the memory and the responder, and keep retention (swept once at start, then
+    hourly, for every front end); on exit flush and close them all."""
+    # With a replica, Litestream owns the checkpoints (bot/replica/litestream.py says why).
+    migrate_and_price(settings.log_db, settings.model_prices)  # a bad price file stops here, nothing opened
+    store = ConversationLog(settings.log_db, own_checkpoints=settings.replica is None).open()
+    memory = Memory(
+        settings.memory_db,
+        turns=settings.memory_turns,
+        ttl_minutes=settings.memory_ttl_minutes,
+        retention_days=settings.retention_days,
+    )
+    responder = Responder.from_settings(settings)
+    # A rejected key is one ERROR line at start; beside the start-up, so an unreachable API never delays it.
+    key_check = asyncio.create_task(responder.check_key())
+    retention: asyncio.Task | None = None
+    try:
+        memory.open()
+        # Forgets made by another process while this one was down (README, "Sharding").
+        memory.drop_forgotten(store.privacy.forgets_since(memory.clock() - memory.keep_seconds))
+        service = BotService(
+            store, memory, responder, redact=redact if settings.redact else None, retention_days=settings.retention_days
+        )
+        if settings.retention_days:
+            await service.records.sweep_retention()  # before the first message is answered
+            retention = asyncio.create_task(service.records.keep_retention())
+        yield service
+        await service.drain(settings.api_timeout + DRAIN_SLACK_S)  # no exchange waits on Claude longer
+    finally:
+        key_check.cancel()
+        if retention is not None:
+            retention.cancel()
+        await responder.close()
+        memory.close()
+        store.close()

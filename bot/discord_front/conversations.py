@@ -1,0 +1,178 @@
+"""The conversations cog: statistics, history and export, each scoped by bot.store.scope."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from pathlib import Path
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.core.formatting import (
+    EMBED_FIELD_LIMIT,
+    EMBED_TITLE_LIMIT,
+    candidates_text,
+    export_note,
+    history_entry,
+    stats_lines,
+    too_big_message,
+    truncate,
+    unknown_format_text,
+)
+from bot.discord_front.options import Everywhere, ExportFormat, UserQuery
+from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, is_everywhere, private, shown
+from bot.exports.files import FORMATS, ExportResult
+from bot.replica import litestream as replication
+from bot.store.scope import EVERYWHERE, Caller, Refused, Scope, split_everywhere
+
+log = logging.getLogger(__name__)
+
+ADMIN_ONLY = "Sorry, `{command}` is for admins only (the configured admin ids, or Manage Server permission)."
+EXPORT_REFUSED = ADMIN_ONLY.format(command="!export") + " Send it to me in a DM to get your own conversations."
+HISTORY_REFUSED = "Sorry, only admins can see another person's history. `!history` shows your own."
+REPLICA = "Replica"
+REPLICA_NOT_SENT = (
+    "I could not send you the replica's state by DM (are your DMs closed?). "
+    "Ask `{prefix}stats` in a DM with me, or use `/stats` here."
+)
+
+
+class Conversations(ScopedCog):
+    """Look into the conversation log: each command sees the server it is asked in."""
+
+    @commands.hybrid_command()
+    @app_commands.describe(where="all: every server's statistics (the bot's owners only)")
+    async def stats(self, ctx: commands.Context, where: Everywhere | None = None) -> None:
+        """Conversation statistics of this server (in a DM: yours; owners: `all` for every server)."""
+        who = self.caller(ctx)
+        scope = who.overview(is_everywhere(where))
+        figures = await self.service.records.stats(scope)
+        embed = discord.Embed(title="Conversation statistics", description=scope.describe(), colour=EMBED_COLOUR)
+        for label, value in stats_lines(figures):
+            embed.add_field(name=label, value=truncate(value, EMBED_FIELD_LIMIT), inline=label != "Models")
+        replica = await self._replica_line(who)
+        if replica is not None and ctx.guild is None:  # a DM is private already
+            embed.add_field(name=REPLICA, value=replica, inline=False)
+        await ctx.send(embed=embed)
+        if replica is not None and ctx.guild is not None:
+            await self._tell_owner(ctx, replica)
+
+    async def _replica_line(self, who: Caller) -> str | None:
+        """The replica's URL and state: the deployment's own, for its owners only; None for anyone else."""
+        if not (self.settings.replica and who.is_owner):
+            return None
+        line = await asyncio.to_thread(replication.status_line, self.settings)
+        return truncate(line, EMBED_FIELD_LIMIT)
+
+    async def _tell_owner(self, ctx: commands.Context, replica: str) -> None:
+        """The replica line, asked in a server channel: never to everyone there. /stats adds it as an
+        ephemeral follow-up; !stats sends it by DM, or says it could not (the owner's DMs are closed)."""
+        embed = discord.Embed(title=REPLICA, description=replica, colour=EMBED_COLOUR)
+        if ctx.interaction is not None:
+            await private(ctx, embed=embed)
+            return
+        try:
+            await ctx.author.send(embed=embed)
+        except discord.HTTPException as err:
+            log.warning("could not DM the replica's state to owner %s: %s", ctx.author.id, err)
+            await ctx.send(REPLICA_NOT_SENT.format(prefix=ctx.prefix))
+
+    @commands.hybrid_command()
+    @app_commands.describe(
+        user="Whose history (admins only, for someone else)", where="all: every server's rows (the bot's owners only)"
+    )
+    async def history(
+        self, ctx: commands.Context, *, user: UserQuery | None = None, where: Everywhere | None = None
+    ) -> None:
+        """Your last 10 conversations here; admins: a @mention's, name's or id's (owners: `all` first)."""
+        everywhere, query = split_everywhere(user)
+        everywhere = everywhere or is_everywhere(where)  # `where` is the / form's; ! takes `all` first
+        who = self.caller(ctx)
+        target = self_or_other(ctx, query)
+        if target == who.user_id:
+            scope = who.own(everywhere)
+        else:
+            scope = who.reach(everywhere, HISTORY_REFUSED)
+            if scope.user_id is not None:  # a plain user in a DM reaches only themselves
+                raise Refused(HISTORY_REFUSED)
+            target = await self._resolve(ctx, query, target, scope)
+            if target is None:
+                return
+        rows = await self.service.records.history(target, scope)
+        if not rows:
+            await private(ctx, f"No conversations found for {'you' if query is None else shown(query)}.")
+            return
+        await private(ctx, embed=history_embed(rows, scope))
+
+    async def _resolve(self, ctx: commands.Context, query: str, target: str | None, scope: Scope) -> str | None:
+        """A user id for an admin's query: the id given, or the one user of that name in `scope`."""
+        if target is not None:
+            return target
+        found = await self.service.records.find_users(query, scope)
+        if len(found) == 1:
+            return next(iter(found))
+        if not found:
+            await private(ctx, f"No conversations found for {shown(query)}.")
+        else:
+            names = {uid: [shown(n) for n in names] for uid, names in found.items()}
+            await private(ctx, candidates_text(shown(query), names, ctx.prefix))
+        return None
+
+    @commands.hybrid_command()
+    @app_commands.rename(fmt="format")
+    @app_commands.describe(
+        fmt="csv (default), jsonl, chat, or a fine-tuning format: openai, bedrock, kto",
+        where="all: every server's rows (the bot's owners only)",
+    )
+    async def export(self, ctx: commands.Context, fmt: ExportFormat = "csv", where: Everywhere | None = None) -> None:
+        """Export conversations (csv, jsonl, chat, openai, bedrock, kto): admins this server's, in a DM yours."""
+        if fmt.lower() == EVERYWHERE:
+            fmt, where = "csv", EVERYWHERE
+        scope = self.caller(ctx).reach(is_everywhere(where), EXPORT_REFUSED)
+        fmt = {"chat": "chat-jsonl"}.get(fmt.lower(), fmt.lower())
+        if fmt not in FORMATS:
+            await private(ctx, unknown_format_text(ExportFormat.choice_values))
+            return
+        limit = ctx.guild.filesize_limit if ctx.guild else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+        with tempfile.TemporaryDirectory() as directory:
+            async with ctx.typing(ephemeral=True):
+                result = await self.service.records.export(
+                    Path(directory), limit, self.settings.export_max_parts, fmt, scope
+                )
+            await self._send_export(ctx, result)
+
+    async def _send_export(self, ctx: commands.Context, result: ExportResult) -> None:
+        if result.too_big:
+            await private(ctx, too_big_message(result, self.settings.datasette_url))
+            return
+        for number, path in enumerate(result.files, 1):
+            note = export_note(result, path, number)
+            await private(ctx, note, file=discord.File(path, filename=path.name))
+
+
+def self_or_other(ctx: commands.Context, query: str | None) -> str | None:
+    """The user id a history query names: the caller's own for none, their id or their username
+    (unique on Discord, unlike display names and nicknames), a mention's or an id's; None for a name."""
+    author = ctx.author
+    if query is None or query == str(author.id) or query.lstrip("@").lower() == author.name.lower():
+        return str(author.id)
+    mentioned = [user for user in ctx.message.mentions if user != ctx.me]
+    if mentioned and query.startswith("<@"):
+        return str(mentioned[0].id)
+    return query if query.isdigit() else None
+
+
+def history_embed(rows: list[dict], scope: Scope) -> discord.Embed:
+    label = rows[0]["display_name"] or rows[0]["user_name"]
+    embed = discord.Embed(
+        title=truncate(f"Last {len(rows)} conversations of {label}", EMBED_TITLE_LIMIT),
+        description=scope.describe(),
+        colour=EMBED_COLOUR,
+    )
+    for row in rows:
+        heading, body = history_entry(row)
+        embed.add_field(name=heading, value=body, inline=False)
+    return embed

@@ -1,0 +1,1 @@
+"""Export files and fine-tuning formats, built from the store's rows. Imports only bot.store."""

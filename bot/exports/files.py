@@ -1,0 +1,213 @@
+"""Exports of the log, streamed to disk: CSV, JSON lines, and chat JSON lines for fine-tuning.
+
+The same code serves `!export` (shaped to fit Discord's upload limit) and `python -m bot export`.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import shutil
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import groupby, islice
+from pathlib import Path
+from typing import BinaryIO
+
+from bot.exports.finetune import BUILDERS, FINETUNE_FORMATS, incomplete
+from bot.store.attachment_column import as_text
+from bot.store.export_sql import Order
+
+FORMATS = ("csv", "jsonl", "chat-jsonl", *FINETUNE_FORMATS)
+# Fallback replies are not training data: chat-jsonl leaves them out unless asked (the fine-tuning
+# formats always do, see finetune.py).
+EXCLUDES_FALLBACK_BY_DEFAULT = {"chat-jsonl", *FINETUNE_FORMATS}
+# Formats that hold whole conversations, one per line, so their rows come grouped and in order.
+BY_CONVERSATION = {"chat-jsonl", "openai", "bedrock", "kto"}
+# Bytes reserved in every gzip part for the gzip header, trailer and deflate block overhead.
+GZIP_OVERHEAD = 1024
+
+
+@dataclass
+class ExportResult:
+    files: list[Path] = field(default_factory=list)
+    rows: int = 0  # exchanges, or conversations for chat-jsonl
+    too_big: bool = False  # not even split parts fit: point the user elsewhere
+
+
+def export_filename(fmt: str = "csv", moment: datetime | None = None) -> str:
+    moment = moment or datetime.now(UTC)
+    suffix = {"csv": ".csv", "jsonl": ".jsonl", "chat-jsonl": "_chat.jsonl"}.get(fmt, f"_{fmt}.jsonl")
+    return f"conversation_export_{moment:%Y%m%d_%H%M%S}{suffix}"
+
+
+def row_order(fmt: str) -> Order:
+    """The conversation formats need each conversation's turns together and in order."""
+    return Order.CONVERSATION if fmt in BY_CONVERSATION else Order.ID
+
+
+def csv_records(rows: Iterator[list]) -> Iterator[bytes]:
+    """One CSV record per row (a record may span lines); used to split a written CSV by record."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow(row)
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+
+
+def jsonl_records(rows: Iterator[list]) -> Iterator[bytes]:
+    """One JSON object per exchange, every column."""
+    header = next(rows)
+    for row in rows:
+        yield (json.dumps(dict(zip(header, row, strict=True)), ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def chat_records(rows: Iterator[list], system_prompt: str | None = None) -> Iterator[bytes]:
+    """One conversation per line, as fine-tuning tools take it: {"messages": [user, assistant, ...]}.
+
+    `rows` must come ordered by conversation_id, then time. A reply Claude did not finish (cut at a
+    limit, or refused) is left out, with its message: this format has no weights to keep it as context.
+    """
+    header = next(rows)
+    exchanges = (dict(zip(header, row, strict=True)) for row in rows)
+    for key, turns in groupby(exchanges, key=lambda e: e["conversation_id"] or f"exchange-{e['id']}"):
+        messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+        for turn in turns:
+            if incomplete(turn):
+                continue
+            messages += [
+                {"role": "user", "content": as_text(turn["user_message"], turn.get("attachments"))},
+                {"role": "assistant", "content": turn["bot_response"]},
+            ]
+        yield (json.dumps({"conversation_id": key, "messages": messages}, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def records(
+    fmt: str, store, selection, *, system_prompt: str | None = None, limit: int | None = None
+) -> Iterator[tuple[bytes, int]]:
+    """The export as (bytes, how many exchanges or conversations they hold) pieces."""
+    if fmt == "csv":
+        return store.csv_chunks(selection, limit)
+    if fmt in BUILDERS:
+        lines = BUILDERS[fmt](store.export_rows(selection, row_order(fmt), rated=True), system_prompt)
+        return ((line, 1) for line in islice(lines, limit))
+    rows = store.export_rows(selection, row_order(fmt))
+    lines = jsonl_records(rows) if fmt == "jsonl" else chat_records(rows, system_prompt)
+    return ((line, 1) for line in islice(lines, limit))
+
+
+def write_records(pieces: Iterable[tuple[bytes, int]], out: BinaryIO) -> int:
+    """Write every piece; returns how many exchanges (or conversations) were written."""
+    total = 0
+    for data, count in pieces:
+        out.write(data)
+        total += count
+    return total
+
+
+def open_output(path: Path) -> BinaryIO:
+    """A file for writing, gzip-compressed when the name ends in .gz."""
+    # Level 6 (zlib's default), not gzip's 9: 3x faster here for a file 2% larger.
+    return gzip.open(path, "wb", compresslevel=6) if path.suffix == ".gz" else open(path, "wb")
+
+
+def export_file(
+    fmt: str,
+    pieces: Iterable[tuple[bytes, int]],
+    directory: Path,
+    *,
+    max_bytes: int | None = None,
+    max_parts: int = 10,
+    moment: datetime | None = None,
+) -> ExportResult:
+    """Write an export; over `max_bytes` gzip it, and if still over split it into gzip parts."""
+    plain = Path(directory) / export_filename(fmt, moment)
+    with open(plain, "wb") as out:
+        result = ExportResult(rows=write_records(pieces, out))
+    if max_bytes is None or plain.stat().st_size <= max_bytes:
+        result.files = [plain]
+        return result
+    packed = gzip_copy(plain)
+    if packed.stat().st_size <= max_bytes:
+        result.files = [packed]
+    elif packed.stat().st_size > max_parts * (max_bytes - GZIP_OVERHEAD):
+        result.too_big = True
+    else:
+        result.files = split_gzip(plain, fmt, max_bytes)
+        result.too_big = len(result.files) > max_parts
+    plain.unlink()
+    return result
+
+
+def gzip_copy(source: Path) -> Path:
+    target = source.with_name(source.name + ".gz")
+    with open(source, "rb") as src, open_output(target) as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    return target
+
+
+def file_records(source: Path, fmt: str) -> Iterator[bytes]:
+    """The records of a written export again: CSV records may span lines, JSON lines do not."""
+    if fmt != "csv":
+        with open(source, "rb") as handle:
+            yield from handle
+        return
+    with open(source, newline="", encoding="utf-8") as handle:
+        yield from csv_records(csv.reader(handle))
+
+
+def split_gzip(source: Path, fmt: str, max_bytes: int) -> list[Path]:
+    """Standalone `..._partNN.<ext>.gz` files, each at most `max_bytes`; CSV parts repeat the header."""
+    lines = file_records(source, fmt)
+    header = next(lines) if fmt == "csv" else b""
+    stem, _, extension = source.name.partition(".")
+    parts: list[Path] = []
+    part: GzipPart | None = None
+    for line in lines:
+        if part is None or not part.fits(line):
+            if part is not None:
+                part.close()
+            parts.append(source.with_name(f"{stem}_part{len(parts) + 1:02d}.{extension}.gz"))
+            part = GzipPart(parts[-1], max_bytes, header)
+        part.write(line)
+    if part is not None:
+        part.close()
+    return parts
+
+
+class GzipPart:
+    """A gzip file that knows, exactly, whether one more record still fits under its limit.
+
+    Deflate output lags its input, so the compressed size is only known after a sync
+    flush. Until then we count the unflushed input at full size, which deflate never
+    exceeds by more than the reserved overhead.
+    """
+
+    def __init__(self, path: Path, max_bytes: int, header: bytes):
+        self.max_bytes = max_bytes
+        self.flush_every = max(64 * 1024, max_bytes // 8)
+        self.raw = open(path, "wb")
+        self.gzip = gzip.GzipFile(fileobj=self.raw, mode="wb", compresslevel=6)
+        self.flushed_size = 0
+        self.unflushed = 0
+        self.write(header)
+
+    def fits(self, line: bytes) -> bool:
+        if self.unflushed + len(line) > self.flush_every:
+            self.gzip.flush(zlib.Z_SYNC_FLUSH)
+            self.flushed_size, self.unflushed = self.raw.tell(), 0
+        return self.flushed_size + self.unflushed + len(line) + GZIP_OVERHEAD <= self.max_bytes
+
+    def write(self, line: bytes) -> None:
+        self.gzip.write(line)
+        self.unflushed += len(line)
+
+    def close(self) -> None:
+        self.gzip.close()
+        self.raw.close()

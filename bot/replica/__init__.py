@@ -1,0 +1,1 @@
+"""Replication with Litestream: settings, the replicator, its commands and the child supervisor."""
