@@ -17,7 +17,8 @@ from bot.store.privacy import Privacy, write_mark
 from bot.store.reads import Reads
 from bot.store.schema import BUSY_TIMEOUT_S, StoreError, check_fts_format, migrate
 from bot.store.scope import Scope
-from bot.store.spool import Backlog, Spool
+from bot.store.backlog import Backlog
+from bot.store.spool import Spool
 from bot.store.sqlite import has_fts5_secure_delete, sqlite3
 from bot.store.writer import CHECKPOINT_SECONDS, MAX_BATCH, WAL_LIMIT_BYTES, Writer
 
