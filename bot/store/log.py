@@ -8,23 +8,26 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from sqlite_utils import Database
 
+from bot.store.backlog import Backlog
 from bot.store.exchange import Exchange, utc_now_text
 from bot.store.migrations import TABLE
 from bot.store.privacy import Privacy, write_mark
 from bot.store.reads import Reads
 from bot.store.schema import BUSY_TIMEOUT_S, StoreError, check_fts_format, migrate
 from bot.store.scope import Scope
-from bot.store.backlog import Backlog
-from bot.store.spool import Spool
+from bot.store.spool import Outcome, Spool
 from bot.store.sqlite import has_fts5_secure_delete, sqlite3
 from bot.store.writer import CHECKPOINT_SECONDS, MAX_BATCH, WAL_LIMIT_BYTES, Writer
 
 log = logging.getLogger(__name__)
 
 FTS_TABLE = f"{TABLE}_fts"
+
+T = TypeVar("T")
 
 
 class ConversationLog(Reads):
@@ -43,7 +46,7 @@ class ConversationLog(Reads):
         wal_limit_bytes: int = WAL_LIMIT_BYTES,
         own_checkpoints: bool = True,
         fts_secure_delete: bool = True,
-    ):
+    ) -> None:
         super().__init__(path, busy_timeout)
         # Where this SQLite has it (bot/store/sqlite.py); False keeps the 'optimize' clean-up (a test seam).
         self.fts_secure_delete = fts_secure_delete and has_fts5_secure_delete()
@@ -81,17 +84,17 @@ class ConversationLog(Reads):
     def __enter__(self) -> ConversationLog:
         return self.open()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def submit(self, exchange: Exchange) -> Future:
+    def submit(self, exchange: Exchange) -> Future[Outcome]:
         """Log an exchange; resolves to 'logged', 'spooled' or 'held' (spool.Outcome) once durable."""
         return self.writer.submit(exchange)
 
-    def run_job(self, work: Callable[[Database], object]) -> Future:
+    def run_job(self, work: Callable[[Database], T]) -> Future[T]:
         return self.writer.run_job(work)
 
-    def forget(self, user_id: str, scope: Scope = Scope.everything()) -> Future:
+    def forget(self, user_id: str, scope: Scope = Scope.everything()) -> Future[int]:
         """Delete a user's exchanges within `scope`: the table, the search index, the spool, and the
         ratings they gave or got there. Resolves to the count."""
         where, params = scope.where()
@@ -128,7 +131,7 @@ class ConversationLog(Reads):
 
         return self.run_job(work)
 
-    def delete_older_than(self, days: float) -> Future:
+    def delete_older_than(self, days: float) -> Future[int]:
         """Retention: delete exchanges older than `days`. Resolves to the count."""
         cutoff = utc_now_text(datetime.now(UTC) - timedelta(days=days))
 
@@ -187,16 +190,16 @@ class ConversationLog(Reads):
         db.execute(f"insert into {FTS_TABLE}({FTS_TABLE}) values ('optimize')")
         self._index_holds_deleted = False
 
-    def _after_clean_up(self, done: Future) -> None:
+    def _after_clean_up(self, done: Future[None]) -> None:
         if done.exception() is not None:  # e.g. the write lock not had within the busy timeout
             self._index_holds_deleted = False  # so the next delete starts the clean-up again
             log.warning("search index clean-up failed (%s); the next delete tries again", done.exception())
 
-    def set_reply_id(self, message_id: str, reply_message_id: str) -> Future:
+    def set_reply_id(self, message_id: str, reply_message_id: str) -> Future[Outcome]:
         """The exchange's second write: retried with the rows (and spooled with them) when refused."""
         return self.writer.submit_reply_id(message_id, reply_message_id)
 
-    def rate(self, reply_message_id: str, rater_id: str, value: int) -> Future:
+    def rate(self, reply_message_id: str, rater_id: str, value: int) -> Future[bool]:
         """Record a rater's latest rating of a logged reply; resolves to whether it was one."""
 
         def work(db: Database) -> bool:
@@ -216,7 +219,7 @@ class ConversationLog(Reads):
 
         return self.run_job(work)
 
-    def unrate(self, reply_message_id: str, rater_id: str, value: int) -> Future:
+    def unrate(self, reply_message_id: str, rater_id: str, value: int) -> Future[int]:
         """Remove the rating if it is still the one taken back (a later 👎 survives removing 👍)."""
         return self.run_job(
             lambda db: (
@@ -227,7 +230,7 @@ class ConversationLog(Reads):
             )
         )
 
-    def set_opted_out(self, user_id: str, opted_out: bool) -> Future:
+    def set_opted_out(self, user_id: str, opted_out: bool) -> Future[None]:
         def work(db: Database) -> None:
             if opted_out:
                 db.execute(

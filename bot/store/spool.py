@@ -50,7 +50,7 @@ class Spool:
         """Hold the spool against other processes on the same log (shards): a replay reads, writes
         and clears the file, and a row another process appends in between must not be cleared."""
         try:
-            handle = open(self.lock_path, "a")
+            handle = open(self.lock_path, "a")  # noqa: SIM115 -- closed by `with handle` below; opened apart so only its OSError falls back
         except OSError as err:  # a full or read-only disk: one process alone still needs no lock
             log.debug("spool lock %s unavailable: %s", self.lock_path, err)
             yield

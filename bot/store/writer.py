@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 
 from sqlite_utils import Database
 
+from bot.store.backlog import Backlog
 from bot.store.exchange import Exchange
 from bot.store.schema import BUSY_TIMEOUT_S, StoreError, connect
-from bot.store.backlog import Backlog
 from bot.store.spool import Outcome
 from bot.store.sqlite import sqlite3
 from bot.store.write_queue import Batch, Item, Job, ReplyId, Stop, Write
