@@ -4,7 +4,7 @@
 - schema.py: connecting, write transactions, WAL, and applying the migrations;
 - writer.py, write_queue.py, backlog.py and spool.py: the write path, from submit to group commit to the spool;
 - reads.py and export_sql.py: the queries and the streamed exports;
-- log.py: ConversationLog, the reads plus thin domain writes;
+- log.py: ConversationLog, the reads plus thin domain writes; deletes.py: forget, retention, the index clean-up;
 - awaiting.py: awaiting the writer's futures from asyncio.
 
 Exported here: only the names something outside the store uses; the rest is imported from its module.
