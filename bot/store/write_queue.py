@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -68,3 +69,24 @@ class Batch:
 
     items: list[Write | ReplyId | Job[Any]] = field(default_factory=list)
     stop: bool = False
+
+
+def take_batch(waiting: queue.SimpleQueue[Item], timeout: float, max_batch: int) -> Batch:
+    """Everything queued right now (group commit), waiting up to `timeout` for the first; empty when idle."""
+    batch = Batch()
+    try:
+        items = [waiting.get(timeout=timeout)]
+    except queue.Empty:
+        return batch
+    while len(items) < max_batch:
+        try:
+            items.append(waiting.get_nowait())
+        except queue.Empty:
+            break
+    for item in items:
+        match item:
+            case Stop():
+                batch.stop = True
+            case Write() | ReplyId() | Job():
+                batch.items.append(item)
+    return batch

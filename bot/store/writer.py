@@ -1,18 +1,15 @@
 """The one writer thread: rows and jobs in the order they were handed over, committed in groups.
 
 Everything queued when the thread wakes is one group commit (up to `max_batch` items). Rows go
-through the Backlog (spool.py), so a refused write spools instead of failing; jobs (a forget, a
+through the Backlog (backlog.py), so a refused write spools instead of failing; jobs (a forget, a
 rating) run in their own transaction at their place in the order. Between groups the thread keeps
-the WAL bounded. What the queue carries is in write_queue.py.
+the WAL bounded (checkpoints.py). What the queue carries is in write_queue.py.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import queue
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
@@ -21,13 +18,12 @@ from typing import Any, TypeVar
 from sqlite_utils import Database
 
 from bot.store.backlog import Backlog
+from bot.store.checkpoints import Checkpoints
 from bot.store.exchange import Exchange
 from bot.store.schema import BUSY_TIMEOUT_S, StoreError, connect
 from bot.store.spool import Outcome
 from bot.store.sqlite import sqlite3
-from bot.store.write_queue import Batch, Item, Job, ReplyId, Stop, Write
-
-log = logging.getLogger(__name__)
+from bot.store.write_queue import Item, Job, ReplyId, Stop, Write, take_batch
 
 T = TypeVar("T")
 
@@ -138,40 +134,20 @@ class Writer:
 
     def _run(self) -> None:
         self._db = self._connect()
-        last_checkpoint = time.monotonic()
+        self.checkpoints = Checkpoints(self.path, self.own_checkpoints, self.checkpoint_seconds, self.wal_limit_bytes)
         try:
             self._write([])  # replay what an earlier run spooled
             while True:
-                batch = self._next_batch()
+                # Idle for a checkpoint interval: an empty batch, a chance to retry the spool and checkpoint.
+                batch = take_batch(self._queue, self.checkpoint_seconds, self.max_batch)
                 self._flush(batch.items)
-                if batch.stop or self._wal_too_big() or time.monotonic() - last_checkpoint >= self.checkpoint_seconds:
-                    self._checkpoint(self._connection)
-                    last_checkpoint = time.monotonic()
+                if batch.stop or self.checkpoints.due():
+                    self.checkpoints.run(self._connection)
                 if batch.stop:
                     self.lost = self.backlog.settle()
                     return
         finally:
             self._connection.close()
-
-    def _next_batch(self) -> Batch:
-        """Everything queued right now (group commit), waiting up to a checkpoint interval for the first."""
-        batch = Batch()
-        try:
-            waiting = [self._queue.get(timeout=self.checkpoint_seconds)]
-        except queue.Empty:
-            return batch  # idle: a chance to retry the spool and checkpoint
-        while len(waiting) < self.max_batch:
-            try:
-                waiting.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        for item in waiting:
-            match item:
-                case Stop():
-                    batch.stop = True
-                case Write() | ReplyId() | Job():
-                    batch.items.append(item)
-        return batch
 
     def _flush(self, items: list[Write | ReplyId | Job[Any]]) -> None:
         """Write rows and run jobs in the order they were handed over."""
@@ -193,20 +169,3 @@ class Writer:
         outcome = self.backlog.write(self._connection, rows, replies)
         for write in writes:
             write.future.set_result(outcome)
-
-    def _wal_too_big(self) -> bool:
-        # Under steady writes with readers, SQLite's own checkpoints cannot reset the WAL, so it
-        # grows (339 MB in 60 s in bench/); truncating it at this size keeps it bounded.
-        try:
-            return os.path.getsize(f"{self.path}-wal") > self.wal_limit_bytes
-        except OSError:
-            return False
-
-    def _checkpoint(self, db: Database) -> None:
-        # TRUNCATE keeps the -wal file small while Datasette holds read transactions open.
-        if not self.own_checkpoints:
-            return
-        try:
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error as err:
-            log.debug("checkpoint skipped: %s", err)
