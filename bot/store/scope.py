@@ -9,8 +9,14 @@ when they ask for `all`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from bot.store.exchange import Row
 
 EVERYWHERE = "all"  # the word an owner adds to a command to reach every server's rows
+
+# Named SQL parameters: name -> value.
+Params = dict[str, Any]
 
 OWNERS_ONLY = "Sorry, `all` (every server's data) is only for the bot's owners (BOT_ADMIN_IDS)."
 
@@ -45,9 +51,10 @@ class Scope:
     def is_everything(self) -> bool:
         return self.guild_id is None and self.user_id is None
 
-    def where(self, alias: str = "c") -> tuple[str, dict]:
+    def where(self, alias: str = "c") -> tuple[str, Params]:
         """SQL narrowing `alias` (a conversations row) to this scope, with its named parameters."""
-        clauses, params = [], {}
+        clauses: list[str] = []
+        params: Params = {}
         if self.guild_id is not None:
             clauses.append(f"{alias}.guild_id = :scope_guild")
             params["scope_guild"] = self.guild_id
@@ -56,11 +63,11 @@ class Scope:
             params["scope_user"] = self.user_id
         return " and ".join(clauses) or "1", params
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, str | None]:
         """The scope as the optional `guild` and `user` parameters of a canned query (None: every row)."""
         return {"guild": self.guild_id, "user": self.user_id}
 
-    def admits(self, row: dict) -> bool:
+    def admits(self, row: Row) -> bool:
         """Whether a row (as a dict, e.g. one still in the spool) is in this scope."""
         return (self.guild_id is None or row.get("guild_id") == self.guild_id) and (
             self.user_id is None or row.get("user_id") == self.user_id
