@@ -27,8 +27,8 @@ import click
 import discord
 import yarl
 
-from bench.__main__ import Figure
 from bench.fakes_process import FakesProcess
+from bench.figures import Figure
 from bot.config.settings import Settings
 from bot.discord_front.live_reply import EDIT_INTERVAL_S
 from tests.conftest import log_rows, running_bot
