@@ -17,7 +17,8 @@ from bench.data import exchange, fresh, rows
 from bench.figures import Figure, p99
 from bot.store import ConversationLog, Exchange
 from bot.store.awaiting import WriterResults
-from bot.store.spool import Backlog, Outcome
+from bot.store.backlog import Backlog
+from bot.store.spool import Outcome
 
 # 20x the most a Discord bot can send (50 requests/s globally), so a ceiling on exchanges.
 PACED_RATE = 1000

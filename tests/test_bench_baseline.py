@@ -8,7 +8,8 @@ from pathlib import Path
 from bench.data import exchange, fresh, rows
 from bench.loop_lag import BacklogWithoutSQLite, LogWithoutSQLite
 from bot.store import ConversationLog
-from bot.store.spool import Backlog, Outcome
+from bot.store.backlog import Backlog
+from bot.store.spool import Outcome
 from bot.store.sqlite import sqlite3
 
 EXCHANGES = 20
