@@ -14,7 +14,7 @@ import pytest
 from sqlite_utils import Database
 
 from bot.core.memory import Memory
-from bot.core.records import Records
+from bot.core.command_data import CommandData
 from bot.core.service import Incoming, open_service
 from bot.store import ConversationLog
 from bot.store.awaiting import WriterResults
@@ -125,7 +125,7 @@ class TwoProcesses:
         log = tmp_path / "conversation_logs.db"
         self.stores = [ConversationLog(log).open(), ConversationLog(log).open()]
         self.memories = [Memory(tmp_path / f"memory_{n}.db").open() for n in (0, 1)]
-        self.records = [Records(store, memory, WriterResults()) for store, memory in zip(self.stores, self.memories)]
+        self.records = [CommandData(store, memory, WriterResults()) for store, memory in zip(self.stores, self.memories)]
 
     def close(self) -> None:
         for store, memory in zip(self.stores, self.memories):
@@ -173,7 +173,7 @@ async def test_a_process_down_during_a_forget_drops_the_turns_at_start(tmp_path)
     down.remember("c1", "alice", "t", f"my {SECRET}", "noted")
     down.close()
     store = ConversationLog(log).open()
-    await Records(store, Memory(tmp_path / "memory_0.db").open(), WriterResults()).forget("alice")
+    await CommandData(store, Memory(tmp_path / "memory_0.db").open(), WriterResults()).forget("alice")
     restarted = Memory(tmp_path / "memory_1.db").open()
     restarted.drop_forgotten(store.privacy.forgets_since(time.time() - restarted.keep_seconds))
     with Database(tmp_path / "memory_1.db") as db:

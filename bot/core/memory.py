@@ -50,13 +50,15 @@ def m002_expiry_index(db: Database) -> None:
 
 
 @dataclass
-class Context:
+class Recalled:
+    """What Claude sees before a new message: its conversation's earlier turns, from memory or a reply chain."""
+
     conversation_id: str
     messages: list[dict] = field(default_factory=list)
     continues: str | None = None  # the bot reply whose chain this continues (a Discord reply or thread)
 
 
-def chain_context(rows: list[dict]) -> Context:
+def recall_chain(rows: list[dict]) -> Recalled:
     """The context of a reply chain (logged exchanges, oldest first): its conversation, and its turns as
     Claude saw them (a fallback turn was not Claude's, so it is never context)."""
     messages = []
@@ -66,7 +68,7 @@ def chain_context(rows: list[dict]) -> Context:
                 {"role": "user", "content": as_text(row["user_message"], row["attachments"])},
                 {"role": "assistant", "content": row["bot_response"]},
             ]
-    return Context(rows[-1]["conversation_id"], messages, continues=rows[-1]["reply_message_id"])
+    return Recalled(rows[-1]["conversation_id"], messages, continues=rows[-1]["reply_message_id"])
 
 
 class Memory:
@@ -105,7 +107,7 @@ class Memory:
             if self._db is not None:
                 self._db.close()
 
-    def context(self, channel_id: str, user_id: str, forgotten_at: float | None = None) -> Context:
+    def context(self, channel_id: str, user_id: str, forgotten_at: float | None = None) -> Recalled:
         """The live thread's last turns, oldest first; a new thread id when it has expired.
 
         `forgotten_at`: when another process forgot this user's memory here (the log's mark); older
@@ -126,13 +128,13 @@ class Memory:
                 )
             )
         if not rows:
-            return Context(uuid.uuid4().hex)
+            return Recalled(uuid.uuid4().hex)
         rows.reverse()
         # Claude wants the conversation to open with a user turn.
         while rows and rows[0]["role"] != "user":
             rows.pop(0)
         messages = [{"role": r["role"], "content": r["content"]} for r in rows]
-        return Context(rows[-1]["conversation_id"] if rows else uuid.uuid4().hex, messages)
+        return Recalled(rows[-1]["conversation_id"] if rows else uuid.uuid4().hex, messages)
 
     def remember(self, channel_id: str, user_id: str, conversation_id: str, user_text: str, bot_text: str) -> None:
         now = self.clock()

@@ -49,7 +49,7 @@ class Conversations(ScopedCog):
         """Conversation statistics of this server (in a DM: yours; owners: `all` for every server)."""
         who = self.caller(ctx)
         scope = who.overview(is_everywhere(where))
-        figures = await self.service.records.stats(scope)
+        figures = await self.service.command_data.stats(scope)
         embed = discord.Embed(title="Conversation statistics", description=scope.describe(), colour=EMBED_COLOUR)
         for label, value in stats_lines(figures):
             embed.add_field(name=label, value=truncate(value, EMBED_FIELD_LIMIT), inline=label != "Models")
@@ -101,7 +101,7 @@ class Conversations(ScopedCog):
             target = await self._resolve(ctx, query, target, scope)
             if target is None:
                 return
-        rows = await self.service.records.history(target, scope)
+        rows = await self.service.command_data.history(target, scope)
         if not rows:
             await private(ctx, f"No conversations found for {'you' if query is None else shown(query)}.")
             return
@@ -111,7 +111,7 @@ class Conversations(ScopedCog):
         """A user id for an admin's query: the id given, or the one user of that name in `scope`."""
         if target is not None:
             return target
-        found = await self.service.records.find_users(query, scope)
+        found = await self.service.command_data.find_users(query, scope)
         if len(found) == 1:
             return next(iter(found))
         if not found:
@@ -139,7 +139,7 @@ class Conversations(ScopedCog):
         limit = ctx.guild.filesize_limit if ctx.guild else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
         with tempfile.TemporaryDirectory() as directory:
             async with ctx.typing(ephemeral=True):
-                result = await self.service.records.export(
+                result = await self.service.command_data.export(
                     Path(directory), limit, self.settings.export_max_parts, fmt, scope
                 )
             await self._send_export(ctx, result)

@@ -36,14 +36,14 @@ class Privacy(ScopedCog):
             scope = who.reach(is_everywhere(where), FORGET_REFUSED)
             if scope.user_id is not None:
                 raise Refused(FORGET_REFUSED)
-        count = await self.service.records.count_for_user(target, scope)
+        count = await self.service.command_data.count_for_user(target, scope)
         whose = "your" if target == who.user_id else f"user {target}'s"
         place = "" if target == who.user_id or scope.is_everything else " in this server"
         question = f"This permanently deletes {whose} {count:,} logged conversations{place} and short-term memory."
         if not await confirmed(ctx, question, self.settings.confirm_seconds):
             await private(ctx, "Not confirmed in time: nothing was deleted.")
             return
-        done = await self.service.records.forget(target, scope)
+        done = await self.service.command_data.forget(target, scope)
         await private(
             ctx, f"Done: deleted {done.conversations:,} conversations and {done.memory_turns:,} memory entries."
         )
@@ -51,7 +51,7 @@ class Privacy(ScopedCog):
     @commands.hybrid_command()
     async def optout(self, ctx: commands.Context) -> None:
         """Stop logging your messages; the bot still answers you. `!optin` undoes it."""
-        await self.service.records.set_opted_out(str(ctx.author.id), True)
+        await self.service.command_data.set_opted_out(str(ctx.author.id), True)
         await private(
             ctx,
             "You're opted out: from now on nothing you say is logged or remembered. "
@@ -61,7 +61,7 @@ class Privacy(ScopedCog):
     @commands.hybrid_command()
     async def optin(self, ctx: commands.Context) -> None:
         """Let the bot log and remember your conversations again."""
-        await self.service.records.set_opted_out(str(ctx.author.id), False)
+        await self.service.command_data.set_opted_out(str(ctx.author.id), False)
         await private(ctx, "You're opted in: your conversations are logged again.")
 
     @commands.hybrid_command()

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.core.memory import Context, Memory
+from bot.core.memory import Memory, Recalled
 from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, ExportResult, export_file, records
 from bot.store import ConversationLog, Selection
 from bot.store.awaiting import WriterResults
@@ -30,7 +30,7 @@ class Forgotten:
     memory_turns: int
 
 
-class Records:
+class CommandData:
     """The log and the memory as the commands see them, always within a `Scope`."""
 
     def __init__(self, store: ConversationLog, memory: Memory, writes: WriterResults, *, retention_days: float = 0.0):
@@ -48,7 +48,7 @@ class Records:
             log.warning("cannot read the opt-outs (%s); treating user %s as opted out", err, user_id)
             return True
 
-    def memory_context(self, channel_id: str, user_id: str) -> Context:
+    def memory_context(self, channel_id: str, user_id: str) -> Recalled:
         """This process's memory, without what a !forget or !optout in any process removed (blocking)."""
         return self.memory.context(channel_id, user_id, self.store.privacy.forgotten_at(user_id, channel_id))
 
