@@ -256,7 +256,7 @@ async def test_a_forget_through_one_service_is_never_sent_to_claude_by_the_other
     first_shard, second_shard = shards(settings, tmp_path)
     async with first_shard as first, second_shard as second:
         await second.chat(said("alice", f"my {SECRET}", "m1"))
-        await first.records.forget("alice")  # handled by the other process
+        await first.command_data.forget("alice")  # handled by the other process
         await second.chat(said("alice", "what did I say?", "m2"))
     assert SECRET not in json.dumps(claude.requests[-1]["messages"])  # the forgotten turn is not sent
     assert claude.requests[-1]["messages"][-1]["content"] == "what did I say?"
@@ -266,7 +266,7 @@ async def test_an_opt_out_through_one_service_stops_the_other_logging(settings, 
     first_shard, second_shard = shards(settings, tmp_path)
     async with first_shard as first, second_shard as second:
         await second.chat(said("alice", "kept", "m1"))
-        await first.records.set_opted_out("alice", True)
+        await first.command_data.set_opted_out("alice", True)
         reply = await second.chat(said("alice", "not to be kept", "m2"))
     assert reply.text  # still answered
     assert [row["message_id"] for row in log_rows(settings)] == ["m1"]

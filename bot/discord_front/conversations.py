@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.access import EVERYWHERE, Caller, is_everywhere, split_everywhere
 from bot.core.formatting import (
     EMBED_FIELD_LIMIT,
     EMBED_TITLE_LIMIT,
@@ -23,10 +24,10 @@ from bot.core.formatting import (
     unknown_format_text,
 )
 from bot.discord_front.options import Everywhere, ExportFormat, UserQuery
-from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, is_everywhere, private, shown
+from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, private, shown
 from bot.exports.files import FORMATS, ExportResult
 from bot.replica import litestream as replication
-from bot.store.scope import EVERYWHERE, Caller, Refused, Scope, split_everywhere
+from bot.store.scope import Scope
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +93,8 @@ class Conversations(ScopedCog):
         everywhere = everywhere or is_everywhere(where)  # `where` is the / form's; ! takes `all` first
         who = self.caller(ctx)
         target = self_or_other(ctx, query)
-        if target == who.user_id:
-            scope = who.own(everywhere)
-        else:
-            scope = who.reach(everywhere, HISTORY_REFUSED)
-            if scope.user_id is not None:  # a plain user in a DM reaches only themselves
-                raise Refused(HISTORY_REFUSED)
+        scope = who.to_read(target, everywhere, HISTORY_REFUSED)
+        if target != who.user_id:
             target = await self._resolve(ctx, query, target, scope)
             if target is None:
                 return

@@ -6,11 +6,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.access import is_everywhere
 from bot.core.formatting import privacy_sections
 from bot.discord_front.confirm import confirmed
 from bot.discord_front.options import Everywhere, UserId
-from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, is_everywhere, private
-from bot.store.scope import Refused, Scope
+from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, private
 
 FORGET_REFUSED = "Sorry, only admins can forget someone else. `!forget` deletes your own data."
 
@@ -30,12 +30,7 @@ class Privacy(ScopedCog):
         """Delete your conversations and memory, after you confirm (admins: anyone's in this server, by id)."""
         who = self.caller(ctx)
         target = str(user_id or ctx.author.id)
-        if target == who.user_id:
-            scope = Scope.own(target)  # your own data goes everywhere: it is yours to erase
-        else:
-            scope = who.reach(is_everywhere(where), FORGET_REFUSED)
-            if scope.user_id is not None:
-                raise Refused(FORGET_REFUSED)
+        scope = who.to_forget(target, is_everywhere(where), FORGET_REFUSED)
         count = await self.service.command_data.count_for_user(target, scope)
         whose = "your" if target == who.user_id else f"user {target}'s"
         place = "" if target == who.user_id or scope.is_everything else " in this server"
