@@ -11,6 +11,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.core.memory import Memory, Recalled
 from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, ExportResult, export_file, records
@@ -52,14 +53,14 @@ class CommandData:
         """This process's memory, without what a !forget or !optout in any process removed (blocking)."""
         return self.memory.context(channel_id, user_id, self.store.privacy.forgotten_at(user_id, channel_id))
 
-    async def stats(self, scope: Scope = Scope.everything()) -> dict:
+    async def stats(self, scope: Scope = Scope.everything()) -> dict[str, Any]:
         figures = await asyncio.to_thread(self.store.stats, scope)
         return {**figures, "retention_days": self.retention_days}
 
     async def count_for_user(self, user_id: str, scope: Scope = Scope.everything()) -> int:
         return await asyncio.to_thread(self.store.count_for_user, user_id, scope)
 
-    async def history(self, user_id: str, scope: Scope, limit: int = 10) -> list[dict]:
+    async def history(self, user_id: str, scope: Scope, limit: int = 10) -> list[dict[str, Any]]:
         """One user's last exchanges within `scope`: identity is the id, never a name."""
         return await asyncio.to_thread(self.store.user_history, user_id, scope, limit)
 
@@ -113,6 +114,6 @@ class CommandData:
         """Delete conversations older than the retention setting (0 keeps them forever)."""
         if not self.retention_days:
             return 0
-        deleted = await self._writes.wait(self.store.delete_older_than(self.retention_days))
+        deleted: int = await self._writes.wait(self.store.delete_older_than(self.retention_days))
         log.info("retention: deleted %d conversation(s) older than %g days", deleted, self.retention_days)
         return deleted

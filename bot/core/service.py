@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -16,19 +15,20 @@ from dataclasses import dataclass, replace
 from bot.config.settings import Settings
 from bot.core.attachments import Attachment, images_for_claude, log_json, refusal_note, user_content
 from bot.core.command_data import CommandData
+from bot.core.deliveries import InFlight, SeenMessages
 from bot.core.memory import Memory, Recalled, recall_chain
 from bot.core.redact import redact
-from bot.core.responder import FALLBACK_MODEL, Reply, Responder, TextSink
+from bot.core.responder import Reply, Responder, TextSink
 from bot.store import ConversationLog, Exchange, Outcome, utc_now_text
 from bot.store.attachment_column import as_text
 from bot.store.awaiting import WriterResults
+from bot.store.exchange import FALLBACK_MODEL
 from bot.store.prices import migrate_and_price
 from bot.store.sqlite import sqlite3
 
 log = logging.getLogger(__name__)
 
 EMPTY_MESSAGE_HINT = "I only got an empty message. Write some text after mentioning me and I'll answer."
-SEEN_MESSAGE_IDS = 10_000  # message ids remembered against redelivery: hours of traffic for a busy bot
 DRAIN_SLACK_S = 5.0  # beyond Claude's time budget (BOT_API_TIMEOUT), for the log's last commits at shutdown
 
 
@@ -65,18 +65,15 @@ class BotService:
         *,
         redact: Callable[[str], str] | None = None,
         retention_days: float = 0.0,
-    ):
+    ) -> None:
         self.store = store
         self.memory = memory
         self.responder = responder
         self.redact = redact or (lambda text: text)
-        # Discord may deliver a message again after a resume; answer and log it once.
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen = SeenMessages()  # Discord may deliver a message again after a resume
         self._writes = WriterResults()  # awaits the log's writer thread without stalling the loop
         self.command_data = CommandData(store, memory, self._writes, retention_days=retention_days)
-        self._active = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._in_flight = InFlight()
 
     async def chat(self, incoming: Incoming, on_text: TextSink | None = None) -> Reply | Redelivery:
         """Answer with Claude (or the fallback), log the exchange durably, then remember it.
@@ -85,31 +82,14 @@ class BotService:
         logged, so a front end shows the final text after the row is committed.
         A message already handled gives a `Redelivery`: send nothing.
         """
-        if self._already_seen(incoming.message_id):
+        if not self._seen.first_time(incoming.message_id):
             return Redelivery(incoming.message_id)
-        self._active += 1
-        self._idle.clear()
-        try:
+        with self._in_flight:
             return await self._chat(incoming, on_text)
-        finally:
-            self._active -= 1
-            if not self._active:
-                self._idle.set()
 
-    async def drain(self, timeout: float) -> None:
+    async def drain(self, within_s: float) -> None:
         """Wait for the exchanges under way, so shutdown logs them before closing the stores."""
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-        except TimeoutError:
-            log.warning("shutting down with %d exchange(s) still waiting for Claude", self._active)
-
-    def _already_seen(self, message_id: str) -> bool:
-        if message_id in self._seen:
-            return True
-        self._seen[message_id] = None
-        if len(self._seen) > SEEN_MESSAGE_IDS:
-            self._seen.popitem(last=False)
-        return False
+        await self._in_flight.drain(within_s)
 
     async def _chat(self, incoming: Incoming, on_text: TextSink | None) -> Reply:
         screened, images = await images_for_claude(incoming.attachments)
@@ -118,14 +98,13 @@ class BotService:
             return Reply(note.strip() or EMPTY_MESSAGE_HINT, model=None)
         content = user_content(incoming.text, images)
         if note and on_text is not None:
-            shown = on_text
-            on_text = lambda text: shown(note + text)  # the refusal shows above the answer as it streams
+            on_text = _below(note, on_text)
         if self.command_data.is_opted_out(incoming.user_id):
             # Answered, but nothing of theirs is kept: no context, no log, no memory.
             reply = await self.responder.reply([{"role": "user", "content": content}], on_text)
             return replace(reply, text=note + reply.text)
         context = await self._context(incoming)
-        reply = await self.responder.reply(context.messages + [{"role": "user", "content": content}], on_text)
+        reply = await self.responder.reply([*context.messages, {"role": "user", "content": content}], on_text)
         reply = replace(reply, text=note + reply.text)
         stored = replace(incoming, text=self.redact(incoming.text))
         kept_reply = replace(reply, text=self.redact(reply.text))
@@ -196,7 +175,13 @@ class BotService:
             log.warning("rating of %s by %s not saved: %s", reply_message_id, rater_id, err)
 
 
+def _below(note: str, on_text: TextSink) -> TextSink:
+    """The refusal note shows above the answer as it streams."""
+    return lambda text: on_text(note + text)
+
+
 def _exchange(incoming: Incoming, reply: Reply, context: Recalled, attachments: str | None) -> Exchange:
+    assert reply.model is not None, "only the empty-message hint has no model, and it returns before the log"
     return Exchange(
         user_id=incoming.user_id,
         user_name=incoming.user_name,
@@ -234,7 +219,7 @@ async def open_service(settings: Settings) -> AsyncIterator[BotService]:
     responder = Responder.from_settings(settings)
     # A rejected key is one ERROR line at start; beside the start-up, so an unreachable API never delays it.
     key_check = asyncio.create_task(responder.check_key())
-    retention: asyncio.Task | None = None
+    retention: asyncio.Task[None] | None = None
     try:
         memory.open()
         # Forgets made by another process while this one was down (README, "Sharding").
