@@ -125,7 +125,9 @@ class TwoProcesses:
         log = tmp_path / "conversation_logs.db"
         self.stores = [ConversationLog(log).open(), ConversationLog(log).open()]
         self.memories = [Memory(tmp_path / f"memory_{n}.db").open() for n in (0, 1)]
-        self.records = [CommandData(store, memory, WriterResults()) for store, memory in zip(self.stores, self.memories)]
+        self.records = [
+            CommandData(store, memory, WriterResults()) for store, memory in zip(self.stores, self.memories)
+        ]
 
     def close(self) -> None:
         for store, memory in zip(self.stores, self.memories):
