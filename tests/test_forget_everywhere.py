@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from bot.core.memory import Memory
 from bot.core.command_data import CommandData
+from bot.core.memory import Memory
 from bot.core.service import Incoming, open_service
 from bot.store import ConversationLog
 from bot.store.awaiting import WriterResults
