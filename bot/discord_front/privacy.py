@@ -6,11 +6,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.access import is_everywhere
 from bot.core.formatting import privacy_sections
 from bot.discord_front.confirm import confirmed
 from bot.discord_front.options import Everywhere, UserId
-from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, is_everywhere, private
-from bot.store.scope import Refused, Scope
+from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, private
 
 FORGET_REFUSED = "Sorry, only admins can forget someone else. `!forget` deletes your own data."
 
@@ -30,20 +30,15 @@ class Privacy(ScopedCog):
         """Delete your conversations and memory, after you confirm (admins: anyone's in this server, by id)."""
         who = self.caller(ctx)
         target = str(user_id or ctx.author.id)
-        if target == who.user_id:
-            scope = Scope.own(target)  # your own data goes everywhere: it is yours to erase
-        else:
-            scope = who.reach(is_everywhere(where), FORGET_REFUSED)
-            if scope.user_id is not None:
-                raise Refused(FORGET_REFUSED)
-        count = await self.service.records.count_for_user(target, scope)
+        scope = who.to_forget(target, is_everywhere(where), FORGET_REFUSED)
+        count = await self.service.command_data.count_for_user(target, scope)
         whose = "your" if target == who.user_id else f"user {target}'s"
         place = "" if target == who.user_id or scope.is_everything else " in this server"
         question = f"This permanently deletes {whose} {count:,} logged conversations{place} and short-term memory."
         if not await confirmed(ctx, question, self.settings.confirm_seconds):
             await private(ctx, "Not confirmed in time: nothing was deleted.")
             return
-        done = await self.service.records.forget(target, scope)
+        done = await self.service.command_data.forget(target, scope)
         await private(
             ctx, f"Done: deleted {done.conversations:,} conversations and {done.memory_turns:,} memory entries."
         )
@@ -51,7 +46,7 @@ class Privacy(ScopedCog):
     @commands.hybrid_command()
     async def optout(self, ctx: commands.Context) -> None:
         """Stop logging your messages; the bot still answers you. `!optin` undoes it."""
-        await self.service.records.set_opted_out(str(ctx.author.id), True)
+        await self.service.command_data.set_opted_out(str(ctx.author.id), True)
         await private(
             ctx,
             "You're opted out: from now on nothing you say is logged or remembered. "
@@ -61,7 +56,7 @@ class Privacy(ScopedCog):
     @commands.hybrid_command()
     async def optin(self, ctx: commands.Context) -> None:
         """Let the bot log and remember your conversations again."""
-        await self.service.records.set_opted_out(str(ctx.author.id), False)
+        await self.service.command_data.set_opted_out(str(ctx.author.id), False)
         await private(ctx, "You're opted in: your conversations are logged again.")
 
     @commands.hybrid_command()
