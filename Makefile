@@ -71,6 +71,6 @@ test-fast: $(VENV)/.installed-dev /usr/bin/sqlite3
 lock: | $(PY)
 	$(PY) -m pip install --quiet "uv>=0.9,<1"
 	$(VENV)/bin/uv pip compile --quiet --python-version $(LOCK_PYTHON) --python-platform x86_64-unknown-linux-gnu \
-		requirements-dev.txt -o requirements-dev.lock
+		requirements.txt requirements-dev.txt -o requirements-dev.lock
 	$(VENV)/bin/uv pip compile --quiet --universal --python-version $(LOCK_PYTHON) requirements.txt \
 		--constraint requirements-dev.lock -o requirements.lock
