@@ -1,6 +1,7 @@
 # `make run` and `make test` each do the whole set-up first (a virtualenv in .venv).
 # run, console, web and start install the runtime only (requirements.lock: 72 packages, 206 MB); test, lint and
-# typecheck add the dev tools (requirements-dev.lock: 147 packages, 1.2 GB: playwright, datasets (pyarrow, pandas) and moto[server] weigh most).
+# typecheck add the dev tools (requirements-dev.lock: 147 packages, 1.2 GB; playwright, datasets with pyarrow
+# and pandas, and moto[server] weigh most).
 VENV := .venv
 PY := $(VENV)/bin/python
 # The version the locks are compiled for: the oldest that pyproject.toml's requires-python allows.
