@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # The version the locks are compiled for: the oldest that pyproject.toml's requires-python allows.
 LOCK_PYTHON := 3.11
 
-.PHONY: run console web start test test-fast lint typecheck lock
+.PHONY: run console web start test test-fast lint typecheck lock lock-check
 
 # The same settings as the Procfile's web process (tests/test_datasette.py checks they agree).
 DATASETTE_SETTINGS := --setting allow_csv_stream on --setting max_csv_mb 0 --setting sql_time_limit_ms 3000 --setting max_returned_rows 1000 --setting suggest_facets off
@@ -65,13 +65,24 @@ test: lint typecheck /usr/bin/chromium /usr/bin/sqlite3
 test-fast: $(VENV)/.installed-dev /usr/bin/sqlite3
 	$(PY) -m pytest -m "not slow"
 
-# Re-pins both locks to the newest releases that requirements*.txt allow. The dev lock first, for the machine the
-# tests run on (Linux x86_64; the browser, chattr and loop-mount tests need it); the runtime lock then takes its pins
-# from it, so the tests run the very versions that `make run` installs, and keeps the environment markers
+# After a change to requirements*.txt: uv keeps every pin the locks already hold and pins only what changed;
+# `make lock UPGRADE=--upgrade` moves every pin to the newest release the lists allow. The dev lock first, for the
+# machine the tests run on (Linux x86_64; the browser, chattr and loop-mount tests need it); the runtime lock then
+# takes its pins from it, so the tests run the very versions `make run` installs, and keeps the environment markers
 # (--universal: pysqlite3-binary on Linux x86_64 only), so it serves every OS.
+UPGRADE :=
+# Exactly: uv's output is the locks' format, and another version could rewrite locks whose lists did not change.
+UV_VERSION := 0.13.9
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet $(UPGRADE) --custom-compile-command "make lock" \
+	--python-version $(LOCK_PYTHON)
+
 lock: | $(PY)
-	$(PY) -m pip install --quiet "uv>=0.9,<1"
-	$(VENV)/bin/uv pip compile --quiet --python-version $(LOCK_PYTHON) --python-platform x86_64-unknown-linux-gnu \
-		requirements.txt requirements-dev.txt -o requirements-dev.lock
-	$(VENV)/bin/uv pip compile --quiet --universal --python-version $(LOCK_PYTHON) requirements.txt \
-		--constraint requirements-dev.lock -o requirements.lock
+	$(PY) -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV_COMPILE) --python-platform x86_64-unknown-linux-gnu requirements.txt requirements-dev.txt \
+		-o requirements-dev.lock
+	$(UV_COMPILE) --universal requirements.txt --constraint requirements-dev.lock -o requirements.lock
+
+# The locks say what requirements*.txt say: locking again changes nothing (.ci/run checks it, so a list edited
+# without `make lock` fails CI instead of being left out of every install).
+lock-check: lock
+	git diff --exit-code -- requirements.lock requirements-dev.lock
