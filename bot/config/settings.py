@@ -13,7 +13,9 @@ from dotenv import dotenv_values
 
 from bot.config.replica import ReplicaConfigError, ReplicaSettings, replica_settings
 
-ROOT = Path(__file__).resolve().parents[2]  # bot/config/settings.py -> the checkout
+CHECKOUT = Path(__file__).resolve().parents[2]  # bot/config/settings.py -> the checkout
+# Where the default files go: the checkout; once installed (pip, pipx), the directory it runs in, not site-packages.
+ROOT = CHECKOUT if (CHECKOUT / "pyproject.toml").is_file() else Path.cwd()
 DEFAULT_MODEL = "claude-haiku-4-5"
 # Discord serves attachments from these two hosts only; an attachment URL anywhere else is not fetched.
 DISCORD_CDN_ORIGINS = frozenset({"https://cdn.discordapp.com", "https://media.discordapp.net"})
