@@ -40,11 +40,11 @@ from bot.replica import litestream as replication
 from bot.store import ConversationLog
 from bot.store.spool import Spool
 from bot.store.sqlite import sqlite3
-from tests.disks import chattr_immutable, fill, mount_ext4, unmount
-from tests.fake_anthropic import FakeAnthropic
-from tests.fake_discord import FakeDiscord
-from tests.fake_ratelimit import ChannelLimits
-from tests.test_schema import assert_summary_matches_plain_sql
+from tests.support.disks import chattr_immutable, fill, mount_ext4, unmount
+from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.fake_discord import FakeDiscord
+from tests.support.fake_ratelimit import ChannelLimits
+from tests.support.plain_sql import assert_summary_matches_plain_sql
 
 PROJECT = Path(__file__).resolve().parent.parent
 USERS = 5

@@ -13,8 +13,8 @@ import multiprocessing
 import time
 from dataclasses import dataclass
 
-from tests.fake_anthropic import FakeAnthropic
-from tests.fake_discord import FakeDiscord
+from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.fake_discord import FakeDiscord
 
 REPLY_TIMEOUT_S = 300.0
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.web import PROJECT
+from tests.support import PROJECT
 
 SECTIONS = [
     "| stats |",

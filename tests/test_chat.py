@@ -9,8 +9,9 @@ from dataclasses import replace
 import pytest
 
 from bot.core.service import Incoming, open_service
-from tests.conftest import log_rows, running_bot
-from tests.fake_ratelimit import ChannelLimits
+from tests.support.fake_ratelimit import ChannelLimits
+from tests.support.harness import running_bot
+from tests.support.logs import log_rows
 
 
 async def test_mention_is_answered_and_logged_with_tokens_and_model(harness):

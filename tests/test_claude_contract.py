@@ -1,6 +1,6 @@
 """Claude's contract as the bot meets it: stop_reason kept and shown, the time budget, the key checked at start.
 
-All through the unmodified SDK against tests/fake_anthropic.py, which keeps the API's contract
+All through the unmodified SDK against tests/support/fake_anthropic.py, which keeps the API's contract
 (tests/test_fake_fidelity_claude.py).
 """
 
@@ -16,8 +16,8 @@ from types import SimpleNamespace
 from bot.core.responder import FALLBACK_MODEL, LENGTH_NOTE, REFUSAL_TEXT, Reply, Responder
 from bot.core.service import Incoming, open_service
 from bot.store import ConversationLog
-from tests.conftest import exchange, log_rows_at
-from tests.test_process import start_bot
+from tests.support.logs import exchange, log_rows_at
+from tests.support.processes import start_bot
 
 QUESTION = [{"role": "user", "content": "hello there"}]
 

@@ -6,7 +6,7 @@ import csv
 
 from sqlite_utils import Database
 
-from tests.test_settings import clean_env, run_bot_cli
+from tests.support.processes import clean_env, run_bot_cli
 
 
 async def test_console_chats_logs_and_runs_the_three_commands(tmp_path, claude):

@@ -11,9 +11,10 @@ import aiohttp
 import pytest
 
 from bot.discord_front.live_reply import WRITING_MARK
-from tests.conftest import log_rows, running_bot
-from tests.fake_discord import READ_MESSAGE_HISTORY
-from tests.fake_gateway import MESSAGE_CONTENT_INTENT
+from tests.support.fake_discord import READ_MESSAGE_HISTORY
+from tests.support.fake_gateway import MESSAGE_CONTENT_INTENT
+from tests.support.harness import running_bot
+from tests.support.logs import log_rows
 
 WORDS = 40
 PACE_S = 0.05  # 20 words a second: the reply streams for about 2 s, so it is edited after its first show

@@ -12,8 +12,9 @@ import pytest
 from sqlite_utils import Database
 
 from bot.store import ConversationLog
-from tests.conftest import log_rows, running_bot
-from tests.test_process import start_bot
+from tests.support.harness import running_bot
+from tests.support.logs import log_rows
+from tests.support.processes import start_bot
 
 
 async def test_a_dropped_gateway_resumes_and_nothing_is_answered_or_logged_twice(harness):

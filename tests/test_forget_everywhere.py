@@ -19,7 +19,7 @@ from bot.core.service import Incoming, open_service
 from bot.store import ConversationLog
 from bot.store.awaiting import WriterResults
 from bot.store.sqlite import has_fts5_secure_delete
-from tests.conftest import exchange, log_rows
+from tests.support.logs import exchange, log_rows
 
 SECRET = "zanzibarpangolin"  # a word no filler row contains
 UNTOUCHED_WITH_SECURE_DELETE = 0.5  # the share of index blocks a secure-delete forget leaves byte for byte

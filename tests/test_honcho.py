@@ -11,9 +11,8 @@ import sys
 import aiohttp
 from datasette_auth_passwords.utils import hash_password
 
-from tests.test_fallback import closed_port
-from tests.test_settings import clean_env
-from tests.web import PROJECT
+from tests.support import PROJECT
+from tests.support.processes import clean_env, closed_port
 
 PASSWORD = "s3cret"
 

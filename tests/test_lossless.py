@@ -15,9 +15,9 @@ from bot.replica.replicator import Replicator
 from bot.store import ConversationLog
 from bot.store.spool import Spool
 from bot.store.sqlite import sqlite3
-from tests.conftest import exchange, log_rows_at
-from tests.disks import fill, loop_ext4, set_immutable, tiny_tmpfs
-from tests.replica_fixtures import poll, replicated_settings
+from tests.support.disks import fill, loop_ext4, set_immutable, tiny_tmpfs
+from tests.support.logs import exchange, log_rows_at
+from tests.support.replica_fixtures import poll, replicated_settings
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from tests.conftest import running_bot
-from tests.replica_fixtures import replicated_settings
+from tests.support.harness import running_bot
+from tests.support.replica_fixtures import replicated_settings
 
 
 def field_names(embeds: list) -> set[str]:

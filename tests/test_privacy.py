@@ -13,29 +13,15 @@ from sqlite_utils import Database
 
 from bot.store import ConversationLog
 from bot.store.sqlite import sqlite3
-from tests.conftest import chat, log_rows, log_rows_at, running_bot, with_settings
-from tests.test_settings import clean_env, run_bot_cli
-from tests.web import sample_exchange
-
-
-def memory_turns(settings, user_id: str) -> int:
-    with Database(settings.memory_db) as db:
-        return db.execute("select count(*) from turns where user_id = ?", [user_id]).fetchone()[0]
+from tests.support.harness import ask_to_forget, chat, running_bot, with_settings
+from tests.support.logs import log_rows, log_rows_at, memory_turns
+from tests.support.processes import clean_env, run_bot_cli
+from tests.support.web import sample_exchange
 
 
 def searchable(settings, word: str) -> int:
     with Database(settings.log_db) as db:
         return len(list(db["conversations"].search(word)))
-
-
-async def ask_to_forget(harness, user, command: str = "!forget", **where):
-    """Send the command and return the confirmation prompt the bot posted."""
-    [prompt] = await harness.say(user, command, **where)
-    for _ in range(50):  # the ✅ the bot adds under its prompt
-        if (prompt.id, "✅") in harness.discord.bot_reactions:
-            return prompt
-        await asyncio.sleep(0.02)
-    raise AssertionError("the bot never offered the ✅ reaction")
 
 
 async def test_forget_deletes_log_search_index_and_memory_after_confirmation(harness):

@@ -16,12 +16,10 @@ from bench.data import build
 from bot.core.memory import Memory
 from bot.replica import litestream as replication
 from bot.replica.litestream import MONITOR_INTERVAL_MS
-from bot.store.sqlite import sqlite3
-from tests.fake_ratelimit import ChannelLimits
-from tests.replica_fixtures import replicated_settings
-from tests.test_fallback import closed_port
-from tests.test_process import start_bot
-from tests.test_settings import PROJECT, clean_env
+from tests.support import PROJECT
+from tests.support.fake_ratelimit import ChannelLimits
+from tests.support.processes import clean_env, closed_port, start_bot
+from tests.support.replica_fixtures import message_ids, replicated_settings
 
 SYNC_SECONDS = 1.0
 BURST = 40
@@ -51,11 +49,6 @@ def cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
-
-
-def message_ids(path: Path) -> list[str]:
-    with sqlite3.connect(path) as conn:
-        return [row[0] for row in conn.execute("select message_id from conversations order by id")]
 
 
 async def wait_for(check, timeout: float, what: str):

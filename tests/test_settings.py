@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.config.settings import ROOT, ConfigError, Settings
+from tests.support.processes import clean_env, run_bot_cli
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -44,37 +42,6 @@ def test_dotenv_is_read_and_the_environment_wins(tmp_path):
 def test_bad_values_name_the_variable(name, value):
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value}, dotenv_path=None)
-
-
-async def run_bot_cli(*args: str, env: dict[str, str], stdin: bytes = b"", cwd: Path = PROJECT):
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "--env-file",
-        os.devnull,
-        *args,
-        cwd=cwd,
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(stdin), 60)
-    return process.returncode, out.decode(), err.decode()
-
-
-def clean_env(tmp_path, **extra) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD", "ANTHROPIC", "BOT_", "CONVERSATION"))}
-    env.update(
-        {
-            "PYTHONPATH": str(PROJECT),
-            "CONVERSATION_LOG_DB": str(tmp_path / "log.db"),
-            "BOT_MEMORY_DB": str(tmp_path / "mem.db"),
-            **extra,
-        }
-    )
-    return env
 
 
 async def test_missing_token_is_one_clear_line_and_a_failure(tmp_path):

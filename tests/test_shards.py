@@ -8,19 +8,10 @@ import pytest
 
 from bot.config.settings import ConfigError, Settings, Shards
 from bot.discord_front.bot import ShardedConversationBot
-from tests.conftest import log_rows
-from tests.fake_gateway import MESSAGE_CONTENT_INTENT, shard_of
-from tests.fake_ratelimit import ChannelLimits
-from tests.test_intents import bot_through_run_bot
-
-
-def servers_on_both_shards(discord_server):
-    """Add servers until both of two shards carry one; returns (server on shard 0, server on shard 1)."""
-    by_shard = {shard_of(g.id, 2): g for g in discord_server.guilds}
-    while len(by_shard) < 2:
-        guild = discord_server.add_guild(f"Server {len(discord_server.guilds) + 1}")
-        by_shard.setdefault(shard_of(guild.id, 2), guild)
-    return by_shard[0], by_shard[1]
+from tests.support.fake_gateway import MESSAGE_CONTENT_INTENT, shard_of
+from tests.support.fake_ratelimit import ChannelLimits
+from tests.support.harness import bot_through_run_bot, servers_on_both_shards
+from tests.support.logs import log_rows
 
 
 async def test_two_shards_each_carry_their_servers_and_every_message_is_logged_once(settings, discord_server, members):

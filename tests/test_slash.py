@@ -7,9 +7,9 @@ import asyncio
 import csv
 import io
 
-from tests.conftest import chat, with_settings
-from tests.fake_interactions import EPHEMERAL
-from tests.test_privacy import memory_turns
+from tests.support.fake_interactions import EPHEMERAL
+from tests.support.harness import chat, with_settings
+from tests.support.logs import memory_turns
 
 PRIVATE = ("history", "export", "forget", "optout", "optin", "privacy")
 

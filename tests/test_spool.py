@@ -9,7 +9,7 @@ from sqlite_utils import Database
 from bot.store import ConversationLog, connect, migrate
 from bot.store.spool import Backlog, Spool
 from bot.store.sqlite import sqlite3
-from tests.conftest import exchange, log_rows_at
+from tests.support.logs import exchange, log_rows_at
 
 
 async def test_a_locked_database_spools_and_lands_once_released(tmp_path, caplog):

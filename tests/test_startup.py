@@ -9,7 +9,8 @@ import socket
 import sys
 
 from bot.discord_front.bot import CONNECT_BACKOFF_S
-from tests.test_settings import PROJECT, clean_env
+from tests.support import PROJECT
+from tests.support.processes import clean_env
 
 UNREACHABLE_LINE = "cannot reach Discord at"
 FIRST_LINE_TIMEOUT_S = 30  # the interpreter's start on a busy machine, plus a slow resolver's NXDOMAIN

@@ -7,8 +7,8 @@ import time
 
 from bot.core.responder import CUT_OFF_NOTE, FALLBACK_TEXT
 from bot.discord_front.live_reply import EDIT_INTERVAL_S, WRITING_MARK
-from tests.conftest import log_rows
-from tests.fake_ratelimit import MESSAGES_PER_WINDOW, Window
+from tests.support.fake_ratelimit import MESSAGES_PER_WINDOW, Window
+from tests.support.logs import log_rows
 
 WORDS = 60
 PACE_S = 0.05  # 20 words a second: the 60-word reply streams for about 3 s

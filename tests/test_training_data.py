@@ -15,8 +15,9 @@ from sqlite_utils import Database
 
 from bot.store import ConversationLog
 from bot.store.sqlite import sqlite3
-from tests.test_settings import PROJECT, clean_env, run_bot_cli
-from tests.web import write_sample_log
+from tests.support import PROJECT
+from tests.support.processes import clean_env, run_bot_cli
+from tests.support.web import write_sample_log
 
 
 def ratings(settings) -> dict[tuple[str, str], int]:

@@ -15,9 +15,9 @@ from datasette_auth_passwords.utils import hash_password
 from playwright.async_api import async_playwright
 
 from bot.store import ConversationLog, Exchange
-from tests.test_browser import CHROMIUM, FLAGS
-from tests.test_datasette_serve import start_datasette, stop
-from tests.web import METADATA, write_sample_log
+from tests.support.browser import CHROMIUM, FLAGS
+from tests.support.processes import start_datasette, stop
+from tests.support.web import METADATA, write_sample_log
 
 PASSWORD = "correct horse battery staple"
 FAST = 1000  # hash iterations: the test does not measure the login

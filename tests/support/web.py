@@ -12,8 +12,8 @@ import yaml
 from datasette.app import Datasette
 
 from bot.store import ConversationLog, Exchange
+from tests.support import PROJECT
 
-PROJECT = Path(__file__).resolve().parent.parent
 METADATA = PROJECT / "metadata.yml"
 PLUGINS = PROJECT / "plugins"
 TEMPLATES = PROJECT / "templates"

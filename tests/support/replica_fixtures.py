@@ -18,6 +18,9 @@ from pathlib import Path
 import asyncssh
 
 from bot.config.settings import Settings
+from bot.replica import litestream as replication
+from bot.store import Exchange
+from bot.store.sqlite import sqlite3
 
 SFTP_USER = "backup"
 SFTP_PASSWORD = "replica-secret-1"
@@ -170,3 +173,24 @@ def poll(check, timeout: float, interval: float = 0.1, what: str = "condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout:g} s")
         time.sleep(interval)
+
+
+def replica_exchange(n: int, user: str = "alice", text: str = "") -> Exchange:
+    return Exchange(
+        user_id=user,
+        user_name=user,
+        channel_id="c1",
+        user_message=text or f"message {n}",
+        bot_response=f"reply {n}",
+        model_used="m",
+        message_id=f"{user}-{n}",
+    )
+
+
+def message_ids(path: Path) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        return [row[0] for row in conn.execute("select message_id from conversations order by id")]
+
+
+def in_sync(settings: Settings) -> bool:
+    return replication.lag(settings).waiting_seconds == 0 and replication.lag(settings).txid is not None
