@@ -1,4 +1,5 @@
-"""Fixtures only (the helpers are in tests/support/): real SQLite files in temp dirs, loopback fakes of Discord and Anthropic."""
+"""Fixtures only, the helpers are in tests/support/: real SQLite files in temp dirs, loopback fakes of Discord
+and Anthropic."""
 
 from __future__ import annotations
 

@@ -114,7 +114,7 @@ async def test_huge_and_odd_text_and_injection_names_are_kept_exactly(harness):
         "emoji 🎉👩‍👩‍👧 RTL مرحبا بالعالم שלום and a NUL \x00 in the middle",
         "'; DELETE FROM conversations; --",
     ]
-    for text, chunks in zip(texts, (3, 1, 1)):
+    for text, chunks in zip(texts, (3, 1, 1), strict=True):
         await harness.say(tricky, text, mention_bot=True, replies=chunks)
 
     rows = harness.rows()

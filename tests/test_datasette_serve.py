@@ -88,7 +88,7 @@ async def test_the_procfile_web_process_refuses_to_start_without_a_password(smal
     inline_env, _ = procfile_web()
     assert inline_env == {"DATASETTE_REQUIRE_LOGIN": "1"}
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATASETTE_")}
-    line = next(l for l in (PROJECT / "Procfile").read_text().splitlines() if l.startswith("web:"))
+    line = next(text for text in (PROJECT / "Procfile").read_text().splitlines() if text.startswith("web:"))
     process = await asyncio.create_subprocess_shell(
         line.removeprefix("web:"),
         cwd=PROJECT,

@@ -125,10 +125,12 @@ class TwoProcesses:
         log = tmp_path / "conversation_logs.db"
         self.stores = [ConversationLog(log).open(), ConversationLog(log).open()]
         self.memories = [Memory(tmp_path / f"memory_{n}.db").open() for n in (0, 1)]
-        self.records = [Records(store, memory, WriterResults()) for store, memory in zip(self.stores, self.memories)]
+        self.records = [
+            Records(store, memory, WriterResults()) for store, memory in zip(self.stores, self.memories, strict=True)
+        ]
 
     def close(self) -> None:
-        for store, memory in zip(self.stores, self.memories):
+        for store, memory in zip(self.stores, self.memories, strict=True):
             memory.close()
             store.close()
 

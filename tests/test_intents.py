@@ -35,7 +35,7 @@ async def test_refused_intent_reconnects_without_it_and_keeps_working(settings, 
 
 
 async def test_without_the_intent_server_text_arrives_only_when_it_mentions_the_bot(settings, discord_server, members):
-    alice, bob, _ = members
+    _alice, bob, _ = members
     settings = replace(
         settings, message_content=False, chat_channel_ids=frozenset({int(discord_server.channels["chat"])})
     )

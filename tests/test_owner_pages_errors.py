@@ -40,7 +40,8 @@ def transcript_of(select: str) -> str:
         "select 'x' as user_message, 'y' as bot_response, '[{\"size\": null, \"name\": 3}]' as attachments",
         "select 'x' as user_message, 'y' as bot_response, '\"text\"' as attachments",
         "select 'x' as user_message, 'y' as bot_response, 1 as timestamp union all select 'a', 'b', 'c'",
-        "select 'x' as user_message, 'y' as bot_response, 1 as id, 'a' as timestamp union all select 'a', 'b', 'c', 'a'",
+        "select 'x' as user_message, 'y' as bot_response, 1 as id, 'a' as timestamp "
+        "union all select 'a', 'b', 'c', 'a'",
     ],
 )
 async def test_a_crafted_transcript_query_renders_instead_of_a_500(tiny_log_path, web_env, capsys, select):

@@ -191,7 +191,7 @@ async def test_export_in_a_dm_is_your_own_unless_you_are_a_configured_admin(harn
     await chat(harness, harness.admin, "mine")
     [own] = await harness.say(harness.admin, "!export", dm=True)  # Manage Server means nothing in a DM
     [everything] = await harness.say(harness.bob, "!export", dm=True)
-    assert list(everything.files)[0].startswith("conversation_export_")
+    assert next(iter(everything.files)).startswith("conversation_export_")
     assert [b"hi" in data for data in own.files.values()] == [False]
     assert [b"mine" in data for data in own.files.values()] == [True]
     assert [b"hi" in data and b"mine" in data for data in everything.files.values()] == [True]
@@ -226,7 +226,7 @@ async def test_backup_while_the_bot_writes_restores_equal(tmp_path):
     try:
         while logged_so_far(path) < 200:
             time.sleep(0.05)
-        code, out, err = await run_bot_cli(
+        code, _out, err = await run_bot_cli(
             "backup", str(tmp_path / "copy.db"), env=clean_env(tmp_path, CONVERSATION_LOG_DB=str(path))
         )
     finally:

@@ -61,7 +61,7 @@ def test_a_bad_replica_url_is_one_line_naming_the_variable(url, words):
 
 
 async def test_the_cli_answers_an_unknown_scheme_with_one_line(tmp_path):
-    code, out, err = await run_bot_cli("status", env=clean_env(tmp_path, LITESTREAM_REPLICA_URL="gopher://x/y"))
+    code, _out, err = await run_bot_cli("status", env=clean_env(tmp_path, LITESTREAM_REPLICA_URL="gopher://x/y"))
     assert code != 0 and err.strip().count("\n") == 0
     assert "LITESTREAM_REPLICA_URL must start with" in err
 

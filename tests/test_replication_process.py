@@ -64,12 +64,12 @@ async def test_a_lost_disk_during_a_burst_is_restored_with_every_exchange_older_
     tmp_path, discord_server, claude, members
 ):
     data, replica = tmp_path / "data", tmp_path / "replica"
-    env = dict(
-        LITESTREAM_REPLICA_URL=f"file://{replica}",
-        LITESTREAM_SYNC_INTERVAL=f"{SYNC_SECONDS:g}",
-        CONVERSATION_LOG_DB=str(data / "conversation_logs.db"),
-        BOT_MEMORY_DB=str(data / "bot_memory.db"),
-    )
+    env = {
+        "LITESTREAM_REPLICA_URL": f"file://{replica}",
+        "LITESTREAM_SYNC_INTERVAL": f"{SYNC_SECONDS:g}",
+        "CONVERSATION_LOG_DB": str(data / "conversation_logs.db"),
+        "BOT_MEMORY_DB": str(data / "bot_memory.db"),
+    }
     alice = members[0]
     crowd = [discord_server.add_member(f"burst{i}") for i in range(BURST)]
     # The replica is under test, not Discord's limit: at 5 sends/edits per 5 s in one channel the

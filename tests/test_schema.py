@@ -1,4 +1,5 @@
-"""The schema (bot/store/migrations.py, schema.py, triggers.py): migrations, adopting old files, summaries equal to plain SQL."""
+"""The schema (bot/store/migrations.py, schema.py, triggers.py): migrations, adopting old files, summaries equal
+to plain SQL."""
 
 from __future__ import annotations
 
@@ -96,7 +97,7 @@ def test_timestamps_are_sqlite_utc_text_and_compare_with_datetime_now(tmp_path):
         store.submit(exchange(1)).result()
         store.submit(exchange(2, timestamp="2020-01-01 00:00:00")).result()
         assert store.stats()["last_24_hours"] == 1
-    [now_row, old_row] = log_rows_at(path)
+    [now_row, _old_row] = log_rows_at(path)
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", now_row["timestamp"])
     with sqlite3.connect(path) as conn:
         drift = conn.execute("select abs(strftime('%s','now') - strftime('%s', ?))", [now_row["timestamp"]]).fetchone()[

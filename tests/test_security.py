@@ -80,7 +80,7 @@ def text_of(message: SentMessage) -> str:
 
 
 def exported_messages(message: SentMessage) -> set[str]:
-    [(name, data)] = message.files.items()
+    [(_name, data)] = message.files.items()
     return {row["user_message"] for row in csv.DictReader(io.StringIO(data.decode("utf-8")))}
 
 

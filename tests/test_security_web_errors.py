@@ -136,9 +136,12 @@ async def timed_get(session, url: str) -> float:
 
 async def guess(base: str, address: str) -> int:
     """A wrong Basic login from a loopback address of its own (the whole 127/8 is this machine)."""
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(address, 0))) as session:
-        async with session.get(base + PAGE, headers=basic("admin", "guess"), allow_redirects=False) as r:
-            return r.status
+    connector = aiohttp.TCPConnector(local_addr=(address, 0))
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        session.get(base + PAGE, headers=basic("admin", "guess"), allow_redirects=False) as r,
+    ):
+        return r.status
 
 
 async def test_guessing_from_many_addresses_does_not_stall_other_visitors(tiny_log_path, web_env):
@@ -195,7 +198,7 @@ async def test_a_script_with_a_wrong_password_fails_instead_of_saving_nothing(ti
 
 async def test_the_procfile_web_process_refuses_an_empty_password_in_one_line(tiny_log_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATASETTE_")}
-    line = next(l for l in (PROJECT / "Procfile").read_text().splitlines() if l.startswith("web:"))
+    line = next(text for text in (PROJECT / "Procfile").read_text().splitlines() if text.startswith("web:"))
     process = await asyncio.create_subprocess_shell(
         line.removeprefix("web:"),
         cwd=PROJECT,
@@ -215,6 +218,6 @@ async def test_the_procfile_web_process_refuses_an_empty_password_in_one_line(ti
     except TimeoutError:
         os.killpg(process.pid, signal.SIGTERM)
         raise AssertionError("the web process started with the hash of an empty password") from None
-    lines = [l for l in err.decode().splitlines() if "DATASETTE_PASSWORD_HASH" in l]
+    lines = [text for text in err.decode().splitlines() if "DATASETTE_PASSWORD_HASH" in text]
     assert process.returncode == 1 and len(lines) == 1 and "empty password" in lines[0]
     assert "Traceback" not in err.decode()

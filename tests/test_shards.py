@@ -36,7 +36,7 @@ async def test_two_shards_each_carry_their_servers_and_every_message_is_logged_o
 
 
 async def test_this_process_runs_only_its_shard_ids(settings, discord_server, members):
-    on_0, on_1 = servers_on_both_shards(discord_server)
+    _on_0, _on_1 = servers_on_both_shards(discord_server)
     settings = replace(settings, shards=Shards(2, (1,)))
     async with bot_through_run_bot(settings, discord_server) as bot:
         assert [i["shard"] for i in discord_server.identifies] == [[1, 2]]
@@ -85,7 +85,7 @@ async def test_two_bots_one_shard_each_write_one_log_file(settings, discord_serv
 
 async def test_sharded_bot_falls_back_without_the_refused_intent_too(settings, discord_server, members):
     discord_server.refused_intents = MESSAGE_CONTENT_INTENT
-    on_0, on_1 = servers_on_both_shards(discord_server)
+    _on_0, on_1 = servers_on_both_shards(discord_server)
     discord_server.join(members[0], on_1)
     settings = replace(settings, shards=Shards(2))
     async with bot_through_run_bot(settings, discord_server, connections=2) as bot:

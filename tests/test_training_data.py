@@ -207,7 +207,7 @@ async def test_discord_export_takes_a_format_through_the_same_code(harness):
     [(jsonl_name, jsonl_data)] = jsonl.files.items()
     [(chat_name, chat_data)] = chat.files.items()
     assert jsonl_name.endswith(".jsonl") and chat_name.endswith("_chat.jsonl")
-    assert [json.loads(l)["user_message"] for l in jsonl_data.decode().splitlines()] == ["one", "two"]
-    [conversation] = [json.loads(l) for l in chat_data.decode().splitlines()]
+    assert [json.loads(record)["user_message"] for record in jsonl_data.decode().splitlines()] == ["one", "two"]
+    [conversation] = [json.loads(record) for record in chat_data.decode().splitlines()]
     assert [m["role"] for m in conversation["messages"]] == ["user", "assistant", "user", "assistant"]
     assert bad.content == "Unknown format: use `csv`, `jsonl`, `chat`, `openai`, `bedrock` or `kto`."

@@ -109,7 +109,8 @@ def pages(user: str, name: str) -> list[str]:
         "/-/dashboards/insight/top-users/embed",
     ]
     table = "/conversation_logs/conversations"
-    return dashboards + [
+    return [
+        *dashboards,
         "/",
         "/conversation_logs",
         table,

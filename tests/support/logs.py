@@ -21,19 +21,19 @@ def log_rows(settings: Settings) -> list[dict]:
 def exchange(n: int, **changes) -> Exchange:
     """Exchange number `n` for the store's own tests; `changes` override any field."""
     # Three servers and DMs (guild None), and display names that two users share.
-    values = dict(
-        user_id=f"u{n % 5}",
-        user_name=f"user{n % 5}",
-        channel_id="c1",
-        user_message=f"q{n}",
-        bot_response=f"a{n}",
-        model_used="claude-haiku-4-5",
-        message_id=f"m{n}",
-        input_tokens=3,
-        output_tokens=4,
-        guild_id=[None, "g1", "g2", "g3"][n % 4],
-        display_name=f"Shared {n % 2}",
-    )
+    values = {
+        "user_id": f"u{n % 5}",
+        "user_name": f"user{n % 5}",
+        "channel_id": "c1",
+        "user_message": f"q{n}",
+        "bot_response": f"a{n}",
+        "model_used": "claude-haiku-4-5",
+        "message_id": f"m{n}",
+        "input_tokens": 3,
+        "output_tokens": 4,
+        "guild_id": [None, "g1", "g2", "g3"][n % 4],
+        "display_name": f"Shared {n % 2}",
+    }
     return Exchange(**{**values, **changes})
 
 

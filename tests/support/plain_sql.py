@@ -28,12 +28,15 @@ from ratings r join conversations c using (reply_message_id) where {where}
 
 PLAIN_NAMES = """
 select * from (select ifnull(guild_id, '') as guild_key, ifnull(user_name, '') as name, user_id from conversations
-               union select ifnull(guild_id, ''), display_name, user_id from conversations where display_name is not null)
+               union select ifnull(guild_id, ''), display_name, user_id from conversations
+               where display_name is not null)
 """
 
 
 def assert_per_server_summaries_match_plain_sql(store: ConversationLog) -> None:
-    as_set = lambda rows: {tuple(row.values()) for row in rows}  # the table sorts names ignoring case
+    def as_set(rows):
+        return {tuple(row.values()) for row in rows}  # the table sorts names ignoring case
+
     assert as_set(store.query("select guild_key, name, user_id from user_names")) == as_set(store.query(PLAIN_NAMES))
     for guild in {row["guild_id"] for row in store.query("select guild_id from conversations")} - {None}:
         figures = store.stats(Scope.server(guild))
