@@ -10,6 +10,8 @@ from tests.support.browser import CHROMIUM, FLAGS
 from tests.support.processes import start_datasette, stop
 from tests.support.web import write_sample_log
 
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
+
 SCREENSHOTS = PROJECT / "artifacts" / "screenshots"
 
 

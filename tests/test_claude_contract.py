@@ -13,6 +13,8 @@ import time
 from dataclasses import replace
 from types import SimpleNamespace
 
+import pytest
+
 from bot.core.responder import FALLBACK_MODEL, LENGTH_NOTE, REFUSAL_TEXT, Reply, Responder
 from bot.core.service import Incoming, open_service
 from bot.store import ConversationLog
@@ -99,6 +101,7 @@ def test_a_spooled_row_keeps_its_stop_reason(tmp_path):
     assert [r["stop_reason"] for r in log_rows_at(path)] == ["max_tokens"]
 
 
+@pytest.mark.slow
 async def test_a_rejected_key_is_one_error_line_at_start_and_the_bot_answers_with_the_fallback(
     tmp_path, discord_server, claude, members
 ):

@@ -186,6 +186,7 @@ def test_a_bad_price_file_is_one_line_naming_it_and_changes_nothing(tmp_path, te
         assert conn.execute("select count(*) from model_prices").fetchone()[0] == 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["migrate"], []], ids=["web (migrate)", "bot"])
 def test_a_nan_price_stops_the_bot_and_the_web_process_with_one_line(tmp_path, command):
     """The Procfile's web process runs `python -m bot migrate` first; the worker runs `python -m bot`."""

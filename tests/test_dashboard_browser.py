@@ -9,6 +9,8 @@ from bench.dashboard_shots import shoot
 from bot.store.sqlite import sqlite3
 from tests.support.web import write_sample_log
 
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
+
 
 @pytest.fixture
 def small_log(tmp_path):
