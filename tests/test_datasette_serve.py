@@ -11,6 +11,7 @@ import threading
 import time
 
 import aiohttp
+import pytest
 
 from bot.store import ConversationLog
 from bot.store.sqlite import sqlite3
@@ -18,6 +19,8 @@ from tests.support import PROJECT
 from tests.support.logs import SMALL_LOG_ROWS
 from tests.support.processes import closed_port, start_datasette, stop
 from tests.support.web import fingerprint, procfile_web, sample_exchange
+
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
 
 
 def write_for(path, seconds: float, outcomes: list) -> None:

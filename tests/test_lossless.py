@@ -150,6 +150,7 @@ def test_reply_ids_refused_by_a_locked_log_land_with_their_rows(tmp_path):
     assert not store.backlog.replies.path.exists()
 
 
+@pytest.mark.slow
 def test_the_replica_watchdog_outlives_a_full_disk(tmp_path, caplog):
     settings = replicated_settings(tmp_path, f"file://{tmp_path}/replica", LITESTREAM_LAG_ALARM_SECONDS="0.4")
     with tiny_tmpfs(settings.log_db.parent) as data, ConversationLog(settings.log_db, own_checkpoints=False) as store:
@@ -176,6 +177,7 @@ def test_the_replica_watchdog_outlives_a_full_disk(tmp_path, caplog):
     assert len(errors) <= 1  # told once per outage, not at every check
 
 
+@pytest.mark.slow
 def test_the_bot_starts_on_a_full_disk_and_replicates_once_it_has_room(tmp_path, caplog):
     settings = replicated_settings(tmp_path, f"file://{tmp_path}/replica", LITESTREAM_LAG_ALARM_SECONDS="0.4")
     with tiny_tmpfs(settings.log_db.parent) as data, ConversationLog(settings.log_db, own_checkpoints=False) as store:
