@@ -12,6 +12,8 @@ import pytest
 from tests.support.harness import running_bot
 from tests.support.replica_fixtures import replicated_settings
 
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
+
 
 def field_names(embeds: list) -> set[str]:
     return {f["name"] for embed in embeds for f in embed.get("fields", [])}

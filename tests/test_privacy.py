@@ -9,6 +9,7 @@ import threading
 import time
 from dataclasses import replace
 
+import pytest
 from sqlite_utils import Database
 
 from bot.store import ConversationLog
@@ -210,6 +211,7 @@ def logged_so_far(path) -> int:
         return 0
 
 
+@pytest.mark.slow
 async def test_backup_while_the_bot_writes_restores_equal(tmp_path):
     path = tmp_path / "log.db"
     stop = threading.Event()

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import signal
 
+import pytest
+
 from tests.support.processes import logged, start_bot
+
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
 
 
 async def test_sigterm_waits_for_the_exchange_under_way_and_logs_it(tmp_path, discord_server, claude, members):

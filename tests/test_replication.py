@@ -60,12 +60,14 @@ def test_a_bad_replica_url_is_one_line_naming_the_variable(url, words):
     assert "LITESTREAM_REPLICA_URL" in str(caught.value) and words in str(caught.value)
 
 
+@pytest.mark.slow
 async def test_the_cli_answers_an_unknown_scheme_with_one_line(tmp_path):
     code, _out, err = await run_bot_cli("status", env=clean_env(tmp_path, LITESTREAM_REPLICA_URL="gopher://x/y"))
     assert code != 0 and err.strip().count("\n") == 0
     assert "LITESTREAM_REPLICA_URL must start with" in err
 
 
+@pytest.mark.slow
 def test_the_generated_config_is_valid_for_litestream_and_holds_no_secret(tmp_path):
     settings = replicated_settings(
         tmp_path,
@@ -98,6 +100,7 @@ def test_the_generated_config_is_valid_for_litestream_and_holds_no_secret(tmp_pa
 # -- checkpoints -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_litestream_owns_checkpoints_the_wal_stays_bounded_and_no_frame_is_missed(tmp_path):
     settings = replicated_settings(tmp_path, f"file://{tmp_path}/replica")
     big = "x" * 3000  # about 10 kB of WAL a row with the search index: 40 MB for the run
@@ -129,6 +132,7 @@ def test_litestream_owns_checkpoints_the_wal_stays_bounded_and_no_frame_is_misse
 # -- restore, point in time, privacy ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_point_in_time_restore_before_a_forget_into_a_new_file(tmp_path):
     settings = replicated_settings(tmp_path, f"file://{tmp_path}/replica")
     env = clean_env(
@@ -170,6 +174,7 @@ async def test_point_in_time_restore_before_a_forget_into_a_new_file(tmp_path):
     assert message_ids(settings.log_db) == live
 
 
+@pytest.mark.slow
 def test_a_missing_log_is_restored_at_start_and_a_missing_replica_starts_a_new_one(tmp_path, caplog):
     caplog.set_level(logging.INFO)
     settings = replicated_settings(tmp_path, f"file://{tmp_path}/replica")
@@ -190,6 +195,7 @@ def test_a_missing_log_is_restored_at_start_and_a_missing_replica_starts_a_new_o
 # -- sftp, bad credentials, an unreachable replica -------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sftp_replica_bad_password_and_unreachable_are_one_line_each(tmp_path, sftp):
     settings = with_password(replicated_settings(tmp_path, sftp.url), host_key=sftp.host_key)
     with ConversationLog(settings.log_db, own_checkpoints=False) as store:
@@ -211,6 +217,7 @@ def test_sftp_replica_bad_password_and_unreachable_are_one_line_each(tmp_path, s
     assert "connection refused" in line.lower(), line
 
 
+@pytest.mark.slow
 def test_the_bot_keeps_logging_when_the_replica_is_away_alarms_and_catches_up(tmp_path, sftp, caplog):
     caplog.set_level(logging.INFO)
     settings = with_password(replicated_settings(tmp_path, sftp.url, LITESTREAM_LAG_ALARM_SECONDS="2"))
@@ -236,6 +243,7 @@ def test_the_bot_keeps_logging_when_the_replica_is_away_alarms_and_catches_up(tm
 # -- !stats for admins, and the bench's quick run --------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_stats_tells_the_bots_owners_the_replica_lag_by_dm_and_no_one_else(
     tmp_path, settings, discord_server, members
 ):
@@ -271,6 +279,7 @@ async def test_stats_tells_the_bots_owners_the_replica_lag_by_dm_and_no_one_else
     assert "Replica" not in owner_fields and "Replica" not in manager_fields and "Replica" not in alice_fields
 
 
+@pytest.mark.slow
 def test_the_replication_bench_runs_quickly():
     done = subprocess.run(
         [sys.executable, "-m", "bench.replication", "--quick"], cwd=PROJECT, capture_output=True, text=True, timeout=120

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from bench.data import build
 from bot.core.memory import Memory
@@ -20,6 +21,8 @@ from tests.support import PROJECT
 from tests.support.fake_ratelimit import ChannelLimits
 from tests.support.processes import clean_env, closed_port, start_bot
 from tests.support.replica_fixtures import message_ids, replicated_settings
+
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
 
 SYNC_SECONDS = 1.0
 BURST = 40

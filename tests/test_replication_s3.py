@@ -12,6 +12,8 @@ from bot.replica.replicator import Replicator
 from bot.store import ConversationLog
 from tests.support.replica_fixtures import S3Server, in_sync, message_ids, poll, replica_exchange, replicated_settings
 
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
+
 
 @pytest.fixture
 def s3(monkeypatch):

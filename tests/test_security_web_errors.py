@@ -144,6 +144,7 @@ async def guess(base: str, address: str) -> int:
         return r.status
 
 
+@pytest.mark.slow
 async def test_guessing_from_many_addresses_does_not_stall_other_visitors(tiny_log_path, web_env):
     web_env.setenv("DATASETTE_PASSWORD_HASH", hash_password(PASSWORD))  # the real cost: ~95 ms a check
     process, base = await serve(tiny_log_path)
@@ -161,6 +162,7 @@ async def test_guessing_from_many_addresses_does_not_stall_other_visitors(tiny_l
     assert set(statuses) <= {401, 503} and statuses.count(401) >= guard.HASH_WORKERS + guard.HASHES_WAITING
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("without_rich", [False, True], ids=["with rich", "without rich"])
 async def test_unknown_urls_print_no_traceback(tiny_log_path, web_env, without_rich):
     process, base = await serve(tiny_log_path, without_rich)
@@ -183,6 +185,7 @@ async def test_unknown_urls_print_no_traceback(tiny_log_path, web_env, without_r
     assert "Traceback" not in err and "│" not in err, err[-600:]
 
 
+@pytest.mark.slow
 async def test_a_script_with_a_wrong_password_fails_instead_of_saving_nothing(tiny_log_path, web_env, tmp_path):
     process, base = await serve(tiny_log_path)
     export, url = tmp_path / "export.csv", base + "/conversation_logs/conversations.csv?_stream=on"
@@ -196,6 +199,7 @@ async def test_a_script_with_a_wrong_password_fails_instead_of_saving_nothing(ti
     assert codes == [22, 0] and export.read_text().startswith("id,user_id")  # 22: curl -f saw an HTTP error
 
 
+@pytest.mark.slow
 async def test_the_procfile_web_process_refuses_an_empty_password_in_one_line(tiny_log_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATASETTE_")}
     line = next(text for text in (PROJECT / "Procfile").read_text().splitlines() if text.startswith("web:"))

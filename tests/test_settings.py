@@ -44,6 +44,7 @@ def test_bad_values_name_the_variable(name, value):
         Settings.from_env({name: value}, dotenv_path=None)
 
 
+@pytest.mark.slow
 async def test_missing_token_is_one_clear_line_and_a_failure(tmp_path):
     code, out, err = await run_bot_cli(env=clean_env(tmp_path))
     assert code != 0
@@ -51,11 +52,13 @@ async def test_missing_token_is_one_clear_line_and_a_failure(tmp_path):
     assert "DISCORD_TOKEN is not set" in err and "Traceback" not in err + out
 
 
+@pytest.mark.slow
 async def test_bad_setting_is_one_clear_line(tmp_path):
     code, _, err = await run_bot_cli("console", env=clean_env(tmp_path, BOT_ADMIN_IDS="me"))
     assert code != 0 and "BOT_ADMIN_IDS" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 async def test_corrupt_log_file_is_named_at_startup(tmp_path):
     (tmp_path / "log.db").write_bytes(b"garbage" * 1000)
     code, _, err = await run_bot_cli("console", env=clean_env(tmp_path))

@@ -8,9 +8,13 @@ import signal
 import socket
 import sys
 
+import pytest
+
 from bot.discord_front.bot import CONNECT_BACKOFF_S
 from tests.support import PROJECT
 from tests.support.processes import clean_env
+
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
 
 UNREACHABLE_LINE = "cannot reach Discord at"
 FIRST_LINE_TIMEOUT_S = 30  # the interpreter's start on a busy machine, plus a slow resolver's NXDOMAIN

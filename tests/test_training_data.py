@@ -58,6 +58,7 @@ async def test_reactions_rate_replies_latest_counts_and_removal_unrates(harness)
     assert shown["Rated up"] == "0 of 1 rated replies (0%)"  # -1 + 1 is not rated up
 
 
+@pytest.mark.slow
 async def test_chat_jsonl_rebuilds_each_conversation_turn_by_turn(harness, tmp_path):
     alice_turns = ["hi, I'm Alice", "what's my name?", "thanks!"]
     for text in alice_turns:
@@ -120,6 +121,7 @@ FILTERS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options, where", FILTERS, ids=[" ".join(o) or "none" for o, _ in FILTERS])
 async def test_each_filter_matches_sql(sample_db, tmp_path, options, where):
     code, out, err = await run_bot_cli(
@@ -132,6 +134,7 @@ async def test_each_filter_matches_sql(sample_db, tmp_path, options, where):
     assert expected < 60 or options in ([], ["--min-rating", "0"]), "the filter left out nothing"
 
 
+@pytest.mark.slow
 async def test_gzip_output_and_csv_matches_the_spec_columns(sample_db, tmp_path):
     target = tmp_path / "out.csv.gz"
     code, _, err = await run_bot_cli(
@@ -145,6 +148,7 @@ async def test_gzip_output_and_csv_matches_the_spec_columns(sample_db, tmp_path)
     assert f"Exported 60 exchanges as csv to {target}" in err
 
 
+@pytest.mark.slow
 def test_progress_bar_on_a_terminal_and_none_when_piped(sample_db, tmp_path):
     env = clean_env(tmp_path, CONVERSATION_LOG_DB=str(sample_db))
     command = [
@@ -169,6 +173,7 @@ def test_progress_bar_on_a_terminal_and_none_when_piped(sample_db, tmp_path):
     assert on_terminal.returncode == 0 and "Exporting" in shown and "100%" in shown
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -187,6 +192,7 @@ async def test_bad_input_is_one_line_and_a_failure(tmp_path, args, message):
     assert err.count("\n") == 1 and err.startswith("Error: ") and message in err
 
 
+@pytest.mark.slow
 async def test_stats_and_history_cli_print_what_the_commands_show(sample_db, tmp_path):
     env = clean_env(tmp_path, CONVERSATION_LOG_DB=str(sample_db))
     _, stats, _ = await run_bot_cli("stats", env=env)

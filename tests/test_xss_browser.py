@@ -10,6 +10,7 @@ import asyncio
 import json
 from urllib.parse import urlencode
 
+import pytest
 import yaml
 from datasette_auth_passwords.utils import hash_password
 from playwright.async_api import async_playwright
@@ -18,6 +19,8 @@ from bot.store import ConversationLog, Exchange
 from tests.support.browser import CHROMIUM, FLAGS
 from tests.support.processes import start_datasette, stop
 from tests.support.web import METADATA, write_sample_log
+
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
 
 PASSWORD = "correct horse battery staple"
 FAST = 1000  # hash iterations: the test does not measure the login
