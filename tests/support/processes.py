@@ -47,6 +47,7 @@ def clean_env(tmp_path, **extra) -> dict[str, str]:
 
 
 def closed_port() -> int:
+    """A local port nothing listens on: connecting to it is refused at once, and a server may bind it."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

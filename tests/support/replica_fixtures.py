@@ -9,7 +9,6 @@ the replica off and bring it back.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from dataclasses import replace
@@ -21,6 +20,7 @@ from bot.config.settings import Settings
 from bot.replica import litestream as replication
 from bot.store import Exchange
 from bot.store.sqlite import sqlite3
+from tests.support.processes import closed_port
 
 SFTP_USER = "backup"
 SFTP_PASSWORD = "replica-secret-1"
@@ -29,7 +29,7 @@ SFTP_PASSWORD = "replica-secret-1"
 class SFTPServer:
     def __init__(self, root: Path):
         self.root = root
-        self.port = _free_port()
+        self.port = closed_port()
         self.logins = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -104,7 +104,7 @@ class S3Server:
     def __init__(self):
         from moto.server import ThreadedMotoServer  # a test requirement only
 
-        self.port = _free_port()
+        self.port = closed_port()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
 
     def start(self) -> S3Server:
@@ -136,12 +136,6 @@ class S3Server:
             "LITESTREAM_ACCESS_KEY_ID": self.key_id,
             "LITESTREAM_SECRET_ACCESS_KEY": self.secret,
         }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def replicated_settings(tmp_path: Path, url: str, **env: str) -> Settings:
