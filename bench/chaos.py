@@ -36,10 +36,10 @@ from bench.chaos_client import settle, talk
 from bench.chaos_faults import DISK_KINDS, Faults
 from bench.chaos_invariants import check
 from bench.chaos_report import Report, SoakFiles
-from tests.disks import mount_ext4, unmount
-from tests.fake_anthropic import FakeAnthropic
-from tests.fake_discord import FakeDiscord
-from tests.fake_ratelimit import ChannelLimits
+from tests.support.disks import mount_ext4, unmount
+from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.fake_discord import FakeDiscord
+from tests.support.fake_ratelimit import ChannelLimits
 
 READY_TIMEOUT_S = 60.0
 READY_POLL_S = 0.1

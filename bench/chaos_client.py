@@ -10,7 +10,7 @@ from typing import Any
 
 from bench.chaos_report import Report
 from bot.discord_front.live_reply import WRITING_MARK
-from tests.fake_discord import FakeDiscord
+from tests.support.fake_discord import FakeDiscord
 
 USERS = 5
 SEND_GAP_S = (0.5, 1.5)  # about one message a second

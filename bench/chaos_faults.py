@@ -13,9 +13,9 @@ from typing import Any
 
 from bench.chaos_bot import Bot
 from bench.chaos_report import Report, SoakFiles
-from tests.disks import chattr_immutable, fill
-from tests.fake_anthropic import FakeAnthropic
-from tests.fake_discord import FakeDiscord
+from tests.support.disks import chattr_immutable, fill
+from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.fake_discord import FakeDiscord
 
 FAULT_GAP_S = (1.5, 5.0)  # a new fault this often: shorter than most faults, so they overlap
 FAULT_LENGTH_S = (1.5, 6.0)

@@ -15,8 +15,8 @@ from bot.replica import litestream as replication
 from bot.store import ConversationLog
 from bot.store.spool import Spool
 from bot.store.sqlite import sqlite3
-from tests.fake_discord import FakeDiscord
-from tests.test_schema import assert_summary_matches_plain_sql
+from tests.support.fake_discord import FakeDiscord
+from tests.support.plain_sql import assert_summary_matches_plain_sql
 
 FAILURE_TEXT_MAX = 200  # characters of an assertion's message kept in the report
 REPLICA_SLACK_S = 1  # the rows' timestamps hold whole seconds: a second's margin before the last fault

@@ -17,8 +17,8 @@ import click
 from playwright.async_api import Page, Response, ViewportSize, async_playwright
 
 from bench.dashboard import charts
-from tests.test_browser import CHROMIUM, FLAGS
-from tests.test_datasette_serve import start_datasette, stop
+from tests.support.browser import CHROMIUM, FLAGS
+from tests.support.processes import start_datasette, stop
 
 VIEWPORT: ViewportSize = {"width": 1400, "height": 1000}
 RENDER_TIMEOUT_MS = 60_000

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from tests.fake_anthropic import FakeAnthropic
-from tests.fake_discord import FakeDiscord
+from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.fake_discord import FakeDiscord
 
 REPLY_TIMEOUT_S = 300.0
 

@@ -27,8 +27,9 @@ import click
 from datasette_auth_passwords.utils import hash_password
 
 from bench.data import build
-from tests.test_fallback import closed_port
-from tests.web import PROJECT, serve_args, serving
+from tests.support import PROJECT
+from tests.support.processes import closed_port
+from tests.support.web import serve_args, serving
 
 PASSWORD = "bench password"
 TABLE_PAGE = "/conversation_logs/conversations?_size=20"

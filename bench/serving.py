@@ -18,7 +18,7 @@ POLL_S = 0.1
 @contextmanager
 def served(path: Path, port: int) -> Iterator[str]:
     """Serve `path` as the Procfile does, on 127.0.0.1:`port`; yields the database's base URL."""
-    from tests.web import serve_args
+    from tests.support.web import serve_args
 
     server = subprocess.Popen(
         [sys.executable, "-m", "datasette", "serve", *serve_args(path, port)],

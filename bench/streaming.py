@@ -31,7 +31,8 @@ from bench.fakes_process import FakesProcess
 from bench.figures import Figure
 from bot.config.settings import Settings
 from bot.discord_front.live_reply import EDIT_INTERVAL_S
-from tests.conftest import log_rows, running_bot
+from tests.support.harness import running_bot
+from tests.support.logs import log_rows
 
 WORD_DELAY_S = 0.02  # 50 words (the fake's tokens) a second
 LAG_TICK_S = 0.005  # the lag probe's sleep

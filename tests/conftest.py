@@ -1,23 +1,22 @@
-"""Fixtures and shared helpers: real SQLite files in temp dirs, loopback fakes of Discord and Anthropic."""
+"""Fixtures only, the helpers are in tests/support/: real SQLite files in temp dirs, loopback fakes of Discord
+and Anthropic."""
 
 from __future__ import annotations
 
-import asyncio
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import discord
 import pytest
 import yarl
-from sqlite_utils import Database
+from datasette_auth_passwords.utils import hash_password
 
 from bot.config.settings import Settings
-from bot.core.service import BotService, open_service
-from bot.discord_front.bot import ConversationBot
-from bot.store import Exchange
-from tests.fake_anthropic import FakeAnthropic
-from tests.fake_discord import FakeDiscord, FakeUser, SentMessage
-from tests.web import write_sample_log
+from tests.support.fake_anthropic import FakeAnthropic
+from tests.support.fake_discord import FakeDiscord
+from tests.support.harness import Harness, running_bot
+from tests.support.logs import SMALL_LOG_ROWS
+from tests.support.web import write_sample_log
+from tests.support.web_auth import FAST, PASSWORD
 
 
 @pytest.fixture
@@ -51,44 +50,12 @@ def settings(tmp_path, claude) -> Settings:
     )
 
 
-def log_rows_at(path) -> list[dict]:
-    """Every row of the log file at `path`, in id order."""
-    with Database(path) as db:
-        return list(db["conversations"].rows_where(order_by="id"))
-
-
-def log_rows(settings: Settings) -> list[dict]:
-    return log_rows_at(settings.log_db)
-
-
-def exchange(n: int, **changes) -> Exchange:
-    """Exchange number `n` for the store's own tests; `changes` override any field."""
-    # Three servers and DMs (guild None), and display names that two users share.
-    values = dict(
-        user_id=f"u{n % 5}",
-        user_name=f"user{n % 5}",
-        channel_id="c1",
-        user_message=f"q{n}",
-        bot_response=f"a{n}",
-        model_used="claude-haiku-4-5",
-        message_id=f"m{n}",
-        input_tokens=3,
-        output_tokens=4,
-        guild_id=[None, "g1", "g2", "g3"][n % 4],
-        display_name=f"Shared {n % 2}",
-    )
-    return Exchange(**{**values, **changes})
-
-
 @pytest.fixture
 def log_path(tmp_path):
-    """conversation_logs.db with the 40 sample exchanges of tests/web.py (a quarter older than a day)."""
+    """conversation_logs.db with the 40 sample exchanges of tests/support/web.py (a quarter older than a day)."""
     path = tmp_path / "conversation_logs.db"
     write_sample_log(path)
     return path
-
-
-SMALL_LOG_ROWS = 20
 
 
 @pytest.fixture
@@ -99,43 +66,25 @@ def small_log_path(tmp_path):
     return path
 
 
-@dataclass
-class Harness:
-    discord: FakeDiscord
-    claude: FakeAnthropic
-    settings: Settings
-    bot: ConversationBot
-    service: BotService
-    alice: FakeUser
-    bob: FakeUser
-    admin: FakeUser
-
-    async def say(self, user: FakeUser, text: str, replies: int = 1, **where) -> list[SentMessage]:
-        """Post as `user` and wait for the bot's `replies` messages."""
-        before = len(self.discord.sent)
-        await self.discord.user_says(user, text, **where)
-        sent = await self.discord.wait_for_sent(before + replies)
-        return sent[before:]
-
-    def rows(self) -> list[dict]:
-        return log_rows(self.settings)
+TINY_LOG_ROWS = 5  # the web security tests check who may read, not what the pages count
 
 
-@asynccontextmanager
-async def running_bot(settings: Settings, discord_server: FakeDiscord):
-    async with open_service(settings) as service:
-        bot = ConversationBot(settings, service, guild_ready_timeout=0.05)
-        task = asyncio.create_task(bot.start(settings.discord_token))
-        ready = asyncio.create_task(bot.wait_until_ready())
-        await asyncio.wait([task, ready], timeout=10, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            task.result()  # start() ended early: raise its error
-        assert ready.done(), "bot did not become ready"
-        try:
-            yield bot, service
-        finally:
-            await bot.close()
-            await task
+@pytest.fixture
+def tiny_log_path(tmp_path):
+    """Like `log_path`, with only the first TINY_LOG_ROWS (5) sample exchanges."""
+    path = tmp_path / "conversation_logs.db"
+    write_sample_log(path, count=TINY_LOG_ROWS)
+    return path
+
+
+@pytest.fixture
+def web_env(monkeypatch):
+    """The login a deployment turns on: a password hash, no public pages, no proxy in front."""
+    monkeypatch.setenv("DATASETTE_REQUIRE_LOGIN", "1")
+    monkeypatch.setenv("DATASETTE_PASSWORD_HASH", hash_password(PASSWORD, iterations=FAST))
+    monkeypatch.delenv("DATASETTE_PUBLIC", raising=False)
+    monkeypatch.delenv("DATASETTE_BEHIND_PROXY", raising=False)
+    return monkeypatch
 
 
 @pytest.fixture
@@ -156,16 +105,3 @@ async def harness(settings, discord_server, claude, members):
     )  # as DISCORD_CDN_BASE would
     async with running_bot(settings, discord_server) as (bot, service):
         yield Harness(discord_server, claude, settings, bot, service, *members)
-
-
-async def chat(harness: Harness, user: FakeUser, *texts: str) -> None:
-    """Post each text as `user`, mentioning the bot, and wait for each reply."""
-    for text in texts:
-        await harness.say(user, text, mention_bot=True)
-
-
-def with_settings(harness: Harness, **changes) -> None:
-    """Replace fields of the running cogs' settings (the Help cog has none)."""
-    for cog in harness.bot.cogs.values():
-        if hasattr(cog, "settings"):
-            cog.settings = replace(cog.settings, **changes)

@@ -15,9 +15,9 @@ from aiohttp import web
 
 from bot.config.settings import DISCORD_CDN_ORIGINS, ConfigError, Settings
 from bot.core.attachments import MAX_IMAGE_BYTES, MAX_TEXT_BYTES, DownloadError, download
-from tests.fake_discord import CDN_GONE
-from tests.loopback import serve
-from tests.test_images import PNG
+from tests.support.fake_discord import CDN_GONE
+from tests.support.images import PNG
+from tests.support.loopback import serve
 
 
 def png_header(width: int, height: int) -> bytes:

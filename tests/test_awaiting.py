@@ -8,7 +8,7 @@ from concurrent.futures import Future
 
 from bot.store import ConversationLog
 from bot.store.awaiting import WriterResults
-from tests.conftest import exchange
+from tests.support.logs import exchange
 
 
 def settle_on_a_thread(futures: list[Future], outcome=lambda n: n) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.web import PROJECT
+import pytest
+
+from tests.support import PROJECT
 
 SECTIONS = [
     "| stats |",
@@ -20,6 +22,7 @@ SECTIONS = [
 ]
 
 
+@pytest.mark.slow
 def test_quick_benchmark_reports_every_section(tmp_path):
     output = tmp_path / "quick.md"
     result = subprocess.run(
@@ -36,6 +39,7 @@ def test_quick_benchmark_reports_every_section(tmp_path):
     assert "raw executemany" in table and "sqlite3 CLI" in table and "primary-key order" in table
 
 
+@pytest.mark.slow
 def test_quick_login_benchmark_reports_each_attack_beside_its_baseline():
     result = subprocess.run(
         [sys.executable, "-m", "bench.login", "--quick"], cwd=PROJECT, capture_output=True, text=True, timeout=300
@@ -46,6 +50,7 @@ def test_quick_login_benchmark_reports_each_attack_beside_its_baseline():
     assert "429" in result.stdout  # the throttle answered
 
 
+@pytest.mark.slow
 def test_quick_growth_benchmark_reports_every_measure_at_each_size(tmp_path):
     from bench.growth import MEASURES
 
@@ -70,6 +75,7 @@ def test_the_growth_plot_is_a_png(tmp_path):
     assert (tmp_path / "growth.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_quick_streaming_benchmark_reports_latency_and_both_bursts():
     result = subprocess.run(
         [sys.executable, "-m", "bench.streaming", "--quick"], cwd=PROJECT, capture_output=True, text=True, timeout=300
@@ -87,6 +93,7 @@ def test_quick_streaming_benchmark_reports_latency_and_both_bursts():
     assert result.stdout.count("5.00 of 5 |  |  | all, once | met |") == 2
 
 
+@pytest.mark.slow
 def test_a_forgotten_row_leaves_the_replicas_history_at_a_scaled_down_retention():
     """Privacy, not speed: with the retention scaled to 10 s, a point-in-time restore from before a
     !forget stops bringing the row back (the bench fails if it is still there after 3x + 60 s)."""
@@ -101,6 +108,7 @@ def test_a_forgotten_row_leaves_the_replicas_history_at_a_scaled_down_retention(
     assert "the forgotten row was restorable" in result.stdout and "gone at" in result.stdout
 
 
+@pytest.mark.slow
 def test_forget_cost_bench_reports_the_answer_the_clean_up_and_the_row_behind_it():
     result = subprocess.run(
         [sys.executable, "-m", "bench.forget_cost", "--rows", "3000"],

@@ -5,20 +5,13 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from tests.test_datasette_serve import start_datasette, stop
-from tests.web import PROJECT, write_sample_log
+from tests.support import PROJECT
+from tests.support.browser import CHROMIUM, FLAGS
+from tests.support.processes import start_datasette, stop
+from tests.support.web import write_sample_log
 
-CHROMIUM = "/usr/bin/chromium"
-# Without the background-networking flags Chromium keeps dialling out of this closed network.
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
+
 SCREENSHOTS = PROJECT / "artifacts" / "screenshots"
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench.chaos import soak
+
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
 
 SEED = 17  # its 20 s: Claude failing, a full disk, kill -9, a held lock and an immutable replica
 SECONDS = 20.0

@@ -9,8 +9,9 @@ from dataclasses import replace
 import pytest
 
 from bot.core.service import Incoming, open_service
-from tests.conftest import log_rows, running_bot
-from tests.fake_ratelimit import ChannelLimits
+from tests.support.fake_ratelimit import ChannelLimits
+from tests.support.harness import running_bot
+from tests.support.logs import log_rows
 
 
 async def test_mention_is_answered_and_logged_with_tokens_and_model(harness):
@@ -113,7 +114,7 @@ async def test_huge_and_odd_text_and_injection_names_are_kept_exactly(harness):
         "emoji 🎉👩‍👩‍👧 RTL مرحبا بالعالم שלום and a NUL \x00 in the middle",
         "'; DELETE FROM conversations; --",
     ]
-    for text, chunks in zip(texts, (3, 1, 1)):
+    for text, chunks in zip(texts, (3, 1, 1), strict=True):
         await harness.say(tricky, text, mention_bot=True, replies=chunks)
 
     rows = harness.rows()

@@ -1,6 +1,6 @@
 """Claude's contract as the bot meets it: stop_reason kept and shown, the time budget, the key checked at start.
 
-All through the unmodified SDK against tests/fake_anthropic.py, which keeps the API's contract
+All through the unmodified SDK against tests/support/fake_anthropic.py, which keeps the API's contract
 (tests/test_fake_fidelity_claude.py).
 """
 
@@ -13,11 +13,13 @@ import time
 from dataclasses import replace
 from types import SimpleNamespace
 
+import pytest
+
 from bot.core.responder import FALLBACK_MODEL, LENGTH_NOTE, REFUSAL_TEXT, Reply, Responder
 from bot.core.service import Incoming, open_service
 from bot.store import ConversationLog
-from tests.conftest import exchange, log_rows_at
-from tests.test_process import start_bot
+from tests.support.logs import exchange, log_rows_at
+from tests.support.processes import start_bot
 
 QUESTION = [{"role": "user", "content": "hello there"}]
 
@@ -99,6 +101,7 @@ def test_a_spooled_row_keeps_its_stop_reason(tmp_path):
     assert [r["stop_reason"] for r in log_rows_at(path)] == ["max_tokens"]
 
 
+@pytest.mark.slow
 async def test_a_rejected_key_is_one_error_line_at_start_and_the_bot_answers_with_the_fallback(
     tmp_path, discord_server, claude, members
 ):

@@ -14,7 +14,7 @@ from bot.store import ConversationLog, Selection, migrate
 from bot.store.exchange import INCOMPLETE_STOPS
 from bot.store.sqlite import sqlite3
 from plugins import transcript
-from tests.web import METADATA, datasette_for
+from tests.support.web import METADATA, datasette_for
 
 WHOLE, CUT, REFUSED, LATER = "A database in a file.", "It is fast because", "I can't help with that one.", "Good."
 # (user message, reply, stop_reason, net rating): every reply rated up, so only stop_reason keeps one out

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bot.core.service import open_service
 from bot.discord_front.bot import ConversationBot
-from tests.contracts.discord_rest import field_errors, pointer
+from tests.support.contracts.discord_rest import field_errors, pointer
 
 BULK_OVERWRITE = pointer(
     "paths", "/applications/{application_id}/commands", "put", "requestBody", "content", "application/json", "schema"

@@ -11,7 +11,7 @@ from discord import app_commands
 
 from bot.core.service import open_service
 from bot.discord_front.bot import ConversationBot
-from tests.conftest import chat
+from tests.support.harness import chat, start_and_stop
 
 
 class BotWithOneMore(ConversationBot):
@@ -24,15 +24,6 @@ class BotWithOneMore(ConversationBot):
 
         self.tree.add_command(ping)
         await super().setup_hook()
-
-
-async def start_and_stop(settings, bot_class=ConversationBot) -> None:
-    async with open_service(settings) as service:
-        bot = bot_class(settings, service, guild_ready_timeout=0.05)
-        task = asyncio.create_task(bot.start(settings.discord_token))
-        await asyncio.wait_for(bot.wait_until_ready(), 10)
-        await bot.close()
-        await task
 
 
 async def test_commands_are_registered_only_when_their_definitions_change(settings, discord_server, caplog):

@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from bot.exports.files import csv_records, export_file
 from bot.store import ConversationLog, Exchange
-from tests.conftest import chat, with_settings
+from tests.support.harness import chat, with_settings
 
 
 def fields(message) -> dict[str, str]:

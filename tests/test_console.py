@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 
+import pytest
 from sqlite_utils import Database
 
-from tests.test_settings import clean_env, run_bot_cli
+from tests.support.processes import clean_env, run_bot_cli
+
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
 
 
 async def test_console_chats_logs_and_runs_the_three_commands(tmp_path, claude):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from bot.store.sqlite import sqlite3
-from tests.test_security_web import PASSWORD, basic, fetch, guarded, log_path, web_env  # noqa: F401
+from tests.support.web_auth import PASSWORD, basic, fetch, guarded
 
 OWNER = basic("admin", PASSWORD)
 HOSTILE = '"><script>alert(1)</script><script nonce="guess">alert(2)</script>'
@@ -20,8 +20,8 @@ def nonce_of(response) -> str:
     return nonce
 
 
-async def test_every_response_has_a_policy_with_a_fresh_nonce(log_path, web_env):
-    ds = await guarded(log_path)
+async def test_every_response_has_a_policy_with_a_fresh_nonce(tiny_log_path, web_env):
+    ds = await guarded(tiny_log_path)
     anonymous = await fetch(ds, "GET", "/conversation_logs/conversations")
     assert anonymous.status_code == 302 and nonce_of(anonymous)
     pages = [await fetch(ds, "GET", "/conversation_logs/conversations", headers=OWNER) for _ in range(2)]
@@ -29,10 +29,10 @@ async def test_every_response_has_a_policy_with_a_fresh_nonce(log_path, web_env)
     assert pages[0].headers["x-content-type-options"] == "nosniff"
 
 
-async def test_the_templates_scripts_carry_the_nonce_and_the_logs_markup_does_not(log_path, web_env):
-    with sqlite3.connect(log_path) as conn:
+async def test_the_templates_scripts_carry_the_nonce_and_the_logs_markup_does_not(tiny_log_path, web_env):
+    with sqlite3.connect(tiny_log_path) as conn:
         conn.execute("update conversations set display_name = ?, user_message = ?", [HOSTILE, HOSTILE])
-    ds = await guarded(log_path)
+    ds = await guarded(tiny_log_path)
     for path in (
         "/conversation_logs/conversations",
         "/conversation_logs",
@@ -46,8 +46,8 @@ async def test_the_templates_scripts_carry_the_nonce_and_the_logs_markup_does_no
         assert tags and all(f'nonce="{nonce}"' in tag for tag in tags), (path, tags)
 
 
-async def test_the_dashboards_load_the_text_only_chart_renderers(log_path, web_env):
-    ds = await guarded(log_path)
+async def test_the_dashboards_load_the_text_only_chart_renderers(tiny_log_path, web_env):
+    ds = await guarded(tiny_log_path)
     for path in ("/-/dashboards/insight", "/-/dashboards/insight/top-users"):
         page = (await fetch(ds, "GET", path, headers=OWNER)).text
         assert (

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -18,9 +17,8 @@ from bot.store import ConversationLog, utc_now_text
 from bot.store.prices import PriceFileError, migrate_and_price
 from bot.store.scope import Scope
 from bot.store.sqlite import sqlite3
-from tests.web import datasette_for
-
-PROJECT = Path(__file__).resolve().parent.parent
+from tests.support import PROJECT
+from tests.support.web import datasette_for
 
 # Haiku's price doubles from 2026-03-05 ($1/$5 -> $2/$10 per million tokens) in the price file.
 PRICE_FILE = "model,effective_from,input_per_mtok,output_per_mtok\nclaude-haiku-4-5,2026-03-05,2,10\n"
@@ -188,6 +186,7 @@ def test_a_bad_price_file_is_one_line_naming_it_and_changes_nothing(tmp_path, te
         assert conn.execute("select count(*) from model_prices").fetchone()[0] == 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["migrate"], []], ids=["web (migrate)", "bot"])
 def test_a_nan_price_stops_the_bot_and_the_web_process_with_one_line(tmp_path, command):
     """The Procfile's web process runs `python -m bot migrate` first; the worker runs `python -m bot`."""

@@ -11,8 +11,8 @@ from datasette_dashboards import replace_opts_in_query
 
 from bench.dashboard import charts
 from bot.store.sqlite import sqlite3
-from tests.test_security_web import fetch, log_in
-from tests.web import datasette_for
+from tests.support.web import datasette_for
+from tests.support.web_auth import fetch, log_in
 
 PASSWORD = "a dashboard password"
 RANGE = {"date_start": "2026-01-01", "date_end": "2026-12-31"}

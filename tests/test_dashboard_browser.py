@@ -7,7 +7,9 @@ import pytest
 
 from bench.dashboard_shots import shoot
 from bot.store.sqlite import sqlite3
-from tests.web import write_sample_log
+from tests.support.web import write_sample_log
+
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
 
 
 @pytest.fixture

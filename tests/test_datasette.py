@@ -10,7 +10,8 @@ import pytest
 from sqlite_utils import Database
 
 from bot.store import ConversationLog
-from tests.web import PROJECT, datasette_for, fingerprint, procfile_settings, sample_exchange
+from tests.support import PROJECT
+from tests.support.web import datasette_for, fingerprint, procfile_settings, sample_exchange
 
 QUERIES = ["stats", "models", "user_history", "daily_activity", "top_users", "rated_replies", "costs"]
 

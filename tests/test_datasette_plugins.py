@@ -13,7 +13,7 @@ from sqlite_utils import Database
 
 from bot.store import FACET_COLUMNS
 from bot.store.sqlite import sqlite3
-from tests.web import PLUGINS, datasette_for, write_sample_log
+from tests.support.web import PLUGINS, datasette_for, write_sample_log
 
 PASSWORD = "correct horse battery staple"
 _spec = importlib.util.spec_from_file_location("counted_facets", PLUGINS / "counted_facets.py")

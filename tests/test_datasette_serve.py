@@ -11,44 +11,16 @@ import threading
 import time
 
 import aiohttp
+import pytest
 
 from bot.store import ConversationLog
 from bot.store.sqlite import sqlite3
-from tests.conftest import SMALL_LOG_ROWS
-from tests.test_fallback import closed_port
-from tests.web import PROJECT, fingerprint, procfile_web, sample_exchange, serve_args
+from tests.support import PROJECT
+from tests.support.logs import SMALL_LOG_ROWS
+from tests.support.processes import closed_port, start_datasette, stop
+from tests.support.web import fingerprint, procfile_web, sample_exchange
 
-
-async def start_datasette(db_path, env: dict | None = None):
-    port = closed_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "datasette",
-        "serve",
-        *serve_args(db_path, port),
-        cwd=PROJECT,
-        env={**os.environ, **(env or {})},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            try:
-                async with session.get(base + "/-/versions.json") as response:
-                    if response.status in (200, 302):
-                        return process, base
-            except aiohttp.ClientConnectionError:
-                await asyncio.sleep(0.1)
-    process.kill()
-    raise AssertionError((await process.communicate())[1].decode())
-
-
-async def stop(process) -> str:
-    process.terminate()
-    _, err = await process.communicate()
-    return err.decode()
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
 
 
 def write_for(path, seconds: float, outcomes: list) -> None:
@@ -119,7 +91,7 @@ async def test_the_procfile_web_process_refuses_to_start_without_a_password(smal
     inline_env, _ = procfile_web()
     assert inline_env == {"DATASETTE_REQUIRE_LOGIN": "1"}
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATASETTE_")}
-    line = next(l for l in (PROJECT / "Procfile").read_text().splitlines() if l.startswith("web:"))
+    line = next(text for text in (PROJECT / "Procfile").read_text().splitlines() if text.startswith("web:"))
     process = await asyncio.create_subprocess_shell(
         line.removeprefix("web:"),
         cwd=PROJECT,

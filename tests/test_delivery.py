@@ -11,9 +11,10 @@ import aiohttp
 import pytest
 
 from bot.discord_front.live_reply import WRITING_MARK
-from tests.conftest import log_rows, running_bot
-from tests.fake_discord import READ_MESSAGE_HISTORY
-from tests.fake_gateway import MESSAGE_CONTENT_INTENT
+from tests.support.fake_discord import READ_MESSAGE_HISTORY
+from tests.support.fake_gateway import MESSAGE_CONTENT_INTENT
+from tests.support.harness import running_bot
+from tests.support.logs import log_rows
 
 WORDS = 40
 PACE_S = 0.05  # 20 words a second: the reply streams for about 2 s, so it is edited after its first show
@@ -21,9 +22,9 @@ PACE_S = 0.05  # 20 words a second: the reply streams for about 2 s, so it is ed
 
 async def post(discord_server, channel_id: str, body: dict) -> tuple[int, dict]:
     """Create Message on the fake as the bot would (its REST route), returning (status, JSON body)."""
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{discord_server.api_base}/channels/{channel_id}/messages", json=body) as response:
-            return response.status, await response.json()
+    url = f"{discord_server.api_base}/channels/{channel_id}/messages"
+    async with aiohttp.ClientSession() as session, session.post(url, json=body) as response:
+        return response.status, await response.json()
 
 
 # -- the fake refuses as Discord does -------------------------------------------------------------

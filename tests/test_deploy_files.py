@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from bot.replica.supervise import STOP_TIMEOUT_S
-from tests.test_settings import PROJECT
+from tests.support import PROJECT
 
 ALL = ["python", "-m", "bot", "--env-file", "/dev/null", "all"]
 

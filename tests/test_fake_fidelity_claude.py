@@ -14,7 +14,7 @@ import pytest
 from anthropic.types import ErrorResponse, Message, ModelInfo, RawMessageStreamEvent
 from pydantic import BaseModel, TypeAdapter
 
-from tests.fake_anthropic import FakeAnthropic
+from tests.support.fake_anthropic import FakeAnthropic
 
 QUESTION = [{"role": "user", "content": "tell me everything about the sea and the sky"}]
 TYPES = {"message": Message, "event": RawMessageStreamEvent, "error": ErrorResponse, "model": ModelInfo}

@@ -1,6 +1,6 @@
 """Fake fidelity: the loopback Discord answers what real Discord answers. Every REST answer the bot gets
 in a realistic session is validated against the response schemas of Discord's OpenAPI spec (the subset in
-tests/contracts), every gateway payload against the objects Discord's docs define, and bodies the spec
+tests/support/contracts), every gateway payload against the objects Discord's docs define, and bodies the spec
 forbids are refused as Discord refuses them. A fake that drifts from the contract fails here."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from dataclasses import replace
 import aiohttp
 import pytest
 
-from tests.conftest import Harness, chat, running_bot, with_settings
-from tests.contracts.discord_rest import gateway_problems, spec
-from tests.fake_ratelimit import ChannelLimits
+from tests.support.contracts.discord_rest import gateway_problems, spec
+from tests.support.fake_ratelimit import ChannelLimits
+from tests.support.harness import Harness, chat, running_bot, with_settings
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from discord import app_commands
 
 from bot.core.service import open_service
 from bot.discord_front.bot import ConversationBot
-from tests.test_command_sync import start_and_stop
+from tests.support.harness import start_and_stop
 
 
 class BotWithProbe(ConversationBot):

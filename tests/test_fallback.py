@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from dataclasses import replace
 
 import pytest
 
 from bot.core.responder import FALLBACK_MODEL, FALLBACK_TEXT, Reply, Responder
+from tests.support.processes import closed_port
 
 QUESTION = [{"role": "user", "content": "hello"}]
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def ask(settings) -> Reply:

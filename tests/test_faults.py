@@ -12,8 +12,9 @@ import pytest
 from sqlite_utils import Database
 
 from bot.store import ConversationLog
-from tests.conftest import log_rows, running_bot
-from tests.test_process import start_bot
+from tests.support.harness import running_bot
+from tests.support.logs import log_rows
+from tests.support.processes import start_bot
 
 
 async def test_a_dropped_gateway_resumes_and_nothing_is_answered_or_logged_twice(harness):
@@ -42,6 +43,7 @@ async def test_a_redelivered_message_is_answered_and_logged_once(harness):
     assert [r["message_id"] for r in harness.rows()].count(message_id) == 1
 
 
+@pytest.mark.slow
 async def test_kill_9_during_a_burst_loses_and_duplicates_nothing(tmp_path, discord_server, claude, members):
     crowd = [discord_server.add_member(f"burst{i}") for i in range(30)]
     process = await start_bot(tmp_path, discord_server, claude)

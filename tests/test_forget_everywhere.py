@@ -19,7 +19,7 @@ from bot.core.service import Incoming, open_service
 from bot.store import ConversationLog
 from bot.store.awaiting import WriterResults
 from bot.store.sqlite import has_fts5_secure_delete
-from tests.conftest import exchange, log_rows
+from tests.support.logs import exchange, log_rows
 
 SECRET = "zanzibarpangolin"  # a word no filler row contains
 UNTOUCHED_WITH_SECURE_DELETE = 0.5  # the share of index blocks a secure-delete forget leaves byte for byte
@@ -126,11 +126,12 @@ class TwoProcesses:
         self.stores = [ConversationLog(log).open(), ConversationLog(log).open()]
         self.memories = [Memory(tmp_path / f"memory_{n}.db").open() for n in (0, 1)]
         self.records = [
-            CommandData(store, memory, WriterResults()) for store, memory in zip(self.stores, self.memories)
+            CommandData(store, memory, WriterResults())
+            for store, memory in zip(self.stores, self.memories, strict=True)
         ]
 
     def close(self) -> None:
-        for store, memory in zip(self.stores, self.memories):
+        for store, memory in zip(self.stores, self.memories, strict=True):
             memory.close()
             store.close()
 

@@ -9,11 +9,13 @@ import signal
 import sys
 
 import aiohttp
+import pytest
 from datasette_auth_passwords.utils import hash_password
 
-from tests.test_fallback import closed_port
-from tests.test_settings import clean_env
-from tests.web import PROJECT
+from tests.support import PROJECT
+from tests.support.processes import clean_env, closed_port
+
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
 
 PASSWORD = "s3cret"
 

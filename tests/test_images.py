@@ -8,21 +8,10 @@ import csv
 import io
 import json
 
-from PIL import Image
-
 from bot.core.attachments import MAX_IMAGE_BYTES, MAX_TEXT_BYTES
 from bot.core.formatting import history_entry
-from tests.web import datasette_for
-
-
-def png(width: int = 4, height: int = 3) -> bytes:
-    """A real PNG: the bot reads every image's header (its dimensions) before sending it on."""
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), "orange").save(out, "PNG")
-    return out.getvalue()
-
-
-PNG = png()
+from tests.support.images import PNG
+from tests.support.web import datasette_for
 
 
 def attach(harness, name, data, content_type, **size):

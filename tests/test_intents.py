@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from contextlib import asynccontextmanager
 from dataclasses import replace
 
 from bot.config.settings import Settings
-from bot.core.service import open_service
-from bot.discord_front.bot import WITHOUT_CONTENT, run_bot
-from tests.conftest import log_rows
-from tests.fake_gateway import MESSAGE_CONTENT_INTENT
-
-
-@asynccontextmanager
-async def bot_through_run_bot(settings, discord_server, connections: int = 1):
-    """run_bot as `python -m bot` runs it; yields once the `connections`-th bot it made is ready."""
-    bots = []
-    async with open_service(settings) as service:
-        task = asyncio.create_task(run_bot(settings, service, started=bots.append, guild_ready_timeout=0.05))
-        for _ in range(500):
-            if len(bots) >= connections and bots[-1].is_ready():
-                break
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
-        assert len(bots) == connections and bots[-1].is_ready(), f"{len(bots)} bots made, the last not ready"
-        try:
-            yield bots[-1]
-        finally:
-            await bots[-1].close()
-            await task
+from bot.discord_front.bot import WITHOUT_CONTENT
+from tests.support.fake_gateway import MESSAGE_CONTENT_INTENT
+from tests.support.harness import bot_through_run_bot
+from tests.support.logs import log_rows
 
 
 async def test_refused_intent_reconnects_without_it_and_keeps_working(settings, discord_server, members, caplog):
@@ -57,7 +35,7 @@ async def test_refused_intent_reconnects_without_it_and_keeps_working(settings, 
 
 
 async def test_without_the_intent_server_text_arrives_only_when_it_mentions_the_bot(settings, discord_server, members):
-    alice, bob, _ = members
+    _alice, bob, _ = members
     settings = replace(
         settings, message_content=False, chat_channel_ids=frozenset({int(discord_server.channels["chat"])})
     )

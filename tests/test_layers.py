@@ -91,3 +91,34 @@ def test_a_layer_violation_is_caught(tmp_path: Path) -> None:
             test_imports_point_down(bad)
     finally:
         bad.unlink()
+
+
+def reaches_past_support(path: Path) -> list[str]:
+    """What `path` imports from tests/ other than tests.support: a test module or conftest."""
+    return sorted(
+        name
+        for name in imported(path)
+        if name.startswith("tests.") and not (name == "tests.support" or name.startswith("tests.support."))
+    )
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "bench").glob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_bench_imports_only_the_support_of_tests(path: Path) -> None:
+    assert reaches_past_support(path) == []
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "tests").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_test_module_imports_another_or_conftest(path: Path) -> None:
+    assert reaches_past_support(path) == []
+
+
+def test_reaching_into_a_test_module_is_caught() -> None:
+    """The check itself can fail: a bench module importing from a test module or conftest is reported."""
+    probe = ROOT / "bench" / "_reach_probe.py"
+    probe.write_text("from tests.test_settings import PROJECT\nfrom tests import conftest\n", encoding="utf-8")
+    try:
+        with pytest.raises(AssertionError):
+            test_bench_imports_only_the_support_of_tests(probe)
+        assert reaches_past_support(probe) == ["tests.conftest", "tests.test_settings", "tests.test_settings.PROJECT"]
+    finally:
+        probe.unlink()

@@ -15,9 +15,9 @@ from bot.replica.replicator import Replicator
 from bot.store import ConversationLog
 from bot.store.spool import Spool
 from bot.store.sqlite import sqlite3
-from tests.conftest import exchange, log_rows_at
-from tests.disks import fill, loop_ext4, set_immutable, tiny_tmpfs
-from tests.replica_fixtures import poll, replicated_settings
+from tests.support.disks import fill, loop_ext4, set_immutable, tiny_tmpfs
+from tests.support.logs import exchange, log_rows_at
+from tests.support.replica_fixtures import poll, replicated_settings
 
 
 @pytest.fixture
@@ -150,43 +150,43 @@ def test_reply_ids_refused_by_a_locked_log_land_with_their_rows(tmp_path):
     assert not store.backlog.replies.path.exists()
 
 
+@pytest.mark.slow
 def test_the_replica_watchdog_outlives_a_full_disk(tmp_path, caplog):
     settings = replicated_settings(tmp_path, f"file://{tmp_path}/replica", LITESTREAM_LAG_ALARM_SECONDS="0.4")
-    with tiny_tmpfs(settings.log_db.parent) as data:
-        with ConversationLog(settings.log_db, own_checkpoints=False) as store:
-            replicator = Replicator(settings).start()
-            try:
-                store.submit(exchange(1)).result()
-                watch = next(t for t in replicator._threads if t.name == "replica-watch")
-                filler = fill(data)  # the next lag check cannot write Litestream's config
-                poll(
-                    lambda: "replica watchdog" in caplog.text or not watch.is_alive(),
-                    10,
-                    what="the lag check on a full disk",
-                )
-                assert watch.is_alive()
-                assert "replica watchdog: [Errno 28] No space left on device" in caplog.text
-                config = data / ".litestream.yml"
-                freed = time.time()
-                filler.unlink()
-                # Every lag check writes the config first: a new one shows the watch is checking again.
-                poll(lambda: config.stat().st_mtime >= freed, 20, what="a lag check after the disk has room")
-            finally:
-                replicator.stop()
+    with tiny_tmpfs(settings.log_db.parent) as data, ConversationLog(settings.log_db, own_checkpoints=False) as store:
+        replicator = Replicator(settings).start()
+        try:
+            store.submit(exchange(1)).result()
+            watch = next(t for t in replicator._threads if t.name == "replica-watch")
+            filler = fill(data)  # the next lag check cannot write Litestream's config
+            poll(
+                lambda: "replica watchdog" in caplog.text or not watch.is_alive(),
+                10,
+                what="the lag check on a full disk",
+            )
+            assert watch.is_alive()
+            assert "replica watchdog: [Errno 28] No space left on device" in caplog.text
+            config = data / ".litestream.yml"
+            freed = time.time()
+            filler.unlink()
+            # Every lag check writes the config first: a new one shows the watch is checking again.
+            poll(lambda: config.stat().st_mtime >= freed, 20, what="a lag check after the disk has room")
+        finally:
+            replicator.stop()
     errors = [r for r in caplog.records if "replica watchdog" in r.message]
     assert len(errors) <= 1  # told once per outage, not at every check
 
 
+@pytest.mark.slow
 def test_the_bot_starts_on_a_full_disk_and_replicates_once_it_has_room(tmp_path, caplog):
     settings = replicated_settings(tmp_path, f"file://{tmp_path}/replica", LITESTREAM_LAG_ALARM_SECONDS="0.4")
-    with tiny_tmpfs(settings.log_db.parent) as data:
-        with ConversationLog(settings.log_db, own_checkpoints=False) as store:
-            store.submit(exchange(1)).result()
-            filler = fill(data)  # no room for Litestream's config at start
-            replicator = Replicator(settings).start()
-            try:
-                assert "cannot start litestream yet" in caplog.text
-                filler.unlink()
-                poll(lambda: replicator._process is not None, 10, what="litestream started by the watchdog")
-            finally:
-                replicator.stop()
+    with tiny_tmpfs(settings.log_db.parent) as data, ConversationLog(settings.log_db, own_checkpoints=False) as store:
+        store.submit(exchange(1)).result()
+        filler = fill(data)  # no room for Litestream's config at start
+        replicator = Replicator(settings).start()
+        try:
+            assert "cannot start litestream yet" in caplog.text
+            filler.unlink()
+            poll(lambda: replicator._process is not None, 10, what="litestream started by the watchdog")
+        finally:
+            replicator.stop()

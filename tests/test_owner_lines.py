@@ -9,8 +9,10 @@ from dataclasses import replace
 
 import pytest
 
-from tests.conftest import running_bot
-from tests.replica_fixtures import replicated_settings
+from tests.support.harness import running_bot
+from tests.support.replica_fixtures import replicated_settings
+
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
 
 
 def field_names(embeds: list) -> set[str]:

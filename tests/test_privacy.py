@@ -9,33 +9,20 @@ import threading
 import time
 from dataclasses import replace
 
+import pytest
 from sqlite_utils import Database
 
 from bot.store import ConversationLog
 from bot.store.sqlite import sqlite3
-from tests.conftest import chat, log_rows, log_rows_at, running_bot, with_settings
-from tests.test_settings import clean_env, run_bot_cli
-from tests.web import sample_exchange
-
-
-def memory_turns(settings, user_id: str) -> int:
-    with Database(settings.memory_db) as db:
-        return db.execute("select count(*) from turns where user_id = ?", [user_id]).fetchone()[0]
+from tests.support.harness import ask_to_forget, chat, running_bot, with_settings
+from tests.support.logs import log_rows, log_rows_at, memory_turns
+from tests.support.processes import clean_env, run_bot_cli
+from tests.support.web import sample_exchange
 
 
 def searchable(settings, word: str) -> int:
     with Database(settings.log_db) as db:
         return len(list(db["conversations"].search(word)))
-
-
-async def ask_to_forget(harness, user, command: str = "!forget", **where):
-    """Send the command and return the confirmation prompt the bot posted."""
-    [prompt] = await harness.say(user, command, **where)
-    for _ in range(50):  # the ✅ the bot adds under its prompt
-        if (prompt.id, "✅") in harness.discord.bot_reactions:
-            return prompt
-        await asyncio.sleep(0.02)
-    raise AssertionError("the bot never offered the ✅ reaction")
 
 
 async def test_forget_deletes_log_search_index_and_memory_after_confirmation(harness):
@@ -205,7 +192,7 @@ async def test_export_in_a_dm_is_your_own_unless_you_are_a_configured_admin(harn
     await chat(harness, harness.admin, "mine")
     [own] = await harness.say(harness.admin, "!export", dm=True)  # Manage Server means nothing in a DM
     [everything] = await harness.say(harness.bob, "!export", dm=True)
-    assert list(everything.files)[0].startswith("conversation_export_")
+    assert next(iter(everything.files)).startswith("conversation_export_")
     assert [b"hi" in data for data in own.files.values()] == [False]
     assert [b"mine" in data for data in own.files.values()] == [True]
     assert [b"hi" in data and b"mine" in data for data in everything.files.values()] == [True]
@@ -224,6 +211,7 @@ def logged_so_far(path) -> int:
         return 0
 
 
+@pytest.mark.slow
 async def test_backup_while_the_bot_writes_restores_equal(tmp_path):
     path = tmp_path / "log.db"
     stop = threading.Event()
@@ -240,7 +228,7 @@ async def test_backup_while_the_bot_writes_restores_equal(tmp_path):
     try:
         while logged_so_far(path) < 200:
             time.sleep(0.05)
-        code, out, err = await run_bot_cli(
+        code, _out, err = await run_bot_cli(
             "backup", str(tmp_path / "copy.db"), env=clean_env(tmp_path, CONVERSATION_LOG_DB=str(path))
         )
     finally:

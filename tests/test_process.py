@@ -4,47 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 
-from sqlite_utils import Database
+import pytest
 
-from tests.test_settings import PROJECT, clean_env
+from tests.support.processes import logged, start_bot
 
-
-async def start_bot(tmp_path, discord_server, claude, **extra):
-    env = clean_env(
-        tmp_path,
-        DISCORD_TOKEN="fake-token",
-        DISCORD_API_BASE=discord_server.api_base,
-        DISCORD_GATEWAY_URL=discord_server.gateway_url,
-        ANTHROPIC_API_KEY=claude.api_key,
-        ANTHROPIC_BASE_URL=claude.url,
-        BOT_API_MAX_RETRIES="0",
-        **extra,
-    )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "--env-file",
-        "/dev/null",
-        cwd=PROJECT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    for _ in range(200):
-        if discord_server.identify is not None and discord_server.sockets:
-            await asyncio.sleep(0.3)  # READY and GUILD_CREATE processed
-            return process
-        await asyncio.sleep(0.05)
-    process.kill()
-    raise AssertionError((await process.stderr.read()).decode())
-
-
-def logged(tmp_path) -> list[str]:
-    with Database(tmp_path / "log.db") as db:
-        return [r["user_message"] for r in db["conversations"].rows_where(order_by="id")]
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
 
 
 async def test_sigterm_waits_for_the_exchange_under_way_and_logs_it(tmp_path, discord_server, claude, members):

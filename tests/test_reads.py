@@ -10,7 +10,7 @@ from sqlite_utils import Database
 from bot.exports.files import csv_records
 from bot.store import ConversationLog, queries
 from bot.store.sqlite import sqlite3
-from tests.conftest import exchange
+from tests.support.logs import exchange
 
 
 def test_history_matches_id_or_name_and_uses_indexes_only(tmp_path):

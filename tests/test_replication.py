@@ -18,32 +18,20 @@ import yaml
 from bot.config.settings import ConfigError, Settings
 from bot.replica import litestream as replication
 from bot.replica.replicator import Replicator
-from bot.store import WAL_LIMIT_BYTES, ConversationLog, Exchange
+from bot.store import WAL_LIMIT_BYTES, ConversationLog
 from bot.store.sqlite import sqlite3
-from tests.conftest import running_bot
-from tests.replica_fixtures import SFTPServer, poll, replicated_settings, with_password
-from tests.test_settings import PROJECT, clean_env, run_bot_cli
-
-
-def exchange(n: int, user: str = "alice", text: str = "") -> Exchange:
-    return Exchange(
-        user_id=user,
-        user_name=user,
-        channel_id="c1",
-        user_message=text or f"message {n}",
-        bot_response=f"reply {n}",
-        model_used="m",
-        message_id=f"{user}-{n}",
-    )
-
-
-def message_ids(path: Path) -> list[str]:
-    with sqlite3.connect(path) as conn:
-        return [row[0] for row in conn.execute("select message_id from conversations order by id")]
-
-
-def in_sync(settings: Settings) -> bool:
-    return replication.lag(settings).waiting_seconds == 0 and replication.lag(settings).txid is not None
+from tests.support import PROJECT
+from tests.support.harness import running_bot
+from tests.support.processes import clean_env, run_bot_cli
+from tests.support.replica_fixtures import (
+    SFTPServer,
+    in_sync,
+    message_ids,
+    poll,
+    replica_exchange,
+    replicated_settings,
+    with_password,
+)
 
 
 @pytest.fixture
@@ -72,12 +60,14 @@ def test_a_bad_replica_url_is_one_line_naming_the_variable(url, words):
     assert "LITESTREAM_REPLICA_URL" in str(caught.value) and words in str(caught.value)
 
 
+@pytest.mark.slow
 async def test_the_cli_answers_an_unknown_scheme_with_one_line(tmp_path):
-    code, out, err = await run_bot_cli("status", env=clean_env(tmp_path, LITESTREAM_REPLICA_URL="gopher://x/y"))
+    code, _out, err = await run_bot_cli("status", env=clean_env(tmp_path, LITESTREAM_REPLICA_URL="gopher://x/y"))
     assert code != 0 and err.strip().count("\n") == 0
     assert "LITESTREAM_REPLICA_URL must start with" in err
 
 
+@pytest.mark.slow
 def test_the_generated_config_is_valid_for_litestream_and_holds_no_secret(tmp_path):
     settings = replicated_settings(
         tmp_path,
@@ -110,6 +100,7 @@ def test_the_generated_config_is_valid_for_litestream_and_holds_no_secret(tmp_pa
 # -- checkpoints -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_litestream_owns_checkpoints_the_wal_stays_bounded_and_no_frame_is_missed(tmp_path):
     settings = replicated_settings(tmp_path, f"file://{tmp_path}/replica")
     big = "x" * 3000  # about 10 kB of WAL a row with the search index: 40 MB for the run
@@ -123,7 +114,7 @@ def test_litestream_owns_checkpoints_the_wal_stays_bounded_and_no_frame_is_misse
             conn.close()
             peak = 0
             for batch in range(40):
-                futures = [store.submit(exchange(batch * 100 + n, text=big)) for n in range(100)]
+                futures = [store.submit(replica_exchange(batch * 100 + n, text=big)) for n in range(100)]
                 assert {f.result() for f in futures} == {"logged"}
                 peak = max(peak, Path(f"{settings.log_db}-wal").stat().st_size)
             poll(lambda: in_sync(settings), 20, what="replica in sync")
@@ -141,6 +132,7 @@ def test_litestream_owns_checkpoints_the_wal_stays_bounded_and_no_frame_is_misse
 # -- restore, point in time, privacy ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_point_in_time_restore_before_a_forget_into_a_new_file(tmp_path):
     settings = replicated_settings(tmp_path, f"file://{tmp_path}/replica")
     env = clean_env(
@@ -153,8 +145,8 @@ async def test_point_in_time_restore_before_a_forget_into_a_new_file(tmp_path):
         replicator = Replicator(settings).start()
         try:
             for n in range(5):
-                store.submit(exchange(n, "alice")).result()
-                store.submit(exchange(n, "bob")).result()
+                store.submit(replica_exchange(n, "alice")).result()
+                store.submit(replica_exchange(n, "bob")).result()
             poll(lambda: in_sync(settings), 20, what="replica in sync")
             time.sleep(1.1)  # replica times have whole seconds: the forget comes in a later one
             before_forget = datetime.now(UTC).replace(microsecond=0)
@@ -182,6 +174,7 @@ async def test_point_in_time_restore_before_a_forget_into_a_new_file(tmp_path):
     assert message_ids(settings.log_db) == live
 
 
+@pytest.mark.slow
 def test_a_missing_log_is_restored_at_start_and_a_missing_replica_starts_a_new_one(tmp_path, caplog):
     caplog.set_level(logging.INFO)
     settings = replicated_settings(tmp_path, f"file://{tmp_path}/replica")
@@ -189,7 +182,7 @@ def test_a_missing_log_is_restored_at_start_and_a_missing_replica_starts_a_new_o
     assert "no replica of conversation_logs.db yet" in caplog.text and not settings.log_db.exists()
     with ConversationLog(settings.log_db, own_checkpoints=False) as store:
         replicator = Replicator(settings).start()
-        store.submit(exchange(1)).result()
+        store.submit(replica_exchange(1)).result()
         poll(lambda: in_sync(settings), 20, what="replica in sync")
         replicator.stop()
     for path in settings.log_db.parent.iterdir():  # the disk is gone
@@ -202,12 +195,13 @@ def test_a_missing_log_is_restored_at_start_and_a_missing_replica_starts_a_new_o
 # -- sftp, bad credentials, an unreachable replica -------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sftp_replica_bad_password_and_unreachable_are_one_line_each(tmp_path, sftp):
     settings = with_password(replicated_settings(tmp_path, sftp.url), host_key=sftp.host_key)
     with ConversationLog(settings.log_db, own_checkpoints=False) as store:
         replicator = Replicator(settings).start()
         for n in range(20):
-            store.submit(exchange(n)).result()
+            store.submit(replica_exchange(n)).result()
         poll(lambda: in_sync(settings), 20, what="sftp replica in sync")
         replicator.stop()
     assert replication.restore(settings, "conversation_logs.db", tmp_path / "over-sftp.db")
@@ -223,16 +217,17 @@ def test_sftp_replica_bad_password_and_unreachable_are_one_line_each(tmp_path, s
     assert "connection refused" in line.lower(), line
 
 
+@pytest.mark.slow
 def test_the_bot_keeps_logging_when_the_replica_is_away_alarms_and_catches_up(tmp_path, sftp, caplog):
     caplog.set_level(logging.INFO)
     settings = with_password(replicated_settings(tmp_path, sftp.url, LITESTREAM_LAG_ALARM_SECONDS="2"))
     with ConversationLog(settings.log_db, own_checkpoints=False) as store:
         replicator = Replicator(settings).start()
         try:
-            store.submit(exchange(0)).result()
+            store.submit(replica_exchange(0)).result()
             poll(lambda: in_sync(settings), 20, what="sftp replica in sync")
             sftp.stop()
-            outcomes = {store.submit(exchange(n)).result() for n in range(1, 30)}
+            outcomes = {store.submit(replica_exchange(n)).result() for n in range(1, 30)}
             assert outcomes == {"logged"}  # the replica's absence costs the log nothing
             poll(lambda: "ALARM replica lag" in caplog.text, 15, what="the lag alarm")
             poll(lambda: "failing" in caplog.text, 15, what="the outage line")
@@ -248,6 +243,7 @@ def test_the_bot_keeps_logging_when_the_replica_is_away_alarms_and_catches_up(tm
 # -- !stats for admins, and the bench's quick run --------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_stats_tells_the_bots_owners_the_replica_lag_by_dm_and_no_one_else(
     tmp_path, settings, discord_server, members
 ):
@@ -283,6 +279,7 @@ async def test_stats_tells_the_bots_owners_the_replica_lag_by_dm_and_no_one_else
     assert "Replica" not in owner_fields and "Replica" not in manager_fields and "Replica" not in alice_fields
 
 
+@pytest.mark.slow
 def test_the_replication_bench_runs_quickly():
     done = subprocess.run(
         [sys.executable, "-m", "bench.replication", "--quick"], cwd=PROJECT, capture_output=True, text=True, timeout=120

@@ -11,17 +11,18 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from bench.data import build
 from bot.core.memory import Memory
 from bot.replica import litestream as replication
 from bot.replica.litestream import MONITOR_INTERVAL_MS
-from bot.store.sqlite import sqlite3
-from tests.fake_ratelimit import ChannelLimits
-from tests.replica_fixtures import replicated_settings
-from tests.test_fallback import closed_port
-from tests.test_process import start_bot
-from tests.test_settings import PROJECT, clean_env
+from tests.support import PROJECT
+from tests.support.fake_ratelimit import ChannelLimits
+from tests.support.processes import clean_env, closed_port, start_bot
+from tests.support.replica_fixtures import message_ids, replicated_settings
+
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
 
 SYNC_SECONDS = 1.0
 BURST = 40
@@ -53,11 +54,6 @@ def cmdline(pid: int) -> str:
         return ""
 
 
-def message_ids(path: Path) -> list[str]:
-    with sqlite3.connect(path) as conn:
-        return [row[0] for row in conn.execute("select message_id from conversations order by id")]
-
-
 async def wait_for(check, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while not (result := check()):
@@ -71,12 +67,12 @@ async def test_a_lost_disk_during_a_burst_is_restored_with_every_exchange_older_
     tmp_path, discord_server, claude, members
 ):
     data, replica = tmp_path / "data", tmp_path / "replica"
-    env = dict(
-        LITESTREAM_REPLICA_URL=f"file://{replica}",
-        LITESTREAM_SYNC_INTERVAL=f"{SYNC_SECONDS:g}",
-        CONVERSATION_LOG_DB=str(data / "conversation_logs.db"),
-        BOT_MEMORY_DB=str(data / "bot_memory.db"),
-    )
+    env = {
+        "LITESTREAM_REPLICA_URL": f"file://{replica}",
+        "LITESTREAM_SYNC_INTERVAL": f"{SYNC_SECONDS:g}",
+        "CONVERSATION_LOG_DB": str(data / "conversation_logs.db"),
+        "BOT_MEMORY_DB": str(data / "bot_memory.db"),
+    }
     alice = members[0]
     crowd = [discord_server.add_member(f"burst{i}") for i in range(BURST)]
     # The replica is under test, not Discord's limit: at 5 sends/edits per 5 s in one channel the

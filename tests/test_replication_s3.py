@@ -10,8 +10,9 @@ import pytest
 from bot.replica import litestream as replication
 from bot.replica.replicator import Replicator
 from bot.store import ConversationLog
-from tests.replica_fixtures import S3Server, poll, replicated_settings
-from tests.test_replication import exchange, in_sync, message_ids
+from tests.support.replica_fixtures import S3Server, in_sync, message_ids, poll, replica_exchange, replicated_settings
+
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def test_an_s3_replica_restores_a_lost_disk_at_start(tmp_path, s3, caplog):
     with ConversationLog(settings.log_db, own_checkpoints=False) as store:
         replicator = Replicator(settings).start()
         for n in range(25):
-            store.submit(exchange(n, text="ünïcode ✓ " * n)).result()
+            store.submit(replica_exchange(n, text="ünïcode ✓ " * n)).result()
         poll(lambda: in_sync(settings), 30, what="s3 replica in sync")
         replicator.stop()
     assert replication.status_line(settings).endswith(", in sync")

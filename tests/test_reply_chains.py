@@ -8,7 +8,8 @@ import json
 
 from bot.store import ConversationLog, chains
 from bot.store.sqlite import sqlite3
-from tests.conftest import Harness, exchange
+from tests.support.harness import Harness
+from tests.support.logs import exchange
 
 TWO_HOURS_S = 2 * 3600
 

@@ -13,9 +13,8 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from tests.conftest import Harness, running_bot
-from tests.fake_discord import FakeGuild, FakeUser, SentMessage
-from tests.test_privacy import ask_to_forget
+from tests.support.fake_discord import FakeGuild, FakeUser, SentMessage
+from tests.support.harness import Harness, ask_to_forget, running_bot
 
 A_SECRET = "alpha secret about penguins"
 B_NOTE = "bravo note from carol"
@@ -81,7 +80,7 @@ def text_of(message: SentMessage) -> str:
 
 
 def exported_messages(message: SentMessage) -> set[str]:
-    [(name, data)] = message.files.items()
+    [(_name, data)] = message.files.items()
     return {row["user_message"] for row in csv.DictReader(io.StringIO(data.decode("utf-8")))}
 
 
@@ -262,7 +261,7 @@ async def test_a_dm_reply_pings_nobody_else(two):
 
 
 def test_the_fake_pings_as_discord_does():
-    from tests.fake_discord import pinged
+    from tests.support.fake_discord import pinged
 
     assert pinged("<@1> <@&2> @everyone", None, "3") == {"1", "role:2", "@everyone", "3"}
     assert pinged("<@1> <@&2> @everyone", {"parse": [], "replied_user": True}, "3") == {"3"}

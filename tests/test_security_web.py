@@ -6,75 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import importlib.util
 import threading
 import time
 
 import click
-import httpx
 import pytest
 from datasette.utils import baseconv
 from datasette_auth_passwords.utils import hash_password
 
-from tests.web import PLUGINS, datasette_for, write_sample_log
-
-PASSWORD = "correct horse battery staple"
-FAST = 1000  # hash iterations where the test does not measure time
-PAGE = "/conversation_logs/stats.json"
-
-
-def plugin(name: str):
-    spec = importlib.util.spec_from_file_location(f"test_{name}", PLUGINS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture
-def log_path(tmp_path):
-    path = tmp_path / "conversation_logs.db"
-    write_sample_log(path, count=5)
-    return path
-
-
-@pytest.fixture
-def web_env(monkeypatch):
-    monkeypatch.setenv("DATASETTE_REQUIRE_LOGIN", "1")
-    monkeypatch.setenv("DATASETTE_PASSWORD_HASH", hash_password(PASSWORD, iterations=FAST))
-    monkeypatch.delenv("DATASETTE_PUBLIC", raising=False)
-    monkeypatch.delenv("DATASETTE_BEHIND_PROXY", raising=False)
-    return monkeypatch
-
-
-async def guarded(log_path, config: dict | None = None, secret: str | None = None):
-    ds = datasette_for(log_path, config, secret)
-    await ds.invoke_startup()
-    return ds
-
-
-async def fetch(ds, method: str, path: str, address: str = "127.0.0.1", scheme: str = "http", cookies=None, **kwargs):
-    """One request from `address`, with no cookie kept between requests."""
-    transport = httpx.ASGITransport(app=ds.client.app, client=(address, 50000))
-    async with httpx.AsyncClient(transport=transport, base_url=f"{scheme}://localhost", cookies=cookies) as client:
-        return await client.request(method, path, **kwargs)
-
-
-async def log_in(ds, password: str, address: str = "127.0.0.1", scheme: str = "http", **kwargs):
-    token = (await fetch(ds, "GET", "/-/login", address, scheme)).cookies["ds_csrftoken"]
-    return await fetch(
-        ds,
-        "POST",
-        "/-/login",
-        address,
-        scheme,
-        cookies={"ds_csrftoken": token},
-        data={"username": "admin", "password": password, "csrftoken": token},
-        **kwargs,
-    )
-
-
-def basic(user: str, password: str) -> dict:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+from tests.support.web_auth import FAST, PAGE, PASSWORD, basic, fetch, guarded, log_in, plugin
 
 
 def set_cookie(response, name: str = "ds_actor") -> str:
@@ -85,15 +25,15 @@ def set_cookie(response, name: str = "ds_actor") -> str:
 # 3. An empty or malformed admin password hash
 
 
-async def refusal(log_path) -> str:
+async def refusal(tiny_log_path) -> str:
     with pytest.raises(click.ClickException) as raised:
-        await guarded(log_path)
+        await guarded(tiny_log_path)
     return raised.value.message
 
 
-async def test_a_hash_of_the_empty_password_refuses_to_start(log_path, web_env):
+async def test_a_hash_of_the_empty_password_refuses_to_start(tiny_log_path, web_env):
     web_env.setenv("DATASETTE_PASSWORD_HASH", hash_password("", iterations=FAST))
-    message = await refusal(log_path)
+    message = await refusal(tiny_log_path)
     assert "DATASETTE_PASSWORD_HASH" in message and "empty password" in message and "\n" not in message
 
 
@@ -111,14 +51,14 @@ GOOD = hash_password(PASSWORD, iterations=FAST)
         GOOD.replace("$1000$", "$0$"),
     ],
 )
-async def test_a_malformed_hash_refuses_to_start(log_path, web_env, bad):
+async def test_a_malformed_hash_refuses_to_start(tiny_log_path, web_env, bad):
     web_env.setenv("DATASETTE_PASSWORD_HASH", bad)
-    message = await refusal(log_path)
+    message = await refusal(tiny_log_path)
     assert message.startswith("conversation-log: DATASETTE_PASSWORD_HASH is not a hash") and "\n" not in message
 
 
-async def test_a_good_hash_starts_and_the_empty_password_is_refused(log_path, web_env):
-    ds = await guarded(log_path)
+async def test_a_good_hash_starts_and_the_empty_password_is_refused(tiny_log_path, web_env):
+    ds = await guarded(tiny_log_path)
     assert (await fetch(ds, "GET", PAGE, headers=basic("admin", ""))).status_code == 401
     assert (await fetch(ds, "GET", PAGE, headers=basic("admin", PASSWORD))).status_code == 200
 
@@ -126,8 +66,8 @@ async def test_a_good_hash_starts_and_the_empty_password_is_refused(log_path, we
 # 4. Throttling failed logins, per address
 
 
-async def test_failed_logins_from_one_address_get_429_with_retry_after(log_path, web_env):
-    ds = await guarded(log_path, {"login_failures": 3, "login_window_seconds": 60})
+async def test_failed_logins_from_one_address_get_429_with_retry_after(tiny_log_path, web_env):
+    ds = await guarded(tiny_log_path, {"login_failures": 3, "login_window_seconds": 60})
     for _ in range(3):
         wrong = await log_in(ds, "guess", "203.0.113.5")
         assert wrong.status_code == 200 and "Invalid username or password" in wrong.text
@@ -138,16 +78,16 @@ async def test_failed_logins_from_one_address_get_429_with_retry_after(log_path,
     assert by_script.status_code == 429 and int(by_script.headers["retry-after"]) > 0
 
 
-async def test_basic_auth_guessing_is_throttled_too(log_path, web_env):
-    ds = await guarded(log_path, {"login_failures": 3, "login_window_seconds": 60})
+async def test_basic_auth_guessing_is_throttled_too(tiny_log_path, web_env):
+    ds = await guarded(tiny_log_path, {"login_failures": 3, "login_window_seconds": 60})
     statuses = [
         (await fetch(ds, "GET", PAGE, "203.0.113.6", headers=basic("admin", f"guess{n}"))).status_code for n in range(5)
     ]
     assert statuses == [401, 401, 401, 429, 429]
 
 
-async def test_the_admin_at_another_address_is_not_locked_out(log_path, web_env):
-    ds = await guarded(log_path, {"login_failures": 3, "login_window_seconds": 60})
+async def test_the_admin_at_another_address_is_not_locked_out(tiny_log_path, web_env):
+    ds = await guarded(tiny_log_path, {"login_failures": 3, "login_window_seconds": 60})
     for n in range(6):
         await fetch(ds, "GET", PAGE, "203.0.113.7", headers=basic("admin", f"guess{n}"))
     assert (await log_in(ds, "guess", "203.0.113.7")).status_code == 429
@@ -156,16 +96,16 @@ async def test_the_admin_at_another_address_is_not_locked_out(log_path, web_env)
     assert (await fetch(ds, "GET", PAGE, "198.51.100.21", headers=basic("admin", PASSWORD))).status_code == 200
 
 
-async def test_an_address_may_try_again_after_the_window_and_success_forgives(log_path, web_env):
-    ds = await guarded(log_path, {"login_failures": 2, "login_window_seconds": 1})
+async def test_an_address_may_try_again_after_the_window_and_success_forgives(tiny_log_path, web_env):
+    ds = await guarded(tiny_log_path, {"login_failures": 2, "login_window_seconds": 1})
     assert [(await log_in(ds, "guess", "203.0.113.8")).status_code for _ in range(3)] == [200, 200, 429]
     time.sleep(1.05)
     assert (await log_in(ds, PASSWORD, "203.0.113.8")).status_code == 302
     assert [(await log_in(ds, "guess", "203.0.113.8")).status_code for _ in range(3)] == [200, 200, 429]
 
 
-async def test_a_spoofed_forwarded_for_does_not_dodge_the_throttle(log_path, web_env):
-    ds = await guarded(log_path, {"login_failures": 3, "login_window_seconds": 60})
+async def test_a_spoofed_forwarded_for_does_not_dodge_the_throttle(tiny_log_path, web_env):
+    ds = await guarded(tiny_log_path, {"login_failures": 3, "login_window_seconds": 60})
     statuses = [
         (await log_in(ds, "guess", "203.0.113.9", headers={"X-Forwarded-For": f"10.9.9.{n}"})).status_code
         for n in range(5)
@@ -173,8 +113,8 @@ async def test_a_spoofed_forwarded_for_does_not_dodge_the_throttle(log_path, web
     assert statuses == [200, 200, 200, 429, 429]
 
 
-async def test_behind_a_proxy_the_address_the_proxy_appended_counts(log_path, web_env):
-    ds = await guarded(log_path, {"login_failures": 3, "login_window_seconds": 60, "behind_proxy": "1"})
+async def test_behind_a_proxy_the_address_the_proxy_appended_counts(tiny_log_path, web_env):
+    ds = await guarded(tiny_log_path, {"login_failures": 3, "login_window_seconds": 60, "behind_proxy": "1"})
     proxy = "10.0.0.1"  # every request arrives from the platform's proxy
     attacker = [
         (await log_in(ds, "guess", proxy, headers={"X-Forwarded-For": f"10.9.9.{n}, 203.0.113.10"})).status_code
@@ -185,8 +125,8 @@ async def test_behind_a_proxy_the_address_the_proxy_appended_counts(log_path, we
     assert admin.status_code == 302
 
 
-async def test_ipv6_neighbours_in_one_64_share_a_throttle(log_path, web_env):
-    ds = await guarded(log_path, {"login_failures": 3, "login_window_seconds": 60})
+async def test_ipv6_neighbours_in_one_64_share_a_throttle(tiny_log_path, web_env):
+    ds = await guarded(tiny_log_path, {"login_failures": 3, "login_window_seconds": 60})
     statuses = [(await log_in(ds, "guess", f"2001:db8:0:1::{n}")).status_code for n in range(1, 6)]
     assert statuses == [200, 200, 200, 429, 429]
     assert (await log_in(ds, PASSWORD, "2001:db8:0:2::1")).status_code == 302
@@ -212,8 +152,8 @@ async def test_password_hashes_run_one_at_a_time_and_a_full_queue_is_refused():
 # 5. Sessions
 
 
-async def test_the_session_cookie_is_httponly_samesite_and_expires(log_path, web_env):
-    ds = await guarded(log_path)
+async def test_the_session_cookie_is_httponly_samesite_and_expires(tiny_log_path, web_env):
+    ds = await guarded(tiny_log_path)
     response = await log_in(ds, PASSWORD)
     header = set_cookie(response)
     assert "HttpOnly" in header and "samesite=lax" in header.lower() and "Secure" not in header
@@ -224,8 +164,8 @@ async def test_the_session_cookie_is_httponly_samesite_and_expires(log_path, web
 
 
 @pytest.mark.parametrize("scheme, headers", [("https", {}), ("http", {"X-Forwarded-Proto": "https"})])
-async def test_the_session_cookie_is_secure_over_https(log_path, web_env, scheme, headers):
-    ds = await guarded(log_path)
+async def test_the_session_cookie_is_secure_over_https(tiny_log_path, web_env, scheme, headers):
+    ds = await guarded(tiny_log_path)
     assert "Secure" in set_cookie(await log_in(ds, PASSWORD, scheme=scheme, headers=headers))
 
 
@@ -233,8 +173,8 @@ async def page_with(ds, cookie: str, address: str = "127.0.0.1"):
     return await fetch(ds, "GET", PAGE, address, cookies={"ds_actor": cookie})
 
 
-async def test_a_copied_cookie_stops_working_after_logout(log_path, web_env):
-    ds = await guarded(log_path)
+async def test_a_copied_cookie_stops_working_after_logout(tiny_log_path, web_env):
+    ds = await guarded(tiny_log_path)
     cookie = (await log_in(ds, PASSWORD)).cookies["ds_actor"]
     assert (await page_with(ds, cookie)).status_code == 200
     token = (await fetch(ds, "GET", "/-/logout", cookies={"ds_actor": cookie})).cookies["ds_csrftoken"]
@@ -246,45 +186,45 @@ async def test_a_copied_cookie_stops_working_after_logout(log_path, web_env):
     assert copied.status_code == 302 and copied.headers["location"] == "/-/login"
 
 
-async def test_a_password_change_ends_every_session(log_path, web_env):
-    ds = await guarded(log_path)
+async def test_a_password_change_ends_every_session(tiny_log_path, web_env):
+    ds = await guarded(tiny_log_path)
     cookie = (await log_in(ds, PASSWORD)).cookies["ds_actor"]
     web_env.setenv("DATASETTE_PASSWORD_HASH", hash_password("a new password", iterations=FAST))
     assert (await page_with(ds, cookie)).status_code == 302
     assert (await log_in(ds, "a new password")).status_code == 302
 
 
-async def test_a_cookie_of_the_old_shape_without_expiry_is_refused(log_path, web_env):
-    ds = await guarded(log_path)
+async def test_a_cookie_of_the_old_shape_without_expiry_is_refused(tiny_log_path, web_env):
+    ds = await guarded(tiny_log_path)
     forever = ds.sign({"a": {"id": "admin"}}, "actor")  # what datasette-auth-passwords issued
     assert (await page_with(ds, forever)).status_code == 302
     for header in (f"ds_actor ={forever}", f'x=1; ds_actor="{forever}"', f"ds_actor=junk; ds_actor={forever}"):
         assert (await fetch(ds, "GET", PAGE, headers={"Cookie": header})).status_code == 302, header
 
 
-async def test_a_second_authorization_header_cannot_slip_past_the_check(log_path, web_env):
-    ds = await guarded(log_path, {"login_failures": 2, "login_window_seconds": 60})
+async def test_a_second_authorization_header_cannot_slip_past_the_check(tiny_log_path, web_env):
+    ds = await guarded(tiny_log_path, {"login_failures": 2, "login_window_seconds": 60})
     headers = [("Authorization", "Bearer x"), ("Authorization", basic("admin", PASSWORD)["Authorization"])]
     assert (await fetch(ds, "GET", PAGE, headers=headers)).status_code == 401
     assert (await fetch(ds, "GET", PAGE, headers={"Authorization": "Bearer x"})).status_code == 401
 
 
-async def test_forged_altered_and_expired_cookies_are_refused(log_path, web_env):
+async def test_forged_altered_and_expired_cookies_are_refused(tiny_log_path, web_env):
     secret = "s" * 64
-    ds = await guarded(log_path, secret=secret)
+    ds = await guarded(tiny_log_path, secret=secret)
     cookie = (await log_in(ds, PASSWORD)).cookies["ds_actor"]
     payload = ds.unsign(cookie, "actor")
-    other = await guarded(log_path, secret="t" * 64)
+    other = await guarded(tiny_log_path, secret="t" * 64)
     expired = ds.sign({**payload, "e": baseconv.base62.encode(int(time.time()) - 1)}, "actor")
     assert (await page_with(ds, cookie)).status_code == 200
     for bad in (cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB"), other.sign(payload, "actor"), expired):
         assert (await page_with(ds, bad)).status_code == 302
-    restarted = await guarded(log_path, secret=secret)  # DATASETTE_SECRET set: logins survive a restart
+    restarted = await guarded(tiny_log_path, secret=secret)  # DATASETTE_SECRET set: logins survive a restart
     assert (await page_with(restarted, cookie)).status_code == 200
 
 
-async def test_login_ignores_a_next_redirect_to_another_host(log_path, web_env):
-    ds = await guarded(log_path)
+async def test_login_ignores_a_next_redirect_to_another_host(tiny_log_path, web_env):
+    ds = await guarded(tiny_log_path)
     response = await log_in(ds, PASSWORD, params={"next": "https://evil.example/"})
     assert response.status_code == 302 and response.headers["location"] == "/"
 
@@ -302,8 +242,8 @@ async def test_login_ignores_a_next_redirect_to_another_host(log_path, web_env):
         "Basic " + base64.b64encode(b"admin:" + b"x" * 100_000).decode(),
     ],
 )
-async def test_bad_basic_credentials_get_401_with_a_challenge(log_path, web_env, authorization):
-    ds = await guarded(log_path)
+async def test_bad_basic_credentials_get_401_with_a_challenge(tiny_log_path, web_env, authorization):
+    ds = await guarded(tiny_log_path)
     response = await fetch(ds, "GET", "/conversation_logs/conversations.csv", headers={"Authorization": authorization})
     assert response.status_code == 401 and response.headers["www-authenticate"].startswith("Basic realm=")
     assert "user_message" not in response.text

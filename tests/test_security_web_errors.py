@@ -17,10 +17,10 @@ import pytest
 from datasette_auth_passwords.utils import hash_password
 
 from bot.store.sqlite import sqlite3
-from tests.test_datasette_serve import stop
-from tests.test_fallback import closed_port
-from tests.test_security_web import PAGE, PASSWORD, basic, fetch, guarded, log_path, plugin, web_env  # noqa: F401
-from tests.web import PROJECT, serve_args, serving
+from tests.support import PROJECT
+from tests.support.processes import closed_port, stop
+from tests.support.web import serve_args, serving
+from tests.support.web_auth import PAGE, PASSWORD, basic, fetch, guarded, plugin
 
 # 6. Unknown URLs and methods
 
@@ -37,17 +37,17 @@ from tests.web import PROJECT, serve_args, serving
         ("GET", "/", {"Authorization": "Basic " + base64.b64encode(b"\xff:x").decode()}, 401),
     ],
 )
-async def test_unknown_urls_and_methods_answer_cleanly(log_path, web_env, capsys, method, path, headers, status):
-    ds = await guarded(log_path)
+async def test_unknown_urls_and_methods_answer_cleanly(tiny_log_path, web_env, capsys, method, path, headers, status):
+    ds = await guarded(tiny_log_path)
     response = await fetch(ds, method, path, headers=headers)
     assert response.status_code == status
     assert "Traceback" not in capsys.readouterr().err
 
 
-async def test_a_public_web_process_ignores_a_malformed_basic_header(log_path, web_env):
+async def test_a_public_web_process_ignores_a_malformed_basic_header(tiny_log_path, web_env):
     web_env.setenv("DATASETTE_PUBLIC", "1")
     web_env.delenv("DATASETTE_PASSWORD_HASH")
-    ds = await guarded(log_path)
+    ds = await guarded(tiny_log_path)
     assert (await fetch(ds, "GET", PAGE, headers={"Authorization": "Basic abc"})).status_code == 200
 
 
@@ -59,16 +59,16 @@ def run_sql(ds, sql: str, suffix: str = ".json"):
 
 
 @pytest.mark.parametrize("size", [4 * 2**20 + 1, 1_000_000_000])
-async def test_a_huge_value_is_refused_at_once(log_path, web_env, size):
-    ds = await guarded(log_path)
+async def test_a_huge_value_is_refused_at_once(tiny_log_path, web_env, size):
+    ds = await guarded(tiny_log_path)
     started = time.perf_counter()
     response = await run_sql(ds, f"select length(randomblob({size}))")
     assert response.status_code == 400 and "too big" in response.json()["error"]
     assert time.perf_counter() - started < 1.0
 
 
-async def test_many_large_values_in_one_query_are_refused(log_path, web_env):
-    ds = await guarded(log_path)
+async def test_many_large_values_in_one_query_are_refused(tiny_log_path, web_env):
+    ds = await guarded(tiny_log_path)
     sql = (
         "with recursive n(i) as (select 1 union all select i + 1 from n where i < 100) select zeroblob(1048576) from n"
     )
@@ -76,10 +76,10 @@ async def test_many_large_values_in_one_query_are_refused(log_path, web_env):
     assert response.status_code == 400 and "returns more than 64 MB" in response.text
 
 
-async def test_real_rows_with_long_values_still_read(log_path, web_env):
+async def test_real_rows_with_long_values_still_read(tiny_log_path, web_env):
     limits = plugin("query_limits")
     long_reply = "é" * 30_000  # beyond any reply the bot can log
-    with sqlite3.connect(log_path) as conn:
+    with sqlite3.connect(tiny_log_path) as conn:
         conn.execute("update conversations set bot_response = ?", [long_reply])
         conn.executemany(
             "insert into conversations (user_id, user_name, channel_id, user_message, bot_response,"
@@ -88,7 +88,7 @@ async def test_real_rows_with_long_values_still_read(log_path, web_env):
             [(long_reply, f"x{n}") for n in range(995)],
         )
         conn.execute("update conversations set user_message = ? where id = 1", ["x" * (limits.MAX_VALUE_BYTES - 1)])
-    ds = await guarded(log_path)
+    ds = await guarded(tiny_log_path)
     auth = basic("admin", PASSWORD)
     page = await fetch(ds, "GET", "/conversation_logs/conversations.json?_size=max&_shape=array", headers=auth)
     assert page.status_code == 200 and len(page.json()) == 1000
@@ -107,14 +107,14 @@ async def test_real_rows_with_long_values_still_read(log_path, web_env):
 NO_RICH = "import sys; sys.modules['rich'] = None; from datasette.cli import cli; cli()"  # `import rich` fails
 
 
-async def serve(log_path, without_rich: bool = False):
+async def serve(tiny_log_path, without_rich: bool = False):
     port = closed_port()
     command = ["-c", NO_RICH] if without_rich else ["-m", "datasette"]
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         *command,
         "serve",
-        *serve_args(log_path, port),
+        *serve_args(tiny_log_path, port),
         cwd=PROJECT,
         env=dict(os.environ),
         stdout=asyncio.subprocess.PIPE,
@@ -136,14 +136,18 @@ async def timed_get(session, url: str) -> float:
 
 async def guess(base: str, address: str) -> int:
     """A wrong Basic login from a loopback address of its own (the whole 127/8 is this machine)."""
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(address, 0))) as session:
-        async with session.get(base + PAGE, headers=basic("admin", "guess"), allow_redirects=False) as r:
-            return r.status
+    connector = aiohttp.TCPConnector(local_addr=(address, 0))
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        session.get(base + PAGE, headers=basic("admin", "guess"), allow_redirects=False) as r,
+    ):
+        return r.status
 
 
-async def test_guessing_from_many_addresses_does_not_stall_other_visitors(log_path, web_env):
+@pytest.mark.slow
+async def test_guessing_from_many_addresses_does_not_stall_other_visitors(tiny_log_path, web_env):
     web_env.setenv("DATASETTE_PASSWORD_HASH", hash_password(PASSWORD))  # the real cost: ~95 ms a check
-    process, base = await serve(log_path)
+    process, base = await serve(tiny_log_path)
     try:
         async with aiohttp.ClientSession() as visitor:
             baseline = [await timed_get(visitor, base + "/robots.txt") for _ in range(5)]
@@ -158,9 +162,10 @@ async def test_guessing_from_many_addresses_does_not_stall_other_visitors(log_pa
     assert set(statuses) <= {401, 503} and statuses.count(401) >= guard.HASH_WORKERS + guard.HASHES_WAITING
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("without_rich", [False, True], ids=["with rich", "without rich"])
-async def test_unknown_urls_print_no_traceback(log_path, web_env, without_rich):
-    process, base = await serve(log_path, without_rich)
+async def test_unknown_urls_print_no_traceback(tiny_log_path, web_env, without_rich):
+    process, base = await serve(tiny_log_path, without_rich)
     auth = {"Authorization": basic("admin", PASSWORD)["Authorization"]}
     probes = [
         ("GET", "/conversation_logs/conversations/-/nope", auth, 404),
@@ -180,8 +185,9 @@ async def test_unknown_urls_print_no_traceback(log_path, web_env, without_rich):
     assert "Traceback" not in err and "│" not in err, err[-600:]
 
 
-async def test_a_script_with_a_wrong_password_fails_instead_of_saving_nothing(log_path, web_env, tmp_path):
-    process, base = await serve(log_path)
+@pytest.mark.slow
+async def test_a_script_with_a_wrong_password_fails_instead_of_saving_nothing(tiny_log_path, web_env, tmp_path):
+    process, base = await serve(tiny_log_path)
     export, url = tmp_path / "export.csv", base + "/conversation_logs/conversations.csv?_stream=on"
     try:
         codes = []
@@ -193,9 +199,10 @@ async def test_a_script_with_a_wrong_password_fails_instead_of_saving_nothing(lo
     assert codes == [22, 0] and export.read_text().startswith("id,user_id")  # 22: curl -f saw an HTTP error
 
 
-async def test_the_procfile_web_process_refuses_an_empty_password_in_one_line(log_path):
+@pytest.mark.slow
+async def test_the_procfile_web_process_refuses_an_empty_password_in_one_line(tiny_log_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATASETTE_")}
-    line = next(l for l in (PROJECT / "Procfile").read_text().splitlines() if l.startswith("web:"))
+    line = next(text for text in (PROJECT / "Procfile").read_text().splitlines() if text.startswith("web:"))
     process = await asyncio.create_subprocess_shell(
         line.removeprefix("web:"),
         cwd=PROJECT,
@@ -205,7 +212,7 @@ async def test_the_procfile_web_process_refuses_an_empty_password_in_one_line(lo
         env={
             **env,
             "PORT": str(closed_port()),
-            "CONVERSATION_LOG_DB": str(log_path),
+            "CONVERSATION_LOG_DB": str(tiny_log_path),
             "DATASETTE_PASSWORD_HASH": hash_password(""),
             "PATH": f"{os.path.dirname(sys.executable)}:{env['PATH']}",
         },
@@ -215,6 +222,6 @@ async def test_the_procfile_web_process_refuses_an_empty_password_in_one_line(lo
     except TimeoutError:
         os.killpg(process.pid, signal.SIGTERM)
         raise AssertionError("the web process started with the hash of an empty password") from None
-    lines = [l for l in err.decode().splitlines() if "DATASETTE_PASSWORD_HASH" in l]
+    lines = [text for text in err.decode().splitlines() if "DATASETTE_PASSWORD_HASH" in text]
     assert process.returncode == 1 and len(lines) == 1 and "empty password" in lines[0]
     assert "Traceback" not in err.decode()

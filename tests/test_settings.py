@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.config.settings import ROOT, ConfigError, Settings
+from tests.support.processes import clean_env, run_bot_cli
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -46,37 +44,7 @@ def test_bad_values_name_the_variable(name, value):
         Settings.from_env({name: value}, dotenv_path=None)
 
 
-async def run_bot_cli(*args: str, env: dict[str, str], stdin: bytes = b"", cwd: Path = PROJECT):
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "--env-file",
-        os.devnull,
-        *args,
-        cwd=cwd,
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(stdin), 60)
-    return process.returncode, out.decode(), err.decode()
-
-
-def clean_env(tmp_path, **extra) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD", "ANTHROPIC", "BOT_", "CONVERSATION"))}
-    env.update(
-        {
-            "PYTHONPATH": str(PROJECT),
-            "CONVERSATION_LOG_DB": str(tmp_path / "log.db"),
-            "BOT_MEMORY_DB": str(tmp_path / "mem.db"),
-            **extra,
-        }
-    )
-    return env
-
-
+@pytest.mark.slow
 async def test_missing_token_is_one_clear_line_and_a_failure(tmp_path):
     code, out, err = await run_bot_cli(env=clean_env(tmp_path))
     assert code != 0
@@ -84,11 +52,13 @@ async def test_missing_token_is_one_clear_line_and_a_failure(tmp_path):
     assert "DISCORD_TOKEN is not set" in err and "Traceback" not in err + out
 
 
+@pytest.mark.slow
 async def test_bad_setting_is_one_clear_line(tmp_path):
     code, _, err = await run_bot_cli("console", env=clean_env(tmp_path, BOT_ADMIN_IDS="me"))
     assert code != 0 and "BOT_ADMIN_IDS" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 async def test_corrupt_log_file_is_named_at_startup(tmp_path):
     (tmp_path / "log.db").write_bytes(b"garbage" * 1000)
     code, _, err = await run_bot_cli("console", env=clean_env(tmp_path))

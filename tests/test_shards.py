@@ -8,19 +8,10 @@ import pytest
 
 from bot.config.settings import ConfigError, Settings, Shards
 from bot.discord_front.bot import ShardedConversationBot
-from tests.conftest import log_rows
-from tests.fake_gateway import MESSAGE_CONTENT_INTENT, shard_of
-from tests.fake_ratelimit import ChannelLimits
-from tests.test_intents import bot_through_run_bot
-
-
-def servers_on_both_shards(discord_server):
-    """Add servers until both of two shards carry one; returns (server on shard 0, server on shard 1)."""
-    by_shard = {shard_of(g.id, 2): g for g in discord_server.guilds}
-    while len(by_shard) < 2:
-        guild = discord_server.add_guild(f"Server {len(discord_server.guilds) + 1}")
-        by_shard.setdefault(shard_of(guild.id, 2), guild)
-    return by_shard[0], by_shard[1]
+from tests.support.fake_gateway import MESSAGE_CONTENT_INTENT, shard_of
+from tests.support.fake_ratelimit import ChannelLimits
+from tests.support.harness import bot_through_run_bot, servers_on_both_shards
+from tests.support.logs import log_rows
 
 
 async def test_two_shards_each_carry_their_servers_and_every_message_is_logged_once(settings, discord_server, members):
@@ -45,7 +36,7 @@ async def test_two_shards_each_carry_their_servers_and_every_message_is_logged_o
 
 
 async def test_this_process_runs_only_its_shard_ids(settings, discord_server, members):
-    on_0, on_1 = servers_on_both_shards(discord_server)
+    _on_0, _on_1 = servers_on_both_shards(discord_server)
     settings = replace(settings, shards=Shards(2, (1,)))
     async with bot_through_run_bot(settings, discord_server) as bot:
         assert [i["shard"] for i in discord_server.identifies] == [[1, 2]]
@@ -94,7 +85,7 @@ async def test_two_bots_one_shard_each_write_one_log_file(settings, discord_serv
 
 async def test_sharded_bot_falls_back_without_the_refused_intent_too(settings, discord_server, members):
     discord_server.refused_intents = MESSAGE_CONTENT_INTENT
-    on_0, on_1 = servers_on_both_shards(discord_server)
+    _on_0, on_1 = servers_on_both_shards(discord_server)
     discord_server.join(members[0], on_1)
     settings = replace(settings, shards=Shards(2))
     async with bot_through_run_bot(settings, discord_server, connections=2) as bot:

@@ -7,9 +7,9 @@ import asyncio
 import csv
 import io
 
-from tests.conftest import chat, with_settings
-from tests.fake_interactions import EPHEMERAL
-from tests.test_privacy import memory_turns
+from tests.support.fake_interactions import EPHEMERAL
+from tests.support.harness import chat, with_settings
+from tests.support.logs import memory_turns
 
 PRIVATE = ("history", "export", "forget", "optout", "optin", "privacy")
 
@@ -55,7 +55,7 @@ async def test_history_is_private_and_matches_the_prefix_form(harness):
     slashed = await slash(harness, harness.alice, "history")
     assert slashed.flags & EPHEMERAL
     assert slashed.embeds[0]["title"] == prefixed.embeds[0]["title"]
-    assert fields(slashed) == fields(prefixed) and "second" in list(fields(slashed).values())[0]
+    assert fields(slashed) == fields(prefixed) and "second" in next(iter(fields(slashed).values()))
 
 
 async def test_history_of_another_user_is_refused_for_a_plain_member(harness):
@@ -69,7 +69,7 @@ async def test_history_of_another_user_is_refused_for_a_plain_member(harness):
 async def test_admins_pick_another_user_and_owners_reach_every_server(harness):
     await chat(harness, harness.alice, "alice's secret")
     shown = await slash(harness, harness.admin, "history", {"user": harness.alice})
-    assert shown.ephemeral and "alice's secret" in list(fields(shown).values())[0]
+    assert shown.ephemeral and "alice's secret" in next(iter(fields(shown).values()))
     refused = await slash(harness, harness.admin, "history", {"user": harness.alice, "where": "all"})
     assert "only for the bot's owners" in refused.content  # Manage Server is not an owner
     with_settings(harness, admin_ids=frozenset({int(harness.bob.id)}))
@@ -121,7 +121,7 @@ async def test_slash_commands_work_in_a_dm(harness):
     assert stats.embeds[0]["description"] == "Your conversations, from every server and DM"
     assert fields(stats)["Total conversations"] == "1"
     history = await slash(harness, harness.alice, "history", dm=True)
-    assert history.ephemeral and "from the server" in list(fields(history).values())[0]
+    assert history.ephemeral and "from the server" in next(iter(fields(history).values()))
 
 
 async def test_forget_button_only_the_caller_can_press(harness):

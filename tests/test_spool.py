@@ -10,7 +10,7 @@ from bot.store import ConversationLog, connect, migrate
 from bot.store.backlog import Backlog
 from bot.store.spool import Spool
 from bot.store.sqlite import sqlite3
-from tests.conftest import exchange, log_rows_at
+from tests.support.logs import exchange, log_rows_at
 
 
 async def test_a_locked_database_spools_and_lands_once_released(tmp_path, caplog):

@@ -5,21 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import sys
 
+import pytest
+
 from bot.discord_front.bot import CONNECT_BACKOFF_S
-from tests.test_settings import PROJECT, clean_env
+from tests.support import PROJECT
+from tests.support.processes import clean_env, closed_port
+
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
 
 UNREACHABLE_LINE = "cannot reach Discord at"
 FIRST_LINE_TIMEOUT_S = 30  # the interpreter's start on a busy machine, plus a slow resolver's NXDOMAIN
-
-
-def closed_port() -> int:
-    """A local port nothing listens on: connecting to it is refused at once."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def start_bot(tmp_path, api_base: str) -> asyncio.subprocess.Process:

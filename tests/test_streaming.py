@@ -3,12 +3,13 @@ that fails midway, and Discord's 429s, with the log written once, before the las
 
 from __future__ import annotations
 
+import itertools
 import time
 
 from bot.core.responder import CUT_OFF_NOTE, FALLBACK_TEXT
 from bot.discord_front.live_reply import EDIT_INTERVAL_S, WRITING_MARK
-from tests.conftest import log_rows
-from tests.fake_ratelimit import MESSAGES_PER_WINDOW, Window
+from tests.support.fake_ratelimit import MESSAGES_PER_WINDOW, Window
+from tests.support.logs import log_rows
 
 WORDS = 60
 PACE_S = 0.05  # 20 words a second: the 60-word reply streams for about 3 s
@@ -44,7 +45,7 @@ async def test_a_reply_appears_as_claude_writes_it_edited_about_once_a_second(ha
     assert len(shown) >= 3 and all(text.endswith(WRITING_MARK) for text in shown[:-1])
     assert all(answer.startswith(text.removesuffix(WRITING_MARK)) for text in shown)
     # Interim edits are at least an interval apart (the final one follows the commit at once).
-    gaps = [later - earlier for earlier, later in zip(times[:-2], times[1:-1])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times[:-1])]
     assert all(gap >= EDIT_INTERVAL_S * 0.9 for gap in gaps), gaps
     # The first text was visible within one interval of the API's first token.
     assert times[0] - harness.claude.first_delta_at[-1] <= EDIT_INTERVAL_S

@@ -15,8 +15,9 @@ from sqlite_utils import Database
 
 from bot.store import ConversationLog
 from bot.store.sqlite import sqlite3
-from tests.test_settings import PROJECT, clean_env, run_bot_cli
-from tests.web import write_sample_log
+from tests.support import PROJECT
+from tests.support.processes import clean_env, run_bot_cli
+from tests.support.web import write_sample_log
 
 
 def ratings(settings) -> dict[tuple[str, str], int]:
@@ -57,6 +58,7 @@ async def test_reactions_rate_replies_latest_counts_and_removal_unrates(harness)
     assert shown["Rated up"] == "0 of 1 rated replies (0%)"  # -1 + 1 is not rated up
 
 
+@pytest.mark.slow
 async def test_chat_jsonl_rebuilds_each_conversation_turn_by_turn(harness, tmp_path):
     alice_turns = ["hi, I'm Alice", "what's my name?", "thanks!"]
     for text in alice_turns:
@@ -119,6 +121,7 @@ FILTERS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options, where", FILTERS, ids=[" ".join(o) or "none" for o, _ in FILTERS])
 async def test_each_filter_matches_sql(sample_db, tmp_path, options, where):
     code, out, err = await run_bot_cli(
@@ -131,6 +134,7 @@ async def test_each_filter_matches_sql(sample_db, tmp_path, options, where):
     assert expected < 60 or options in ([], ["--min-rating", "0"]), "the filter left out nothing"
 
 
+@pytest.mark.slow
 async def test_gzip_output_and_csv_matches_the_spec_columns(sample_db, tmp_path):
     target = tmp_path / "out.csv.gz"
     code, _, err = await run_bot_cli(
@@ -144,6 +148,7 @@ async def test_gzip_output_and_csv_matches_the_spec_columns(sample_db, tmp_path)
     assert f"Exported 60 exchanges as csv to {target}" in err
 
 
+@pytest.mark.slow
 def test_progress_bar_on_a_terminal_and_none_when_piped(sample_db, tmp_path):
     env = clean_env(tmp_path, CONVERSATION_LOG_DB=str(sample_db))
     command = [
@@ -168,6 +173,7 @@ def test_progress_bar_on_a_terminal_and_none_when_piped(sample_db, tmp_path):
     assert on_terminal.returncode == 0 and "Exporting" in shown and "100%" in shown
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -186,6 +192,7 @@ async def test_bad_input_is_one_line_and_a_failure(tmp_path, args, message):
     assert err.count("\n") == 1 and err.startswith("Error: ") and message in err
 
 
+@pytest.mark.slow
 async def test_stats_and_history_cli_print_what_the_commands_show(sample_db, tmp_path):
     env = clean_env(tmp_path, CONVERSATION_LOG_DB=str(sample_db))
     _, stats, _ = await run_bot_cli("stats", env=env)
@@ -206,7 +213,7 @@ async def test_discord_export_takes_a_format_through_the_same_code(harness):
     [(jsonl_name, jsonl_data)] = jsonl.files.items()
     [(chat_name, chat_data)] = chat.files.items()
     assert jsonl_name.endswith(".jsonl") and chat_name.endswith("_chat.jsonl")
-    assert [json.loads(l)["user_message"] for l in jsonl_data.decode().splitlines()] == ["one", "two"]
-    [conversation] = [json.loads(l) for l in chat_data.decode().splitlines()]
+    assert [json.loads(record)["user_message"] for record in jsonl_data.decode().splitlines()] == ["one", "two"]
+    [conversation] = [json.loads(record) for record in chat_data.decode().splitlines()]
     assert [m["role"] for m in conversation["messages"]] == ["user", "assistant", "user", "assistant"]
     assert bad.content == "Unknown format: use `csv`, `jsonl`, `chat`, `openai`, `bedrock` or `kto`."

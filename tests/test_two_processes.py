@@ -6,10 +6,14 @@ import asyncio
 import signal
 import sys
 
-from tests.fake_gateway import MESSAGE_CONTENT_INTENT
-from tests.test_process import logged
-from tests.test_settings import PROJECT, clean_env
-from tests.test_shards import servers_on_both_shards
+import pytest
+
+from tests.support import PROJECT
+from tests.support.fake_gateway import MESSAGE_CONTENT_INTENT
+from tests.support.harness import servers_on_both_shards
+from tests.support.processes import clean_env, logged
+
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
 
 BURST = 30
 

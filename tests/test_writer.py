@@ -7,7 +7,7 @@ import time
 
 from bot.store import ConversationLog
 from bot.store.sqlite import sqlite3
-from tests.conftest import exchange, log_rows_at
+from tests.support.logs import exchange, log_rows_at
 
 
 def test_a_retried_write_is_never_a_duplicate(tmp_path):

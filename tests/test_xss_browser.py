@@ -10,14 +10,17 @@ import asyncio
 import json
 from urllib.parse import urlencode
 
+import pytest
 import yaml
 from datasette_auth_passwords.utils import hash_password
 from playwright.async_api import async_playwright
 
 from bot.store import ConversationLog, Exchange
-from tests.test_browser import CHROMIUM, FLAGS
-from tests.test_datasette_serve import start_datasette, stop
-from tests.web import METADATA, write_sample_log
+from tests.support.browser import CHROMIUM, FLAGS
+from tests.support.processes import start_datasette, stop
+from tests.support.web import METADATA, write_sample_log
+
+pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
 
 PASSWORD = "correct horse battery staple"
 FAST = 1000  # hash iterations: the test does not measure the login
@@ -109,7 +112,8 @@ def pages(user: str, name: str) -> list[str]:
         "/-/dashboards/insight/top-users/embed",
     ]
     table = "/conversation_logs/conversations"
-    return dashboards + [
+    return [
+        *dashboards,
         "/",
         "/conversation_logs",
         table,

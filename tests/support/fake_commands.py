@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tests.fake_discord import FakeGuild, error, json_response, snowflake
+from tests.support.fake_discord import FakeGuild, error, json_response, snowflake
 
 USER_OPTION = 6
 SLASH_COMMAND = 1  # an application command's type when none is given (CHAT_INPUT)

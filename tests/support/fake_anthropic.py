@@ -18,7 +18,7 @@ import re
 
 from aiohttp import web
 
-from tests.loopback import serve
+from tests.support.loopback import serve
 
 ERROR_TYPES = {
     400: "invalid_request_error",

@@ -9,7 +9,6 @@ the replica off and bring it back.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from dataclasses import replace
@@ -18,6 +17,10 @@ from pathlib import Path
 import asyncssh
 
 from bot.config.settings import Settings
+from bot.replica import litestream as replication
+from bot.store import Exchange
+from bot.store.sqlite import sqlite3
+from tests.support.processes import closed_port
 
 SFTP_USER = "backup"
 SFTP_PASSWORD = "replica-secret-1"
@@ -26,7 +29,7 @@ SFTP_PASSWORD = "replica-secret-1"
 class SFTPServer:
     def __init__(self, root: Path):
         self.root = root
-        self.port = _free_port()
+        self.port = closed_port()
         self.logins = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -101,7 +104,7 @@ class S3Server:
     def __init__(self):
         from moto.server import ThreadedMotoServer  # a test requirement only
 
-        self.port = _free_port()
+        self.port = closed_port()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
 
     def start(self) -> S3Server:
@@ -135,12 +138,6 @@ class S3Server:
         }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def replicated_settings(tmp_path: Path, url: str, **env: str) -> Settings:
     """Settings for a log in tmp_path/data replicated to `url`, through Settings.from_env itself."""
     data = tmp_path / "data"
@@ -170,3 +167,24 @@ def poll(check, timeout: float, interval: float = 0.1, what: str = "condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout:g} s")
         time.sleep(interval)
+
+
+def replica_exchange(n: int, user: str = "alice", text: str = "") -> Exchange:
+    return Exchange(
+        user_id=user,
+        user_name=user,
+        channel_id="c1",
+        user_message=text or f"message {n}",
+        bot_response=f"reply {n}",
+        model_used="m",
+        message_id=f"{user}-{n}",
+    )
+
+
+def message_ids(path: Path) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        return [row[0] for row in conn.execute("select message_id from conversations order by id")]
+
+
+def in_sync(settings: Settings) -> bool:
+    return replication.lag(settings).waiting_seconds == 0 and replication.lag(settings).txid is not None

@@ -1,7 +1,7 @@
 """Extract from Discord's official OpenAPI spec the routes the loopback fakes serve, and every schema,
 response and header they reference (transitively), into discord-openapi-subset.json beside this file.
 
-    .venv/bin/python -m tests.contracts.extract_discord_spec path/to/discord-openapi.json
+    .venv/bin/python -m tests.support.contracts.extract_discord_spec path/to/discord-openapi.json
 
 The routes are read from the fakes themselves (FakeDiscord.build_app()), so a route added to a fake is
 extracted on the next run; a served route the spec lacks stops the script with one line. The objects the
@@ -15,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-from tests.contracts.discord_rest import API_PREFIX, GATEWAY_OBJECTS, SUBSET_PATH, template_key
+from tests.support.contracts.discord_rest import API_PREFIX, GATEWAY_OBJECTS, SUBSET_PATH, template_key
 
 SOURCE = {
     "repository": "https://github.com/discord/discord-api-spec",
@@ -29,7 +29,7 @@ REF = re.compile(r'"\$ref": "#/components/(\w+)/([^"]+)"')
 
 def served_routes() -> dict[str, set[str]]:
     """The REST routes the fakes serve: the aiohttp path template -> its methods (lower case)."""
-    from tests.fake_discord import FakeDiscord
+    from tests.support.fake_discord import FakeDiscord
 
     routes: dict[str, set[str]] = {}
     for route in FakeDiscord().build_app().router.routes():
@@ -80,7 +80,7 @@ def extract(spec: dict) -> dict:
 
 def main(argv: list[str]) -> None:
     if len(argv) != 1:
-        sys.exit("usage: python -m tests.contracts.extract_discord_spec PATH/TO/discord-openapi.json")
+        sys.exit("usage: python -m tests.support.contracts.extract_discord_spec PATH/TO/discord-openapi.json")
     try:
         spec = json.loads(Path(argv[0]).read_text())
     except (OSError, ValueError) as err:

@@ -12,8 +12,8 @@ import yaml
 from datasette.app import Datasette
 
 from bot.store import ConversationLog, Exchange, utc_now_text
+from tests.support import PROJECT
 
-PROJECT = Path(__file__).resolve().parent.parent
 METADATA = PROJECT / "metadata.yml"
 PLUGINS = PROJECT / "plugins"
 TEMPLATES = PROJECT / "templates"
@@ -21,7 +21,7 @@ TEMPLATES = PROJECT / "templates"
 
 def procfile_web() -> tuple[dict[str, str], list[str]]:
     """(inline environment, arguments after `datasette serve`) of the Procfile's web process."""
-    line = next(l for l in (PROJECT / "Procfile").read_text().splitlines() if l.startswith("web:"))
+    line = next(text for text in (PROJECT / "Procfile").read_text().splitlines() if text.startswith("web:"))
     [serving] = [command for command in line.removeprefix("web:").split("&&") if "datasette serve" in command]
     words = shlex.split(serving)
     env = dict(w.split("=", 1) for w in words[: words.index("datasette")])

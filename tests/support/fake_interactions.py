@@ -4,7 +4,7 @@ As Discord documents it: INTERACTION_CREATE on the gateway; the bot answers once
 POST /interactions/{id}/{token}/callback within 3 seconds (late: 404 Unknown interaction, 10062;
 twice: 400, 40060); follow-ups and edits of the original go through /webhooks/{app_id}/{token} while
 the token lives (15 minutes); PUT /applications/{app_id}[/guilds/{guild_id}]/commands overwrites the
-registered commands (tests/fake_commands.py), and a command must be registered before anyone can use it.
+registered commands (tests/support/fake_commands.py), and a command must be registered before anyone can use it.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from tests.fake_commands import FakeCommands
-from tests.fake_discord import (
+from tests.support.fake_commands import FakeCommands
+from tests.support.fake_discord import (
     EVERYONE_PERMISSIONS,
     FILE_LIMIT,
     MANAGE_GUILD,

@@ -22,10 +22,10 @@ from datetime import UTC, datetime
 from aiohttp import WSMsgType, web
 
 from bot.discord_front.live_reply import WRITING_MARK
-from tests.contracts.discord_rest import DiscordContract, invalid_form_body, read_body
-from tests.fake_gateway import DISALLOWED_INTENTS, as_received, shard_of
-from tests.fake_ratelimit import ChannelLimits
-from tests.loopback import serve
+from tests.support.contracts.discord_rest import DiscordContract, invalid_form_body, read_body
+from tests.support.fake_gateway import DISALLOWED_INTENTS, as_received, shard_of
+from tests.support.fake_ratelimit import ChannelLimits
+from tests.support.loopback import serve
 
 CONTENT_LIMIT = 2000  # characters in a bot's message
 FILE_LIMIT = 10 * 1024 * 1024  # a normal server's upload limit, as Discord enforces it
@@ -247,7 +247,7 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.contract = DiscordContract()  # every REST body checked against Discord's OpenAPI spec
-        from tests.fake_interactions import FakeInteractions  # it builds on this module's parts
+        from tests.support.fake_interactions import FakeInteractions  # it builds on this module's parts
 
         self.interactions = FakeInteractions(self)
 
@@ -293,7 +293,7 @@ class FakeDiscord:
         return self
 
     def build_app(self) -> web.Application:
-        """Every route this fake serves, each REST request held to Discord's OpenAPI spec (tests/contracts)."""
+        """Every route this fake serves, each REST request held to Discord's OpenAPI spec (tests/support/contracts)."""
         app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self.contract.middleware])
         app.router.add_get("/gateway", self.gateway)
         api = "/api/v10"
