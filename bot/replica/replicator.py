@@ -13,7 +13,8 @@ import threading
 
 from bot.config.settings import Settings
 from bot.replica import litestream as replication
-from bot.replica.litestream import ReplicaError
+from bot.replica.litestream import Health, Lag, ReplicaError, ReplicaStatus
+from bot.replica.litestream_config import replica_of
 
 log = logging.getLogger(__name__)
 litestream_log = logging.getLogger("litestream")
@@ -27,9 +28,12 @@ STOP_TIMEOUT_S = 40.0
 class Replicator:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.replica = settings.replica
+        self.replica = replica_of(settings)
         self.check_seconds = min(LAG_CHECK_SECONDS, max(0.2, self.replica.lag_alarm_seconds / 2))
-        self._process: subprocess.Popen | None = None
+        self._status = ReplicaStatus(
+            Health.UNMEASURED, f"replica {self.replica.url_for('conversation_logs.db')}: lag not measured yet"
+        )
+        self._process: subprocess.Popen[str] | None = None
         self._stopping = threading.Event()
         self._outage = False  # an error line was told, and the replica has not caught up since
         self._alarmed = False
@@ -46,6 +50,10 @@ class Replicator:
         self._threads.append(watch)
         log.info("replicating %s to %s every %g s", self.settings.log_db, self.replica.url, self.replica.sync_seconds)
         return self
+
+    def status(self) -> ReplicaStatus:
+        """The lag as the watch last measured it (every check_seconds): reading it runs nothing."""
+        return self._status
 
     def stop(self) -> None:
         """After the bot closed its log: Litestream's shutdown makes a last sync of every row."""
@@ -82,8 +90,8 @@ class Replicator:
         reader.start()
         self._threads.append(reader)
 
-    def _read(self, process: subprocess.Popen) -> None:
-        for line in process.stdout:
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        for line in process.stdout or ():
             line = line.rstrip()
             litestream_log.debug("%s", line)
             if "level=ERROR" in line and not self._outage:
@@ -124,20 +132,23 @@ class Replicator:
             self._spawn()
 
     def _check_lag(self) -> None:
-        try:
-            waiting = replication.lag(self.settings).waiting_seconds
-        except ReplicaError as err:
-            waiting, reason = None, str(err)
-        else:
-            reason = f"{waiting:.0f} s of changes not on the replica"
-        late = waiting is None or waiting > self.replica.lag_alarm_seconds
-        if late and not self._alarmed:
+        found = replication.measure(self.settings)
+        self._status = replication.measured(self.settings, found)
+        if self._status.health in replication.ALARMING and not self._alarmed:
             self._alarmed = True
             log.error(
                 "ALARM replica lag: %s (threshold LITESTREAM_LAG_ALARM_SECONDS=%g s)",
-                reason,
+                _reason(found),
                 self.replica.lag_alarm_seconds,
             )
-        elif waiting == 0.0 and (self._alarmed or self._outage):
+        elif isinstance(found, Lag) and found.waiting_seconds == 0.0 and (self._alarmed or self._outage):
             self._alarmed = self._outage = False
             log.warning("replica %s has caught up: every change is replicated", self.replica.url)
+
+
+def _reason(found: Lag | ReplicaError) -> str:
+    return (
+        str(found)
+        if isinstance(found, ReplicaError)
+        else f"{found.waiting_seconds:.0f} s of changes not on the replica"
+    )
