@@ -6,6 +6,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import suppress
+from functools import partial
+from typing import Any
 
 import aiohttp
 import discord
@@ -18,6 +20,8 @@ from bot.discord_front.conversations import Conversations
 from bot.discord_front.help import Help
 from bot.discord_front.privacy import Privacy
 from bot.discord_front.sync import sync_if_changed
+from bot.replica import litestream as replication
+from bot.replica.litestream import ReplicaStatus
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +47,15 @@ def unreachable_line(err: BaseException, delay: float) -> str:
 
 
 class ConversationBot(commands.Bot):
-    def __init__(self, settings: Settings, service: BotService, *, message_content: bool | None = None, **options):
+    def __init__(
+        self,
+        settings: Settings,
+        service: BotService,
+        *,
+        message_content: bool | None = None,
+        replica_status: Callable[[], ReplicaStatus] | None = None,
+        **options: Any,
+    ) -> None:
         intents = discord.Intents.default()
         # Privileged: enable it in the developer portal too. Without it, guild text arrives only when it
         # mentions the bot (slash commands need no intent).
@@ -59,11 +71,13 @@ class ConversationBot(commands.Bot):
         )
         self.settings = settings
         self.service = service
+        # The Replicator's last measure when this process runs one (`python -m bot run`): !stats runs nothing.
+        self.replica_status = replica_status or partial(replication.unwatched, settings)
 
     async def add_cogs(self) -> None:
         """Every cog, so its commands are in the tree (the command-contract test registers nothing)."""
         await self.add_cog(Chat(self, self.service, self.settings))
-        await self.add_cog(Conversations(self, self.service, self.settings))
+        await self.add_cog(Conversations(self, self.service, self.settings, self.replica_status))
         await self.add_cog(Privacy(self, self.service, self.settings))
         await self.add_cog(Help())
 
@@ -103,12 +117,15 @@ async def run_bot(
     message_content = settings.message_content
     stopping = stopping or asyncio.Event()
     failures = 0
+    token = settings.discord_token
+    if not token:
+        raise discord.LoginFailure("DISCORD_TOKEN is not set")
     while not stopping.is_set():
         bot = make_bot(settings, service, message_content=message_content, **options)
         started(bot)
         try:
             async with bot:
-                await bot.start(settings.discord_token)
+                await bot.start(token)
             return
         except discord.PrivilegedIntentsRequired:
             if not message_content:

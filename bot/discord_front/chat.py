@@ -80,8 +80,7 @@ class Chat(commands.Cog):
         return (
             message.guild is None
             or self.bot.user in message.mentions
-            or (isinstance(replied, discord.Message)
-            and replied.author == self.bot.user)
+            or (isinstance(replied, discord.Message) and replied.author == self.bot.user)
             # Without the Message Content intent a chat channel's text arrives empty: only mentions count.
             or (message.channel.id in self.settings.chat_channel_ids and self.bot.intents.message_content)
         )

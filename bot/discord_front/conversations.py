@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.config.settings import Settings
 from bot.core.formatting import (
     EMBED_FIELD_LIMIT,
     EMBED_TITLE_LIMIT,
@@ -22,10 +23,11 @@ from bot.core.formatting import (
     truncate,
     unknown_format_text,
 )
+from bot.core.service import BotService
 from bot.discord_front.options import Everywhere, ExportFormat, UserQuery
 from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, is_everywhere, private, shown
 from bot.exports.files import FORMATS, ExportResult
-from bot.replica import litestream as replication
+from bot.replica.litestream import ReplicaStatus
 from bot.store.scope import EVERYWHERE, Caller, Refused, Scope, split_everywhere
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,16 @@ REPLICA_NOT_SENT = (
 class Conversations(ScopedCog):
     """Look into the conversation log: each command sees the server it is asked in."""
 
+    def __init__(
+        self,
+        bot: commands.Bot,
+        service: BotService,
+        settings: Settings,
+        replica_status: Callable[[], ReplicaStatus],
+    ) -> None:
+        super().__init__(bot, service, settings)
+        self.replica_status = replica_status
+
     @commands.hybrid_command()
     @app_commands.describe(where="all: every server's statistics (the bot's owners only)")
     async def stats(self, ctx: commands.Context, where: Everywhere | None = None) -> None:
@@ -53,19 +65,18 @@ class Conversations(ScopedCog):
         embed = discord.Embed(title="Conversation statistics", description=scope.describe(), colour=EMBED_COLOUR)
         for label, value in stats_lines(figures):
             embed.add_field(name=label, value=truncate(value, EMBED_FIELD_LIMIT), inline=label != "Models")
-        replica = await self._replica_line(who)
+        replica = self._replica_line(who)
         if replica is not None and ctx.guild is None:  # a DM is private already
             embed.add_field(name=REPLICA, value=replica, inline=False)
         await ctx.send(embed=embed)
         if replica is not None and ctx.guild is not None:
             await self._tell_owner(ctx, replica)
 
-    async def _replica_line(self, who: Caller) -> str | None:
+    def _replica_line(self, who: Caller) -> str | None:
         """The replica's URL and state: the deployment's own, for its owners only; None for anyone else."""
         if not (self.settings.replica and who.is_owner):
             return None
-        line = await asyncio.to_thread(replication.status_line, self.settings)
-        return truncate(line, EMBED_FIELD_LIMIT)
+        return truncate(self.replica_status().line, EMBED_FIELD_LIMIT)
 
     async def _tell_owner(self, ctx: commands.Context, replica: str) -> None:
         """The replica line, asked in a server channel: never to everyone there. /stats adds it as an
