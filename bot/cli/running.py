@@ -6,14 +6,11 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
-from functools import partial
 
 import click
 
 from bot.config.settings import Settings
 from bot.replica import commands as replica_commands
-from bot.replica import litestream as replication
-from bot.replica.litestream import ReplicaStatus
 from bot.replica.replicator import Replicator
 from bot.store import StoreError
 
@@ -40,10 +37,8 @@ def run(settings: Settings, replicate: bool = True) -> None:
 
     replica_commands.restore_missing(settings)
     replicator = Replicator(settings).start() if settings.replica and replicate else None
-    # !stats reads the lag the Replicator's watch measured; with none here (under `all`), it says so.
-    replica_status = replicator.status if replicator else partial(replication.unwatched, settings)
     try:
-        asyncio.run(run_discord(settings, replica_status))
+        asyncio.run(run_discord(settings))
     except StoreError as err:
         raise click.ClickException(str(err)) from None
     except discord.LoginFailure:
@@ -81,7 +76,7 @@ def use_discord_endpoints(settings: Settings) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
-async def run_discord(settings: Settings, replica_status: Callable[[], ReplicaStatus]) -> None:
+async def run_discord(settings: Settings) -> None:
     from bot.core.service import open_service
     from bot.discord_front.bot import ConversationBot, run_bot
 
@@ -98,7 +93,7 @@ async def run_discord(settings: Settings, replica_status: Callable[[], ReplicaSt
             task.add_done_callback(closing.discard)
 
         stop_on_signals(stop)
-        await run_bot(settings, service, started=current.append, stopping=stopping, replica_status=replica_status)
+        await run_bot(settings, service, started=current.append, stopping=stopping)
     if service.store.writer.lost:
         log.error(
             "stopped; %d exchange(s) could not be written to the conversation log or its spool "

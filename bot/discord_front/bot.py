@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import suppress
-from functools import partial
 from typing import Any
 
 import aiohttp
@@ -20,8 +19,6 @@ from bot.discord_front.conversations import Conversations
 from bot.discord_front.help import Help
 from bot.discord_front.privacy import Privacy
 from bot.discord_front.sync import sync_if_changed
-from bot.replica import litestream as replication
-from bot.replica.litestream import ReplicaStatus
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +50,6 @@ class ConversationBot(commands.Bot):
         service: BotService,
         *,
         message_content: bool | None = None,
-        replica_status: Callable[[], ReplicaStatus] | None = None,
         **options: Any,
     ) -> None:
         intents = discord.Intents.default()
@@ -71,13 +67,11 @@ class ConversationBot(commands.Bot):
         )
         self.settings = settings
         self.service = service
-        # The Replicator's last measure when this process runs one (`python -m bot run`): !stats runs nothing.
-        self.replica_status = replica_status or partial(replication.unwatched, settings)
 
     async def add_cogs(self) -> None:
         """Every cog, so its commands are in the tree (the command-contract test registers nothing)."""
         await self.add_cog(Chat(self, self.service, self.settings))
-        await self.add_cog(Conversations(self, self.service, self.settings, self.replica_status))
+        await self.add_cog(Conversations(self, self.service, self.settings))
         await self.add_cog(Privacy(self, self.service, self.settings))
         await self.add_cog(Help())
 

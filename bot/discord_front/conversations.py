@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.config.settings import Settings
 from bot.core.formatting import (
     EMBED_FIELD_LIMIT,
     EMBED_TITLE_LIMIT,
@@ -23,11 +21,10 @@ from bot.core.formatting import (
     truncate,
     unknown_format_text,
 )
-from bot.core.service import BotService
 from bot.discord_front.options import Everywhere, ExportFormat, UserQuery
 from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, is_everywhere, private, shown
 from bot.exports.files import FORMATS, ExportResult
-from bot.replica.litestream import ReplicaStatus
+from bot.replica import replicator
 from bot.store.scope import EVERYWHERE, Caller, Refused, Scope, split_everywhere
 
 log = logging.getLogger(__name__)
@@ -44,16 +41,6 @@ REPLICA_NOT_SENT = (
 
 class Conversations(ScopedCog):
     """Look into the conversation log: each command sees the server it is asked in."""
-
-    def __init__(
-        self,
-        bot: commands.Bot,
-        service: BotService,
-        settings: Settings,
-        replica_status: Callable[[], ReplicaStatus],
-    ) -> None:
-        super().__init__(bot, service, settings)
-        self.replica_status = replica_status
 
     @commands.hybrid_command()
     @app_commands.describe(where="all: every server's statistics (the bot's owners only)")
@@ -76,7 +63,7 @@ class Conversations(ScopedCog):
         """The replica's URL and state: the deployment's own, for its owners only; None for anyone else."""
         if not (self.settings.replica and who.is_owner):
             return None
-        return truncate(self.replica_status().line, EMBED_FIELD_LIMIT)
+        return truncate(replicator.status_of(self.settings).line, EMBED_FIELD_LIMIT)
 
     async def _tell_owner(self, ctx: commands.Context, replica: str) -> None:
         """The replica line, asked in a server channel: never to everyone there. /stats adds it as an

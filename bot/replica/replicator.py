@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import threading
+from pathlib import Path
 
 from bot.config.settings import Settings
 from bot.replica import litestream as replication
@@ -24,8 +25,20 @@ RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 15.0, 30.0)
 # Litestream's last sync at shutdown may retry for 30 s (its shutdown-sync-timeout), then we kill it.
 STOP_TIMEOUT_S = 40.0
 
+# The Replicators started in this process, by the log file they replicate; !stats reads their measures.
+_RUNNING: dict[Path, Replicator] = {}
+
+
+def status_of(settings: Settings) -> ReplicaStatus:
+    """For !stats: the lag this process's Replicator of the log last measured. It runs nothing: no config
+    written, no litestream started. Without one here (under `python -m bot all`), it says so."""
+    running = _RUNNING.get(settings.log_db.resolve())
+    return running.status() if running else replication.unwatched(settings)
+
 
 class Replicator:
+    """Litestream beside the bot, and a watch that measures the replica's lag every check_seconds."""
+
     def __init__(self, settings: Settings):
         self.settings = settings
         self.replica = replica_of(settings)
@@ -45,6 +58,7 @@ class Replicator:
             self._spawn()
         except OSError as err:  # a full disk for its config: the bot still starts, the watch retries
             log.error("cannot start litestream yet (%s); trying again every %g s", err, self.check_seconds)
+        _RUNNING[self.settings.log_db.resolve()] = self
         watch = threading.Thread(target=self._watch, name="replica-watch", daemon=True)
         watch.start()
         self._threads.append(watch)
@@ -58,6 +72,8 @@ class Replicator:
     def stop(self) -> None:
         """After the bot closed its log: Litestream's shutdown makes a last sync of every row."""
         self._stopping.set()
+        if _RUNNING.get(self.settings.log_db.resolve()) is self:
+            del _RUNNING[self.settings.log_db.resolve()]
         process = self._process
         if process and process.poll() is None:
             process.terminate()
