@@ -77,6 +77,8 @@ class ConversationBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.add_cogs()
+        if self.application_id is None:  # discord.py sets it at login, before this hook
+            raise RuntimeError("setup_hook ran before login: no application id")
         await sync_if_changed(
             self.tree, self.application_id, self.settings.command_hash_file, self.settings.command_guild_id
         )

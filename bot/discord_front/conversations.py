@@ -21,8 +21,8 @@ from bot.core.formatting import (
     truncate,
     unknown_format_text,
 )
-from bot.discord_front.options import Everywhere, ExportFormat, UserQuery
-from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, is_everywhere, private, shown
+from bot.discord_front.options import ExportFormat, FormatName, UserText, Where
+from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, hybrid_command, is_everywhere, private, shown
 from bot.exports.files import FORMATS, ExportResult
 from bot.replica import replicator
 from bot.store.scope import EVERYWHERE, Caller, Refused, Scope, split_everywhere
@@ -42,9 +42,9 @@ REPLICA_NOT_SENT = (
 class Conversations(ScopedCog):
     """Look into the conversation log: each command sees the server it is asked in."""
 
-    @commands.hybrid_command()
+    @hybrid_command()
     @app_commands.describe(where="all: every server's statistics (the bot's owners only)")
-    async def stats(self, ctx: commands.Context, where: Everywhere | None = None) -> None:
+    async def stats(self, ctx: commands.Context, where: Where | None = None) -> None:
         """Conversation statistics of this server (in a DM: yours; owners: `all` for every server)."""
         who = self.caller(ctx)
         scope = who.overview(is_everywhere(where))
@@ -78,13 +78,11 @@ class Conversations(ScopedCog):
             log.warning("could not DM the replica's state to owner %s: %s", ctx.author.id, err)
             await ctx.send(REPLICA_NOT_SENT.format(prefix=ctx.prefix))
 
-    @commands.hybrid_command()
+    @hybrid_command()
     @app_commands.describe(
         user="Whose history (admins only, for someone else)", where="all: every server's rows (the bot's owners only)"
     )
-    async def history(
-        self, ctx: commands.Context, *, user: UserQuery | None = None, where: Everywhere | None = None
-    ) -> None:
+    async def history(self, ctx: commands.Context, *, user: UserText | None = None, where: Where | None = None) -> None:
         """Your last 10 conversations here; admins: a @mention's, name's or id's (owners: `all` first)."""
         everywhere, query = split_everywhere(user)
         everywhere = everywhere or is_everywhere(where)  # `where` is the / form's; ! takes `all` first
@@ -105,9 +103,9 @@ class Conversations(ScopedCog):
             return
         await private(ctx, embed=history_embed(rows, scope))
 
-    async def _resolve(self, ctx: commands.Context, query: str, target: str | None, scope: Scope) -> str | None:
+    async def _resolve(self, ctx: commands.Context, query: str | None, target: str | None, scope: Scope) -> str | None:
         """A user id for an admin's query: the id given, or the one user of that name in `scope`."""
-        if target is not None:
+        if target is not None or query is None:  # no query names the caller, whose id self_or_other gave
             return target
         found = await self.service.records.find_users(query, scope)
         if len(found) == 1:
@@ -116,16 +114,16 @@ class Conversations(ScopedCog):
             await private(ctx, f"No conversations found for {shown(query)}.")
         else:
             names = {uid: [shown(n) for n in names] for uid, names in found.items()}
-            await private(ctx, candidates_text(shown(query), names, ctx.prefix))
+            await private(ctx, candidates_text(shown(query), names, ctx.prefix or self.settings.command_prefix))
         return None
 
-    @commands.hybrid_command()
+    @hybrid_command()
     @app_commands.rename(fmt="format")
     @app_commands.describe(
         fmt="csv (default), jsonl, chat, or a fine-tuning format: openai, bedrock, kto",
         where="all: every server's rows (the bot's owners only)",
     )
-    async def export(self, ctx: commands.Context, fmt: ExportFormat = "csv", where: Everywhere | None = None) -> None:
+    async def export(self, ctx: commands.Context, fmt: FormatName = "csv", where: Where | None = None) -> None:
         """Export conversations (csv, jsonl, chat, openai, bedrock, kto): admins this server's, in a DM yours."""
         if fmt.lower() == EVERYWHERE:
             fmt, where = "csv", EVERYWHERE

@@ -5,12 +5,14 @@ from __future__ import annotations
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_front.rules import hybrid_command
+
 
 class ContextHelp(commands.DefaultHelpCommand):
     """The default help, answering through the context: in the channel for `!help`, as the
     interaction's reply for `/help` (the default sends to the channel, leaving the interaction unanswered)."""
 
-    def get_destination(self) -> commands.Context:
+    def get_destination(self) -> commands.Context:  # type: ignore[override]  # a Messageable too, answering /help
         return self.context
 
 
@@ -23,7 +25,7 @@ async def send_help(ctx: commands.Context, command: str | None) -> None:
 class Help(commands.Cog):
     """How to use the bot."""
 
-    @commands.hybrid_command(name="help")
+    @hybrid_command(name="help")
     @app_commands.describe(command="A command to explain")
     async def help_(self, ctx: commands.Context, command: str | None = None) -> None:
         """Shows this message"""

@@ -7,6 +7,8 @@ so one hybrid command definition serves both and the `!` forms behave exactly as
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -24,11 +26,11 @@ class TypedText(commands.Converter, app_commands.Transformer):
         return argument
 
     @property
-    def choices(self) -> list[app_commands.Choice[str]] | None:
+    def choices(self) -> list[app_commands.Choice[int | float | str]] | None:
         return [app_commands.Choice(name=value, value=value) for value in self.choice_values] or None
 
-    async def transform(self, interaction: discord.Interaction, value: str) -> str:
-        return value
+    async def transform(self, interaction: discord.Interaction, value: Any) -> str:
+        return str(value)
 
 
 class UserQuery(TypedText):
@@ -38,8 +40,9 @@ class UserQuery(TypedText):
     def type(self) -> discord.AppCommandOptionType:
         return discord.AppCommandOptionType.user
 
-    async def transform(self, interaction: discord.Interaction, value: discord.abc.User) -> str:
-        return str(value.id)
+    async def transform(self, interaction: discord.Interaction, value: Any) -> str:
+        user: discord.abc.User = value  # the user picker's choice
+        return str(user.id)
 
 
 class UserId(UserQuery):
@@ -59,3 +62,11 @@ class Everywhere(TypedText):
     """`all`: every server's rows, for the bot's owners."""
 
     choice_values = (EVERYWHERE,)
+
+
+# What the commands annotate their parameters with: the converter for discord.py (which reads an Annotated's
+# second argument), the text it gives for the type checker.
+UserText = Annotated[str, UserQuery]
+UserIdText = Annotated[str, UserId]
+FormatName = Annotated[str, ExportFormat]
+Where = Annotated[str, Everywhere]

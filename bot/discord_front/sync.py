@@ -7,6 +7,7 @@ is kept in a small JSON file beside the memory database.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -79,7 +80,7 @@ async def sync_if_changed(
         return False
     hashes[key] = digest
     try:
-        path.write_text(json.dumps(hashes, indent=1))
+        await asyncio.to_thread(path.write_text, json.dumps(hashes, indent=1))
     except OSError as err:
         log.warning("cannot write %s (%s): the slash commands will be registered again next start", path, err)
     log.info("registered %d slash commands (%s)", len(tree.get_commands(guild=guild)), key)
