@@ -64,6 +64,8 @@ class Console:
                 message_id=f"console-{uuid.uuid4().hex}",
             )
         )
+        if reply is None:  # a redelivery: never here, where every line gets a new message id
+            return
         self.echo(f"bot [{reply.model or 'no model'}]> {reply.text}")
 
     async def stats(self, _argument: str | None = None) -> None:
