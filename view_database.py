@@ -16,8 +16,6 @@ from bot.config.settings import Settings
 from bot.core.formatting import stats_lines, truncate
 from bot.store import ConversationLog
 
-RECENT_SQL = "select * from conversations order by timestamp desc, id desc limit ?"
-
 
 def stats_table(figures: dict) -> Table:
     table = Table(title="Conversation statistics", show_header=False)
@@ -58,7 +56,7 @@ def main(db_path: Path | None, limit: int, user: str | None) -> None:
     if not path.exists():
         raise click.ClickException(f"{path} does not exist yet: it is created when the bot logs its first exchange.")
     store = ConversationLog(path)
-    rows = store.history(user, limit) if user else store.query(RECENT_SQL, [limit])
+    rows = store.history(user, limit) if user else store.latest(limit)
     console = Console()
     console.print(stats_table(store.stats()))
     console.print(conversations_table(rows, f"Last {len(rows)} conversations" + (f" of {user}" if user else "")))
