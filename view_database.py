@@ -7,6 +7,7 @@ python view_database.py -n 50 --user alice
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -17,14 +18,14 @@ from bot.core.formatting import stats_lines, truncate
 from bot.store import ConversationLog
 
 
-def stats_table(figures: dict) -> Table:
+def stats_table(figures: dict[str, Any]) -> Table:
     table = Table(title="Conversation statistics", show_header=False)
     for label, value in stats_lines(figures):
         table.add_row(label, value)
     return table
 
 
-def conversations_table(rows: list[dict], title: str) -> Table:
+def conversations_table(rows: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title, show_lines=True)
     for name in ("id", "timestamp (UTC)", "user", "user message", "bot response", "tokens", "model"):
         table.add_column(name, overflow="fold")

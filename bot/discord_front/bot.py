@@ -88,7 +88,7 @@ class ShardedConversationBot(ConversationBot, commands.AutoShardedBot):
     """The same bot over several gateway connections (BOT_SHARDS): each carries its share of the servers."""
 
 
-def make_bot(settings: Settings, service: BotService, *, message_content: bool, **options) -> ConversationBot:
+def make_bot(settings: Settings, service: BotService, *, message_content: bool, **options: Any) -> ConversationBot:
     if settings.shards is None:
         return ConversationBot(settings, service, message_content=message_content, **options)
     return ShardedConversationBot(
@@ -106,7 +106,7 @@ async def run_bot(
     service: BotService,
     started: Callable[[ConversationBot], None] = lambda b: None,
     stopping: asyncio.Event | None = None,
-    **options,
+    **options: Any,
 ) -> None:
     """Run until closed or `stopping` is set. If Discord refuses the Message Content intent (4014), connect
     again without it; if Discord cannot be reached, log one line and try again after a growing wait."""

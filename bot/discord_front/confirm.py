@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import discord
 from discord.ext import commands
 
@@ -24,13 +26,13 @@ class ConfirmView(discord.ui.View):
         return False
 
     @discord.ui.button(label="Confirm", style=discord.ButtonStyle.danger)
-    async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+    async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button[ConfirmView]) -> None:
         self.confirmed = True
         await interaction.response.edit_message(view=None)  # the question stays, the button goes
         self.stop()
 
 
-async def confirmed(ctx: commands.Context, question: str, seconds: float) -> bool:
+async def confirmed(ctx: commands.Context[Any], question: str, seconds: float) -> bool:
     """Ask privately and wait up to `seconds` for the caller's yes."""
     if ctx.interaction is None:
         return await confirmed_by_reaction(ctx, question, seconds)
@@ -42,7 +44,7 @@ async def confirmed(ctx: commands.Context, question: str, seconds: float) -> boo
     return view.confirmed
 
 
-async def confirmed_by_reaction(ctx: commands.Context, question: str, seconds: float) -> bool:
+async def confirmed_by_reaction(ctx: commands.Context[Any], question: str, seconds: float) -> bool:
     """Ask, and wait for the author's reaction on the question (raw events: no cache needed)."""
     prompt = await ctx.send(f"{question} React with {CONFIRM} within {seconds:g} seconds to confirm.")
     await prompt.add_reaction(CONFIRM)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -44,7 +45,7 @@ class Conversations(ScopedCog):
 
     @hybrid_command()
     @app_commands.describe(where="all: every server's statistics (the bot's owners only)")
-    async def stats(self, ctx: commands.Context, where: Where | None = None) -> None:
+    async def stats(self, ctx: commands.Context[Any], where: Where | None = None) -> None:
         """Conversation statistics of this server (in a DM: yours; owners: `all` for every server)."""
         who = self.caller(ctx)
         scope = who.overview(is_everywhere(where))
@@ -65,7 +66,7 @@ class Conversations(ScopedCog):
             return None
         return truncate(replicator.status_of(self.settings).line, EMBED_FIELD_LIMIT)
 
-    async def _tell_owner(self, ctx: commands.Context, replica: str) -> None:
+    async def _tell_owner(self, ctx: commands.Context[Any], replica: str) -> None:
         """The replica line, asked in a server channel: never to everyone there. /stats adds it as an
         ephemeral follow-up; !stats sends it by DM, or says it could not (the owner's DMs are closed)."""
         embed = discord.Embed(title=REPLICA, description=replica, colour=EMBED_COLOUR)
@@ -82,7 +83,9 @@ class Conversations(ScopedCog):
     @app_commands.describe(
         user="Whose history (admins only, for someone else)", where="all: every server's rows (the bot's owners only)"
     )
-    async def history(self, ctx: commands.Context, *, user: UserText | None = None, where: Where | None = None) -> None:
+    async def history(
+        self, ctx: commands.Context[Any], *, user: UserText | None = None, where: Where | None = None
+    ) -> None:
         """Your last 10 conversations here; admins: a @mention's, name's or id's (owners: `all` first)."""
         everywhere, query = split_everywhere(user)
         everywhere = everywhere or is_everywhere(where)  # `where` is the / form's; ! takes `all` first
@@ -103,7 +106,9 @@ class Conversations(ScopedCog):
             return
         await private(ctx, embed=history_embed(rows, scope))
 
-    async def _resolve(self, ctx: commands.Context, query: str | None, target: str | None, scope: Scope) -> str | None:
+    async def _resolve(
+        self, ctx: commands.Context[Any], query: str | None, target: str | None, scope: Scope
+    ) -> str | None:
         """A user id for an admin's query: the id given, or the one user of that name in `scope`."""
         if target is not None or query is None:  # no query names the caller, whose id self_or_other gave
             return target
@@ -123,7 +128,7 @@ class Conversations(ScopedCog):
         fmt="csv (default), jsonl, chat, or a fine-tuning format: openai, bedrock, kto",
         where="all: every server's rows (the bot's owners only)",
     )
-    async def export(self, ctx: commands.Context, fmt: FormatName = "csv", where: Where | None = None) -> None:
+    async def export(self, ctx: commands.Context[Any], fmt: FormatName = "csv", where: Where | None = None) -> None:
         """Export conversations (csv, jsonl, chat, openai, bedrock, kto): admins this server's, in a DM yours."""
         if fmt.lower() == EVERYWHERE:
             fmt, where = "csv", EVERYWHERE
@@ -140,7 +145,7 @@ class Conversations(ScopedCog):
                 )
             await self._send_export(ctx, result)
 
-    async def _send_export(self, ctx: commands.Context, result: ExportResult) -> None:
+    async def _send_export(self, ctx: commands.Context[Any], result: ExportResult) -> None:
         if result.too_big:
             await private(ctx, too_big_message(result, self.settings.datasette_url))
             return
@@ -149,7 +154,7 @@ class Conversations(ScopedCog):
             await private(ctx, note, file=discord.File(path, filename=path.name))
 
 
-def self_or_other(ctx: commands.Context, query: str | None) -> str | None:
+def self_or_other(ctx: commands.Context[Any], query: str | None) -> str | None:
     """The user id a history query names: the caller's own for none, their id or their username
     (unique on Discord, unlike display names and nicknames), a mention's or an id's; None for a name."""
     author = ctx.author
@@ -161,7 +166,7 @@ def self_or_other(ctx: commands.Context, query: str | None) -> str | None:
     return query if query.isdigit() else None
 
 
-def history_embed(rows: list[dict], scope: Scope) -> discord.Embed:
+def history_embed(rows: list[dict[str, Any]], scope: Scope) -> discord.Embed:
     label = rows[0]["display_name"] or rows[0]["user_name"]
     embed = discord.Embed(
         title=truncate(f"Last {len(rows)} conversations of {label}", EMBED_TITLE_LIMIT),

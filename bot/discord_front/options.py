@@ -17,12 +17,12 @@ from bot.exports.finetune import FINETUNE_FORMATS
 from bot.store.scope import EVERYWHERE
 
 
-class TypedText(commands.Converter, app_commands.Transformer):
+class TypedText(commands.Converter[str], app_commands.Transformer):
     """`!`: the word as typed. `/`: a string option, with choices when the subclass names them."""
 
     choice_values: tuple[str, ...] = ()
 
-    async def convert(self, ctx: commands.Context, argument: str) -> str:
+    async def convert(self, ctx: commands.Context[Any], argument: str) -> str:
         return argument
 
     @property
@@ -48,7 +48,7 @@ class UserQuery(TypedText):
 class UserId(UserQuery):
     """`!`: a numeric user id (anything else is left for the next parameter). `/`: the user picker."""
 
-    async def convert(self, ctx: commands.Context, argument: str) -> str:
+    async def convert(self, ctx: commands.Context[Any], argument: str) -> str:
         if not argument.isdigit():
             raise commands.BadArgument(f"{argument!r} is not a user id")
         return argument

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -25,7 +27,7 @@ class Privacy(ScopedCog):
         where="all: every server's rows (the bot's owners only)",
     )
     async def forget(
-        self, ctx: commands.Context, user_id: UserIdText | None = None, where: Where | None = None
+        self, ctx: commands.Context[Any], user_id: UserIdText | None = None, where: Where | None = None
     ) -> None:
         """Delete your conversations and memory, after you confirm (admins: anyone's in this server, by id)."""
         who = self.caller(ctx)
@@ -49,7 +51,7 @@ class Privacy(ScopedCog):
         )
 
     @hybrid_command()
-    async def optout(self, ctx: commands.Context) -> None:
+    async def optout(self, ctx: commands.Context[Any]) -> None:
         """Stop logging your messages; the bot still answers you. `!optin` undoes it."""
         await self.service.records.set_opted_out(str(ctx.author.id), True)
         await private(
@@ -59,13 +61,13 @@ class Privacy(ScopedCog):
         )
 
     @hybrid_command()
-    async def optin(self, ctx: commands.Context) -> None:
+    async def optin(self, ctx: commands.Context[Any]) -> None:
         """Let the bot log and remember your conversations again."""
         await self.service.records.set_opted_out(str(ctx.author.id), False)
         await private(ctx, "You're opted in: your conversations are logged again.")
 
     @hybrid_command()
-    async def privacy(self, ctx: commands.Context) -> None:
+    async def privacy(self, ctx: commands.Context[Any]) -> None:
         """What the bot stores about you, for how long, who can see it, and how to be forgotten."""
         embed = discord.Embed(title="Privacy", url=self.settings.privacy_url, colour=EMBED_COLOUR)
         for title, text in privacy_sections(

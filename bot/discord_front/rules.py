@@ -42,7 +42,7 @@ class ScopedCog(commands.Cog):
         self.service = service
         self.settings = settings
 
-    def caller(self, ctx: commands.Context) -> Caller:
+    def caller(self, ctx: commands.Context[Any]) -> Caller:
         """Who asked, where, and with which rights; Manage Server counts in the server asked in only."""
         member = ctx.author if isinstance(ctx.author, discord.Member) else None  # a Member in a server only
         return Caller(
@@ -52,7 +52,7 @@ class ScopedCog(commands.Cog):
             is_owner=ctx.author.id in self.settings.admin_ids,
         )
 
-    async def cog_command_error(self, ctx: commands.Context, error: Exception) -> None:
+    async def cog_command_error(self, ctx: commands.Context[Any], error: Exception) -> None:
         refused = root_cause(error)
         if isinstance(refused, Refused):
             await private(ctx, str(refused))
@@ -64,7 +64,7 @@ class ScopedCog(commands.Cog):
         await private(ctx, "Sorry, that command failed. The details are in the bot's log.")
 
 
-async def private(ctx: commands.Context, *args, **kwargs) -> discord.Message:
+async def private(ctx: commands.Context[Any], *args: Any, **kwargs: Any) -> discord.Message:
     """Answer only the caller as a slash command (ephemeral); a `!` command answers in the channel as before."""
     return await ctx.send(*args, ephemeral=True, **kwargs)
 
