@@ -236,16 +236,6 @@ def measure(settings: Settings) -> Lag | ReplicaError:
         return err
 
 
-def unwatched(settings: Settings) -> ReplicaStatus:
-    """For !stats in a process that runs no Replicator: under `python -m bot all`, Litestream is its parent."""
-    if settings.replica is None:
-        return OFF
-    url = settings.replica.url_for("conversation_logs.db")
-    return ReplicaStatus(
-        Health.UNMEASURED, f"replica {url}: lag not measured here (`python -m bot status` measures it)"
-    )
-
-
 def status(settings: Settings) -> ReplicaStatus:
     """For `python -m bot status`: the lag measured now (it runs litestream)."""
     return OFF if settings.replica is None else measured(settings, measure(settings))

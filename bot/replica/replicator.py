@@ -33,7 +33,17 @@ def status_of(settings: Settings) -> ReplicaStatus:
     """For !stats: the lag this process's Replicator of the log last measured. It runs nothing: no config
     written, no litestream started. Without one here (under `python -m bot all`), it says so."""
     running = _RUNNING.get(settings.log_db.resolve())
-    return running.status() if running else replication.unwatched(settings)
+    return running.status() if running else unwatched(settings)
+
+
+def unwatched(settings: Settings) -> ReplicaStatus:
+    """No Replicator in this process: under `python -m bot all`, Litestream is its parent."""
+    if settings.replica is None:
+        return replication.OFF
+    url = settings.replica.url_for("conversation_logs.db")
+    return ReplicaStatus(
+        Health.UNMEASURED, f"replica {url}: lag not measured here (`python -m bot status` measures it)"
+    )
 
 
 class Replicator:
