@@ -4,8 +4,9 @@ FROM python:3.11-slim
 # uid 10001: no user of the host or of the base image has it.
 RUN useradd --create-home --uid 10001 --user-group bot && mkdir -p /data && chown bot:bot /data
 WORKDIR /app
-COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+COPY requirements.txt requirements.lock ./
+# The runtime list at the lock's versions (make lock), as `make run` installs it: no test tools in the image.
+RUN pip install --no-cache-dir -r requirements.txt --constraint requirements.lock
 COPY . .
 ENV CONVERSATION_LOG_DB=/data/conversation_logs.db BOT_MEMORY_DB=/data/bot_memory.db PORT=8080
 # Starts as root only to hand a root-owned volume to `bot`, then runs everything as `bot` (see the script).

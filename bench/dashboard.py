@@ -58,7 +58,7 @@ def time_charts(path: Path, repeat: int, recent: bool) -> dict[str, float]:
     return figures
 
 
-def time_http(base: str, repeat: int, options: dict) -> dict[str, float]:
+def time_http(base: str, repeat: int, options: dict[str, str]) -> dict[str, float]:
     """chart -> median milliseconds of its JSON request to a running Datasette at `base`, as the page sends it."""
     figures = {}
     for name, sql in charts().items():
@@ -91,7 +91,7 @@ def main(path: Path, repeat: int, url: str | None) -> None:
         http = time_http(url.rstrip("/"), repeat, {})
         click.echo(
             f"over HTTP, whole log: {sum(http.values()):.1f} ms for all charts "
-            f"(slowest: {max(http, key=http.get)}, {max(http.values()):.1f} ms)"
+            f"(slowest: {max(http, key=lambda name: http[name])}, {max(http.values()):.1f} ms)"
         )
     click.echo(f"| Chart | whole log (ms) | last {RECENT_DAYS} days (ms) |\n|---|---:|---:|")
     for name in whole:

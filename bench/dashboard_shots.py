@@ -14,22 +14,22 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import click
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page, Response, ViewportSize, async_playwright
 
 from bench.dashboard import charts
 from tests.test_browser import CHROMIUM, FLAGS
 from tests.test_datasette_serve import start_datasette, stop
 
-VIEWPORT = {"width": 1400, "height": 1000}
+VIEWPORT: ViewportSize = {"width": 1400, "height": 1000}
 RENDER_TIMEOUT_MS = 60_000
 
 
-async def rendered_rows(page: Page, base: str, options: dict) -> dict[str, int]:
+async def rendered_rows(page: Page, base: str, options: dict[str, str]) -> dict[str, int]:
     """Open the dashboard and wait for every chart; chart -> rows its data request returned."""
     names = list(charts())
     answered: dict[str, int] = {}
 
-    async def on_response(response) -> None:
+    async def on_response(response: Response) -> None:
         if ".json?sql=" in response.url and response.ok:
             body = await response.json()
             query = body.get("query", {}).get("sql", "")
@@ -47,13 +47,13 @@ async def rendered_rows(page: Page, base: str, options: dict) -> dict[str, int]:
     return {name: answered.get(_expanded(name, options), 0) for name in names}
 
 
-def _expanded(name: str, options: dict) -> str:
+def _expanded(name: str, options: dict[str, str]) -> str:
     from datasette_dashboards import replace_opts_in_query
 
     return replace_opts_in_query(charts()[name], options)
 
 
-async def shoot(db: Path, output: Path | None, options: dict) -> dict[str, int]:
+async def shoot(db: Path, output: Path | None, options: dict[str, str]) -> dict[str, int]:
     process, base = await start_datasette(db)
     try:
         async with async_playwright() as playwright:
@@ -73,8 +73,8 @@ async def shoot(db: Path, output: Path | None, options: dict) -> dict[str, int]:
 @click.argument("db", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--range", "date_range", nargs=2, help="date_start and date_end filters, YYYY-MM-DD.")
-def main(db: Path, output: Path, date_range) -> None:
-    options = dict(zip(("date_start", "date_end"), date_range)) if date_range else {}
+def main(db: Path, output: Path, date_range: tuple[str, str] | None) -> None:
+    options = dict(zip(("date_start", "date_end"), date_range, strict=True)) if date_range else {}
     rows = asyncio.run(shoot(db, output, options))
     for name, count in rows.items():
         click.echo(f"{name}: {count} rows")

@@ -8,12 +8,30 @@ import time
 from collections.abc import Iterator
 from itertools import accumulate
 from pathlib import Path
+from typing import Any
 
-from bot.store import migrate
+from bot.store import Exchange, migrate
 from bot.store.sqlite import sqlite3
 
-FUNCTION_WORDS = ["the", "a", "an", "and", "or", "but", "if", "then", "so", "because", "what", "why", "how", "when", "where", "who", "which", "this", "that", "these", "those", "is", "it", "to", "of", "in", "for", "on", "with", "you", "i", "we"]
-TOPIC_WORDS = ["bot", "discord", "server", "channel", "message", "reply", "model", "token", "claude", "answer", "question", "help", "please", "thanks", "python", "sqlite", "database", "export", "history", "stats", "memory", "context", "user", "admin", "game", "music", "movie", "book", "weather", "tomorrow", "today", "yesterday", "week", "month", "year", "time", "day", "night", "morning", "evening", "good", "great", "bad", "problem", "error", "fix", "code", "function", "class", "test", "deploy", "build", "run", "install", "update", "version", "release", "idea", "plan", "project", "team", "friend", "family", "school", "work", "home", "travel", "food", "coffee", "tea", "pizza", "cat", "dog", "penguin", "mountain", "river", "city", "country", "language", "english", "french", "german", "spanish", "learn", "teach", "read", "write", "draw", "paint", "play", "watch", "listen", "think", "know", "want", "need", "like", "love", "hate", "try", "make", "take", "give"]
+# The word lists stay a few words a line, not one a line.
+# fmt: off
+FUNCTION_WORDS = [
+    "the", "a", "an", "and", "or", "but", "if", "then", "so", "because", "what", "why", "how", "when", "where",
+    "who", "which", "this", "that", "these", "those", "is", "it", "to", "of", "in", "for", "on", "with", "you", "i",
+    "we",
+]
+TOPIC_WORDS = [
+    "bot", "discord", "server", "channel", "message", "reply", "model", "token", "claude", "answer", "question",
+    "help", "please", "thanks", "python", "sqlite", "database", "export", "history", "stats", "memory", "context",
+    "user", "admin", "game", "music", "movie", "book", "weather", "tomorrow", "today", "yesterday", "week", "month",
+    "year", "time", "day", "night", "morning", "evening", "good", "great", "bad", "problem", "error", "fix", "code",
+    "function", "class", "test", "deploy", "build", "run", "install", "update", "version", "release", "idea",
+    "plan", "project", "team", "friend", "family", "school", "work", "home", "travel", "food", "coffee", "tea",
+    "pizza", "cat", "dog", "penguin", "mountain", "river", "city", "country", "language", "english", "french",
+    "german", "spanish", "learn", "teach", "read", "write", "draw", "paint", "play", "watch", "listen", "think",
+    "know", "want", "need", "like", "love", "hate", "try", "make", "take", "give",
+]
+# fmt: on
 MODELS = [
     "claude-haiku-4-5",
     "claude-haiku-4-5",
@@ -42,7 +60,12 @@ COLUMNS = (
 YEAR = 365 * 24 * 3600
 
 
-SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ze", "bo", "da", "fe", "gu", "hi", "ja", "ko", "lu", "ma", "no", "pe", "qui", "ra", "si", "tu", "ve", "wo", "xa", "yu", "zo"]
+# fmt: off
+SYLLABLES = [
+    "ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ze", "bo", "da", "fe", "gu", "hi", "ja", "ko", "lu", "ma",
+    "no", "pe", "qui", "ra", "si", "tu", "ve", "wo", "xa", "yu", "zo",
+]
+# fmt: on
 VOCABULARY_SIZE = 20_000
 TOPIC_EVERY = 29  # made-up words between two topic words
 
@@ -78,7 +101,7 @@ def _pool(rng: random.Random, size: int, chars: int) -> list[str]:
     return texts
 
 
-def rows(count: int, seed: int = 7, end: float | None = None) -> Iterator[tuple]:
+def rows(count: int, seed: int = 7, end: float | None = None) -> Iterator[tuple[Any, ...]]:
     """`count` exchanges in time order over the year before `end`, as tuples in COLUMNS order."""
     rng = random.Random(seed)
     messages, replies = _pool(rng, 4000, 190), _pool(rng, 4000, 590)
@@ -106,6 +129,20 @@ def rows(count: int, seed: int = 7, end: float | None = None) -> Iterator[tuple]
             400 + n % 900,
             f"c{user}-{n // 6}",
         )
+
+
+def exchange(values: tuple[Any, ...]) -> Exchange:
+    """A generated row as the bot hands it to the log (the log counts tokens_used itself)."""
+    row = dict(zip(COLUMNS, values, strict=True))
+    row.pop("tokens_used")
+    return Exchange(**row)
+
+
+def fresh(path: Path, fts: bool) -> None:
+    """An empty migrated log at `path`, with nothing left of an earlier run (WAL, spools)."""
+    for suffix in ("", "-wal", "-shm", ".spool.jsonl", ".spool.jsonl.reserve"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    build(path, 0, fts=fts)
 
 
 def insert_sql(table: str = "conversations") -> str:

@@ -12,6 +12,8 @@ import asyncio
 import multiprocessing
 import time
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
 
 from tests.fake_anthropic import FakeAnthropic
 from tests.fake_discord import FakeDiscord
@@ -57,7 +59,7 @@ class FakesProcess:
         """The 429s the fake Discord has answered so far."""
         return await asyncio.to_thread(self._call, ("refused",))
 
-    def _call(self, request: tuple):
+    def _call(self, request: tuple[object, ...]) -> Any:
         self._conn.send(request)
         return self._conn.recv()
 
@@ -66,12 +68,12 @@ class FakesProcess:
         self._process.join(timeout=10)
 
 
-def _serve(conn, channels: int, users: int, words_per_delta: int, stream_delay: float) -> None:
+def _serve(conn: Connection, channels: int, users: int, words_per_delta: int, stream_delay: float) -> None:
     asyncio.run(_serve_async(conn, channels, users, words_per_delta, stream_delay))
 
 
-async def _serve_async(conn, channels: int, users: int, words_per_delta: int, stream_delay: float) -> None:
-    discord = FakeDiscord()
+async def _serve_async(conn: Connection, channels: int, users: int, words_per_delta: int, stream_delay: float) -> None:
+    discord = FakeDiscord()  # type: ignore[no-untyped-call]
     discord.guilds[0].channels.update({f"bench{i}": str(10**18 + i) for i in range(channels)})
     await discord.start()
     claude = await FakeAnthropic().start()
@@ -94,11 +96,11 @@ async def _serve_async(conn, channels: int, users: int, words_per_delta: int, st
         await claude.stop()
 
 
-async def _ask(discord: FakeDiscord, claude: FakeAnthropic, users: list, channels: list[str], words: int) -> Asked:
-    claude.reply_text = lambda body: " ".join(f"w{i}" for i in range(words))
+async def _ask(discord: FakeDiscord, claude: FakeAnthropic, users: list[Any], channels: list[str], words: int) -> Asked:
+    claude.reply_text = lambda body: " ".join(f"w{i}" for i in range(words))  # type: ignore[method-assign]
     before = len(discord.sent)
     started = time.perf_counter()
-    for user, channel in zip(users, channels):
+    for user, channel in zip(users, channels, strict=True):
         await discord.user_says(user, "stream please", channel=channel, mention_bot=True)
     sent = (await discord.wait_for_sent(before + len(users), timeout=REPLY_TIMEOUT_S))[before:]
     seconds = time.perf_counter() - started

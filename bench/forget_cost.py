@@ -15,6 +15,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -46,14 +47,17 @@ def _row(n: int) -> Exchange:
 def _users(path: Path, count: int) -> list[tuple[str, int]]:
     """Users with the median number of rows (most users have few; the median one is typical)."""
     with sqlite3.connect(path) as db:
-        counts = db.execute("select user_id, count(*) from conversations group by user_id order by 2").fetchall()
+        counts: list[tuple[str, int]] = db.execute(
+            "select user_id, count(*) from conversations group by user_id order by 2"
+        ).fetchall()
     middle = len(counts) // 2
     return counts[middle : middle + count]
 
 
 def _index_mb(path: Path) -> float:
     with sqlite3.connect(path) as db:
-        return db.execute("select coalesce(sum(length(block)), 0) from conversations_fts_data").fetchone()[0] / 1e6
+        size: int = db.execute("select coalesce(sum(length(block)), 0) from conversations_fts_data").fetchone()[0]
+    return size / 1e6
 
 
 class Rows:
@@ -69,7 +73,7 @@ class Rows:
         return _ms(started)
 
 
-def forget(store: ConversationLog, rows: Rows, user: str) -> dict:
+def forget(store: ConversationLog, rows: Rows, user: str) -> dict[str, float]:
     started = time.perf_counter()
     store.forget(user).result()
     answer = _ms(started)
@@ -79,7 +83,7 @@ def forget(store: ConversationLog, rows: Rows, user: str) -> dict:
     return {"answer_ms": answer, "clean_ms": _ms(started), "row_ms": row}
 
 
-def measure(path: Path, secure_delete: bool, echo) -> None:
+def measure(path: Path, secure_delete: bool, echo: Callable[[str], object]) -> None:
     users = _users(path, FORGETS)
     store = ConversationLog(path, fts_secure_delete=secure_delete).open()
     echo(f"clean-up: {store.forget_clean_up}")

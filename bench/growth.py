@@ -12,19 +12,25 @@ import os
 import statistics
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
+import click
+
+from bench import ROOT
 from bench.dashboard import dashboard_ms
-from bench.data import insert_sql, rows
+from bench.data import exchange, insert_sql, rows
+from bench.figures import timed
 from bench.serving import served
 from bot.exports.files import records, write_records
 from bot.store import ConversationLog, Selection, migrate
 from bot.store.sqlite import sqlite3
 
 SIZES = (10_000, 100_000, 1_000_000)
+QUICK_SIZES = (1000, 3000)
+PORT_BASE = 8900  # plus the pid's last two digits; bench/pages.py serves from 8800
 BURST = 2000  # exchanges written through the bot's writer at each size
 RATED_EVERY = 100  # one reply in a hundred gets a rating
-ROOT = Path(__file__).resolve().parent.parent
 # name -> (label, unit shown in the table)
 MEASURES = {
     "stats": "!stats (everything, with costs), ms",
@@ -38,13 +44,19 @@ MEASURES = {
 }
 
 
-def timed_ms(fn, repeat: int) -> float:
-    runs = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        runs.append((time.perf_counter() - started) * 1000)
-    return statistics.median(runs)
+def main(work: Path, quick: bool, output: Path | None) -> None:
+    """The growth run in `work`; the table is printed, and written with the plot unless `quick`."""
+    results = run(work, QUICK_SIZES if quick else SIZES)
+    text = table(results)
+    click.echo(text)
+    if not quick:
+        plot(results, ROOT / "docs" / "growth.png")
+        (output or ROOT / "docs" / "growth.md").write_text(text)
+
+
+def timed_ms(fn: Callable[[], object], repeat: int) -> float:
+    """The median milliseconds of `repeat` calls."""
+    return statistics.median(timed(fn, repeat))
 
 
 def grow(path: Path, stage: int, count: int) -> None:
@@ -69,9 +81,14 @@ def grow(path: Path, stage: int, count: int) -> None:
 
 
 def web_ms(path: Path) -> tuple[float, float]:
-    with served(path, 8900 + os.getpid() % 100) as base:
-        fetch = lambda url: lambda: urllib.request.urlopen(url, timeout=600).read()  # noqa: E731
-        return timed_ms(fetch(base + "/conversations"), 5), timed_ms(fetch(base + "/conversations?_search=penguin"), 5)
+    with served(path, PORT_BASE + os.getpid() % 100) as base:
+        return timed_ms(fetcher(base + "/conversations"), 5), timed_ms(
+            fetcher(base + "/conversations?_search=penguin"), 5
+        )
+
+
+def fetcher(url: str) -> Callable[[], bytes]:
+    return lambda: urllib.request.urlopen(url, timeout=600).read()
 
 
 def export_ms(path: Path, work: Path) -> float:
@@ -86,8 +103,6 @@ def export_ms(path: Path, work: Path) -> float:
 
 
 def burst_ms_per_thousand(path: Path, stage: int) -> float:
-    from bench.__main__ import exchange
-
     exchanges = [
         exchange((*values[:10], f"burst{stage}-{values[10]}", *values[11:])) for values in rows(BURST, seed=200 + stage)
     ]
@@ -121,7 +136,7 @@ def measure(path: Path, work: Path, stage: int) -> dict[str, float]:
     return figures
 
 
-def run(work: Path, sizes=SIZES) -> dict[int, dict[str, float]]:
+def run(work: Path, sizes: tuple[int, ...] = SIZES) -> dict[int, dict[str, float]]:
     path = work / "conversation_logs.db"
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -40,7 +41,7 @@ PAGE_TARGET_MS = 100
 BENCH_ROWS = 2000
 
 
-async def serve(db: Path, plugins: Path):
+async def serve(db: Path, plugins: Path) -> tuple[asyncio.subprocess.Process, str]:
     port = closed_port()
     args = serve_args(db, port)
     args[args.index("--plugins-dir") + 1] = str(plugins)
@@ -64,7 +65,7 @@ async def serve(db: Path, plugins: Path):
     raise click.ClickException(f"datasette serve did not start with the plugins in {plugins}")
 
 
-async def log_in(base: str) -> dict:
+async def log_in(base: str) -> dict[str, str]:
     async with aiohttp.ClientSession() as session:
         async with session.get(base + "/-/login") as page:
             token = page.cookies["ds_csrftoken"].value
@@ -73,7 +74,7 @@ async def log_in(base: str) -> dict:
             return {"ds_actor": response.cookies["ds_actor"].value}
 
 
-async def visit(base: str, cookies: dict, until: float) -> dict[str, list[float]]:
+async def visit(base: str, cookies: dict[str, str], until: float) -> dict[str, list[float]]:
     """Milliseconds of each page, fetched one after another until `until`."""
     times: dict[str, list[float]] = {"/robots.txt": [], TABLE_PAGE: []}
     async with aiohttp.ClientSession(cookies=cookies) as session:
@@ -90,20 +91,26 @@ async def visit(base: str, cookies: dict, until: float) -> dict[str, list[float]
 async def guess(base: str, address: str, statuses: list[int]) -> None:
     wrong = {"Authorization": "Basic " + base64.b64encode(b"admin:wrong").decode()}
     connector = aiohttp.TCPConnector(local_addr=(address, 0), force_close=True)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        async with session.get(base + GUESSED_PAGE, headers=wrong, allow_redirects=False) as response:
-            await response.read()
-            statuses.append(response.status)
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        session.get(base + GUESSED_PAGE, headers=wrong, allow_redirects=False) as response,
+    ):
+        await response.read()
+        statuses.append(response.status)
 
 
-def loopback_addresses():
+def loopback_addresses() -> Iterator[str]:
     """127.0.1.1, 127.0.1.2, ...: a new address for every guess, as a botnet would have."""
     return (f"127.0.{n // 250 + 1}.{n % 250 + 1}" for n in itertools.count())
 
 
-async def attack(base: str, cookies: dict, rate: int, seconds: float, one_address: bool):
+async def attack(
+    base: str, cookies: dict[str, str], rate: int, seconds: float, one_address: bool
+) -> tuple[dict[str, list[float]], list[int]]:
     """`rate` wrong logins a second for `seconds` while the visitor reads; then every guess is answered."""
-    until, statuses, guesses = time.monotonic() + seconds, [], []
+    until = time.monotonic() + seconds
+    statuses: list[int] = []
+    guesses = []
     addresses = itertools.repeat("127.0.0.2") if one_address else loopback_addresses()
     visitor = asyncio.create_task(visit(base, cookies, until))
     started = time.monotonic()

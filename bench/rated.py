@@ -37,7 +37,8 @@ def add_ratings(path: Path) -> int:
             "from conversations where id % ? = 0",
             [DOWN_EVERY * RATED_EVERY, RATED_EVERY],
         )
-        return db.execute("select count(*) from ratings").fetchone()[0]
+        rated: int = db.execute("select count(*) from ratings").fetchone()[0]
+        return rated
 
 
 def rated_reads(path: Path) -> list[Figure]:

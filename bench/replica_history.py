@@ -15,6 +15,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -32,7 +33,7 @@ FORGOTTEN = "alice"  # the user who asks to be forgotten; "bob" keeps talking me
 production_config = replication.config
 
 
-def scaled_config(settings: Settings) -> dict:
+def scaled_config(settings: Settings) -> dict[str, Any]:
     """The bot's own generated config, with Litestream's fixed intervals scaled down to seconds."""
     return {
         "l0-retention": SCALED_L0_RETENTION,
@@ -58,7 +59,8 @@ def still_restorable(settings: Settings, before: datetime, target: Path) -> bool
     if not replication.restore(settings, "conversation_logs.db", target, before):
         return False  # nothing in the history reaches back that far any more
     with sqlite3.connect(target) as conn:
-        return conn.execute("select count(*) from conversations where user_id = ?", [FORGOTTEN]).fetchone()[0] > 0
+        rows: int = conn.execute("select count(*) from conversations where user_id = ?", [FORGOTTEN]).fetchone()[0]
+    return rows > 0
 
 
 def measure(work: Path, retention_s: float) -> tuple[float, float]:
@@ -84,7 +86,9 @@ def measure(work: Path, retention_s: float) -> tuple[float, float]:
         replication.config = production_config
 
 
-def _forget_and_probe(settings: Settings, store: ConversationLog, work: Path, retention_s: float):
+def _forget_and_probe(
+    settings: Settings, store: ConversationLog, work: Path, retention_s: float
+) -> tuple[float, float]:
     store.submit(exchange(0, FORGOTTEN)).result()
     time.sleep(PROBE_EVERY_S)
     before = datetime.now(UTC)

@@ -2,7 +2,7 @@
 
 - restore: a log of N generated rows is replicated to a file:// replica (`litestream replicate
   -once`), then restored into a new file as start-up does on an empty disk;
-- write path: the burst of bench/__main__.py, with and without Litestream replicating the log,
+- write path: the burst of bench/writes.py, with and without Litestream replicating the log,
   each against raw sqlite3 with a transaction per row (the burst ratio, target ≥ 3x);
 - catch-up: how long after the burst's last commit the replica holds every row.
 
@@ -16,12 +16,15 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
-from bench.__main__ import Figure, ours_burst, raw_per_row, report
 from bench.data import build
+from bench.figures import Figure
+from bench.report import report
+from bench.writes import PER_ROW_MAX, Replicated, ours_burst, raw_per_row
 from bot.config.settings import Settings
 from bot.core.memory import Memory
 from bot.replica import litestream as replication
@@ -79,10 +82,10 @@ def restore_time(work: Path, count: int) -> list[Figure]:
 
 
 @contextlib.contextmanager
-def replicating(replica: Path, caught_up: list[float]):
+def replicating(replica: Path, caught_up: list[float]) -> Iterator[Replicated]:
     """Litestream on the log while the burst runs; records how long the replica took to catch up."""
 
-    def run(path: Path):
+    def run(path: Path) -> Iterator[None]:
         settings = settings_for(path, replica)
         replicator = Replicator(settings).start()
         try:
@@ -99,7 +102,7 @@ def replicating(replica: Path, caught_up: list[float]):
 
 
 def write_cost(work: Path, burst: int) -> list[Figure]:
-    per_row = raw_per_row(work / "per_row.db", min(burst, 5000), True)
+    per_row = raw_per_row(work / "per_row.db", min(burst, PER_ROW_MAX), True)
     off, _ = ours_burst(work / "off.db", burst, True)
     caught_up: list[float] = []
     (work / "on").mkdir()
@@ -149,7 +152,7 @@ def main(rows_count: int, burst: int, quick: bool, output: Path | None) -> None:
     try:
         started = time.perf_counter()
         figures = write_cost(work, burst) + restore_time(work, rows_count)
-        table = report(figures, rows_count, time.perf_counter() - started, output)
+        table = report(figures, rows_count, time.perf_counter() - started)
         click.echo(table)
         if output:
             output.write_text(table)

@@ -27,8 +27,8 @@ import click
 import discord
 import yarl
 
-from bench.__main__ import Figure
 from bench.fakes_process import FakesProcess
+from bench.figures import Figure
 from bot.config.settings import Settings
 from bot.discord_front.live_reply import EDIT_INTERVAL_S
 from tests.conftest import log_rows, running_bot
@@ -64,7 +64,7 @@ async def measure(work: Path, samples: int, burst: int, words: int) -> list[Figu
         rate_limit=(0, 0.0),
     )
     try:
-        async with running_bot(settings, None):
+        async with running_bot(settings, None):  # type: ignore[arg-type]  # the fakes run in another process
             return await _scenarios(fakes, settings, burst, samples, words)
     finally:
         fakes.stop()
@@ -72,12 +72,14 @@ async def measure(work: Path, samples: int, burst: int, words: int) -> list[Figu
 
 async def idle_lag(seconds: float) -> float:
     """The lag p99 with the bot connected and idle: this machine's floor (other processes, the fakes' thread)."""
-    lags, stop = [], asyncio.Event()
+    lags: list[float] = []
+    stop = asyncio.Event()
     watcher = asyncio.create_task(watch_lag(lags, stop))
     await asyncio.sleep(seconds)
     stop.set()
     await watcher
-    return statistics.quantiles(lags, n=100)[98]
+    p99: float = statistics.quantiles(lags, n=100)[98]
+    return p99
 
 
 async def _scenarios(fakes: FakesProcess, settings: Settings, burst: int, samples: int, words: int) -> list[Figure]:
@@ -114,7 +116,8 @@ async def _burst(
     users = len(channels)
     refused_before = await fakes.refused()
     rows_before = len(log_rows(settings))
-    lags, stop = [], asyncio.Event()
+    lags: list[float] = []
+    stop = asyncio.Event()
     watcher = asyncio.create_task(watch_lag(lags, stop))
     asked = await fakes.ask(list(range(users)), channels, words)
     stop.set()

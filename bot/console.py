@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from bot.core.formatting import candidates_text, history_text, stats_text
-from bot.core.service import BotService, Incoming
+from bot.core.service import BotService, Incoming, Redelivery
 from bot.store.scope import Scope
 
 HELP = """Type a message to chat. Commands:
@@ -64,25 +64,25 @@ class Console:
                 message_id=f"console-{uuid.uuid4().hex}",
             )
         )
-        if reply is None:  # a redelivery: never here, where every line gets a new message id
-            return
+        if isinstance(reply, Redelivery):
+            return  # each line has its own id: never, but the type says it could be
         self.echo(f"bot [{reply.model or 'no model'}]> {reply.text}")
 
     async def stats(self, _argument: str | None = None) -> None:
-        self.echo(stats_text(await self.service.records.stats()))
+        self.echo(stats_text(await self.service.command_data.stats()))
 
     async def history(self, user: str | None = None) -> None:
         query = user or self.user_name
-        found = await self.service.records.find_users(query, Scope.everything())
+        found = await self.service.command_data.find_users(query, Scope.everything())
         if len(found) > 1:
             self.echo(candidates_text(query, found, self.prefix))
             return
         user_id = query if query.isdigit() or not found else next(iter(found))
-        rows = await self.service.records.history(user_id, Scope.everything())
+        rows = await self.service.command_data.history(user_id, Scope.everything())
         self.echo(history_text(rows) if rows else f"No conversations found for {query}.")
 
     async def export(self, _argument: str | None = None) -> None:
-        result = await self.service.records.export(self.export_dir)
+        result = await self.service.command_data.export(self.export_dir)
         self.echo(f"Exported {result.rows:,} conversations to {result.files[0]}")
 
     async def help(self, _argument: str | None = None) -> None:

@@ -51,7 +51,7 @@ def log(tmp_path):
 
 
 def export_lines(path, fmt: str, tmp_path, scope: Scope = Scope.everything()) -> list[dict]:
-    """Through the same code as !export (service.records.export): records() then export_file()."""
+    """Through the same code as !export (service.command_data.export): records() then export_file()."""
     selection = Selection(exclude_fallback=fmt in EXCLUDES_FALLBACK_BY_DEFAULT, scope=scope)
     out = tmp_path / f"out-{fmt}-{scope.guild_id}"
     out.mkdir()

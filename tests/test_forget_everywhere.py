@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
+from bot.core.command_data import CommandData
 from bot.core.memory import Memory
-from bot.core.records import Records
 from bot.core.service import Incoming, open_service
 from bot.store import ConversationLog
 from bot.store.awaiting import WriterResults
@@ -125,7 +125,9 @@ class TwoProcesses:
         log = tmp_path / "conversation_logs.db"
         self.stores = [ConversationLog(log).open(), ConversationLog(log).open()]
         self.memories = [Memory(tmp_path / f"memory_{n}.db").open() for n in (0, 1)]
-        self.records = [Records(store, memory, WriterResults()) for store, memory in zip(self.stores, self.memories)]
+        self.records = [
+            CommandData(store, memory, WriterResults()) for store, memory in zip(self.stores, self.memories)
+        ]
 
     def close(self) -> None:
         for store, memory in zip(self.stores, self.memories):
@@ -173,7 +175,7 @@ async def test_a_process_down_during_a_forget_drops_the_turns_at_start(tmp_path)
     down.remember("c1", "alice", "t", f"my {SECRET}", "noted")
     down.close()
     store = ConversationLog(log).open()
-    await Records(store, Memory(tmp_path / "memory_0.db").open(), WriterResults()).forget("alice")
+    await CommandData(store, Memory(tmp_path / "memory_0.db").open(), WriterResults()).forget("alice")
     restarted = Memory(tmp_path / "memory_1.db").open()
     restarted.drop_forgotten(store.privacy.forgets_since(time.time() - restarted.keep_seconds))
     with Database(tmp_path / "memory_1.db") as db:
@@ -256,7 +258,7 @@ async def test_a_forget_through_one_service_is_never_sent_to_claude_by_the_other
     first_shard, second_shard = shards(settings, tmp_path)
     async with first_shard as first, second_shard as second:
         await second.chat(said("alice", f"my {SECRET}", "m1"))
-        await first.records.forget("alice")  # handled by the other process
+        await first.command_data.forget("alice")  # handled by the other process
         await second.chat(said("alice", "what did I say?", "m2"))
     assert SECRET not in json.dumps(claude.requests[-1]["messages"])  # the forgotten turn is not sent
     assert claude.requests[-1]["messages"][-1]["content"] == "what did I say?"
@@ -266,7 +268,7 @@ async def test_an_opt_out_through_one_service_stops_the_other_logging(settings, 
     first_shard, second_shard = shards(settings, tmp_path)
     async with first_shard as first, second_shard as second:
         await second.chat(said("alice", "kept", "m1"))
-        await first.records.set_opted_out("alice", True)
+        await first.command_data.set_opted_out("alice", True)
         reply = await second.chat(said("alice", "not to be kept", "m2"))
     assert reply.text  # still answered
     assert [row["message_id"] for row in log_rows(settings)] == ["m1"]

@@ -105,12 +105,12 @@ async def test_exports_datasette_and_the_transcript_show_the_attachments(harness
     for name in ("csv", "jsonl", "chat"):
         (tmp_path / name).mkdir()
 
-    csv_file = (await harness.service.records.export(tmp_path / "csv", fmt="csv")).files[0]
+    csv_file = (await harness.service.command_data.export(tmp_path / "csv", fmt="csv")).files[0]
     [exported] = list(csv.DictReader(io.StringIO(csv_file.read_text())))
     assert exported["attachments"] == row["attachments"]
-    jsonl_file = (await harness.service.records.export(tmp_path / "jsonl", fmt="jsonl")).files[0]
+    jsonl_file = (await harness.service.command_data.export(tmp_path / "jsonl", fmt="jsonl")).files[0]
     assert json.loads(jsonl_file.read_text())["attachments"] == row["attachments"]
-    chat_file = (await harness.service.records.export(tmp_path / "chat", fmt="chat-jsonl")).files[0]
+    chat_file = (await harness.service.command_data.export(tmp_path / "chat", fmt="chat-jsonl")).files[0]
     assert json.loads(chat_file.read_text())["messages"][0]["content"] == "what is this? [image: cat.png]"
     assert "[image: cat.png]" in history_entry(row)[1]
 

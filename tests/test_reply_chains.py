@@ -60,7 +60,7 @@ async def test_a_reply_to_a_two_hour_old_bot_message_continues_its_conversation(
         "and before that?",
     ]
 
-    result = await harness.service.records.export(tmp_path, fmt="chat-jsonl")
+    result = await harness.service.command_data.export(tmp_path, fmt="chat-jsonl")
     lines = [json.loads(line) for line in result.files[0].read_text().splitlines()]
     [chain] = [line for line in lines if line["conversation_id"] == first["conversation_id"]]
     assert [m["content"] for m in chain["messages"] if m["role"] == "user"] == [

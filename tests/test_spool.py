@@ -7,7 +7,8 @@ import threading
 from sqlite_utils import Database
 
 from bot.store import ConversationLog, connect, migrate
-from bot.store.spool import Backlog, Spool
+from bot.store.backlog import Backlog
+from bot.store.spool import Spool
 from bot.store.sqlite import sqlite3
 from tests.conftest import exchange, log_rows_at
 

@@ -11,7 +11,7 @@ import aiohttp
 import yaml
 from datasette.app import Datasette
 
-from bot.store import ConversationLog, Exchange
+from bot.store import ConversationLog, Exchange, utc_now_text
 
 PROJECT = Path(__file__).resolve().parent.parent
 METADATA = PROJECT / "metadata.yml"
@@ -95,7 +95,7 @@ def sample_exchange(n: int, timestamp: str = "") -> Exchange:
         message_id=f"m{n}",
         input_tokens=tokens[0],
         output_tokens=tokens[1],
-        timestamp=timestamp,
+        timestamp=timestamp or utc_now_text(),  # the store takes no "" for now
     )
 
 

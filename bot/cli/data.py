@@ -7,13 +7,12 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
 
 import click
 
 from bot.config.settings import Settings
 from bot.core.formatting import history_text, stats_text
-from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, FORMATS, open_output, records, write_records
+from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, FORMATS, Output, open_output, records, write_records
 from bot.replica import commands as replica_commands
 from bot.store import ConversationLog, Selection, StoreError, utc_now_text
 from bot.store.prices import migrate_and_price
@@ -139,7 +138,7 @@ def export_command(
     click.echo(f"Exported {count:,} {kind} as {fmt}" + ("" if to_stdout else f" to {output}"), err=True)
 
 
-def opened(output: Path, to_stdout: bool) -> AbstractContextManager[BinaryIO]:
+def opened(output: Path, to_stdout: bool) -> AbstractContextManager[Output]:
     """Standard output is left open after the export; a file is closed (and its gzip stream ended)."""
     if to_stdout:
         return nullcontext(sys.stdout.buffer)

@@ -5,7 +5,7 @@ Kept apart from settings.py so replication's dozen variables do not crowd the bo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -13,6 +13,8 @@ SCHEMES = ("s3", "file", "sftp")
 DEFAULT_SYNC_SECONDS = 1.0  # Litestream's own default sync-interval
 DEFAULT_RETENTION_HOURS = 24.0  # Litestream's own default snapshot retention
 DEFAULT_LAG_ALARM_SECONDS = 60.0
+# settings.py's parser of a number variable: (env, name, default, float) -> the value, or ConfigError.
+NumberParser = Callable[[Mapping[str, str], str, float, Callable[[str], float]], float]
 
 
 class ReplicaConfigError(ValueError):
@@ -56,7 +58,7 @@ class ReplicaSettings:
         return {name: value for name, value in values.items() if value}
 
 
-def replica_settings(env: Mapping[str, str], number) -> ReplicaSettings | None:
+def replica_settings(env: Mapping[str, str], number: NumberParser) -> ReplicaSettings | None:
     """None when LITESTREAM_REPLICA_URL is unset: replication off. `number` is settings.py's parser."""
     url = (env.get("LITESTREAM_REPLICA_URL") or "").strip()
     if not url:

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import yarl
 from dotenv import dotenv_values
 
 from bot.config.replica import ReplicaConfigError, ReplicaSettings, replica_settings
 
-ROOT = Path(__file__).resolve().parents[2]  # bot/config/settings.py -> the checkout
+CHECKOUT = Path(__file__).resolve().parents[2]  # bot/config/settings.py -> the checkout
+# Where the default files go: the checkout; once installed (pip, pipx), the directory it runs in, not site-packages.
+ROOT = CHECKOUT if (CHECKOUT / "pyproject.toml").is_file() else Path.cwd()
 DEFAULT_MODEL = "claude-haiku-4-5"
 # Discord serves attachments from these two hosts only; an attachment URL anywhere else is not fetched.
 DISCORD_CDN_ORIGINS = frozenset({"https://cdn.discordapp.com", "https://media.discordapp.net"})
 DEFAULT_SYSTEM_PROMPT = (
     "You are a friendly, concise assistant in a Discord community. Answer in plain Discord markdown."
 )
+
+
+N = TypeVar("N", int, float)
 
 
 class ConfigError(ValueError):
@@ -68,7 +74,7 @@ def _shards(env: Mapping[str, str]) -> Shards | None:
     return Shards(int(raw), ids)
 
 
-def _number(env: Mapping[str, str], name: str, default: float, kind: type = int):
+def _number(env: Mapping[str, str], name: str, default: N, kind: Callable[[str], N]) -> N:
     raw = env.get(name)
     if raw in (None, ""):
         return default
@@ -186,17 +192,17 @@ class Settings:
             anthropic_base_url=env.get("ANTHROPIC_BASE_URL") or None,
             model=env.get("BOT_MODEL") or DEFAULT_MODEL,
             system_prompt=env.get("BOT_SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT,
-            max_tokens=_number(env, "BOT_MAX_TOKENS", 1024),
+            max_tokens=_number(env, "BOT_MAX_TOKENS", 1024, int),
             api_timeout=_number(env, "BOT_API_TIMEOUT", 20.0, float),
-            api_max_retries=_number(env, "BOT_API_MAX_RETRIES", 1),
+            api_max_retries=_number(env, "BOT_API_MAX_RETRIES", 1, int),
             log_db=_path(env, "CONVERSATION_LOG_DB", ROOT / "conversation_logs.db"),
             memory_db=_path(env, "BOT_MEMORY_DB", ROOT / "bot_memory.db"),
             command_prefix=env.get("BOT_PREFIX") or "!",
             admin_ids=_ids(env, "BOT_ADMIN_IDS"),
             chat_channel_ids=_ids(env, "BOT_CHAT_CHANNELS"),
-            memory_turns=_number(env, "BOT_MEMORY_TURNS", 10),
+            memory_turns=_number(env, "BOT_MEMORY_TURNS", 10, int),
             memory_ttl_minutes=_number(env, "BOT_MEMORY_TTL_MINUTES", 60.0, float),
-            export_max_parts=max(1, _number(env, "BOT_EXPORT_MAX_PARTS", 10)),
+            export_max_parts=max(1, _number(env, "BOT_EXPORT_MAX_PARTS", 10, int)),
             retention_days=_number(env, "BOT_RETENTION_DAYS", 0.0, float),
             redact=_flag(env, "BOT_REDACT"),
             rate_limit=_rate(env, "BOT_RATE_LIMIT", (10, 60.0)),
@@ -205,7 +211,7 @@ class Settings:
             datasette_url=(env.get("DATASETTE_URL") or "").rstrip("/") or None,
             log_level=(env.get("BOT_LOG_LEVEL") or "INFO").upper(),
             replica=_replica(env),
-            port=_number(env, "PORT", 8000),
+            port=_number(env, "PORT", 8000, int),
             model_prices=Path(env["BOT_MODEL_PRICES"]).expanduser() if env.get("BOT_MODEL_PRICES") else None,
             cdn_origins=_cdn_origins(env),
         )

@@ -21,14 +21,17 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Literal, TypeAlias, cast, get_args
 
 import aiohttp
 import yarl
+from anthropic.types import ImageBlockParam, TextBlockParam
 from PIL import Image
 
 from bot.store.attachment_column import REFUSED, SENT, TEXT_PREFIX
 
-IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+ImageType: TypeAlias = Literal["image/jpeg", "image/png", "image/gif", "image/webp"]  # what Claude reads
+IMAGE_TYPES: tuple[str, ...] = get_args(ImageType)
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # the API's limit per image
 MAX_IMAGE_SIDE_PX = 8000  # the API rejects an image larger than 8000x8000 px
 MAX_IMAGES_BYTES = 20 * 1024 * 1024  # all images of one message: base64 (x4/3) stays under the 32 MB request
@@ -37,6 +40,8 @@ PILLOW_FORMATS = ["PNG", "JPEG", "GIF", "WEBP"]  # the only header parsers Pillo
 DOWNLOAD_TIMEOUT_S = 30  # one attachment, connect to last byte
 CHUNK_BYTES = 64 * 1024
 REDIRECTS = range(300, 400)
+
+ContentBlock: TypeAlias = TextBlockParam | ImageBlockParam  # what one attachment becomes in a user turn
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +100,12 @@ def _refusal(attachment: Attachment) -> str | None:
     return None
 
 
-async def images_for_claude(attachments: tuple[Attachment, ...]) -> tuple[list[Screened], list[dict]]:
+async def images_for_claude(attachments: tuple[Attachment, ...]) -> tuple[list[Screened], list[ContentBlock]]:
     """Screen the attachments and download the images Claude may see; a failed download, or bytes that
     break a limit the metadata kept, are a refusal."""
-    screened, blocks, total = [], [], 0
+    screened: list[Screened] = []
+    blocks: list[ContentBlock] = []
+    total = 0
     for item in screen(attachments):
         if item.refusal is None:
             try:
@@ -152,9 +159,11 @@ async def download(url: str, origins: frozenset[str], limit: int) -> bytes:
         raise DownloadError("its link has expired; please send it again")
     try:
         timeout = aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT_S)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.get(target, allow_redirects=False) as response:
-                return await _read(response, limit)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(target, allow_redirects=False) as response,
+        ):
+            return await _read(response, limit)
     except (TimeoutError, aiohttp.ClientError) as err:
         log.warning("download of %s failed: %r", url, err)
         raise DownloadError("it could not be downloaded") from None
@@ -197,21 +206,22 @@ async def _read(response: aiohttp.ClientResponse, limit: int) -> bytes:
     return bytes(data)
 
 
-def user_content(text: str, images: list[dict]) -> str | list[dict]:
+def user_content(text: str, images: list[ContentBlock]) -> str | list[ContentBlock]:
     """A user turn for the Messages API: plain text, or the attachments' blocks first and then the text."""
     if not images:
         return text
-    return images + [{"type": "text", "text": text}] if text.strip() else images
+    return [*images, {"type": "text", "text": text}] if text.strip() else images
 
 
-def content_block(attachment: Attachment, data: bytes) -> dict:
+def content_block(attachment: Attachment, data: bytes) -> ContentBlock:
     """An image block (base64), or a text file as a text block headed by its name."""
     kind = media_type(attachment)
     if kind.startswith(TEXT_PREFIX):
         return {"type": "text", "text": f"[file: {attachment.name}]\n{data.decode('utf-8', 'replace')}"}
+    image = cast(ImageType, kind)  # screen() let through only IMAGE_TYPES, and text, handled above
     return {
         "type": "image",
-        "source": {"type": "base64", "media_type": kind, "data": base64.b64encode(data).decode("ascii")},
+        "source": {"type": "base64", "media_type": image, "data": base64.b64encode(data).decode("ascii")},
     }
 
 

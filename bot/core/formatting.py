@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.store.attachment_column import as_text
 from bot.store.exchange import INCOMPLETE_STOPS
@@ -41,7 +41,7 @@ def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + ELLIPSIS
 
 
-def stats_lines(figures: dict) -> list[tuple[str, str]]:
+def stats_lines(figures: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, value) pairs for the !stats figures, in the spec's order."""
     models = "\n".join(
         f"{row['model_used'] or 'unknown'}: {row['conversations']:,} conversations, {row['tokens']:,} tokens"
@@ -60,7 +60,7 @@ def stats_lines(figures: dict) -> list[tuple[str, str]]:
     ]
 
 
-def cost_text(costs: list[dict]) -> str:
+def cost_text(costs: list[dict[str, Any]]) -> str:
     """The `costs` canned query's rows: all models first, then each model (None: no price known)."""
     if not costs:
         return "unknown"
@@ -82,15 +82,15 @@ def retention_text(days: float) -> str:
     return f"conversations older than {days:g} days are deleted" if days else "kept until deleted"
 
 
-def stats_text(figures: dict) -> str:
+def stats_text(figures: dict[str, Any]) -> str:
     return "\n".join(f"{label}: {value}" for label, value in stats_lines(figures))
 
 
-def history_text(rows: list[dict]) -> str:
+def history_text(rows: list[dict[str, Any]]) -> str:
     return "\n\n".join(f"{heading}\n{body.replace('**', '')}" for heading, body in map(history_entry, rows))
 
 
-def history_entry(row: dict, user_chars: int = 150, bot_chars: int = 300) -> tuple[str, str]:
+def history_entry(row: dict[str, Any], user_chars: int = 150, bot_chars: int = 300) -> tuple[str, str]:
     """(heading, body) of one logged exchange, cut to fit an embed field."""
     heading = f"{row['timestamp']} UTC · {row['model_used']} · {row['tokens_used'] or 0} tokens"
     if row.get("stop_reason") in INCOMPLETE_STOPS:  # the note at the reply's end may be truncated away

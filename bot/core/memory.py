@@ -13,7 +13,9 @@ import uuid
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from anthropic.types import MessageParam
 from sqlite_utils import Database, Migrations
 
 from bot.store.attachment_column import as_text
@@ -28,7 +30,7 @@ migrations = Migrations("bot_memory")
 
 @migrations()
 def m001_turns(db: Database) -> None:
-    db["turns"].create(
+    db.table("turns").create(
         {
             "id": int,
             "channel_id": str,
@@ -41,32 +43,34 @@ def m001_turns(db: Database) -> None:
         pk="id",
         not_null={"channel_id", "user_id", "conversation_id", "role", "content", "created_at"},
     )
-    db["turns"].create_index(["channel_id", "user_id", "id"])
+    db.table("turns").create_index(["channel_id", "user_id", "id"])
 
 
 @migrations()
 def m002_expiry_index(db: Database) -> None:
-    db["turns"].create_index(["created_at"])  # dropping every expired turn on each use reads only those
+    db.table("turns").create_index(["created_at"])  # dropping every expired turn on each use reads only those
 
 
 @dataclass
-class Context:
+class Recalled:
+    """What Claude sees before a new message: its conversation's earlier turns, from memory or a reply chain."""
+
     conversation_id: str
-    messages: list[dict] = field(default_factory=list)
+    messages: list[MessageParam] = field(default_factory=list)
     continues: str | None = None  # the bot reply whose chain this continues (a Discord reply or thread)
 
 
-def chain_context(rows: list[dict]) -> Context:
+def recall_chain(rows: list[dict[str, Any]]) -> Recalled:
     """The context of a reply chain (logged exchanges, oldest first): its conversation, and its turns as
     Claude saw them (a fallback turn was not Claude's, so it is never context)."""
-    messages = []
+    messages: list[MessageParam] = []
     for row in rows:
         if row["model_used"] != FALLBACK_MODEL:
             messages += [
                 {"role": "user", "content": as_text(row["user_message"], row["attachments"])},
                 {"role": "assistant", "content": row["bot_response"]},
             ]
-    return Context(rows[-1]["conversation_id"], messages, continues=rows[-1]["reply_message_id"])
+    return Recalled(rows[-1]["conversation_id"], messages, continues=rows[-1]["reply_message_id"])
 
 
 class Memory:
@@ -78,7 +82,7 @@ class Memory:
         ttl_minutes: float = 60.0,
         retention_days: float = 0.0,
         clock: Callable[[], float] = time.time,
-    ):
+    ) -> None:
         self.path = Path(path)
         self.turns = turns
         self.ttl_seconds = ttl_minutes * 60
@@ -98,6 +102,13 @@ class Memory:
             self._drop_expired(self.clock())  # a turn that expired while the bot was down goes now
         return self
 
+    @property
+    def _open_db(self) -> Database:
+        """The open database; before `open()`, the error callers already take for memory unavailable."""
+        if self._db is None:
+            raise sqlite3.ProgrammingError("the memory is not open")
+        return self._db
+
     def close(self) -> None:
         # Under the lock, so a call on another thread finishes first; later calls get
         # sqlite3.ProgrammingError, which callers already treat as memory being unavailable.
@@ -105,7 +116,7 @@ class Memory:
             if self._db is not None:
                 self._db.close()
 
-    def context(self, channel_id: str, user_id: str, forgotten_at: float | None = None) -> Context:
+    def context(self, channel_id: str, user_id: str, forgotten_at: float | None = None) -> Recalled:
         """The live thread's last turns, oldest first; a new thread id when it has expired.
 
         `forgotten_at`: when another process forgot this user's memory here (the log's mark); older
@@ -118,7 +129,7 @@ class Memory:
             )
         with self._lock:
             rows = list(
-                self._db.query(
+                self._open_db.query(
                     "select conversation_id, role, content from turns"
                     " where channel_id = ? and user_id = ? and created_at >= ?"
                     " order by id desc limit ?",
@@ -126,19 +137,20 @@ class Memory:
                 )
             )
         if not rows:
-            return Context(uuid.uuid4().hex)
+            return Recalled(uuid.uuid4().hex)
         rows.reverse()
         # Claude wants the conversation to open with a user turn.
         while rows and rows[0]["role"] != "user":
             rows.pop(0)
-        messages = [{"role": r["role"], "content": r["content"]} for r in rows]
-        return Context(rows[-1]["conversation_id"] if rows else uuid.uuid4().hex, messages)
+        messages: list[MessageParam] = [{"role": r["role"], "content": r["content"]} for r in rows]
+        return Recalled(rows[-1]["conversation_id"] if rows else uuid.uuid4().hex, messages)
 
     def remember(self, channel_id: str, user_id: str, conversation_id: str, user_text: str, bot_text: str) -> None:
         now = self.clock()
         base = {"channel_id": channel_id, "user_id": user_id, "conversation_id": conversation_id, "created_at": now}
-        with self._lock, self._db.atomic():
-            self._db["turns"].insert_all(
+        db = self._open_db
+        with self._lock, db.atomic():
+            db.table("turns").insert_all(
                 [
                     {**base, "role": "user", "content": user_text},
                     {**base, "role": "assistant", "content": bot_text},
@@ -148,7 +160,7 @@ class Memory:
             self._drop_expired(now)
 
     def _prune(self, channel_id: str, user_id: str) -> None:
-        self._db.execute(
+        self._open_db.execute(
             "delete from turns where channel_id = ? and user_id = ? and id not in ("
             " select id from turns where channel_id = ? and user_id = ? order by id desc limit ?)",
             [channel_id, user_id, channel_id, user_id, self.turns * 2],
@@ -156,19 +168,19 @@ class Memory:
 
     def _drop_expired(self, now: float) -> None:
         """Every user's turns past the TTL (or the retention), not only this thread's (PRIVACY.md)."""
-        self._db.execute("delete from turns where created_at < ?", [now - self.keep_seconds])
+        self._open_db.execute("delete from turns where created_at < ?", [now - self.keep_seconds])
 
     def drop_forgotten(self, marks: Iterable[ForgetMark]) -> int:
         """Delete the turns a forget in any process reached: the user's, older than the mark."""
         gone = 0
-        with self._lock, self._db.atomic():
+        with self._lock, self._open_db.atomic():
             for mark in marks:
                 if mark.everywhere:
-                    gone += self._db.execute(
+                    gone += self._open_db.execute(
                         "delete from turns where user_id = ? and created_at <= ?", [mark.user_id, mark.at]
                     ).rowcount
                 for channel in mark.channel_ids:
-                    gone += self._db.execute(
+                    gone += self._open_db.execute(
                         "delete from turns where user_id = ? and channel_id = ? and created_at <= ?",
                         [mark.user_id, channel, mark.at],
                     ).rowcount
@@ -177,19 +189,19 @@ class Memory:
     def forget(self, user_id: str | None = None, channel_ids: Collection[str] | None = None) -> int:
         """Delete one user's turns (only those in `channel_ids`, when given), or every turn; returns how many went."""
         with self._lock:
-            with self._db.atomic():
+            with self._open_db.atomic():
                 gone = self._delete(user_id, channel_ids)
             # The WAL still holds the turns' pages until a checkpoint; a small file, so at once. Under
             # Litestream this returns busy (it holds a read lock) and Litestream's own checkpoint empties it.
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._open_db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return gone
 
     def _delete(self, user_id: str | None, channel_ids: Collection[str] | None) -> int:
         if user_id is None:
-            return self._db.execute("delete from turns").rowcount
+            return self._open_db.execute("delete from turns").rowcount
         if channel_ids is None:
-            return self._db.execute("delete from turns where user_id = ?", [user_id]).rowcount
+            return self._open_db.execute("delete from turns where user_id = ?", [user_id]).rowcount
         return sum(
-            self._db.execute("delete from turns where user_id = ? and channel_id = ?", [user_id, channel]).rowcount
+            self._open_db.execute("delete from turns where user_id = ? and channel_id = ?", [user_id, channel]).rowcount
             for channel in channel_ids
         )

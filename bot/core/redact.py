@@ -26,7 +26,7 @@ PHONE = re.compile(
 )
 
 
-def _phone(match: re.Match) -> str:
+def _phone(match: re.Match[str]) -> str:
     digits = sum(ch.isdigit() for ch in match.group())
     return "[phone]" if 7 <= digits <= 15 else match.group()
 

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 
 import anthropic
 import httpx2
+from anthropic.lib.streaming import AsyncMessageStream
+from anthropic.types import Message, MessageParam
 
+from bot.config.settings import Settings
 from bot.store.exchange import FALLBACK_MODEL
 
 log = logging.getLogger(__name__)
@@ -54,7 +57,7 @@ class Attempt:
 
     def __init__(self, budget: asyncio.Timeout) -> None:
         self.text = ""
-        self.stream = None
+        self.stream: AsyncMessageStream[None] | None = None  # set when the request is answered
         self.budget = budget  # lifted at the first text: from then on the user reads, not waits
 
 
@@ -77,7 +80,7 @@ class Responder:
         max_tokens: int,
         budget_s: float,
         max_retries: int,
-    ):
+    ) -> None:
         self.client = client
         self.model = model
         self.system_prompt = system_prompt
@@ -86,7 +89,7 @@ class Responder:
         self.max_retries = max_retries
 
     @classmethod
-    def from_settings(cls, settings) -> Responder:
+    def from_settings(cls, settings: Settings) -> Responder:
         client = None
         if settings.anthropic_api_key:
             client = anthropic.AsyncAnthropic(
@@ -121,12 +124,13 @@ class Responder:
         except (anthropic.APIError, httpx2.TransportError) as err:
             log.warning("could not check ANTHROPIC_API_KEY at start: %s: %s", type(err).__name__, err)
 
-    async def reply(self, messages: list[dict], on_text: TextSink | None = None) -> Reply:
+    async def reply(self, messages: list[MessageParam], on_text: TextSink | None = None) -> Reply:
         """`messages` alternate user/assistant and end with the new user message.
 
         The reply is streamed: `on_text` (if given) sees the text so far at every delta.
         """
-        if self.client is None:
+        client = self.client
+        if client is None:
             log.warning("static fallback: ANTHROPIC_API_KEY is not set")
             return fallback_reply()
         loop = asyncio.get_running_loop()
@@ -135,7 +139,7 @@ class Responder:
             try:
                 async with asyncio.timeout_at(deadline) as budget:
                     attempt = Attempt(budget)
-                    message = await self._stream(attempt, messages, on_text)
+                    message = await self._stream(client, attempt, messages, on_text)
                 return self._finished(message, _ms_since(started))
             except TimeoutError:
                 failure = f"no answer within BOT_API_TIMEOUT={self.budget_s:g}s"
@@ -145,7 +149,7 @@ class Responder:
                 # connection mid-stream) ends here; the reason stays in our log, not in the chat.
                 failure = f"{type(err).__name__}: {err}"
                 wait = _retry_wait(err, retry) if retry < self.max_retries else None
-            if attempt.text.strip():
+            if attempt.text.strip() and attempt.stream is not None:  # text comes only through a stream
                 log.warning("reply cut off after %d characters: %s", len(attempt.text), failure)
                 return _cut_off(attempt.text, attempt.stream.current_message_snapshot, _ms_since(started))
             left = deadline - loop.time()
@@ -157,8 +161,14 @@ class Responder:
             await asyncio.sleep(wait)
         raise AssertionError("unreachable: the last attempt returns")  # pragma: no cover
 
-    async def _stream(self, attempt: Attempt, messages: list[dict], on_text: TextSink | None):
-        async with self.client.messages.stream(
+    async def _stream(
+        self,
+        client: anthropic.AsyncAnthropic,
+        attempt: Attempt,
+        messages: list[MessageParam],
+        on_text: TextSink | None,
+    ) -> Message:
+        async with client.messages.stream(
             model=self.model,
             max_tokens=self.max_tokens,
             system=self.system_prompt,
@@ -176,7 +186,7 @@ class Responder:
                 await asyncio.sleep(0)
             return await stream.get_final_message()
 
-    def _finished(self, message, latency_ms: int) -> Reply:
+    def _finished(self, message: Message, latency_ms: int) -> Reply:
         """A complete answer, shown as Claude ended it: whole, cut at the length limit, or refused."""
         text = "".join(block.text for block in message.content if block.type == "text").strip()
         usage = message.usage
@@ -217,10 +227,10 @@ def _retry_wait(err: Exception, retry: int) -> float | None:
                 pass
     elif not isinstance(err, (anthropic.APIConnectionError, httpx2.TransportError)):
         return None
-    return min(FIRST_BACKOFF_S * 2**retry, MAX_BACKOFF_S)
+    return min(FIRST_BACKOFF_S * 2.0**retry, MAX_BACKOFF_S)  # a float power: int ** int is typed Any
 
 
-def _cut_off(text: str, snapshot, latency_ms: int) -> Reply:
+def _cut_off(text: str, snapshot: Message, latency_ms: int) -> Reply:
     """What the user saw of a stream that failed midway, with the tokens the API had reported by then."""
     usage = snapshot.usage  # text arrived, so message_start (model, input tokens) had too
     return Reply(

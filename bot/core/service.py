@@ -1,4 +1,4 @@
-"""The path of a message, independent of any front end; the commands' side is `Records` (records.py).
+"""The path of a message, independent of any front end; the commands' side is `CommandData` (command_data.py).
 
 The Discord cogs and the terminal console are thin front ends over `BotService`.
 Blocking SQLite work runs on threads so the event loop never waits on the disk.
@@ -8,27 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 
 from bot.config.settings import Settings
 from bot.core.attachments import Attachment, images_for_claude, log_json, refusal_note, user_content
-from bot.core.memory import Context, Memory, chain_context
-from bot.core.records import Records
+from bot.core.command_data import CommandData
+from bot.core.deliveries import InFlight, SeenMessages
+from bot.core.memory import Memory, Recalled, recall_chain
 from bot.core.redact import redact
-from bot.core.responder import FALLBACK_MODEL, Reply, Responder, TextSink
+from bot.core.responder import Reply, Responder, TextSink
 from bot.store import ConversationLog, Exchange, Outcome, utc_now_text
 from bot.store.attachment_column import as_text
 from bot.store.awaiting import WriterResults
+from bot.store.exchange import FALLBACK_MODEL
 from bot.store.prices import migrate_and_price
 from bot.store.sqlite import sqlite3
 
 log = logging.getLogger(__name__)
 
 EMPTY_MESSAGE_HINT = "I only got an empty message. Write some text after mentioning me and I'll answer."
-SEEN_MESSAGE_IDS = 10_000  # message ids remembered against redelivery: hours of traffic for a busy bot
 DRAIN_SLACK_S = 5.0  # beyond Claude's time budget (BOT_API_TIMEOUT), for the log's last commits at shutdown
 
 
@@ -49,6 +49,13 @@ class Incoming:
     attachments: tuple[Attachment, ...] = ()
 
 
+@dataclass(frozen=True)
+class Redelivery:
+    """What `BotService.chat` gives for a message it has already handled (Discord's resume): send nothing."""
+
+    message_id: str
+
+
 class BotService:
     def __init__(
         self,
@@ -58,51 +65,31 @@ class BotService:
         *,
         redact: Callable[[str], str] | None = None,
         retention_days: float = 0.0,
-    ):
+    ) -> None:
         self.store = store
         self.memory = memory
         self.responder = responder
         self.redact = redact or (lambda text: text)
-        # Discord may deliver a message again after a resume; answer and log it once.
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen = SeenMessages()  # Discord may deliver a message again after a resume
         self._writes = WriterResults()  # awaits the log's writer thread without stalling the loop
-        self.records = Records(store, memory, self._writes, retention_days=retention_days)
-        self._active = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self.command_data = CommandData(store, memory, self._writes, retention_days=retention_days)
+        self._in_flight = InFlight()
 
-    async def chat(self, incoming: Incoming, on_text: TextSink | None = None) -> Reply | None:
+    async def chat(self, incoming: Incoming, on_text: TextSink | None = None) -> Reply | Redelivery:
         """Answer with Claude (or the fallback), log the exchange durably, then remember it.
 
         `on_text` sees the reply's text as it streams in; the returned Reply is complete and already
         logged, so a front end shows the final text after the row is committed.
-        None means the message was already handled (a redelivery): send nothing.
+        A message already handled gives a `Redelivery`: send nothing.
         """
-        if self._already_seen(incoming.message_id):
-            return None
-        self._active += 1
-        self._idle.clear()
-        try:
+        if not self._seen.first_time(incoming.message_id):
+            return Redelivery(incoming.message_id)
+        with self._in_flight:
             return await self._chat(incoming, on_text)
-        finally:
-            self._active -= 1
-            if not self._active:
-                self._idle.set()
 
-    async def drain(self, timeout: float) -> None:
+    async def drain(self, within_s: float) -> None:
         """Wait for the exchanges under way, so shutdown logs them before closing the stores."""
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-        except TimeoutError:
-            log.warning("shutting down with %d exchange(s) still waiting for Claude", self._active)
-
-    def _already_seen(self, message_id: str) -> bool:
-        if message_id in self._seen:
-            return True
-        self._seen[message_id] = None
-        if len(self._seen) > SEEN_MESSAGE_IDS:
-            self._seen.popitem(last=False)
-        return False
+        await self._in_flight.drain(within_s)
 
     async def _chat(self, incoming: Incoming, on_text: TextSink | None) -> Reply:
         screened, images = await images_for_claude(incoming.attachments)
@@ -111,14 +98,13 @@ class BotService:
             return Reply(note.strip() or EMPTY_MESSAGE_HINT, model=None)
         content = user_content(incoming.text, images)
         if note and on_text is not None:
-            shown = on_text
-            on_text = lambda text: shown(note + text)  # the refusal shows above the answer as it streams
-        if self.records.is_opted_out(incoming.user_id):
+            on_text = _below(note, on_text)
+        if self.command_data.is_opted_out(incoming.user_id):
             # Answered, but nothing of theirs is kept: no context, no log, no memory.
             reply = await self.responder.reply([{"role": "user", "content": content}], on_text)
             return replace(reply, text=note + reply.text)
         context = await self._context(incoming)
-        reply = await self.responder.reply(context.messages + [{"role": "user", "content": content}], on_text)
+        reply = await self.responder.reply([*context.messages, {"role": "user", "content": content}], on_text)
         reply = replace(reply, text=note + reply.text)
         stored = replace(incoming, text=self.redact(incoming.text))
         kept_reply = replace(reply, text=self.redact(reply.text))
@@ -133,19 +119,19 @@ class BotService:
         # names it in an ERROR line at stop if it never could.
         return replace(reply, logged=outcome != Outcome.HELD)
 
-    async def _context(self, incoming: Incoming) -> Context:
+    async def _context(self, incoming: Incoming) -> Recalled:
         if incoming.reply_to is not None or incoming.thread_id is not None:
             chained = await self._chained(incoming)
             if chained is not None:
                 return chained
         try:
-            return await asyncio.to_thread(self.records.memory_context, incoming.channel_id, incoming.user_id)
+            return await asyncio.to_thread(self.command_data.memory_context, incoming.channel_id, incoming.user_id)
         except sqlite3.Error as err:
             # Memory is a convenience; without it Claude just sees this one message.
             log.warning("memory unavailable (%s); answering without context", err)
-            return Context(conversation_id=incoming.message_id)
+            return Recalled(conversation_id=incoming.message_id)
 
-    async def _chained(self, incoming: Incoming) -> Context | None:
+    async def _chained(self, incoming: Incoming) -> Recalled | None:
         """The context of a reply to a bot message (or a thread started from one): its chain in the
         log, and its conversation, however old; None when it continues no logged exchange."""
         try:
@@ -161,7 +147,7 @@ class BotService:
         except sqlite3.Error as err:
             log.warning("reply chain unavailable (%s); answering from memory", err)
             return None
-        return chain_context(rows) if rows else None
+        return recall_chain(rows) if rows else None
 
     async def _remember(self, incoming: Incoming, conversation_id: str, bot_text: str) -> None:
         try:
@@ -180,7 +166,7 @@ class BotService:
 
     async def rate(self, reply_message_id: str, rater_id: str, value: int, *, removed: bool = False) -> None:
         """A 👍 (+1) or 👎 (-1) on a reply; the latest per rater counts, and taking it back removes it."""
-        if self.records.is_opted_out(rater_id):
+        if self.command_data.is_opted_out(rater_id):
             return
         job = self.store.unrate if removed else self.store.rate
         try:
@@ -189,7 +175,13 @@ class BotService:
             log.warning("rating of %s by %s not saved: %s", reply_message_id, rater_id, err)
 
 
-def _exchange(incoming: Incoming, reply: Reply, context: Context, attachments: str | None) -> Exchange:
+def _below(note: str, on_text: TextSink) -> TextSink:
+    """The refusal note shows above the answer as it streams."""
+    return lambda text: on_text(note + text)
+
+
+def _exchange(incoming: Incoming, reply: Reply, context: Recalled, attachments: str | None) -> Exchange:
+    assert reply.model is not None, "only the empty-message hint has no model, and it returns before the log"
     return Exchange(
         user_id=incoming.user_id,
         user_name=incoming.user_name,
@@ -227,7 +219,7 @@ async def open_service(settings: Settings) -> AsyncIterator[BotService]:
     responder = Responder.from_settings(settings)
     # A rejected key is one ERROR line at start; beside the start-up, so an unreachable API never delays it.
     key_check = asyncio.create_task(responder.check_key())
-    retention: asyncio.Task | None = None
+    retention: asyncio.Task[None] | None = None
     try:
         memory.open()
         # Forgets made by another process while this one was down (README, "Sharding").
@@ -236,8 +228,8 @@ async def open_service(settings: Settings) -> AsyncIterator[BotService]:
             store, memory, responder, redact=redact if settings.redact else None, retention_days=settings.retention_days
         )
         if settings.retention_days:
-            await service.records.sweep_retention()  # before the first message is answered
-            retention = asyncio.create_task(service.records.keep_retention())
+            await service.command_data.sweep_retention()  # before the first message is answered
+            retention = asyncio.create_task(service.command_data.keep_retention())
         yield service
         await service.drain(settings.api_timeout + DRAIN_SLACK_S)  # no exchange waits on Claude longer
     finally:

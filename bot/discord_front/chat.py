@@ -11,7 +11,7 @@ from discord.ext import commands
 from bot.config.settings import Settings
 from bot.core.attachments import Attachment, byte_limit, download
 from bot.core.formatting import split_message
-from bot.core.service import BotService, Incoming
+from bot.core.service import BotService, Incoming, Redelivery
 from bot.discord_front.live_reply import LiveReply, reply_or_post
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class Chat(commands.Cog):
             raise
         finally:
             typing.cancel()
-        if reply is None:
+        if isinstance(reply, Redelivery):
             await live.stop()
             return
         sent = await live.finish(reply.text)  # the row is committed: now the last edit

@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.access import EVERYWHERE, Caller, is_everywhere, split_everywhere
 from bot.core.formatting import (
     EMBED_FIELD_LIMIT,
     EMBED_TITLE_LIMIT,
@@ -23,10 +24,10 @@ from bot.core.formatting import (
     unknown_format_text,
 )
 from bot.discord_front.options import ExportFormat, FormatName, UserText, Where
-from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, hybrid_command, is_everywhere, private, shown
+from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, hybrid_command, private, shown
 from bot.exports.files import FORMATS, ExportResult
 from bot.replica import replicator
-from bot.store.scope import EVERYWHERE, Caller, Refused, Scope, split_everywhere
+from bot.store.scope import Scope
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class Conversations(ScopedCog):
         """Conversation statistics of this server (in a DM: yours; owners: `all` for every server)."""
         who = self.caller(ctx)
         scope = who.overview(is_everywhere(where))
-        figures = await self.service.records.stats(scope)
+        figures = await self.service.command_data.stats(scope)
         embed = discord.Embed(title="Conversation statistics", description=scope.describe(), colour=EMBED_COLOUR)
         for label, value in stats_lines(figures):
             embed.add_field(name=label, value=truncate(value, EMBED_FIELD_LIMIT), inline=label != "Models")
@@ -91,16 +92,12 @@ class Conversations(ScopedCog):
         everywhere = everywhere or is_everywhere(where)  # `where` is the / form's; ! takes `all` first
         who = self.caller(ctx)
         target = self_or_other(ctx, query)
-        if target == who.user_id:
-            scope = who.own(everywhere)
-        else:
-            scope = who.reach(everywhere, HISTORY_REFUSED)
-            if scope.user_id is not None:  # a plain user in a DM reaches only themselves
-                raise Refused(HISTORY_REFUSED)
+        scope = who.to_read(target, everywhere, HISTORY_REFUSED)
+        if target != who.user_id:
             target = await self._resolve(ctx, query, target, scope)
             if target is None:
                 return
-        rows = await self.service.records.history(target, scope)
+        rows = await self.service.command_data.history(target, scope)
         if not rows:
             await private(ctx, f"No conversations found for {'you' if query is None else shown(query)}.")
             return
@@ -112,7 +109,7 @@ class Conversations(ScopedCog):
         """A user id for an admin's query: the id given, or the one user of that name in `scope`."""
         if target is not None or query is None:  # no query names the caller, whose id self_or_other gave
             return target
-        found = await self.service.records.find_users(query, scope)
+        found = await self.service.command_data.find_users(query, scope)
         if len(found) == 1:
             return next(iter(found))
         if not found:
@@ -140,7 +137,7 @@ class Conversations(ScopedCog):
         limit = ctx.guild.filesize_limit if ctx.guild else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
         with tempfile.TemporaryDirectory() as directory:
             async with ctx.typing(ephemeral=True):
-                result = await self.service.records.export(
+                result = await self.service.command_data.export(
                     Path(directory), limit, self.settings.export_max_parts, fmt, scope
                 )
             await self._send_export(ctx, result)

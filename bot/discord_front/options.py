@@ -13,8 +13,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.access import EVERYWHERE
 from bot.exports.finetune import FINETUNE_FORMATS
-from bot.store.scope import EVERYWHERE
 
 
 class TypedText(commands.Converter[str], app_commands.Transformer):

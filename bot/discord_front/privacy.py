@@ -8,11 +8,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.access import is_everywhere
 from bot.core.formatting import privacy_sections
 from bot.discord_front.confirm import confirmed
 from bot.discord_front.options import UserIdText, Where
-from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, hybrid_command, is_everywhere, private
-from bot.store.scope import Refused, Scope
+from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, hybrid_command, private
 
 FORGET_REFUSED = "Sorry, only admins can forget someone else. `!forget` deletes your own data."
 
@@ -32,20 +32,15 @@ class Privacy(ScopedCog):
         """Delete your conversations and memory, after you confirm (admins: anyone's in this server, by id)."""
         who = self.caller(ctx)
         target = str(user_id or ctx.author.id)
-        if target == who.user_id:
-            scope = Scope.own(target)  # your own data goes everywhere: it is yours to erase
-        else:
-            scope = who.reach(is_everywhere(where), FORGET_REFUSED)
-            if scope.user_id is not None:
-                raise Refused(FORGET_REFUSED)
-        count = await self.service.records.count_for_user(target, scope)
+        scope = who.to_forget(target, is_everywhere(where), FORGET_REFUSED)
+        count = await self.service.command_data.count_for_user(target, scope)
         whose = "your" if target == who.user_id else f"user {target}'s"
         place = "" if target == who.user_id or scope.is_everything else " in this server"
         question = f"This permanently deletes {whose} {count:,} logged conversations{place} and short-term memory."
         if not await confirmed(ctx, question, self.settings.confirm_seconds):
             await private(ctx, "Not confirmed in time: nothing was deleted.")
             return
-        done = await self.service.records.forget(target, scope)
+        done = await self.service.command_data.forget(target, scope)
         await private(
             ctx, f"Done: deleted {done.conversations:,} conversations and {done.memory_turns:,} memory entries."
         )
@@ -53,7 +48,7 @@ class Privacy(ScopedCog):
     @hybrid_command()
     async def optout(self, ctx: commands.Context[Any]) -> None:
         """Stop logging your messages; the bot still answers you. `!optin` undoes it."""
-        await self.service.records.set_opted_out(str(ctx.author.id), True)
+        await self.service.command_data.set_opted_out(str(ctx.author.id), True)
         await private(
             ctx,
             "You're opted out: from now on nothing you say is logged or remembered. "
@@ -63,7 +58,7 @@ class Privacy(ScopedCog):
     @hybrid_command()
     async def optin(self, ctx: commands.Context[Any]) -> None:
         """Let the bot log and remember your conversations again."""
-        await self.service.records.set_opted_out(str(ctx.author.id), False)
+        await self.service.command_data.set_opted_out(str(ctx.author.id), False)
         await private(ctx, "You're opted in: your conversations are logged again.")
 
     @hybrid_command()

@@ -11,9 +11,9 @@ import discord
 from discord.ext import commands
 
 from bot.config.settings import Settings
+from bot.core.access import Caller, Refused
 from bot.core.formatting import truncate
 from bot.core.service import BotService
-from bot.store.scope import EVERYWHERE, Caller, Refused
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +74,6 @@ def root_cause(error: BaseException) -> BaseException:
     while (original := getattr(error, "original", None)) is not None:
         error = original
     return error
-
-
-def is_everywhere(word: str | None) -> bool:
-    return (word or "").lower() == EVERYWHERE
 
 
 def shown(text: str) -> str:

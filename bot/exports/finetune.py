@@ -18,16 +18,20 @@ makes it a completion.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import groupby
+from typing import Any
 
-from bot.store.exchange import FALLBACK_MODEL, INCOMPLETE_STOPS
+from bot.store.exchange import FALLBACK_MODEL, INCOMPLETE_STOPS, Row
 
 FINETUNE_FORMATS = ("openai", "bedrock", "kto")
 RATING_COLUMN = "rating"  # net 👍 minus 👎 of a reply, None when nobody rated it
 
+Rows = Iterator[Sequence[Any]]  # the header, then the rows (Reads.export_rows)
+Message = dict[str, Any]  # {"role", "content"} and, in openai, "weight"
 
-def conversations(rows: Iterator[list]) -> Iterator[list[dict]]:
+
+def conversations(rows: Rows) -> Iterator[list[Row]]:
     """The usable exchanges of each conversation, in order; conversations left empty are skipped."""
     header = next(rows)
     exchanges = (dict(zip(header, row, strict=True)) for row in rows)
@@ -37,7 +41,7 @@ def conversations(rows: Iterator[list]) -> Iterator[list[dict]]:
             yield usable
 
 
-def _usable(turn: dict) -> bool:
+def _usable(turn: Row) -> bool:
     return bool(
         (turn["user_message"] or "").strip()
         and (turn["bot_response"] or "").strip()
@@ -45,24 +49,24 @@ def _usable(turn: dict) -> bool:
     )
 
 
-def incomplete(turn: dict) -> bool:
+def incomplete(turn: Row) -> bool:
     """Claude stopped this reply before its end: cut at a limit, or refused."""
     return turn.get("stop_reason") in INCOMPLETE_STOPS
 
 
-def _line(record: dict) -> bytes:
+def _line(record: dict[str, Any]) -> bytes:
     return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _system(system_prompt: str | None) -> list[dict]:
+def _system(system_prompt: str | None) -> list[Message]:
     return [{"role": "system", "content": system_prompt}] if system_prompt else []
 
 
-def _pair(turn: dict) -> list[dict]:
+def _pair(turn: Row) -> list[Message]:
     return [{"role": "user", "content": turn["user_message"]}, {"role": "assistant", "content": turn["bot_response"]}]
 
 
-def openai_records(rows: Iterator[list], system_prompt: str | None = None) -> Iterator[bytes]:
+def openai_records(rows: Rows, system_prompt: str | None = None) -> Iterator[bytes]:
     for turns in conversations(rows):
         messages = _system(system_prompt)
         for turn in turns:
@@ -73,25 +77,25 @@ def openai_records(rows: Iterator[list], system_prompt: str | None = None) -> It
         yield _line({"messages": messages})
 
 
-def bedrock_records(rows: Iterator[list], system_prompt: str | None = None) -> Iterator[bytes]:
+def bedrock_records(rows: Rows, system_prompt: str | None = None) -> Iterator[bytes]:
     for turns in conversations(rows):
         whole = [turn for turn in turns if not incomplete(turn)]  # no weights here: a cut turn is left out
         if not whole:
             continue
-        record = {"system": system_prompt} if system_prompt else {}
+        record: dict[str, Any] = {"system": system_prompt} if system_prompt else {}
         record["messages"] = [message for turn in whole for message in _pair(turn)]
         yield _line(record)
 
 
-def kto_records(rows: Iterator[list], system_prompt: str | None = None) -> Iterator[bytes]:
+def kto_records(rows: Rows, system_prompt: str | None = None) -> Iterator[bytes]:
     """One line per reply with a net rating; a tie (as many 👍 as 👎) says nothing and is left out."""
     for turns in conversations(rows):
         context = _system(system_prompt)
         for turn in turns:
             user, assistant = _pair(turn)
             if turn[RATING_COLUMN] and not incomplete(turn):
-                yield _line({"prompt": context + [user], "completion": [assistant], "label": turn[RATING_COLUMN] > 0})
-            context = context + [user, assistant]
+                yield _line({"prompt": [*context, user], "completion": [assistant], "label": turn[RATING_COLUMN] > 0})
+            context = [*context, user, assistant]
 
 
 BUILDERS = {"openai": openai_records, "bedrock": bedrock_records, "kto": kto_records}

@@ -13,6 +13,9 @@ import asyncio
 import threading
 from collections import deque
 from concurrent.futures import Future
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class WriterResults:
@@ -21,15 +24,15 @@ class WriterResults:
     def __init__(self, per_turn: int = 8) -> None:
         self.per_turn = per_turn
         self._lock = threading.Lock()
-        self._ready: dict[asyncio.AbstractEventLoop, deque[tuple[asyncio.Future, Future]]] = {}
+        self._ready: dict[asyncio.AbstractEventLoop, deque[tuple[asyncio.Future[Any], Future[Any]]]] = {}
 
-    def wait(self, future: Future) -> asyncio.Future:
+    def wait(self, future: Future[T]) -> asyncio.Future[T]:
         """An asyncio future with the outcome of the writer's `future`."""
-        waiter = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         future.add_done_callback(lambda done: self._queue(waiter, done))
         return waiter
 
-    def _queue(self, waiter: asyncio.Future, done: Future) -> None:
+    def _queue(self, waiter: asyncio.Future[Any], done: Future[Any]) -> None:
         loop = waiter.get_loop()
         with self._lock:
             first = loop not in self._ready  # no delivery is scheduled on that loop yet
@@ -54,10 +57,11 @@ class WriterResults:
             loop.call_soon(self._deliver, loop)
 
 
-def _settle(waiter: asyncio.Future, done: Future) -> None:
+def _settle(waiter: asyncio.Future[T], done: Future[T]) -> None:
     if waiter.cancelled():
         return
-    if done.exception() is not None:
-        waiter.set_exception(done.exception())
+    error = done.exception()
+    if error is not None:
+        waiter.set_exception(error)
     else:
         waiter.set_result(done.result())

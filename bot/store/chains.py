@@ -12,15 +12,19 @@ from __future__ import annotations
 
 from sqlite_utils import Database
 
+from bot.store.exchange import Row
 from bot.store.migrations import TABLE
 
-COLUMNS = "id, guild_id, user_message, attachments, bot_response, model_used, conversation_id, reply_message_id, reply_to_message_id"
+COLUMNS = (
+    "id, guild_id, user_message, attachments, bot_response, model_used, conversation_id, reply_message_id, "
+    "reply_to_message_id"
+)
 SAME_SERVER = "guild_id is :guild"  # `is`: a DM's NULL guild matches only other DMs
 
 
 def anchor(
     db: Database, guild_id: str | None, channels: tuple[str, ...], reply_to: str | None, thread_id: str | None
-) -> dict | None:
+) -> Row | None:
     """The exchange a message continues: the bot reply it answers, else its thread's latest exchange,
     else the bot reply its thread was started from (a thread's id is its starter message's).
     `channels` are the message's channel and, in a thread, its parent: nothing elsewhere is followed."""
@@ -36,7 +40,7 @@ def anchor(
     )
 
 
-def chain(db: Database, start: dict, turns: int, channels: tuple[str, ...]) -> list[dict]:
+def chain(db: Database, start: Row, turns: int, channels: tuple[str, ...]) -> list[Row]:
     """`start` and the exchanges before it in its chain, within `channels`, oldest first, at most `turns`."""
     where = Where(start["guild_id"], channels)
     found = [start]
@@ -63,12 +67,12 @@ class Where:
     picking the channel index for the filter: it would then scan a whole channel's rows, where the
     reply id or conversation index finds the one row."""
 
-    def __init__(self, guild_id: str | None, channels: tuple[str, ...]):
+    def __init__(self, guild_id: str | None, channels: tuple[str, ...]) -> None:
         names = [f"channel{n}" for n in range(len(channels))]
-        self.params = {"guild": guild_id, **dict(zip(names, channels))}
+        self.params = {"guild": guild_id, **dict(zip(names, channels, strict=True))}
         self.sql = f"{SAME_SERVER} and +channel_id in ({', '.join(':' + name for name in names) or 'null'})"
 
-    def one(self, db: Database, condition: str, **params) -> dict | None:
+    def one(self, db: Database, condition: str, **params: object) -> Row | None:
         rows = list(
             db.query(
                 f"select {COLUMNS} from {TABLE} where {self.sql} and {condition} limit 1", {**self.params, **params}

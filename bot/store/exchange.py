@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 FALLBACK_MODEL = "static_fallback"  # model_used of a static fallback reply, logged with 0 tokens
 # Claude's stop reasons that leave a reply incomplete, as !history and the transcript name them; the
@@ -13,6 +14,9 @@ INCOMPLETE_STOPS = {
     "model_context_window_exceeded": "cut at the context window",
     "refusal": "refused by the model",
 }
+
+# One row of the log as sqlite-utils reads and writes it, and as the spool keeps it: column -> value.
+Row = dict[str, Any]
 
 
 def utc_now_text(moment: datetime | None = None) -> str:
@@ -31,7 +35,8 @@ class Exchange:
     bot_response: str
     model_used: str
     message_id: str
-    timestamp: str = ""
+    # UTC, utc_now_text()'s form: when the Exchange is built, unless the caller gives the moment.
+    timestamp: str = field(default_factory=utc_now_text)
     input_tokens: int = 0
     output_tokens: int = 0
     latency_ms: int | None = None
@@ -42,8 +47,11 @@ class Exchange:
     reply_to_message_id: str | None = None  # the bot reply this message answered, when it continued one
     stop_reason: str | None = None  # Claude's (end_turn, max_tokens, refusal, ...); None when Claude gave none
 
-    def row(self) -> dict:
+    def __post_init__(self) -> None:
+        if not self.timestamp:  # "" meant "now" once: refused, so no row is logged without its moment
+            raise ValueError(f"exchange {self.message_id}: an empty timestamp (leave it out to mean now)")
+
+    def row(self) -> Row:
         row = dict(vars(self))  # every field is a str or int: no need for asdict's deep copy
-        row["timestamp"] = self.timestamp or utc_now_text()
         row["tokens_used"] = self.input_tokens + self.output_tokens
         return row

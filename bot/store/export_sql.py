@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from sqlite_utils import Database
 
 from bot.store.exchange import FALLBACK_MODEL
 from bot.store.migrations import TABLE
-from bot.store.scope import Scope
+from bot.store.scope import Params, Scope
 
 CSV_CHUNK_ROWS = 5000
 
@@ -33,9 +34,9 @@ class Selection:
     model: str | None = None
     exclude_fallback: bool = False
     min_rating: int | None = None
-    scope: Scope = Scope.everything()  # whose rows the caller may take at all
+    scope: Scope = field(default_factory=Scope.everything)  # whose rows the caller may take at all
 
-    def where(self) -> tuple[str, dict]:
+    def where(self) -> tuple[str, Params]:
         """SQL over `conversations c`, with every parameter it names, built clause by clause."""
         scope_sql, params = self.scope.where()
         clauses = [scope_sql]
@@ -61,10 +62,12 @@ class Selection:
 
 def count(db: Database, selection: Selection) -> int:
     where, params = selection.where()
-    return db.execute(f"select count(*) from {TABLE} c where {where}", params).fetchone()[0]
+    return int(db.execute(f"select count(*) from {TABLE} c where {where}", params).fetchone()[0])
 
 
-def export_rows(db: Database, selection: Selection, order: Order = Order.ID, *, rated: bool = False) -> Iterator[list]:
+def export_rows(
+    db: Database, selection: Selection, order: Order = Order.ID, *, rated: bool = False
+) -> Iterator[Sequence[Any]]:
     """The header, then every selected row, streamed from a cursor; `rated` adds a last column, `rating`:
     the reply's net 👍 minus 👎, None when unrated."""
     where, params = selection.where()

@@ -5,13 +5,15 @@ Nothing here writes, so these run on any thread while the writer thread commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
 
 from bot.store import chains, export_sql, queries
+from bot.store.exchange import Row
 from bot.store.export_sql import Order, Selection
 from bot.store.migrations import TABLE
 from bot.store.schema import BUSY_TIMEOUT_S, connect
@@ -23,7 +25,7 @@ HISTORY_LIMIT = 10
 class Reads:
     """The queries the bot, the CLI and the bench run on the log at `path`."""
 
-    def __init__(self, path: Path, busy_timeout: float = BUSY_TIMEOUT_S):
+    def __init__(self, path: Path, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
 
@@ -37,13 +39,14 @@ class Reads:
         finally:
             db.close()
 
-    def query(self, sql: str, params: list | dict = ()) -> list[dict]:
+    def query(self, sql: str, params: Sequence[object] | dict[str, Any] = ()) -> list[Row]:
         """Rows of any read-only query, as dicts."""
         with self.reading() as db:
             return list(db.query(sql, params))
 
-    def stats(self, scope: Scope = Scope.everything()) -> dict:
+    def stats(self, scope: Scope = Scope.everything()) -> dict[str, Any]:
         """The !stats figures of every row, one server's (its own summaries), or one user's."""
+        params: dict[str, str | None]
         if scope.is_everything:
             names, params = ("stats", "models"), {}
         elif scope.user_id is None:
@@ -56,15 +59,15 @@ class Reads:
             figures["costs"] = list(db.query(queries.sql("costs"), scope.params()))
             return figures
 
-    def history(self, user: str, limit: int = HISTORY_LIMIT) -> list[dict]:
+    def history(self, user: str, limit: int = HISTORY_LIMIT) -> list[Row]:
         """The web's user_history: the owner's view, by id, user name or display name, across servers."""
         return self.query(queries.sql("user_history"), {"user": user, "limit": limit})
 
-    def latest(self, limit: int) -> list[dict]:
+    def latest(self, limit: int) -> list[Row]:
         """The last `limit` exchanges of the whole log, newest first (view_database.py)."""
         return self.query(f"select * from {TABLE} order by timestamp desc, id desc limit :limit", {"limit": limit})
 
-    def user_history(self, user_id: str, scope: Scope, limit: int = HISTORY_LIMIT) -> list[dict]:
+    def user_history(self, user_id: str, scope: Scope, limit: int = HISTORY_LIMIT) -> list[Row]:
         """The last `limit` exchanges of one user id within `scope`, newest first."""
         where, params = scope.where()
         return self.query(
@@ -90,7 +93,7 @@ class Reads:
 
     def reply_chain(
         self, guild_id: str | None, channels: tuple[str, ...], reply_to: str | None, thread_id: str | None, turns: int
-    ) -> list[dict]:
+    ) -> list[Row]:
         """The exchanges a reply (or a message in a thread) continues within `channels` (its own and, in a
         thread, the parent), oldest first; [] when none."""
         with self.reading() as db:
@@ -120,7 +123,7 @@ class Reads:
 
     def export_rows(
         self, selection: Selection | None = None, order: Order = Order.ID, *, rated: bool = False
-    ) -> Iterator[list]:
+    ) -> Iterator[Sequence[Any]]:
         """The header, then every selected row, streamed (`rated`: with each reply's net rating last)."""
         with self.reading() as db:
             yield from export_sql.export_rows(db, selection or Selection(), order, rated=rated)

@@ -1,8 +1,7 @@
 """Rows SQLite refused (locked, disk full, read-only), kept on disk until they can be written.
 
-`Spool` is the append-only file beside the database. `Backlog` is what the writer thread writes
-through: every write first replays what waits in the spool (and in memory, when even the spool
-could not be written), so a row is logged as soon as SQLite takes writes again, and never twice.
+`Spool` is the append-only file beside the database; the writer thread writes through the
+Backlog (backlog.py), which replays it.
 """
 
 from __future__ import annotations
@@ -17,11 +16,7 @@ from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 
-from sqlite_utils import Database
-
-from bot.store.migrations import TABLE
-from bot.store.schema import write_transaction
-from bot.store.sqlite import sqlite3
+from bot.store.exchange import Row
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +38,7 @@ class Spool:
 
     RESERVE_BYTES = 1 << 20  # about 1,500 exchanges
 
-    def __init__(self, path: Path, reserve: Path | None = None):
+    def __init__(self, path: Path, reserve: Path | None = None) -> None:
         self.path = path
         # The reply ids' spool shares the rows' reserve: one kept space for both.
         self.reserve = reserve or path.with_name(path.name + ".reserve")
@@ -55,7 +50,7 @@ class Spool:
         """Hold the spool against other processes on the same log (shards): a replay reads, writes
         and clears the file, and a row another process appends in between must not be cleared."""
         try:
-            handle = open(self.lock_path, "a")
+            handle = open(self.lock_path, "a")  # noqa: SIM115 -- closed by `with handle` below; opened apart so only its OSError falls back
         except OSError as err:  # a full or read-only disk: one process alone still needs no lock
             log.debug("spool lock %s unavailable: %s", self.lock_path, err)
             yield
@@ -83,7 +78,7 @@ class Spool:
         else:
             self._reserve_warned = False
 
-    def append(self, rows: list[dict]) -> None:
+    def append(self, rows: list[Row]) -> None:
         try:
             self._append(rows)
         except OSError as err:
@@ -93,7 +88,7 @@ class Spool:
             log.warning("disk full: released %s to spool %d row(s)", self.reserve, len(rows))
             self._append(rows)
 
-    def _append(self, rows: list[dict]) -> None:
+    def _append(self, rows: list[Row]) -> None:
         """All the rows or none: a disk that fills mid-write leaves no fragment for the retry to join."""
         data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
         # Unbuffered: a buffered file would append what it still held when it closes.
@@ -111,16 +106,16 @@ class Spool:
         finally:
             os.close(fd)
 
-    def read(self) -> list[dict]:
+    def read(self) -> list[Row]:
         if not self.path.exists():
             return []
-        rows = []
+        rows: list[Row] = []
         with open(self.path, encoding="utf-8", errors="replace") as handle:
             for number, line in enumerate(handle, 1):
                 rows.extend(self._rows_in(line, number))
         return rows
 
-    def _rows_in(self, line: str, number: int) -> list[dict]:
+    def _rows_in(self, line: str, number: int) -> list[Row]:
         try:
             return [json.loads(line)]
         except json.JSONDecodeError:
@@ -146,7 +141,7 @@ class Spool:
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
 
-    def keep_only(self, keep: Callable[[dict], bool]) -> int:
+    def keep_only(self, keep: Callable[[Row], bool]) -> int:
         """Drop the rows `keep` rejects (a forgotten user's, say); returns how many went."""
         rows = self.read()
         kept = [row for row in rows if keep(row)]
@@ -156,109 +151,3 @@ class Spool:
             Spool(partial).append(kept)
             os.replace(partial, self.path)
         return len(rows) - len(kept)
-
-
-REPLY_UPDATE = f"update {TABLE} set reply_message_id = :reply_message_id where message_id = :message_id"
-
-
-class Backlog:
-    """The writer thread's way to the table: new rows land after every row still waiting.
-
-    A reply id ({"message_id", "reply_message_id"}: the second write of an exchange) waits beside
-    the rows in its own spool, and lands in the same transaction after them, so a rating of a reply
-    whose row was spooled still finds it.
-    """
-
-    def __init__(self, spool: Spool, table_path: Path):
-        self.spool = spool
-        self.replies = Spool(table_path.with_name(table_path.name + ".replies.jsonl"), reserve=spool.reserve)
-        self.table_path = table_path
-        self.held: list[dict] = []  # rows neither SQLite nor the spool could take
-        self.held_replies: list[dict] = []
-        self.last_error: sqlite3.Error | None = None  # why the last write was refused, until one succeeds
-
-    def write(self, db: Database, rows: list[dict], replies: list[dict] = ()) -> Outcome:
-        with self.spool.locked():  # always taken before SQLite's write lock, so never a deadlock
-            return self._write(db, rows, list(replies))
-
-    def _write(self, db: Database, rows: list[dict], replies: list[dict]) -> Outcome:
-        waiting = self.held + self.spool.read()
-        waiting_replies = self.held_replies + self.replies.read()
-        if not (waiting or rows or waiting_replies or replies):
-            return Outcome.LOGGED
-        try:
-            with write_transaction(db):
-                if waiting or rows:
-                    db[TABLE].insert_all(waiting + rows, ignore=True)  # the unique message id: never twice
-                db.conn.executemany(REPLY_UPDATE, waiting_replies + replies)
-        except sqlite3.Error as err:
-            self.last_error = err
-            log.warning(
-                "conversation log %s not writable (%s); spooling %d row(s)",
-                self.table_path,
-                err,
-                len(rows) + len(replies),
-            )
-            return self._keep_all(rows, replies)
-        self.last_error = None
-        self.held, self.held_replies = [], []
-        if waiting or waiting_replies:
-            self.spool.clear()
-            self.replies.clear()
-            log.info(
-                "replayed %d spooled row(s) and %d reply id(s) into %s",
-                len(waiting),
-                len(waiting_replies),
-                self.table_path,
-            )
-        self.spool.keep_reserve()
-        return Outcome.LOGGED
-
-    def _keep_all(self, rows: list[dict], replies: list[dict]) -> Outcome:
-        """What was only in memory goes to the spool with the new rows, as soon as the disk takes it."""
-        held, self.held = self.held, []
-        held_replies, self.held_replies = self.held_replies, []
-        return self.keep(held + rows, held_replies + replies)
-
-    def keep(self, rows: list[dict], replies: list[dict] = ()) -> Outcome:
-        """Put rows (and reply ids) in the spool, or (the disk is full for the spool too) in memory."""
-        outcome = Outcome.SPOOLED
-        for spool, items, held in ((self.spool, rows, self.held), (self.replies, list(replies), self.held_replies)):
-            if not items:
-                continue
-            try:
-                spool.append(items)
-            except OSError as err:
-                log.error("cannot spool to %s (%s); holding %d in memory", spool.path, err, len(items))
-                held.extend(items)
-                outcome = Outcome.HELD
-        return outcome
-
-    def settle(self) -> list[str]:
-        """At stop: what is held in memory goes to the spool; returns the message ids it could not keep,
-        named in an ERROR line (never dropped in silence)."""
-        if not (self.held or self.held_replies):
-            return []
-        with self.spool.locked():
-            self._keep_all([], [])
-        lost = [row["message_id"] for row in self.held]
-        if self.held or self.held_replies:
-            log.error(
-                "LOST at stop: %d exchange(s) and %d reply id(s) that neither %s nor its spool %s could "
-                "take; message ids: %s",
-                len(self.held),
-                len(self.held_replies),
-                self.table_path,
-                self.spool.path,
-                ", ".join(lost + [r["message_id"] for r in self.held_replies]),
-            )
-        else:
-            log.warning("wrote the exchanges held in memory to the spool %s at stop", self.spool.path)
-        return lost
-
-    def drop(self, keep: Callable[[dict], bool]) -> int:
-        """Forget waiting rows that `keep` rejects; returns how many went."""
-        before = len(self.held)
-        self.held = [row for row in self.held if keep(row)]
-        with self.spool.locked():
-            return before - len(self.held) + self.spool.keep_only(keep)

@@ -13,9 +13,9 @@ from __future__ import annotations
 from functools import cache
 
 try:
-    import pysqlite3.dbapi2 as sqlite3  # type: ignore[import-not-found]
+    import pysqlite3.dbapi2 as sqlite3
 except ImportError:
-    import sqlite3  # type: ignore[no-redef]
+    import sqlite3
 
 __all__ = ["has_fts5_secure_delete", "sqlite3"]
 

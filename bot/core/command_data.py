@@ -11,8 +11,9 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bot.core.memory import Context, Memory
+from bot.core.memory import Memory, Recalled
 from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, ExportResult, export_file, records
 from bot.store import ConversationLog, Selection
 from bot.store.awaiting import WriterResults
@@ -30,7 +31,7 @@ class Forgotten:
     memory_turns: int
 
 
-class Records:
+class CommandData:
     """The log and the memory as the commands see them, always within a `Scope`."""
 
     def __init__(self, store: ConversationLog, memory: Memory, writes: WriterResults, *, retention_days: float = 0.0):
@@ -48,18 +49,18 @@ class Records:
             log.warning("cannot read the opt-outs (%s); treating user %s as opted out", err, user_id)
             return True
 
-    def memory_context(self, channel_id: str, user_id: str) -> Context:
+    def memory_context(self, channel_id: str, user_id: str) -> Recalled:
         """This process's memory, without what a !forget or !optout in any process removed (blocking)."""
         return self.memory.context(channel_id, user_id, self.store.privacy.forgotten_at(user_id, channel_id))
 
-    async def stats(self, scope: Scope = Scope.everything()) -> dict:
+    async def stats(self, scope: Scope = Scope.everything()) -> dict[str, Any]:
         figures = await asyncio.to_thread(self.store.stats, scope)
         return {**figures, "retention_days": self.retention_days}
 
     async def count_for_user(self, user_id: str, scope: Scope = Scope.everything()) -> int:
         return await asyncio.to_thread(self.store.count_for_user, user_id, scope)
 
-    async def history(self, user_id: str, scope: Scope, limit: int = 10) -> list[dict]:
+    async def history(self, user_id: str, scope: Scope, limit: int = 10) -> list[dict[str, Any]]:
         """One user's last exchanges within `scope`: identity is the id, never a name."""
         return await asyncio.to_thread(self.store.user_history, user_id, scope, limit)
 
@@ -113,6 +114,6 @@ class Records:
         """Delete conversations older than the retention setting (0 keeps them forever)."""
         if not self.retention_days:
             return 0
-        deleted = await self._writes.wait(self.store.delete_older_than(self.retention_days))
+        deleted: int = await self._writes.wait(self.store.delete_older_than(self.retention_days))
         log.info("retention: deleted %d conversation(s) older than %g days", deleted, self.retention_days)
         return deleted
