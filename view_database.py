@@ -7,6 +7,7 @@ python view_database.py -n 50 --user alice
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -16,17 +17,15 @@ from bot.config.settings import Settings
 from bot.core.formatting import stats_lines, truncate
 from bot.store import ConversationLog
 
-RECENT_SQL = "select * from conversations order by timestamp desc, id desc limit ?"
 
-
-def stats_table(figures: dict) -> Table:
+def stats_table(figures: dict[str, Any]) -> Table:
     table = Table(title="Conversation statistics", show_header=False)
     for label, value in stats_lines(figures):
         table.add_row(label, value)
     return table
 
 
-def conversations_table(rows: list[dict], title: str) -> Table:
+def conversations_table(rows: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title, show_lines=True)
     for name in ("id", "timestamp (UTC)", "user", "user message", "bot response", "tokens", "model"):
         table.add_column(name, overflow="fold")
@@ -58,7 +57,7 @@ def main(db_path: Path | None, limit: int, user: str | None) -> None:
     if not path.exists():
         raise click.ClickException(f"{path} does not exist yet: it is created when the bot logs its first exchange.")
     store = ConversationLog(path)
-    rows = store.history(user, limit) if user else store.query(RECENT_SQL, [limit])
+    rows = store.history(user, limit) if user else store.latest(limit)
     console = Console()
     console.print(stats_table(store.stats()))
     console.print(conversations_table(rows, f"Last {len(rows)} conversations" + (f" of {user}" if user else "")))

@@ -49,7 +49,7 @@ class ScriptNonces(Extension):
 
 def with_policy(headers: list, nonce: str) -> list:
     kept = [(key, value) for key, value in headers if key.lower() not in (HEADER, b"x-content-type-options")]
-    return kept + [(HEADER, POLICY.format(nonce=nonce).encode()), (b"x-content-type-options", b"nosniff")]
+    return [*kept, (HEADER, POLICY.format(nonce=nonce).encode()), (b"x-content-type-options", b"nosniff")]
 
 
 @hookimpl

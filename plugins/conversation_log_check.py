@@ -53,10 +53,10 @@ def password_hash_problem(password_hash: str | None) -> str | None:
         return None
     match = HASH_FORMAT.fullmatch(password_hash.strip())
     try:
-        well_formed = bool(match) and len(base64.b64decode(match[3], validate=True)) == DIGEST_BYTES
+        well_formed = match is not None and len(base64.b64decode(match[3], validate=True)) == DIGEST_BYTES
     except binascii.Error:
         well_formed = False
-    if not well_formed or int(match[1]) > MAX_ITERATIONS:
+    if match is None or not well_formed or int(match[1]) > MAX_ITERATIONS:
         return (
             "DATASETTE_PASSWORD_HASH is not a hash made by `datasette hash-password` "
             "(pbkdf2_sha256$iterations$salt$digest): make one with `datasette hash-password`."

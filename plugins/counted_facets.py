@@ -8,6 +8,8 @@ search narrows the rows, the counts are computed as Datasette always does.
 In metadata.yml: `facets: [{counted: model_used}, ...]`.
 """
 
+from typing import Any
+
 from datasette import hookimpl
 from datasette.facets import ColumnFacet
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
@@ -21,7 +23,7 @@ COUNTS_SQL = """select value, conversations as count from facet_counts where fac
 class CountedFacet(ColumnFacet):
     type = "counted"
 
-    async def facet_results(self):
+    async def facet_results(self) -> tuple[list[dict[str, Any]], list[str]]:
         results, timed_out = await (self.counted_results() if self.unfiltered() else super().facet_results())
         for result in results:
             result["type"] = ColumnFacet.type  # the same facet as before to pages and JSON clients
@@ -31,9 +33,9 @@ class CountedFacet(ColumnFacet):
         # Datasette appends any where clause (filters, _search, _where) after the table name.
         return self.table is not None and self.sql.rstrip().endswith(f"from {escape_sqlite(self.table)}")
 
-    async def counted_results(self):
+    async def counted_results(self) -> tuple[list[dict[str, Any]], list[str]]:
         size = self.get_facet_size()
-        results = []
+        results: list[dict[str, Any]] = []
         for source_and_config in self.get_configs():
             config = source_and_config["config"]
             column = config.get("column") or config["simple"]
@@ -52,7 +54,7 @@ class CountedFacet(ColumnFacet):
             )
         return results, []
 
-    def value(self, column: str, value, count: int) -> dict:
+    def value(self, column: str, value: Any, count: int) -> dict[str, Any]:
         path = path_with_added_args(self.request, {column: value})
         return {
             "value": value,
@@ -64,5 +66,5 @@ class CountedFacet(ColumnFacet):
 
 
 @hookimpl
-def register_facet_classes():
+def register_facet_classes() -> list[type[ColumnFacet]]:
     return [CountedFacet]

@@ -6,12 +6,15 @@ at 200k rows the streamed CSV took 19.1 s that way against 11.4 s in id order.
 Only the default sort is replaced; a sort the user chose is kept.
 """
 
+from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
 
 STREAMED_CSV = "/conversation_logs/conversations.csv"
 DEFAULT_SORT = ("_sort_desc", "id")
+ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
 def in_id_order(query_string: bytes) -> bytes:
@@ -25,9 +28,9 @@ def in_id_order(query_string: bytes) -> bytes:
 
 
 @hookimpl
-def asgi_wrapper(datasette):
-    def wrap(app):
-        async def stream_in_id_order(scope, receive, send):
+def asgi_wrapper(datasette: Any) -> Callable[[ASGIApp], ASGIApp]:
+    def wrap(app: ASGIApp) -> ASGIApp:
+        async def stream_in_id_order(scope: dict[str, Any], receive: Any, send: Any) -> None:
             if scope["type"] == "http" and scope.get("path") == STREAMED_CSV:
                 scope = {**scope, "query_string": in_id_order(scope.get("query_string", b""))}
             await app(scope, receive, send)

@@ -3,6 +3,7 @@ its table and metric charts write query results as text (see the script). A plug
 static directory of its own, hence this route."""
 
 from pathlib import Path
+from typing import Any
 
 from datasette import hookimpl
 from datasette.utils.asgi import Response
@@ -11,12 +12,12 @@ PATH = "/-/conversation-log/dashboard-charts.js"
 SCRIPT = Path(__file__).with_name("dashboard_charts.js")
 
 
-async def dashboard_charts(request):
+async def dashboard_charts(request: Any) -> Response:
     return Response(
         SCRIPT.read_text(), content_type="text/javascript; charset=utf-8", headers={"Cache-Control": "no-cache"}
     )
 
 
 @hookimpl
-def register_routes():
+def register_routes() -> list[tuple[str, Any]]:
     return [(f"^{PATH}$", dashboard_charts)]

@@ -32,6 +32,8 @@ def _sibling(name: str):
     qualified = f"conversation_log_{name}"
     if qualified not in sys.modules:
         spec = importlib.util.spec_from_file_location(qualified, Path(__file__).with_name(f"{name}.py"))
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load plugins/{name}.py")
         sys.modules[qualified] = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(sys.modules[qualified])
     return sys.modules[qualified]
@@ -114,7 +116,7 @@ async def basic_auth(datasette, app, scope, receive, send, accounts: dict, autho
         ok = credentials is not None and await state.check(key, accounts, *credentials)
     except guard.Busy:
         return await refusal(503, "Busy checking passwords: try again", 1).asgi_send(send)
-    if not ok:
+    if not ok or credentials is None:  # without credentials, ok is False already
         if credentials is None:
             state.throttle.attempt(key)  # a malformed header is a failed login too
         return await refusal(401, "Wrong user name or password", challenge=True).asgi_send(send)

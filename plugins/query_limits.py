@@ -55,7 +55,7 @@ def set_length_limit(conn, limit: int) -> None:
         return
     import ctypes
 
-    import pysqlite3._sqlite3 as extension  # type: ignore[import-not-found]
+    import pysqlite3._sqlite3 as extension
 
     sqlite3_limit = ctypes.CDLL(extension.__file__).sqlite3_limit
     sqlite3_limit.restype, sqlite3_limit.argtypes = ctypes.c_int, [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]

@@ -59,7 +59,7 @@ async def error_response(datasette, request, exception: Exception) -> Response:
             file=sys.stderr,
         )
     info.update({"ok": False, "status": status, "title": title})
-    headers = {}
+    headers: dict[str, str] = {}
     if datasette.cors:
         add_cors_headers(headers)
     if request.path.split("?")[0].endswith(".json"):

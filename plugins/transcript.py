@@ -11,7 +11,7 @@ from datasette.utils.asgi import Response
 
 # Claude's stop reasons that leave a reply incomplete: bot/store/exchange.py's INCOMPLETE_STOPS (the plugin
 # loads without the bot's package; tests/test_claude_exports.py checks the two agree).
-INCOMPLETE_STOPS = {
+INCOMPLETE_STOPS: dict[str | None, str] = {
     "max_tokens": "cut at the length limit",
     "model_context_window_exceeded": "cut at the context window",
     "refusal": "refused by the model",
@@ -43,7 +43,7 @@ TEMPLATE = """{% extends "base.html" %}
 {% endfor %}
 </div>
 {% endblock %}
-"""
+"""  # noqa: E501  (a line break inside a turn would show: the turns are white-space: pre-wrap)
 
 
 def can_render(columns):

@@ -21,7 +21,8 @@ LAYERS = {
     "bot.replica": 3,
     "bot.discord_front": 4,
     "bot.console": 4,
-    "bot.__main__": 5,
+    "bot.cli": 5,
+    "bot.__main__": 6,
 }
 # What each bottom package may import from bot/ besides itself.
 ALONE = {"bot.store": set(), "bot.config": set()}

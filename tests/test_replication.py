@@ -250,7 +250,8 @@ async def test_stats_tells_the_bots_owners_the_replica_lag_by_dm_and_no_one_else
     """The replica is the deployment's, not one server's: its manager (modmin) sees no more than alice."""
     alice, _, manager = members
     owner = discord_server.add_member("botowner")
-    replicated = replicated_settings(tmp_path, f"file://{tmp_path}/replica")
+    # A 2 s alarm: the replicator's watch, whose measure !stats shows, looks every second.
+    replicated = replicated_settings(tmp_path, f"file://{tmp_path}/replica", LITESTREAM_LAG_ALARM_SECONDS="2")
     settings = replace(
         settings,
         log_db=replicated.log_db,
@@ -264,6 +265,8 @@ async def test_stats_tells_the_bots_owners_the_replica_lag_by_dm_and_no_one_else
             await discord_server.user_says(alice, "hello", mention_bot=True)
             await discord_server.wait_for_sent(1)
             await asyncio.to_thread(poll, lambda: in_sync(settings), 20, 0.1, "replica in sync")
+            watched = replicator.status
+            await asyncio.to_thread(poll, lambda: "last transaction" in watched().line, 20, 0.1, "the watch measured")
             for n, who in ((3, owner), (4, manager), (5, alice)):  # the owner's replica line comes by DM
                 await discord_server.user_says(who, "!stats")
                 await discord_server.wait_for_sent(n)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import suppress
+from typing import Any
 
 import aiohttp
 import discord
@@ -43,7 +44,14 @@ def unreachable_line(err: BaseException, delay: float) -> str:
 
 
 class ConversationBot(commands.Bot):
-    def __init__(self, settings: Settings, service: BotService, *, message_content: bool | None = None, **options):
+    def __init__(
+        self,
+        settings: Settings,
+        service: BotService,
+        *,
+        message_content: bool | None = None,
+        **options: Any,
+    ) -> None:
         intents = discord.Intents.default()
         # Privileged: enable it in the developer portal too. Without it, guild text arrives only when it
         # mentions the bot (slash commands need no intent).
@@ -69,6 +77,8 @@ class ConversationBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.add_cogs()
+        if self.application_id is None:  # discord.py sets it at login, before this hook
+            raise RuntimeError("setup_hook ran before login: no application id")
         await sync_if_changed(
             self.tree, self.application_id, self.settings.command_hash_file, self.settings.command_guild_id
         )
@@ -78,7 +88,7 @@ class ShardedConversationBot(ConversationBot, commands.AutoShardedBot):
     """The same bot over several gateway connections (BOT_SHARDS): each carries its share of the servers."""
 
 
-def make_bot(settings: Settings, service: BotService, *, message_content: bool, **options) -> ConversationBot:
+def make_bot(settings: Settings, service: BotService, *, message_content: bool, **options: Any) -> ConversationBot:
     if settings.shards is None:
         return ConversationBot(settings, service, message_content=message_content, **options)
     return ShardedConversationBot(
@@ -96,19 +106,22 @@ async def run_bot(
     service: BotService,
     started: Callable[[ConversationBot], None] = lambda b: None,
     stopping: asyncio.Event | None = None,
-    **options,
+    **options: Any,
 ) -> None:
     """Run until closed or `stopping` is set. If Discord refuses the Message Content intent (4014), connect
     again without it; if Discord cannot be reached, log one line and try again after a growing wait."""
     message_content = settings.message_content
     stopping = stopping or asyncio.Event()
     failures = 0
+    token = settings.discord_token
+    if not token:
+        raise discord.LoginFailure("DISCORD_TOKEN is not set")
     while not stopping.is_set():
         bot = make_bot(settings, service, message_content=message_content, **options)
         started(bot)
         try:
             async with bot:
-                await bot.start(settings.discord_token)
+                await bot.start(token)
             return
         except discord.PrivilegedIntentsRequired:
             if not message_content:

@@ -65,7 +65,7 @@ class Chat(commands.Cog):
 
     async def _over_rate_limit(self, message: discord.Message) -> bool:
         """Per-user limit; the warning itself is sent at most once a window, so spam stays quiet."""
-        if self.chat_limit is None:
+        if self.chat_limit is None or self.warn_limit is None:  # both, or neither: BOT_RATE_LIMIT
             return False
         retry_after = self.chat_limit.update_rate_limit(message)
         if retry_after and not self.warn_limit.update_rate_limit(message):
@@ -80,8 +80,7 @@ class Chat(commands.Cog):
         return (
             message.guild is None
             or self.bot.user in message.mentions
-            or (isinstance(replied, discord.Message)
-            and replied.author == self.bot.user)
+            or (isinstance(replied, discord.Message) and replied.author == self.bot.user)
             # Without the Message Content intent a chat channel's text arrives empty: only mentions count.
             or (message.channel.id in self.settings.chat_channel_ids and self.bot.intents.message_content)
         )
@@ -94,9 +93,16 @@ class Chat(commands.Cog):
         )
 
     def _without_mention(self, content: str) -> str:
-        for form in (f"<@{self.bot.user.id}>", f"<@!{self.bot.user.id}>"):
+        for form in (f"<@{self._me.id}>", f"<@!{self._me.id}>"):
             content = content.replace(form, "")
         return content.strip()
+
+    @property
+    def _me(self) -> discord.ClientUser:
+        """The bot's own user: set at login, before any message or reaction reaches a cog."""
+        if self.bot.user is None:
+            raise RuntimeError("the bot is not logged in")
+        return self.bot.user
 
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, event: discord.RawReactionActionEvent) -> None:
@@ -108,12 +114,12 @@ class Chat(commands.Cog):
 
     async def _rating(self, event: discord.RawReactionActionEvent, *, removed: bool) -> None:
         value = RATINGS.get(str(event.emoji))
-        if value is not None and event.user_id != self.bot.user.id:
+        if value is not None and event.user_id != self._me.id:
             await self.service.rate(str(event.message_id), str(event.user_id), value, removed=removed)
 
 
 def incoming(message: discord.Message, text: str, cdn_origins: frozenset[str]) -> Incoming:
-    in_thread = isinstance(message.channel, discord.Thread)
+    thread = message.channel if isinstance(message.channel, discord.Thread) else None
     return Incoming(
         user_id=str(message.author.id),
         user_name=message.author.name,
@@ -123,8 +129,8 @@ def incoming(message: discord.Message, text: str, cdn_origins: frozenset[str]) -
         guild_id=str(message.guild.id) if message.guild else None,
         display_name=message.author.display_name,
         reply_to=replied_id(message),
-        thread_id=str(message.channel.id) if in_thread else None,
-        thread_parent_id=str(message.channel.parent_id) if in_thread else None,
+        thread_id=str(thread.id) if thread else None,
+        thread_parent_id=str(thread.parent_id) if thread else None,
         attachments=tuple(attachment(item, cdn_origins) for item in message.attachments),
     )
 

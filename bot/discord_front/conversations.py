@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -23,10 +23,10 @@ from bot.core.formatting import (
     truncate,
     unknown_format_text,
 )
-from bot.discord_front.options import Everywhere, ExportFormat, UserQuery
-from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, private, shown
+from bot.discord_front.options import ExportFormat, FormatName, UserText, Where
+from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, hybrid_command, private, shown
 from bot.exports.files import FORMATS, ExportResult
-from bot.replica import litestream as replication
+from bot.replica import replicator
 from bot.store.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -44,9 +44,9 @@ REPLICA_NOT_SENT = (
 class Conversations(ScopedCog):
     """Look into the conversation log: each command sees the server it is asked in."""
 
-    @commands.hybrid_command()
+    @hybrid_command()
     @app_commands.describe(where="all: every server's statistics (the bot's owners only)")
-    async def stats(self, ctx: commands.Context, where: Everywhere | None = None) -> None:
+    async def stats(self, ctx: commands.Context[Any], where: Where | None = None) -> None:
         """Conversation statistics of this server (in a DM: yours; owners: `all` for every server)."""
         who = self.caller(ctx)
         scope = who.overview(is_everywhere(where))
@@ -54,21 +54,20 @@ class Conversations(ScopedCog):
         embed = discord.Embed(title="Conversation statistics", description=scope.describe(), colour=EMBED_COLOUR)
         for label, value in stats_lines(figures):
             embed.add_field(name=label, value=truncate(value, EMBED_FIELD_LIMIT), inline=label != "Models")
-        replica = await self._replica_line(who)
+        replica = self._replica_line(who)
         if replica is not None and ctx.guild is None:  # a DM is private already
             embed.add_field(name=REPLICA, value=replica, inline=False)
         await ctx.send(embed=embed)
         if replica is not None and ctx.guild is not None:
             await self._tell_owner(ctx, replica)
 
-    async def _replica_line(self, who: Caller) -> str | None:
+    def _replica_line(self, who: Caller) -> str | None:
         """The replica's URL and state: the deployment's own, for its owners only; None for anyone else."""
         if not (self.settings.replica and who.is_owner):
             return None
-        line = await asyncio.to_thread(replication.status_line, self.settings)
-        return truncate(line, EMBED_FIELD_LIMIT)
+        return truncate(replicator.status_of(self.settings).line, EMBED_FIELD_LIMIT)
 
-    async def _tell_owner(self, ctx: commands.Context, replica: str) -> None:
+    async def _tell_owner(self, ctx: commands.Context[Any], replica: str) -> None:
         """The replica line, asked in a server channel: never to everyone there. /stats adds it as an
         ephemeral follow-up; !stats sends it by DM, or says it could not (the owner's DMs are closed)."""
         embed = discord.Embed(title=REPLICA, description=replica, colour=EMBED_COLOUR)
@@ -81,12 +80,12 @@ class Conversations(ScopedCog):
             log.warning("could not DM the replica's state to owner %s: %s", ctx.author.id, err)
             await ctx.send(REPLICA_NOT_SENT.format(prefix=ctx.prefix))
 
-    @commands.hybrid_command()
+    @hybrid_command()
     @app_commands.describe(
         user="Whose history (admins only, for someone else)", where="all: every server's rows (the bot's owners only)"
     )
     async def history(
-        self, ctx: commands.Context, *, user: UserQuery | None = None, where: Everywhere | None = None
+        self, ctx: commands.Context[Any], *, user: UserText | None = None, where: Where | None = None
     ) -> None:
         """Your last 10 conversations here; admins: a @mention's, name's or id's (owners: `all` first)."""
         everywhere, query = split_everywhere(user)
@@ -104,9 +103,11 @@ class Conversations(ScopedCog):
             return
         await private(ctx, embed=history_embed(rows, scope))
 
-    async def _resolve(self, ctx: commands.Context, query: str, target: str | None, scope: Scope) -> str | None:
+    async def _resolve(
+        self, ctx: commands.Context[Any], query: str | None, target: str | None, scope: Scope
+    ) -> str | None:
         """A user id for an admin's query: the id given, or the one user of that name in `scope`."""
-        if target is not None:
+        if target is not None or query is None:  # no query names the caller, whose id self_or_other gave
             return target
         found = await self.service.command_data.find_users(query, scope)
         if len(found) == 1:
@@ -115,16 +116,16 @@ class Conversations(ScopedCog):
             await private(ctx, f"No conversations found for {shown(query)}.")
         else:
             names = {uid: [shown(n) for n in names] for uid, names in found.items()}
-            await private(ctx, candidates_text(shown(query), names, ctx.prefix))
+            await private(ctx, candidates_text(shown(query), names, ctx.prefix or self.settings.command_prefix))
         return None
 
-    @commands.hybrid_command()
+    @hybrid_command()
     @app_commands.rename(fmt="format")
     @app_commands.describe(
         fmt="csv (default), jsonl, chat, or a fine-tuning format: openai, bedrock, kto",
         where="all: every server's rows (the bot's owners only)",
     )
-    async def export(self, ctx: commands.Context, fmt: ExportFormat = "csv", where: Everywhere | None = None) -> None:
+    async def export(self, ctx: commands.Context[Any], fmt: FormatName = "csv", where: Where | None = None) -> None:
         """Export conversations (csv, jsonl, chat, openai, bedrock, kto): admins this server's, in a DM yours."""
         if fmt.lower() == EVERYWHERE:
             fmt, where = "csv", EVERYWHERE
@@ -141,7 +142,7 @@ class Conversations(ScopedCog):
                 )
             await self._send_export(ctx, result)
 
-    async def _send_export(self, ctx: commands.Context, result: ExportResult) -> None:
+    async def _send_export(self, ctx: commands.Context[Any], result: ExportResult) -> None:
         if result.too_big:
             await private(ctx, too_big_message(result, self.settings.datasette_url))
             return
@@ -150,7 +151,7 @@ class Conversations(ScopedCog):
             await private(ctx, note, file=discord.File(path, filename=path.name))
 
 
-def self_or_other(ctx: commands.Context, query: str | None) -> str | None:
+def self_or_other(ctx: commands.Context[Any], query: str | None) -> str | None:
     """The user id a history query names: the caller's own for none, their id or their username
     (unique on Discord, unlike display names and nicknames), a mention's or an id's; None for a name."""
     author = ctx.author
@@ -162,7 +163,7 @@ def self_or_other(ctx: commands.Context, query: str | None) -> str | None:
     return query if query.isdigit() else None
 
 
-def history_embed(rows: list[dict], scope: Scope) -> discord.Embed:
+def history_embed(rows: list[dict[str, Any]], scope: Scope) -> discord.Embed:
     label = rows[0]["display_name"] or rows[0]["user_name"]
     embed = discord.Embed(
         title=truncate(f"Last {len(rows)} conversations of {label}", EMBED_TITLE_LIMIT),

@@ -61,7 +61,7 @@ class LiveReply:
         self._latest = ""
         self._changed = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._next_at = 0.0  # loop time of the earliest next send/edit while streaming (set at the first text)
 
     def update(self, text: str) -> None:

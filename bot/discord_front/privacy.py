@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -9,8 +11,8 @@ from discord.ext import commands
 from bot.core.access import is_everywhere
 from bot.core.formatting import privacy_sections
 from bot.discord_front.confirm import confirmed
-from bot.discord_front.options import Everywhere, UserId
-from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, private
+from bot.discord_front.options import UserIdText, Where
+from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, hybrid_command, private
 
 FORGET_REFUSED = "Sorry, only admins can forget someone else. `!forget` deletes your own data."
 
@@ -18,14 +20,14 @@ FORGET_REFUSED = "Sorry, only admins can forget someone else. `!forget` deletes 
 class Privacy(ScopedCog):
     """What the bot keeps about you, and how to stop it or erase it."""
 
-    @commands.hybrid_command()
+    @hybrid_command()
     @app_commands.rename(user_id="user")
     @app_commands.describe(
         user_id="Whom to forget (admins only, for someone else)",
         where="all: every server's rows (the bot's owners only)",
     )
     async def forget(
-        self, ctx: commands.Context, user_id: UserId | None = None, where: Everywhere | None = None
+        self, ctx: commands.Context[Any], user_id: UserIdText | None = None, where: Where | None = None
     ) -> None:
         """Delete your conversations and memory, after you confirm (admins: anyone's in this server, by id)."""
         who = self.caller(ctx)
@@ -43,8 +45,8 @@ class Privacy(ScopedCog):
             ctx, f"Done: deleted {done.conversations:,} conversations and {done.memory_turns:,} memory entries."
         )
 
-    @commands.hybrid_command()
-    async def optout(self, ctx: commands.Context) -> None:
+    @hybrid_command()
+    async def optout(self, ctx: commands.Context[Any]) -> None:
         """Stop logging your messages; the bot still answers you. `!optin` undoes it."""
         await self.service.command_data.set_opted_out(str(ctx.author.id), True)
         await private(
@@ -53,14 +55,14 @@ class Privacy(ScopedCog):
             "Your earlier conversations stay until you use `!forget`.",
         )
 
-    @commands.hybrid_command()
-    async def optin(self, ctx: commands.Context) -> None:
+    @hybrid_command()
+    async def optin(self, ctx: commands.Context[Any]) -> None:
         """Let the bot log and remember your conversations again."""
         await self.service.command_data.set_opted_out(str(ctx.author.id), False)
         await private(ctx, "You're opted in: your conversations are logged again.")
 
-    @commands.hybrid_command()
-    async def privacy(self, ctx: commands.Context) -> None:
+    @hybrid_command()
+    async def privacy(self, ctx: commands.Context[Any]) -> None:
         """What the bot stores about you, for how long, who can see it, and how to be forgotten."""
         embed = discord.Embed(title="Privacy", url=self.settings.privacy_url, colour=EMBED_COLOUR)
         for title, text in privacy_sections(

@@ -7,10 +7,12 @@ is kept in a small JSON file beside the memory database.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -25,7 +27,7 @@ def payload_hash(tree: app_commands.CommandTree, guild: discord.abc.Snowflake | 
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def refused_fields(errors: dict, names: list[str], where: tuple[str, ...] = ()) -> list[str]:
+def refused_fields(errors: dict[str, Any], names: list[str], where: tuple[str, ...] = ()) -> list[str]:
     """Discord's 50035 `errors` object as "/export description: Must be between 1 and 100 in length."
     entries; the top-level key is the command's index in the bulk overwrite, named here."""
     found = []
@@ -39,7 +41,7 @@ def refused_fields(errors: dict, names: list[str], where: tuple[str, ...] = ()) 
     return found
 
 
-def refusal_line(err: discord.HTTPException, commands: list) -> str:
+def refusal_line(err: discord.HTTPException, commands: list[Any]) -> str:
     """One line saying what Discord refused: the fields its errors object names, else its message."""
     # discord.py keeps Discord's raw `errors` object only as `_errors` (its message spreads it over lines).
     fields = refused_fields(getattr(err, "_errors", None) or {}, [c.name for c in commands])
@@ -79,7 +81,7 @@ async def sync_if_changed(
         return False
     hashes[key] = digest
     try:
-        path.write_text(json.dumps(hashes, indent=1))
+        await asyncio.to_thread(path.write_text, json.dumps(hashes, indent=1))
     except OSError as err:
         log.warning("cannot write %s (%s): the slash commands will be registered again next start", path, err)
     log.info("registered %d slash commands (%s)", len(tree.get_commands(guild=guild)), key)

@@ -69,17 +69,10 @@ def _count(path: Path, memory: bool) -> str:
 @click.pass_obj
 def status(settings: Settings) -> None:
     """Show the replica's lag: its last transaction and how old that is. Exits 1 past the alarm."""
-    line = replication.status_line(settings)
-    click.echo(line)
-    if settings.replica and ("unreachable" in line or _late(settings)):
-        sys.exit(1)
-
-
-def _late(settings: Settings) -> bool:
-    try:
-        return replication.lag(settings).waiting_seconds > settings.replica.lag_alarm_seconds
-    except ReplicaError:
-        return True
+    found = replication.status(settings)
+    click.echo(found.line)
+    if found.exit_code:
+        sys.exit(found.exit_code)
 
 
 @click.command("all")

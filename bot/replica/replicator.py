@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import subprocess
 import threading
+from pathlib import Path
 
 from bot.config.settings import Settings
 from bot.replica import litestream as replication
-from bot.replica.litestream import ReplicaError
+from bot.replica.litestream import Health, Lag, ReplicaError, ReplicaStatus
+from bot.replica.litestream_config import replica_of
 
 log = logging.getLogger(__name__)
 litestream_log = logging.getLogger("litestream")
@@ -23,13 +25,38 @@ RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 15.0, 30.0)
 # Litestream's last sync at shutdown may retry for 30 s (its shutdown-sync-timeout), then we kill it.
 STOP_TIMEOUT_S = 40.0
 
+# The Replicators started in this process, by the log file they replicate; !stats reads their measures.
+_RUNNING: dict[Path, Replicator] = {}
+
+
+def status_of(settings: Settings) -> ReplicaStatus:
+    """For !stats: the lag this process's Replicator of the log last measured. It runs nothing: no config
+    written, no litestream started. Without one here (under `python -m bot all`), it says so."""
+    running = _RUNNING.get(settings.log_db.resolve())
+    return running.status() if running else unwatched(settings)
+
+
+def unwatched(settings: Settings) -> ReplicaStatus:
+    """No Replicator in this process: under `python -m bot all`, Litestream is its parent."""
+    if settings.replica is None:
+        return replication.OFF
+    url = settings.replica.url_for("conversation_logs.db")
+    return ReplicaStatus(
+        Health.UNMEASURED, f"replica {url}: lag not measured here (`python -m bot status` measures it)"
+    )
+
 
 class Replicator:
+    """Litestream beside the bot, and a watch that measures the replica's lag every check_seconds."""
+
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.replica = settings.replica
+        self.replica = replica_of(settings)
         self.check_seconds = min(LAG_CHECK_SECONDS, max(0.2, self.replica.lag_alarm_seconds / 2))
-        self._process: subprocess.Popen | None = None
+        self._status = ReplicaStatus(
+            Health.UNMEASURED, f"replica {self.replica.url_for('conversation_logs.db')}: lag not measured yet"
+        )
+        self._process: subprocess.Popen[str] | None = None
         self._stopping = threading.Event()
         self._outage = False  # an error line was told, and the replica has not caught up since
         self._alarmed = False
@@ -41,15 +68,22 @@ class Replicator:
             self._spawn()
         except OSError as err:  # a full disk for its config: the bot still starts, the watch retries
             log.error("cannot start litestream yet (%s); trying again every %g s", err, self.check_seconds)
+        _RUNNING[self.settings.log_db.resolve()] = self
         watch = threading.Thread(target=self._watch, name="replica-watch", daemon=True)
         watch.start()
         self._threads.append(watch)
         log.info("replicating %s to %s every %g s", self.settings.log_db, self.replica.url, self.replica.sync_seconds)
         return self
 
+    def status(self) -> ReplicaStatus:
+        """The lag as the watch last measured it (every check_seconds): reading it runs nothing."""
+        return self._status
+
     def stop(self) -> None:
         """After the bot closed its log: Litestream's shutdown makes a last sync of every row."""
         self._stopping.set()
+        if _RUNNING.get(self.settings.log_db.resolve()) is self:
+            del _RUNNING[self.settings.log_db.resolve()]
         process = self._process
         if process and process.poll() is None:
             process.terminate()
@@ -82,8 +116,8 @@ class Replicator:
         reader.start()
         self._threads.append(reader)
 
-    def _read(self, process: subprocess.Popen) -> None:
-        for line in process.stdout:
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        for line in process.stdout or ():
             line = line.rstrip()
             litestream_log.debug("%s", line)
             if "level=ERROR" in line and not self._outage:
@@ -124,20 +158,23 @@ class Replicator:
             self._spawn()
 
     def _check_lag(self) -> None:
-        try:
-            waiting = replication.lag(self.settings).waiting_seconds
-        except ReplicaError as err:
-            waiting, reason = None, str(err)
-        else:
-            reason = f"{waiting:.0f} s of changes not on the replica"
-        late = waiting is None or waiting > self.replica.lag_alarm_seconds
-        if late and not self._alarmed:
+        found = replication.measure(self.settings)
+        self._status = replication.measured(self.settings, found)
+        if self._status.health in replication.ALARMING and not self._alarmed:
             self._alarmed = True
             log.error(
                 "ALARM replica lag: %s (threshold LITESTREAM_LAG_ALARM_SECONDS=%g s)",
-                reason,
+                _reason(found),
                 self.replica.lag_alarm_seconds,
             )
-        elif waiting == 0.0 and (self._alarmed or self._outage):
+        elif isinstance(found, Lag) and found.waiting_seconds == 0.0 and (self._alarmed or self._outage):
             self._alarmed = self._outage = False
             log.warning("replica %s has caught up: every change is replicated", self.replica.url)
+
+
+def _reason(found: Lag | ReplicaError) -> str:
+    return (
+        str(found)
+        if isinstance(found, ReplicaError)
+        else f"{found.waiting_seconds:.0f} s of changes not on the replica"
+    )

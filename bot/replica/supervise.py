@@ -21,7 +21,7 @@ import signal
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.config.settings import ROOT
 
@@ -38,11 +38,10 @@ class Child:
     name: str
     argv: list[str]
     env: dict[str, str]
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen[bytes] | None = None
     started: float = 0.0
     failures: int = 0
     restart_at: float | None = None
-    restarts: int = field(default=0)
 
     def start(self) -> None:
         # Its own process group: the web line is `sh -c "migrate && datasette ..."`, and a signal to
@@ -56,10 +55,9 @@ class Child:
         """Restart a child that exited, after its backoff; never touch the other."""
         if self.restart_at is not None:
             if now >= self.restart_at:
-                self.restarts += 1
                 self.start()
             return
-        code = self.process.poll()
+        code = self.process.poll() if self.process else None  # supervise() starts every child first
         if code is None:
             return
         if now - self.started >= HEALTHY_AFTER_S:

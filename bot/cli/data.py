@@ -1,0 +1,177 @@
+"""The log's upkeep and reads from the command line: migrate, backup, export, stats and history."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from bot.config.settings import Settings
+from bot.core.formatting import history_text, stats_text
+from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, FORMATS, Output, open_output, records, write_records
+from bot.replica import commands as replica_commands
+from bot.store import ConversationLog, Selection, StoreError, utc_now_text
+from bot.store.prices import migrate_and_price
+from bot.store.sqlite import sqlite3
+
+DATES = ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"]
+
+
+@click.command("migrate")
+@click.pass_obj
+def migrate_command(settings: Settings) -> None:
+    """Create or upgrade the conversation log's schema (WAL mode included), then exit."""
+    replica_commands.restore_missing(settings)  # the web process restores a lost log too
+    try:
+        migrate_and_price(settings.log_db, settings.model_prices)
+    except StoreError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"{settings.log_db} is up to date")
+
+
+@click.command()
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def backup(settings: Settings, target: Path) -> None:
+    """Copy the live conversation log to TARGET, consistently, even while the bot writes."""
+    if target.exists():
+        raise click.ClickException(f"{target} already exists: choose a new file name.")
+    if not settings.log_db.exists():
+        raise click.ClickException(f"{settings.log_db} does not exist: nothing to back up.")
+    try:
+        ConversationLog(settings.log_db).backup(target)
+    except sqlite3.Error as err:
+        raise click.ClickException(f"backup of {settings.log_db} failed: {err}") from None
+    click.echo(f"Backed up {settings.log_db} to {target} ({target.stat().st_size:,} bytes)")
+
+
+def existing_log(settings: Settings) -> ConversationLog:
+    """The log, brought up to date; a missing or unusable file is a one-line error."""
+    if not settings.log_db.exists():
+        raise click.ClickException(f"{settings.log_db} does not exist: run the bot first, or set CONVERSATION_LOG_DB.")
+    try:
+        migrate_and_price(settings.log_db, settings.model_prices)
+    except StoreError as err:
+        raise click.ClickException(str(err)) from None
+    return ConversationLog(settings.log_db)
+
+
+@click.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="csv",
+    show_default=True,
+    help="csv: the spec's columns, as !export. jsonl: one exchange per line. "
+    'chat-jsonl: one conversation per line as {"messages": [...]}, for fine-tuning. '
+    "openai, bedrock, kto: fine-tuning formats (README: 'Fine-tuning exports').",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    default="-",
+    help="File to write, gzip-compressed when it ends in .gz; - (the default) is standard output.",
+)
+@click.option("--since", type=click.DateTime(DATES), help="Only exchanges at or after this UTC date.")
+@click.option("--until", type=click.DateTime(DATES), help="Only exchanges before this UTC date.")
+@click.option("--user", help="Only this user (id or user name).")
+@click.option("--channel", help="Only this channel id.")
+@click.option("--model", help="Only this model.")
+@click.option(
+    "--exclude-fallback/--include-fallback",
+    default=None,
+    help="Leave out static_fallback replies. Default: excluded for chat-jsonl and the fine-tuning formats "
+    "(which never keep them), included otherwise.",
+)
+@click.option("--min-rating", type=int, help="Only replies whose 👍 minus 👎 is at least this (0 drops net 👎).")
+@click.option(
+    "--limit", type=click.IntRange(min=1), help="At most this many lines (conversations, or rated replies for kto)."
+)
+@click.option(
+    "--system-prompt/--no-system-prompt",
+    default=False,
+    help="chat-jsonl, openai, bedrock, kto: give each line the bot's system prompt.",
+)
+@click.pass_obj
+def export_command(
+    settings: Settings,
+    fmt: str,
+    output: Path,
+    since: datetime | None,
+    until: datetime | None,
+    user: str | None,
+    channel: str | None,
+    model: str | None,
+    exclude_fallback: bool | None,
+    min_rating: int | None,
+    limit: int | None,
+    system_prompt: bool,
+) -> None:
+    """Export conversations: CSV, JSON lines, or chat JSON lines for fine-tuning."""
+    store = existing_log(settings)
+    if model and model not in store.models():
+        raise click.BadParameter(
+            f"no conversation used {model!r}; known: {', '.join(sorted(store.models()))}", param_hint="--model"
+        )
+    selection = Selection(
+        since=utc_now_text(since.replace(tzinfo=UTC)) if since else None,
+        until=utc_now_text(until.replace(tzinfo=UTC)) if until else None,
+        user=user,
+        channel=channel,
+        model=model,
+        min_rating=min_rating,
+        exclude_fallback=fmt in EXCLUDES_FALLBACK_BY_DEFAULT if exclude_fallback is None else exclude_fallback,
+    )
+    pieces = records(
+        fmt, store, selection, system_prompt=settings.system_prompt if system_prompt else None, limit=limit
+    )
+    to_stdout = str(output) == "-"
+    with opened(output, to_stdout) as out:
+        count = write_records(with_progress(pieces, store, selection), out)
+    kind = {"csv": "exchanges", "jsonl": "exchanges", "kto": "rated replies"}.get(fmt, "conversations")
+    click.echo(f"Exported {count:,} {kind} as {fmt}" + ("" if to_stdout else f" to {output}"), err=True)
+
+
+def opened(output: Path, to_stdout: bool) -> AbstractContextManager[Output]:
+    """Standard output is left open after the export; a file is closed (and its gzip stream ended)."""
+    if to_stdout:
+        return nullcontext(sys.stdout.buffer)
+    return open_output(output)
+
+
+def with_progress(
+    pieces: Iterable[tuple[bytes, int]], store: ConversationLog, selection: Selection
+) -> Iterator[tuple[bytes, int]]:
+    """A progress bar on a terminal only: piped or redirected stderr gets none."""
+    if not sys.stderr.isatty():
+        yield from pieces
+        return
+    total = store.count(selection)
+    with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
+        for data, count in pieces:
+            bar.update(count)
+            yield data, count
+
+
+@click.command("stats")
+@click.pass_obj
+def stats_command(settings: Settings) -> None:
+    """Print the !stats figures."""
+    figures = {**existing_log(settings).stats(), "retention_days": settings.retention_days}
+    click.echo(stats_text(figures))
+
+
+@click.command("history")
+@click.argument("user")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(min=1))
+@click.pass_obj
+def history_command(settings: Settings, user: str, limit: int) -> None:
+    """Print a user's last conversations (USER: id, user name or display name), as !history shows them."""
+    rows = existing_log(settings).history(user, limit)
+    click.echo(history_text(rows) if rows else f"No conversations found for {user}.")
