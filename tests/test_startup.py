@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 
 import pytest
 
 from bot.discord_front.bot import CONNECT_BACKOFF_S
-from tests.support import PROJECT
-from tests.support.processes import clean_env, closed_port
+from tests.support.processes import closed_port, spawn_bot
 
 pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
 
@@ -21,19 +19,8 @@ FIRST_LINE_TIMEOUT_S = 30  # the interpreter's start on a busy machine, plus a s
 
 async def start_bot(tmp_path, api_base: str) -> asyncio.subprocess.Process:
     tmp_path.mkdir()
-    env = clean_env(
+    return await spawn_bot(
         tmp_path, DISCORD_TOKEN="fake-token", DISCORD_API_BASE=api_base, DISCORD_GATEWAY_URL="ws://127.0.0.1:9/gateway"
-    )
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "--env-file",
-        "/dev/null",
-        cwd=PROJECT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
 
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 
 import pytest
 
-from tests.support import PROJECT
 from tests.support.fake_gateway import MESSAGE_CONTENT_INTENT
 from tests.support.harness import servers_on_both_shards
-from tests.support.processes import clean_env, logged
+from tests.support.processes import faked_env, logged, spawn_bot
 
 pytestmark = pytest.mark.slow  # every test here starts a real process or a browser
 
@@ -19,27 +17,7 @@ BURST = 30
 
 
 async def start(tmp_path, discord_server, claude, **extra) -> asyncio.subprocess.Process:
-    env = clean_env(
-        tmp_path,
-        DISCORD_TOKEN="fake-token",
-        DISCORD_API_BASE=discord_server.api_base,
-        DISCORD_GATEWAY_URL=discord_server.gateway_url,
-        ANTHROPIC_API_KEY=claude.api_key,
-        ANTHROPIC_BASE_URL=claude.url,
-        BOT_API_MAX_RETRIES="0",
-        **extra,
-    )
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "--env-file",
-        "/dev/null",
-        cwd=PROJECT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    return await spawn_bot(tmp_path, **faked_env(discord_server, claude, **extra))
 
 
 async def until(condition, processes, what: str) -> None:

@@ -53,28 +53,36 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-async def start_bot(tmp_path, discord_server, claude, **extra):
-    env = clean_env(
-        tmp_path,
-        DISCORD_TOKEN="fake-token",
-        DISCORD_API_BASE=discord_server.api_base,
-        DISCORD_GATEWAY_URL=discord_server.gateway_url,
-        ANTHROPIC_API_KEY=claude.api_key,
-        ANTHROPIC_BASE_URL=claude.url,
-        BOT_API_MAX_RETRIES="0",
+def faked_env(discord_server, claude, **extra: str) -> dict[str, str]:
+    """The settings that point a real bot process at the loopback fakes."""
+    return {
+        "DISCORD_TOKEN": "fake-token",
+        "DISCORD_API_BASE": discord_server.api_base,
+        "DISCORD_GATEWAY_URL": discord_server.gateway_url,
+        "ANTHROPIC_API_KEY": claude.api_key,
+        "ANTHROPIC_BASE_URL": claude.url,
+        "BOT_API_MAX_RETRIES": "0",
         **extra,
-    )
-    process = await asyncio.create_subprocess_exec(
+    }
+
+
+async def spawn_bot(tmp_path, **settings: str) -> asyncio.subprocess.Process:
+    """`python -m bot` in a clean environment with these settings and no .env, its output piped."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
         "--env-file",
         "/dev/null",
         cwd=PROJECT,
-        env=env,
+        env=clean_env(tmp_path, **settings),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def start_bot(tmp_path, discord_server, claude, **extra):
+    process = await spawn_bot(tmp_path, **faked_env(discord_server, claude, **extra))
     for _ in range(200):
         if discord_server.identify is not None and discord_server.sockets:
             await asyncio.sleep(0.3)  # READY and GUILD_CREATE processed
