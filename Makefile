@@ -32,10 +32,10 @@ run: $(VENV)/.installed
 console: $(VENV)/.installed
 	$(PY) -m bot console
 
-# Datasette on this machine only (127.0.0.1:8001), no login.
+# Datasette on this machine only (127.0.0.1:8001), no login, on the log the bot writes (.env's CONVERSATION_LOG_DB too).
 web: $(VENV)/.installed
 	$(PY) -m bot migrate
-	$(VENV)/bin/datasette serve "$${CONVERSATION_LOG_DB:-conversation_logs.db}" --metadata metadata.yml --plugins-dir plugins --template-dir templates --host 127.0.0.1 --port 8001 $(DATASETTE_SETTINGS)
+	$(VENV)/bin/datasette serve "$$($(PY) -c 'from bot.config.settings import Settings; print(Settings.from_env().log_db)')" --metadata metadata.yml --plugins-dir plugins --template-dir templates --host 127.0.0.1 --port 8001 $(DATASETTE_SETTINGS)
 
 # Both Procfile processes (bot and Datasette behind a login) on one file, as on a server.
 start: $(VENV)/.installed
