@@ -57,7 +57,7 @@ def main(db_path: Path | None, limit: int, user: str | None) -> None:
     if not path.exists():
         raise click.ClickException(f"{path} does not exist yet: it is created when the bot logs its first exchange.")
     store = ConversationLog(path)
-    rows = store.history(user, limit) if user else store.latest(limit)
+    rows = store.user_history(user, limit) if user else store.latest(limit)
     console = Console()
     console.print(stats_table(store.stats()))
     console.print(conversations_table(rows, f"Last {len(rows)} conversations" + (f" of {user}" if user else "")))

@@ -125,7 +125,7 @@ def measure(path: Path, work: Path, stage: int) -> dict[str, float]:
     export = export_ms(path, work)
     figures = {
         "stats": timed_ms(store.stats, 20),
-        "history": timed_ms(lambda: store.history(busiest), 50),
+        "history": timed_ms(lambda: store.user_history(busiest), 50),
         "dashboard": dashboard_ms(path, 3),
         "table": table,
         "search": search,

@@ -53,7 +53,7 @@ def reads(path: Path) -> list[Figure]:
     ).fetchone()
     naive = statistics.median(timed(lambda: raw.execute(NAIVE_HISTORY, {"user": "nobody"}).fetchall(), 5))
     for label, user in (("by id", busy_user[0]), ("by name", busy_user[1]), ("unknown user", "nobody")):
-        ours = statistics.median(timed(partial(store.history, user), 200))
+        ours = statistics.median(timed(partial(store.user_history, user), 200))
         figures.append(
             Figure(
                 "history",
@@ -107,7 +107,7 @@ def scoped_reads(path: Path) -> list[Figure]:
 def history_in_a_server(store: ConversationLog, server: Scope, busiest: tuple[str, str]) -> list[Figure]:
     user_id, name = busiest
     resolve = statistics.median(timed(lambda: store.find_users(name, server), 200))
-    history = statistics.median(timed(lambda: store.user_history(user_id, server), 200))
+    history = statistics.median(timed(lambda: store.scoped_history(user_id, server), 200))
     return [
         Figure("history", "!history NAME in a server: the name resolved to ids", resolve, "ms"),
         Figure("history", "!history in a server: the busiest user's last 10 by id", history, "ms"),

@@ -63,7 +63,7 @@ async def test_user_history_gives_the_same_rows_as_the_bot(ds, log_path, user):
     from urllib.parse import quote
 
     web = await rows(ds, f"/conversation_logs/user_history.json?user={quote(user)}")
-    assert web == ConversationLog(log_path).history(user)
+    assert web == ConversationLog(log_path).user_history(user)
     assert len(web) == (0 if user == "nobody" else 10)
     limited = await rows(ds, f"/conversation_logs/user_history.json?user={quote(user)}&limit=3")
     assert limited == web[:3]

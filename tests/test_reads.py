@@ -17,11 +17,11 @@ def test_history_matches_id_or_name_and_uses_indexes_only(tmp_path):
     with ConversationLog(tmp_path / "log.db") as store:
         for n in range(30):
             store.submit(exchange(n, display_name=f"Display {n % 5}")).result()
-        by_id = store.history("u1")
+        by_id = store.user_history("u1")
         assert [r["user_message"] for r in by_id] == [f"q{n}" for n in (26, 21, 16, 11, 6, 1)]
-        assert store.history("USER1") == by_id == store.history("display 1")
-        assert len(store.history("u1", limit=3)) == 3
-        assert store.history("nobody") == []
+        assert store.user_history("USER1") == by_id == store.user_history("display 1")
+        assert len(store.user_history("u1", limit=3)) == 3
+        assert store.user_history("nobody") == []
     with sqlite3.connect(tmp_path / "log.db") as conn:
         plan = " | ".join(
             row[3]

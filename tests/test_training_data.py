@@ -200,7 +200,7 @@ async def test_stats_and_history_cli_print_what_the_commands_show(sample_db, tmp
     assert f"Total conversations: {figures['total_conversations']}" in stats
     assert f"Rated up: {figures['replies_rated_up']} of {figures['rated_replies']} rated replies" in stats
     _, history, _ = await run_bot_cli("history", "bob", "--limit", "3", env=env)
-    expected = [row["user_message"] for row in ConversationLog(sample_db).history("bob", 3)]
+    expected = [row["user_message"] for row in ConversationLog(sample_db).user_history("bob", 3)]
     assert [line.removeprefix("User: ") for line in history.splitlines() if line.startswith("User: ")] == expected
 
 

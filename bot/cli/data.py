@@ -173,5 +173,5 @@ def stats_command(settings: Settings) -> None:
 @click.pass_obj
 def history_command(settings: Settings, user: str, limit: int) -> None:
     """Print a user's last conversations (USER: id, user name or display name), as !history shows them."""
-    rows = existing_log(settings).history(user, limit)
+    rows = existing_log(settings).user_history(user, limit)
     click.echo(history_text(rows) if rows else f"No conversations found for {user}.")

@@ -62,7 +62,7 @@ class CommandData:
 
     async def history(self, user_id: str, scope: Scope, limit: int = 10) -> list[dict[str, Any]]:
         """One user's last exchanges within `scope`: identity is the id, never a name."""
-        return await asyncio.to_thread(self.store.user_history, user_id, scope, limit)
+        return await asyncio.to_thread(self.store.scoped_history, user_id, scope, limit)
 
     async def find_users(self, name: str, scope: Scope) -> dict[str, list[str]]:
         """Everyone who has been called `name` within `scope` (user id -> their names there)."""

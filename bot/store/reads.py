@@ -59,7 +59,7 @@ class Reads:
             figures["costs"] = list(db.query(queries.sql("costs"), scope.params()))
             return figures
 
-    def history(self, user: str, limit: int = HISTORY_LIMIT) -> list[Row]:
+    def user_history(self, user: str, limit: int = HISTORY_LIMIT) -> list[Row]:
         """The web's user_history: the owner's view, by id, user name or display name, across servers."""
         return self.query(queries.sql("user_history"), {"user": user, "limit": limit})
 
@@ -67,7 +67,7 @@ class Reads:
         """The last `limit` exchanges of the whole log, newest first (view_database.py)."""
         return self.query(f"select * from {TABLE} order by timestamp desc, id desc limit :limit", {"limit": limit})
 
-    def user_history(self, user_id: str, scope: Scope, limit: int = HISTORY_LIMIT) -> list[Row]:
+    def scoped_history(self, user_id: str, scope: Scope, limit: int = HISTORY_LIMIT) -> list[Row]:
         """The last `limit` exchanges of one user id within `scope`, newest first."""
         where, params = scope.where()
         return self.query(
