@@ -21,6 +21,7 @@ import click
 
 from bot.config.settings import Settings
 from bot.replica import litestream as replication
+from bot.replica import litestream_config
 from bot.replica.replicator import Replicator
 from bot.store import ConversationLog, Exchange
 from bot.store.sqlite import sqlite3
@@ -30,7 +31,7 @@ SCALED_L0_RETENTION = "5s"
 PROBE_EVERY_S = 5.0
 FORGOTTEN = "alice"  # the user who asks to be forgotten; "bob" keeps talking meanwhile
 
-production_config = replication.config
+production_config = litestream_config.config  # write_config's own module: patched there
 
 
 def scaled_config(settings: Settings) -> dict[str, Any]:
@@ -74,7 +75,7 @@ def measure(work: Path, retention_s: float) -> tuple[float, float]:
         },
         dotenv_path=None,
     )
-    replication.config = scaled_config
+    litestream_config.config = scaled_config
     try:
         with ConversationLog(settings.log_db, own_checkpoints=False) as store:
             replicator = Replicator(settings).start()
@@ -83,7 +84,7 @@ def measure(work: Path, retention_s: float) -> tuple[float, float]:
             finally:
                 replicator.stop()
     finally:
-        replication.config = production_config
+        litestream_config.config = production_config
 
 
 def _forget_and_probe(
