@@ -173,6 +173,48 @@ def content_too_long() -> web.Response:
     )
 
 
+def message_fields(
+    message_id: str,
+    channel_id: str,
+    author: dict,
+    content: str,
+    *,
+    embeds: list | None = None,
+    attachments: list | None = None,
+    components: list | None = None,
+    message_type: int = 0,
+    flags: int = 0,
+) -> dict:
+    """The fields every message object carries (the spec's MessageResponse), the same for the bot's
+    messages, its interaction answers and users' messages."""
+    return {
+        "id": message_id,
+        "channel_id": channel_id,
+        "author": author,
+        "content": content,
+        "timestamp": now_iso(),
+        "edited_timestamp": None,
+        "tts": False,
+        "mention_everyone": False,
+        "mentions": [],
+        "mention_roles": [],
+        "embeds": embeds or [],
+        "attachments": attachments or [],
+        "components": components or [],
+        "pinned": False,
+        "type": message_type,
+        "flags": flags,
+    }
+
+
+def file_attachments(files: dict[str, bytes]) -> list[dict]:
+    """Attachment objects for the files a message was sent with."""
+    return [
+        {"id": snowflake(), "filename": name, "size": len(data), "url": "", "proxy_url": ""}
+        for name, data in files.items()
+    ]
+
+
 # A plain server's settings, as GUILD_CREATE carries them (the spec's GuildResponse requires each).
 GUILD_DEFAULTS = {
     "icon": None,
@@ -444,27 +486,15 @@ class FakeDiscord:
         return payload or {}, files
 
     def _message_payload(self, message: SentMessage) -> dict:
-        data = {
-            "id": message.id,
-            "channel_id": message.channel_id,
-            "author": self.bot_user.payload(),
-            "content": message.content,
-            "timestamp": now_iso(),
-            "edited_timestamp": None,
-            "tts": False,
-            "mention_everyone": False,
-            "mentions": [],
-            "mention_roles": [],
-            "embeds": message.embeds,
-            "attachments": [
-                {"id": snowflake(), "filename": name, "size": len(data), "url": "", "proxy_url": ""}
-                for name, data in message.files.items()
-            ],
-            "pinned": False,
-            "type": 19 if message.reference else 0,
-            "flags": 0,
-            "components": [],
-        }
+        data = message_fields(
+            message.id,
+            message.channel_id,
+            self.bot_user.payload(),
+            message.content,
+            embeds=message.embeds,
+            attachments=file_attachments(message.files),
+            message_type=19 if message.reference else 0,
+        )
         guild = self.guild_of(message.channel_id)
         if guild is not None:
             data["guild_id"] = guild.id
@@ -914,23 +944,9 @@ class FakeDiscord:
         forward_id = snowflake()
         self.authors[forward_id] = author.id
         data = self.messages[forward_id] = {
-            "id": forward_id,
-            "channel_id": guild.channels[channel],
+            **message_fields(forward_id, guild.channels[channel], author.payload(), content),
             "guild_id": guild.id,
-            "author": author.payload(),
             "member": self._member_payload(author, guild),
-            "content": content,
-            "timestamp": now_iso(),
-            "edited_timestamp": None,
-            "tts": False,
-            "mention_everyone": False,
-            "mentions": [],
-            "mention_roles": [],
-            "attachments": [],
-            "embeds": [],
-            "pinned": False,
-            "type": 0,
-            "flags": 0,
             "message_reference": {
                 "type": 1,
                 "message_id": message_id,

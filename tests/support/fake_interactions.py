@@ -23,8 +23,9 @@ from tests.support.fake_discord import (
     FakeGuild,
     FakeUser,
     error,
+    file_attachments,
     json_response,
-    now_iso,
+    message_fields,
     snowflake,
 )
 
@@ -213,25 +214,17 @@ class FakeInteractions:
 
     def _payload(self, message: Answer, interaction: FakeInteraction) -> dict:
         data = {
-            "id": message.id,
-            "channel_id": message.channel_id,
-            "author": self.discord.bot_user.payload(),
-            "content": message.content,
-            "timestamp": now_iso(),
-            "edited_timestamp": None,
-            "tts": False,
-            "mention_everyone": False,
-            "mentions": [],
-            "mention_roles": [],
-            "embeds": message.embeds,
-            "components": message.components,
-            "pinned": False,
-            "type": 20,
-            "flags": message.flags,
-            "attachments": [
-                {"id": snowflake(), "filename": name, "size": len(data), "url": "", "proxy_url": ""}
-                for name, data in message.files.items()
-            ],
+            **message_fields(
+                message.id,
+                message.channel_id,
+                self.discord.bot_user.payload(),
+                message.content,
+                embeds=message.embeds,
+                attachments=file_attachments(message.files),
+                components=message.components,
+                message_type=20,
+                flags=message.flags,
+            ),
             "interaction_metadata": self._metadata(interaction),
         }
         guild = self.discord.guild_of(message.channel_id)
