@@ -1,0 +1,62 @@
+"""`/conversation_logs/conversation.chatjsonl?conversation_id=...`: one conversation downloaded in the bot's
+`chat-jsonl` export format (bot/exports/files.py's chat_records, the format `python -m bot export` and
+`!export` write), named as those exports are. Offered on the `conversation` canned query only: elsewhere a
+page holds at most a page of rows, and the full exports live on the table's export link.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from datasette import hookimpl
+from datasette.utils.asgi import Response
+
+DATABASE = "conversation_logs"
+QUERY = "conversation"
+# `datasette serve` is a console script: its sys.path holds the virtualenv's bin/, not the project beside
+# plugins/, so the bot's package is found from here.
+PROJECT = Path(__file__).resolve().parent.parent
+# As every chat-jsonl export, fallback replies are left out: they are not training data.
+ROWS = "select c.* from conversations c where c.conversation_id = ? and c.model_used != ? order by c.timestamp, c.id"
+
+
+def exports():
+    if str(PROJECT) not in sys.path:
+        sys.path.append(str(PROJECT))
+    from bot.exports import files
+    from bot.store.exchange import FALLBACK_MODEL
+
+    return files, FALLBACK_MODEL
+
+
+def can_render(query_name: str | None, database: str | None) -> bool:
+    return database == DATABASE and query_name == QUERY
+
+
+async def render(datasette: Any, request: Any) -> Response:
+    files, fallback_model = exports()
+    conversation_id = request.args.get("conversation_id", "")
+    if not conversation_id.strip():
+        return Response.text("conversation_id is missing: add ?conversation_id=... (a card's link has it)\n", 400)
+
+    def lines(conn) -> bytes:
+        cursor = conn.execute(ROWS, [conversation_id, fallback_model])
+        rows = iter([[column[0] for column in cursor.description], *cursor.fetchall()])
+        return b"".join(files.chat_records(rows))
+
+    body = await datasette.get_database(DATABASE).execute_fn(lines)
+    if not body:
+        return Response.text(f"No conversation has conversation_id {conversation_id!r} outside fallbacks\n", 404)
+    name = files.export_filename("chat-jsonl")
+    return Response(
+        body,
+        content_type="application/jsonl; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@hookimpl
+def register_output_renderer(datasette: Any) -> dict:
+    return {"extension": "chatjsonl", "render": render, "can_render": can_render}

@@ -1,0 +1,116 @@
+"""What the exchange cards (templates/_exchange_card.html) need beyond a row: its attachments and cut reply
+in words, its ratings and estimated cost, and the URL of its conversation.
+
+The table of conversations, the `conversation` canned query and the row page show the same card; the search
+page may too (its template calls `exchange_extras(rows)` and includes the card with `row` and `extras`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from bisect import bisect_right
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from datasette import hookimpl
+
+DATABASE = "conversation_logs"
+FALLBACK_MODEL = "static_fallback"  # bot/store/exchange.py's FALLBACK_MODEL: costs nothing
+PER_TOKEN = 1e6  # model_prices are dollars per million tokens
+
+
+def _sibling(name: str):
+    """Another module of plugins/, loaded once: Datasette loads each file alone, so plain imports fail."""
+    qualified = f"conversation_log_plugins.{name}"
+    if qualified not in sys.modules:
+        spec = importlib.util.spec_from_file_location(qualified, Path(__file__).with_name(f"{name}.py"))
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load plugins/{name}.py")
+        sys.modules[qualified] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[qualified])
+    return sys.modules[qualified]
+
+
+transcript = _sibling("transcript")
+
+
+def cut_reason(stop_reason: str | None) -> str:
+    """Why the reply is incomplete, in words; the empty string for a whole reply."""
+    return transcript.INCOMPLETE_STOPS.get(stop_reason, "")
+
+
+def money(value: float) -> str:
+    """Dollars: cents from a cent up ($0.20, $1,234.50), else four places ($0.0031) so one exchange shows."""
+    return f"${value:,.2f}" if abs(value) >= 0.01 or value == 0 else f"${value:.4f}"
+
+
+@hookimpl
+def prepare_jinja2_environment(env) -> None:
+    env.filters["attachment_lines"] = transcript.attached
+    env.filters["cut_reason"] = cut_reason
+    env.filters["money"] = money
+
+
+@hookimpl
+def extra_template_vars(database: str | None, datasette: Any) -> dict:
+    if database != DATABASE:
+        return {}
+
+    async def exchange_extras(rows) -> dict:
+        return await extras_of(datasette, [dict(row) for row in rows])
+
+    def conversation_href(conversation_id: str) -> str:
+        query = urlencode({"conversation_id": conversation_id})
+        return datasette.urls.path(f"/{DATABASE}/conversation?{query}")
+
+    return {"exchange_extras": exchange_extras, "conversation_href": conversation_href}
+
+
+async def extras_of(datasette: Any, rows: list[dict]) -> dict:
+    """{row id: {thumbs_up, thumbs_down, cost_usd}}: two small queries for a page of cards."""
+    db = datasette.get_database(DATABASE)
+    replies = [row["reply_message_id"] for row in rows if row.get("reply_message_id")]
+    marks = ", ".join("?" * len(replies))
+    rated = await db.execute(
+        "select reply_message_id, sum(value > 0), sum(value < 0) from ratings "
+        f"where reply_message_id in ({marks}) group by reply_message_id",
+        replies,
+    )
+    votes = {reply: (up, down) for reply, up, down in rated.rows}
+    prices = await price_table(db)
+    return {
+        row.get("id"): {
+            "thumbs_up": votes.get(row.get("reply_message_id"), (0, 0))[0],
+            "thumbs_down": votes.get(row.get("reply_message_id"), (0, 0))[1],
+            "cost_usd": cost(row, prices),
+        }
+        for row in rows
+    }
+
+
+async def price_table(db) -> dict[str, tuple[list[str], list[tuple[float, float]]]]:
+    """Each model's prices by the day they took effect, oldest first (a handful of rows)."""
+    table: dict[str, tuple[list[str], list[tuple[float, float]]]] = {}
+    result = await db.execute(
+        "select model, effective_from, input_per_mtok, output_per_mtok from model_prices order by model, effective_from"
+    )
+    for model, day, per_input, per_output in result.rows:
+        days, rates = table.setdefault(model, ([], []))
+        days.append(day)
+        rates.append((per_input, per_output))
+    return table
+
+
+def cost(row: dict, prices: dict) -> float | None:
+    """Tokens times the price in force on the exchange's UTC day, as the `costs` query prices them; None when
+    the model has no price yet (shown as "no price")."""
+    if row.get("model_used") == FALLBACK_MODEL:
+        return 0.0
+    days, rates = prices.get(row.get("model_used"), ([], []))
+    at = bisect_right(days, str(row.get("timestamp") or "")[:10]) - 1
+    if at < 0:
+        return None
+    per_input, per_output = rates[at]
+    return ((row.get("input_tokens") or 0) * per_input + (row.get("output_tokens") or 0) * per_output) / PER_TOKEN
