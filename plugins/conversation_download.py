@@ -35,11 +35,11 @@ def can_render(query_name: str | None, database: str | None) -> bool:
     return database == DATABASE and query_name == QUERY
 
 
-async def render(datasette: Any, request: Any) -> Response:
+async def render(datasette: Any, request: Any) -> Response | dict:
     files, fallback_model = exports()
     conversation_id = request.args.get("conversation_id", "")
     if not conversation_id.strip():
-        return Response.text("conversation_id is missing: add ?conversation_id=... (a card's link has it)\n", 400)
+        return refusal("conversation_id is missing: add ?conversation_id=... (a card's link has it)", 400)
 
     def lines(conn) -> bytes:
         cursor = conn.execute(ROWS, [conversation_id, fallback_model])
@@ -48,13 +48,18 @@ async def render(datasette: Any, request: Any) -> Response:
 
     body = await datasette.get_database(DATABASE).execute_fn(lines)
     if not body:
-        return Response.text(f"No conversation has conversation_id {conversation_id!r} outside fallbacks\n", 404)
+        return refusal(f"No conversation has conversation_id {conversation_id!r} outside fallbacks", 404)
     name = files.export_filename("chat-jsonl")
     return Response(
         body,
         content_type="application/jsonl; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="{name}"'},
     )
+
+
+def refusal(line: str, status: int) -> dict:
+    """A renderer's Response keeps the query's 200; Datasette takes the status of a dict."""
+    return {"body": line + "\n", "status_code": status, "content_type": "text/plain; charset=utf-8"}
 
 
 @hookimpl

@@ -37,13 +37,13 @@ async def page(site):
 async def test_table_page(page, site):
     await page.goto(f"{site}/conversation_logs/conversations")
     await expect(page.locator("h1")).to_contain_text("conversations")
-    await expect(page.locator("h3").first).to_contain_text("20 rows")
-    await expect(page.locator("table.rows-and-columns tbody tr")).to_have_count(20)
-    first_id = await page.locator("table.rows-and-columns tbody tr td.col-id").first.inner_text()
-    assert first_id.strip() == "20"  # newest first
+    await expect(page.locator(".lede")).to_contain_text("20 exchanges")
+    await expect(page.locator("article.exchange")).to_have_count(20)
+    assert await page.locator("article.exchange").first.get_attribute("id") == "exchange-20"  # newest first
     await expect(page.locator(".facet-info-name", has_text="model_used")).to_be_visible()
     await expect(page.get_by_text("One row for each exchange")).to_be_visible()
-    await page.locator("h3").first.evaluate("heading => heading.scrollIntoView()")
+    await page.click("text=columns")  # the column view stays one click away
+    await expect(page.locator("table.rows-and-columns tbody tr")).to_have_count(20)
     await page.screenshot(path=SCREENSHOTS / "table.png")
 
 
@@ -72,10 +72,11 @@ async def test_user_history_form(page, site):
 
 async def test_search(page, site):
     await page.goto(f"{site}/conversation_logs/conversations")
+    await page.click("details.chat-filters > summary")  # Datasette's table search, under "Filters"
     await page.fill("input[name=_search]", "penguins")
     await page.press("input[name=_search]", "Enter")
     await expect(page).to_have_url(f"{site}/conversation_logs/conversations?_search=penguins&_sort_desc=id")
-    messages = page.locator("table.rows-and-columns tbody td.col-user_message")
+    messages = page.locator("article.exchange .message")
     await expect(messages).to_have_count(4)
     for text in await messages.all_inner_texts():
         assert "penguins" in text

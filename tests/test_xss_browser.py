@@ -131,7 +131,8 @@ def pages(user: str, name: str) -> list[str]:
         f"{table}.Notebook",
         "/conversation_logs?"
         + urlencode({"sql": "select display_name, user_name, user_message, attachments from conversations"}),
-        *canned_queries({"guild": GUILD, "user": user, "limit": ""}),
+        f"{table}?_view=columns",
+        *canned_queries({"guild": GUILD, "user": user, "limit": "", "page": "", "conversation_id": "m0"}),
     ]
 
 
