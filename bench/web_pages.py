@@ -25,7 +25,7 @@ from bench.figures import Figure, timed
 from bench.serving import ROOT, served
 
 PAGE_TARGET_MS = 100
-REPEAT = 5  # medians of 5, after one warm-up fetch
+REPEAT = 9  # medians of 9, after one warm-up round
 PORT = 8870
 SCREEN = {"width": 1400, "height": 900}
 QUERIES = yaml.safe_load((ROOT / "metadata.yml").read_text())["databases"]["conversation_logs"]["queries"]
@@ -43,9 +43,16 @@ def served_read_only(path: Path, port: int) -> Iterator[str]:
             yield db.removesuffix("/conversation_logs")
 
 
-def fetch_ms(url: str) -> float:
-    urllib.request.urlopen(url, timeout=600).read()  # warm-up: the first count of an immutable table is cached
-    return statistics.median(timed(lambda: urllib.request.urlopen(url, timeout=600).read(), REPEAT))
+def fetch_interleaved(pages: dict[str, str]) -> dict[str, float]:
+    """The median ms of each page, fetched in turn REPEAT times after a warm-up round: on a shared machine a
+    burst of load then falls on every page alike, not on whichever was being measured."""
+    times: dict[str, list[float]] = {name: [] for name in pages}
+    for round_ in range(REPEAT + 1):
+        for name, url in pages.items():
+            [ms] = timed(lambda url=url: urllib.request.urlopen(url, timeout=600).read(), 1)
+            if round_:
+                times[name].append(ms)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def sql_ms(path: Path, sql: str, params: dict | tuple = ()) -> float:
@@ -81,7 +88,7 @@ def figures(path: Path, base: str) -> list[Figure]:
         "row": db + f"/conversations/{newest}",
         "rated": db + "/rated_replies",
     }
-    took = {name: fetch_ms(url) for name, url in pages.items()}
+    took = fetch_interleaved(pages)
     plain = {
         "conversations": sql_ms(path, "select * from conversations order by id desc limit ?", (PAGE_ROWS,)),
         "conversation": sql_ms(path, QUERIES["conversation"]["sql"], {"conversation_id": conversation}),
