@@ -14,12 +14,13 @@ import tempfile
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlencode
 
 import click
 import yaml
-from playwright.async_api import async_playwright
+from playwright.async_api import ViewportSize, async_playwright
 
 from bench.figures import Figure, timed
 from bench.serving import ROOT, served
@@ -27,7 +28,7 @@ from bench.serving import ROOT, served
 PAGE_TARGET_MS = 100
 REPEAT = 9  # medians of 9, after one warm-up round
 PORT = 8870
-SCREEN = {"width": 1400, "height": 900}
+SCREEN: ViewportSize = {"width": 1400, "height": 900}
 QUERIES = yaml.safe_load((ROOT / "metadata.yml").read_text())["databases"]["conversation_logs"]["queries"]
 PAGE_ROWS = 101  # Datasette's page of 100 rows, and one more to know there is a next page
 
@@ -43,19 +44,23 @@ def served_read_only(path: Path, port: int) -> Iterator[str]:
             yield db.removesuffix("/conversation_logs")
 
 
+def fetch(url: str) -> None:
+    urllib.request.urlopen(url, timeout=600).read()
+
+
 def fetch_interleaved(pages: dict[str, str]) -> dict[str, float]:
     """The median ms of each page, fetched in turn REPEAT times after a warm-up round: on a shared machine a
     burst of load then falls on every page alike, not on whichever was being measured."""
     times: dict[str, list[float]] = {name: [] for name in pages}
     for round_ in range(REPEAT + 1):
         for name, url in pages.items():
-            [ms] = timed(lambda url=url: urllib.request.urlopen(url, timeout=600).read(), 1)
+            [ms] = timed(partial(fetch, url), 1)
             if round_:
                 times[name].append(ms)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def sql_ms(path: Path, sql: str, params: dict | tuple = ()) -> float:
+def sql_ms(path: Path, sql: str, params: dict[str, str] | tuple[int, ...] = ()) -> float:
     conn = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
     try:
         conn.execute(sql, params).fetchall()
@@ -119,6 +124,8 @@ async def in_chromium(base: str, conversation: str, shots: Path | None) -> float
         page = await browser.new_page(viewport=SCREEN)
         await page.goto(db + "/conversations")
         box = await page.locator("article.exchange").first.locator(".message").bounding_box()
+        if box is None:
+            raise click.ClickException("the conversations page shows no card")
         if shots is not None:
             await page.screenshot(path=shots / "web-table-1m.png")
             await page.goto(db + "/conversation?" + urlencode({"conversation_id": conversation}))
