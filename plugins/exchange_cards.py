@@ -54,7 +54,9 @@ def prepare_jinja2_environment(env) -> None:
 
 
 @hookimpl
-def extra_template_vars(database: str | None, datasette: Any) -> dict:
+def extra_template_vars(template: str, database: str | None, datasette: Any) -> dict:
+    if template == "index.html":
+        return {"reading_queries": lambda: reading_queries(datasette)}
     if database != DATABASE:
         return {}
 
@@ -66,6 +68,12 @@ def extra_template_vars(database: str | None, datasette: Any) -> dict:
         return datasette.urls.path(f"/{DATABASE}/conversation?{query}")
 
     return {"exchange_extras": exchange_extras, "conversation_href": conversation_href}
+
+
+def reading_queries(datasette: Any) -> list[tuple[str, str]]:
+    """(name, title) of every canned query of metadata.yml, for the home page's first screen."""
+    queries = datasette.metadata("queries", database=DATABASE, fallback=False) or {}
+    return [(name, query.get("title") or name) for name, query in queries.items()]
 
 
 async def extras_of(datasette: Any, rows: list[dict]) -> dict:

@@ -135,6 +135,9 @@ async def test_home_and_database_pages_hide_the_plumbing_which_owners_still_reac
         assert f'/conversation_logs/{table}"' not in home and f'/conversation_logs/{table}"' not in listed, table
         assert (await ds.client.get(f"/conversation_logs/{table}")).status_code == 200, table
     assert home.index('/conversation_logs/conversations"') < home.index('/conversation_logs/ratings"')
+    first_screen = home.split("<h2")[0]  # before the databases' table lists
+    assert 'action="/conversation_logs/search"' in first_screen and 'href="/-/dashboards/insight"' in first_screen
+    assert [name for name in QUERIES if f'href="/conversation_logs/{name}"' not in first_screen] == []
     assert listed.index('/conversation_logs/conversations"') < listed.index('/conversation_logs/ratings"')
 
 
