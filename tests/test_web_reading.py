@@ -170,3 +170,14 @@ async def test_rated_replies_come_a_page_at_a_time(tmp_path):
     assert 'rel="next"' not in last and 'rel="prev" href="/conversation_logs/rated_replies?page=1"' in last
     wrong = (await ds.client.get("/conversation_logs/rated_replies?page=two")).text
     assert "page must be a whole number from 1" in wrong and wrong.count("<tr>") == PAGE_SIZE + 1
+
+
+async def test_the_page_shows_20_cards_and_the_api_keeps_its_page(tmp_path):
+    path = tmp_path / "conversation_logs.db"
+    write_sample_log(path, count=40)
+    ds = datasette_for(path)
+    await ds.invoke_startup()
+    html = (await ds.client.get("/conversation_logs/conversations")).text
+    assert card_ids(html) == list(range(40, 20, -1)) and "_size=20" in re.search(r'href="([^"]*_next=[^"]*)"', html)[1]
+    assert len(card_ids((await ds.client.get("/conversation_logs/conversations?_size=30")).text)) == 30
+    assert len((await ds.client.get("/conversation_logs/conversations.json?_shape=array")).json()) == 40
