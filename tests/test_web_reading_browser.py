@@ -6,15 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
+from pathlib import Path
 from urllib.parse import urlencode
 
+import aiohttp
 import pytest
 from playwright.async_api import async_playwright
 
 from bench import data
 from bot.store import ConversationLog, Exchange
+from tests.support import PROJECT
 from tests.support.browser import CHROMIUM, FLAGS
-from tests.support.processes import start_datasette, stop
+from tests.support.processes import closed_port, start_datasette, stop
+from tests.support.web import serve_args, serving
 
 pytestmark = pytest.mark.slow  # every test here starts a real process and a browser
 
@@ -132,3 +138,31 @@ async def test_no_user_text_runs_as_script_on_any_reading_page(tmp_path):
     for field in ("user_message", "bot_response", "display_name", "guild_id", "channel_id"):
         assert all(HOSTILE[field] in text for text in cards.values()), field
     assert all("<img src=x onerror=alert('file')>.png" in text for text in cards.values())
+
+
+async def test_the_chat_download_works_under_the_procfiles_console_script(tmp_path):
+    """The Procfile runs `datasette serve`, a console script, whose sys.path holds its bin/ folder, not the
+    project: the download still finds bot/exports. Started away from the project, paths made absolute."""
+    path = tmp_path / "conversation_logs.db"
+    with ConversationLog(path) as store:
+        store.submit(Exchange(user_id="1", user_name="u", channel_id="c", user_message="hi", bot_response="hello",
+                              model_used="m", message_id="m1", conversation_id="conv")).result()  # fmt: skip
+    port = closed_port()
+    args = serve_args(path, port)
+    for flag in ("--metadata", "--plugins-dir", "--template-dir"):
+        args[args.index(flag) + 1] = str(PROJECT / args[args.index(flag) + 1])
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    console_script = Path(sys.executable).parent / "datasette"
+    process = await asyncio.create_subprocess_exec(
+        str(console_script), "serve", *args, cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        assert await serving(f"http://127.0.0.1:{port}", tries=300)
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{port}/conversation_logs/conversation.chatjsonl?conversation_id=conv"
+            async with session.get(url) as response:
+                assert response.status == 200, await response.text()
+                line = json.loads(await response.read())
+    finally:
+        await stop(process)
+    assert [m["content"] for m in line["messages"]] == ["hi", "hello"]
