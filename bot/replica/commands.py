@@ -114,11 +114,12 @@ def child_commands(ctx: click.Context) -> dict[str, list[str]]:
 
 
 def child_env(settings: Settings) -> dict[str, str]:
-    """Children inherit ours, with the venv's tools (datasette) first on PATH and the web port."""
+    """Children get every setting ours were read from (`.env` included), with the venv's tools (datasette)
+    first on PATH and the web port."""
     bin_dir = os.path.dirname(sys.executable)
     return {
-        **os.environ,
-        "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
+        **settings.environment,
+        "PATH": f"{bin_dir}:{settings.environment.get('PATH', '')}",
         "PORT": str(settings.port),
         "CONVERSATION_LOG_DB": str(settings.log_db.resolve()),
         "BOT_MEMORY_DB": str(settings.memory_db.resolve()),
