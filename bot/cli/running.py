@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from collections.abc import Callable
 
 import click
 
+from bot.cli.options import Loader
 from bot.config.settings import Settings
 from bot.replica import commands as replica_commands
 from bot.replica.replicator import Replicator
@@ -28,9 +30,36 @@ NO_TOKEN = (
     default=True,
     help="With LITESTREAM_REPLICA_URL, run Litestream beside the bot (off under `all`, which runs it).",
 )
+@click.option(
+    "--stay-up",
+    is_flag=True,
+    help="When trying again cannot help (no DISCORD_TOKEN, token or intent refused), say why in one line, "
+    "then wait to be stopped instead of exiting: honcho (the Procfile, make start) stops every process "
+    "when one exits, and would take the web process down with this one.",
+)
 @click.pass_obj
-def run(settings: Settings, replicate: bool = True) -> None:
+def run(load: Loader, replicate: bool = True, stay_up: bool = False) -> None:
     """Connect to Discord and answer (the default)."""
+    settings = load()
+    try:
+        connect(settings, replicate)
+    except click.ClickException as err:
+        if not stay_up:
+            raise
+        click.echo(f"Error: {err.format_message()} (--stay-up: waiting to be stopped)", err=True)
+        wait_for_stop()
+        sys.exit(err.exit_code)
+
+
+def wait_for_stop() -> None:
+    """Block until SIGTERM or SIGINT: what honcho sends every process when another exits or on Ctrl-C."""
+    stops = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    signal.sigwait(stops)
+
+
+def connect(settings: Settings, replicate: bool) -> None:
+    """Run the bot until stopped; an error that trying again cannot mend is a ClickException."""
     if not settings.discord_token:
         raise click.ClickException(NO_TOKEN)
     import discord  # only the bot itself needs discord.py; the data commands start faster without it
@@ -56,8 +85,9 @@ def run(settings: Settings, replicate: bool = True) -> None:
 
 @click.command()
 @click.pass_obj
-def console(settings: Settings) -> None:
+def console(load: Loader) -> None:
     """Chat in the terminal through the same pipeline, with no Discord token needed."""
+    settings = load()
     replica_commands.restore_missing(settings)
     try:
         asyncio.run(run_console(settings))
