@@ -53,9 +53,11 @@ def run(load: Loader, replicate: bool = True, stay_up: bool = False) -> None:
 
 def wait_for_stop() -> None:
     """Block until SIGTERM or SIGINT: what honcho sends every process when another exits or on Ctrl-C."""
-    stops = {signal.SIGTERM, signal.SIGINT}
-    signal.pthread_sigmask(signal.SIG_BLOCK, stops)
-    signal.sigwait(stops)
+    stopped: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _: stopped.append(signum))
+    while not stopped:
+        signal.pause()
 
 
 def connect(settings: Settings, replicate: bool) -> None:
