@@ -4,18 +4,24 @@
 from __future__ import annotations
 
 import fcntl
+import http.server
 import os
 import struct
 import subprocess
 import sys
 import termios
+import threading
+import time
 import tomllib
+from functools import partial
+from http.server import SimpleHTTPRequestHandler
 
 import pytest
 from click.testing import CliRunner
 
 from bot.__main__ import cli
 from bot.cli import COMMANDS
+from bot.cli.health import HEARTBEAT_STALE_S
 from bot.core.command_data import CommandData
 from bot.core.memory import Memory
 from bot.replica import litestream as replication
@@ -161,3 +167,31 @@ def test_restore_shows_a_progress_bar_on_a_terminal(tmp_path):
     assert "Restoring conversation_logs.db" in drawn and "━" in drawn, drawn
     assert f"{ROWS} conversations" in drawn
     assert message_ids(target) == message_ids(settings.log_db)
+
+
+def test_health_checks_that_the_web_answers_and_the_worker_beats(tmp_path):
+    """The image's HEALTHCHECK (issue 22, point 2): both processes, each named when it fails."""
+    site = tmp_path / "site" / "-"
+    site.mkdir(parents=True)
+    (site / "login").write_text("the login page")
+    heartbeat = tmp_path / "worker.heartbeat"
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=site.parent))
+    env = {"PORT": str(web.server_port), "BOT_MEMORY_DB": str(tmp_path / "bot_memory.db")}
+
+    down = invoke("--env-file", "/dev/null", "health", env=env)
+    assert down.exit_code == 1 and down.output.count("\n") == 1
+    assert f"web: nothing answers on 127.0.0.1:{web.server_port}" in down.output
+    assert f"worker: no heartbeat at {heartbeat}" in down.output
+
+    serving = threading.Thread(target=web.serve_forever, daemon=True)
+    serving.start()
+    try:
+        heartbeat.touch()
+        assert invoke("--env-file", "/dev/null", "health", env=env).exit_code == 0
+        stale = time.time() - HEARTBEAT_STALE_S - 10
+        os.utime(heartbeat, (stale, stale))
+        stuck = invoke("--env-file", "/dev/null", "health", env=env)
+    finally:
+        web.shutdown()
+    assert stuck.exit_code == 1 and "web" not in stuck.output.replace("Error: worker", "")
+    assert f"worker: last heartbeat {HEARTBEAT_STALE_S + 10:.0f} s ago" in stuck.output

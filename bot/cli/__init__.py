@@ -16,7 +16,7 @@ import tomllib
 
 import click
 
-from bot.cli import data, running
+from bot.cli import data, health, running
 from bot.cli.options import Loader
 from bot.config.settings import ROOT, ConfigError, Settings
 from bot.replica import commands as replica_commands
@@ -68,6 +68,7 @@ COMMANDS = (
     replica_commands.status,
     replica_commands.run_all,
     replica_commands.children,
+    health.health,
 )
 
 

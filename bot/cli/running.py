@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import click
 
+from bot.cli.health import beat, heartbeat_file
 from bot.cli.options import Loader
 from bot.config.settings import Settings
 from bot.replica import commands as replica_commands
@@ -113,6 +114,7 @@ async def run_discord(settings: Settings) -> None:
     from bot.discord_front.bot import ConversationBot, run_bot
 
     use_discord_endpoints(settings)
+    heartbeat = asyncio.create_task(beat(heartbeat_file(settings)))  # read by `python -m bot health`
     async with open_service(settings) as service:
         current: list[ConversationBot] = []  # the bot now connected: a refused intent or an unreachable Discord
         stopping = asyncio.Event()  # starts another; also ends a wait before the next attempt to reach Discord
@@ -125,7 +127,10 @@ async def run_discord(settings: Settings) -> None:
             task.add_done_callback(closing.discard)
 
         stop_on_signals(stop)
-        await run_bot(settings, service, started=current.append, stopping=stopping)
+        try:
+            await run_bot(settings, service, started=current.append, stopping=stopping)
+        finally:
+            heartbeat.cancel()
     if service.store.writer.lost:
         log.error(
             "stopped; %d exchange(s) could not be written to the conversation log or its spool "
