@@ -18,6 +18,7 @@ import yaml
 from click.testing import CliRunner
 
 from bot.__main__ import cli
+from bot.cli.health import WEB_PATH
 from bot.replica.supervise import STOP_TIMEOUT_S
 from tests.support import PROJECT
 
@@ -237,6 +238,13 @@ def entrypoint_as_nobody(as_nobody: list[str], root_owned: Path) -> None:
     root_owned.chmod(0o777)
     started = subprocess.run([*as_nobody, "echo", "started"], env=env, capture_output=True, text=True)
     assert (started.returncode, started.stdout) == (0, "started\n"), started.stderr
+
+
+def test_fly_and_render_check_the_page_the_healthcheck_checks():
+    fly = tomllib.loads((PROJECT / "fly.toml").read_text())
+    [check] = fly["http_service"]["checks"]
+    render = yaml.safe_load((PROJECT / "render.yaml").read_text())
+    assert check["path"] == render["services"][0]["healthCheckPath"] == WEB_PATH
 
 
 def test_fly_and_render_ask_the_operator_for_the_cookie_secret():
