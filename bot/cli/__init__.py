@@ -19,6 +19,7 @@ import click
 from bot.cli import data, health, running
 from bot.cli.options import Loader
 from bot.config.settings import ROOT, ConfigError, Settings
+from bot.demo.command import demo
 from bot.replica import commands as replica_commands
 
 DISTRIBUTION = "conversation-bot"  # pyproject.toml's [project] name
@@ -69,6 +70,7 @@ COMMANDS = (
     replica_commands.run_all,
     replica_commands.children,
     health.health,
+    demo,
 )
 
 
