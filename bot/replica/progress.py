@@ -25,11 +25,12 @@ def size(path: Path) -> int:
 @contextmanager
 def growing_file(label: str, watched: Path, total: int | None, result: Path) -> Iterator[None]:
     """A bar of `watched`'s size while the block runs (total None: not known ahead, the bar pulses), then
-    of `result`, the finished file. On standard error; rich draws nothing animated off a terminal."""
+    of `result`, the finished file. On standard error, when it is a terminal."""
     stop = threading.Event()
-    with Progress(
-        TextColumn(label), BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=Console(stderr=True)
-    ) as progress:
+    console = Console(stderr=True)
+    columns = (TextColumn(label), BarColumn(), DownloadColumn(), TimeElapsedColumn())
+    # Off a terminal rich would still print the final bar: a piped or logged stderr gets none, as export's.
+    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
         task = progress.add_task(label, total=total)
 
         def poll() -> None:
