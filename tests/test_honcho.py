@@ -136,6 +136,16 @@ async def stop(honcho) -> None:
     ids=["no-token", "unreachable"],
 )
 async def test_make_start_keeps_the_web_up_when_the_worker_cannot_reach_discord(tmp_path, settings, line, times):
+    await web_stays_up(tmp_path, settings, line, times)
+
+
+async def test_make_start_keeps_the_web_up_when_discord_refuses_the_token(tmp_path, discord_server):
+    discord_server.refused_tokens.add("reset-in-the-portal")
+    settings = {"DISCORD_TOKEN": "reset-in-the-portal", "DISCORD_API_BASE": discord_server.api_base}
+    await web_stays_up(tmp_path, settings, "Discord rejected DISCORD_TOKEN", 1)
+
+
+async def web_stays_up(tmp_path, settings: dict[str, str], line: str, times: int) -> None:
     honcho, lines, port = await start_honcho(tmp_path, **settings)
     base = f"http://127.0.0.1:{port}"
     try:
