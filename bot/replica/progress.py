@@ -12,7 +12,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
-POLL_S = 0.1  # ten redraws a second: smooth to the eye, and a stat() each costs ~2 µs
+# Ten redraws a second, smooth to the eye; a stat() costs 7 µs (timeit, load 11 on 2 cores): 0.007% of a core.
+POLL_S = 0.1
 
 
 def size(path: Path) -> int:
