@@ -152,7 +152,7 @@ class SampleLog:
             channel_id=channel,
             guild_id=guild,
             user_message=self._message(),
-            bot_response=claude.pop("text", FALLBACK_TEXT),
+            bot_response=str(claude.pop("text", FALLBACK_TEXT)),
             model_used=model,
             message_id=snowflake(moment, self.sequence),
             timestamp=utc_now_text_at(moment),
