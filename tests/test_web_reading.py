@@ -83,7 +83,7 @@ async def test_the_table_shows_each_exchange_as_a_card_linking_its_conversation(
     assert "$2.00" in html  # 1M tokens in at $1, 200k out at $5 per million (haiku's m012 price)
     assert 'action="/conversation_logs/search"' in html and 'name="q"' in html
     columns = (await ds.client.get("/conversation_logs/conversations?_view=columns")).text
-    assert "table.rows-and-columns" not in columns and 'class="rows-and-columns"' in columns
+    assert 'class="rows-and-columns"' in columns and card_ids(columns) == []
 
 
 async def test_a_conversation_page_shows_its_turns_in_order_with_ratings_and_row_links(chat):
@@ -94,7 +94,7 @@ async def test_a_conversation_page_shows_its_turns_in_order_with_ratings_and_row
     assert all(f'href="/conversation_logs/conversations/{n}"' in html for n in (1, 2, 3))
     assert "rated 2 up, 1 down" in html and "3 turns, oldest first" in html
     assert 'href="/conversation_logs/conversation.chatjsonl?conversation_id=conv-a"' in html
-    assert "Show SQL query" in html or "show_sql" in html  # folded, one click away
+    assert "_show_sql=1" in html and 'id="sql-query"' not in html  # folded, one click away
     row = (await ds.client.get("/conversation_logs/conversations/2")).text
     assert 'href="/conversation_logs/conversation?conversation_id=conv-a"' in row and 'class="row-columns"' in row
 
