@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlite_utils import Database, Migrations
 
+from bot.store.daily import daily_migration_sql
 from bot.store.summaries import (
     facet_counts_migration_sql,
     rating_owners_migration_sql,
@@ -183,3 +184,10 @@ def m019_memory_forgets(db: Database) -> None:
     CREATE INDEX memory_forgets_user ON memory_forgets (user_id, forgotten_at);
     CREATE INDEX memory_forgets_at ON memory_forgets (forgotten_at);
     """)
+
+
+@migrations()
+def m024_daily_totals(db: Database) -> None:
+    """Each day's conversations and tokens (tokens_used), kept by triggers, so daily_activity reads days
+    instead of rows (bot/store/daily.py); and an index on (guild_id, timestamp) for the search's server field."""
+    db.executescript(daily_migration_sql())
