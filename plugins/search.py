@@ -93,7 +93,9 @@ async def user_ids(db, user: str) -> list[str]:
     """The ids a user field names: the id itself, or every user who had that name (ignoring case)."""
     if not user:
         return []
-    sql = "select user_id from stats_users where user_id = :user union select user_id from user_names where name = :user"
+    sql = (
+        "select user_id from stats_users where user_id = :user union select user_id from user_names where name = :user"
+    )
     return sorted(row[0] for row in (await db.execute(sql, {"user": user})).rows)
 
 
@@ -138,7 +140,7 @@ async def search_page(request, datasette):
         "results": results,
         "first_number": (form.page - 1) * PAGE_SIZE + 1,
         "page_url": lambda page: form_module.page_url(datasette, form, page),
-        "export_url": form_module.export_url(datasette, form, ids) if form.q else "",
+        "export_url": form_module.export_url(datasette, form, ids) if results else "",
     }
     html = await datasette.render_template("search.html", context, request=request)
     return Response.html(html, status=400 if error else 200)

@@ -4,7 +4,6 @@ No Datasette hooks here. Datasette loads this file as a plugin too, which is har
 sys.modules entry, so no `from __future__ import annotations` (the dataclass would look its module up).
 """
 
-
 import datetime
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
