@@ -221,3 +221,51 @@ async def test_rated_replies_come_in_pages_of_fifty(ds, search_log):
     )
     assert len(first) == 50 and len(second) == 10
     assert [(r["id"], r["thumbs_up"], r["thumbs_down"], r["score"]) for r in first + second] == expected
+
+
+@pytest.mark.slow
+async def test_in_chromium_a_search_shows_marked_matches_in_rank_order_and_its_link_downloads_them_all(
+    search_log, tmp_path
+):
+    from playwright.async_api import async_playwright
+
+    from tests.support.browser import CHROMIUM, FLAGS
+    from tests.support.processes import start_datasette, stop
+
+    expected = ranked_ids(search_log)
+    process, base = await start_datasette(search_log)
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            page = await browser.new_page(accept_downloads=True)
+            await page.goto(f"{base}{SEARCH}")
+            await page.fill("input[name=q]", "penguin")
+            await page.click("input[type=submit]")
+            await page.wait_for_selector(".search-hit")
+            shown = [
+                int(i) for i in await page.locator(".search-hit").evaluate_all("hits => hits.map(h => h.dataset.id)")
+            ]
+            assert shown == expected[:20]
+            marks = await page.locator(".search-hit mark").all_text_contents()
+            assert marks and set(marks) == {"penguin"}
+            assert await page.locator(".match-count").text_content() == f"{len(expected):,}"
+            downloads = [await save(page, page.locator(".search-summary .export-link"), tmp_path / "search.csv")]
+            await page.goto(f"{base}/conversation_logs/conversations?user_name=bob")
+            downloads.append(await save(page, page.locator(".export-all .export-link"), tmp_path / "table.csv"))
+            await browser.close()
+    finally:
+        await stop(process)
+    [(search_name, search_rows), (table_name, table_rows)] = downloads
+    assert sorted(int(row["id"]) for row in search_rows) == sorted(expected)
+    assert len(table_rows) == len(plain(search_log, "select 1 from conversations where user_name = 'bob'"))
+    today = datetime.datetime.now(datetime.UTC).date().isoformat()
+    assert search_name == table_name == f"conversations-{today}.csv"
+
+
+async def save(page, link, path) -> tuple[str, list[dict]]:
+    """Click `link`, wait for the download, and read it: (the file name the browser was given, its rows)."""
+    async with page.expect_download() as started:
+        await link.click()
+    download = await started.value
+    await download.save_as(path)
+    return download.suggested_filename, list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
