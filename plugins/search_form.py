@@ -8,6 +8,8 @@ import datetime
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
+from datasette.utils import escape_fts
+
 FIELDS = ("q", "user", "guild", "since", "until")
 MAX_PAGE = 500  # 10,000 hits at 20 a page: past that, narrow the search
 
@@ -37,6 +39,13 @@ def day_problem(name: str, value: str) -> str | None:
     return None if len(value) == len("2026-11-29") else f"{name}: expected a day like 2026-11-29, got {value!r}"
 
 
+def words_problem(value: str) -> str | None:
+    """Datasette's escaping (each word quoted) leaves nothing of a lone quote mark, which FTS5 refuses."""
+    if escape_fts(value):
+        return None
+    return f"q: expected a word to search for, got {value!r}"
+
+
 def page_problem(value: str) -> str | None:
     if value.isdigit() and 1 <= int(value) <= MAX_PAGE:
         return None
@@ -47,7 +56,8 @@ def parse(args) -> tuple[SearchForm, str | None]:
     """The form from the query string, and the first field that is wrong (named), if any."""
     values = {name: (args.get(name) or "").strip() for name in FIELDS}
     page = (args.get("page") or "1").strip()
-    problems = [day_problem(name, values[name]) for name in ("since", "until") if values[name]]
+    problems = [words_problem(values["q"])] if values["q"] else []
+    problems += [day_problem(name, values[name]) for name in ("since", "until") if values[name]]
     problems.append(page_problem(page))
     error = next((problem for problem in problems if problem), None)
     return SearchForm(**values, page=int(page) if page_problem(page) is None else 1), error
