@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from datasette import Forbidden, hookimpl
@@ -89,6 +90,20 @@ def filters(form, user_ids: list[str]) -> tuple[str, dict]:
     return (NARROWED.format(where=" and ".join(clauses)) if clauses else ""), params
 
 
+# Whether one server holds every row: the counts kept by triggers (m007, m010) are exact.
+EVERY_ROW_SERVER_SQL = """
+select (select coalesce(sum(conversations), 0) from stats_guild_models where guild_key = :guild)
+       = (select conversations from stats_totals)"""
+
+
+async def narrowing(db, form):
+    """The form the SQL runs. A server holding every row (a bot in one server) narrows nothing, and picking
+    its million ids took 1.2 to 2.6 s on the 1M-row log, so its field is left out of the SQL."""
+    if form.guild and (await db.execute(EVERY_ROW_SERVER_SQL, {"guild": form.guild})).rows[0][0]:
+        return replace(form, guild="")
+    return form
+
+
 async def user_ids(db, user: str) -> list[str]:
     """The ids a user field names: the id itself, or every user who had that name (ignoring case)."""
     if not user:
@@ -130,7 +145,7 @@ async def search_page(request, datasette):
     if form.q and not error:
         ids = await user_ids(db, form.user)
         try:
-            results = await run_search(db, form, ids)
+            results = await run_search(db, await narrowing(db, form), ids)
         except QueryInterrupted:
             error = f"q: this search took longer than {datasette.setting('sql_time_limit_ms')} ms: narrow it"
     context = {

@@ -120,6 +120,15 @@ async def test_the_form_fields_narrow_the_matches_as_sql_would(ds, search_log, a
     assert f'<span class="match-count">{len(expected):,}</span>' in html
 
 
+async def test_a_server_holding_every_row_finds_what_no_server_field_finds(ds, search_log):
+    with sqlite3.connect(search_log) as conn:
+        conn.execute("update conversations set guild_id = 'g1'")  # a bot in one server: the field narrows nothing
+    everything = (await ds.client.get(f"{SEARCH}?q=penguin")).text
+    one_server = (await ds.client.get(f"{SEARCH}?q=penguin&guild=g1")).text
+    assert hit_ids(one_server) == hit_ids(everything) == ranked_ids(search_log)[:20]
+    assert hit_ids((await ds.client.get(f"{SEARCH}?q=penguin&guild=g2")).text) == []
+
+
 @pytest.mark.parametrize(
     ("args", "problem"),
     [
