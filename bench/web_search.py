@@ -163,11 +163,13 @@ def search_figures(base: str, who: dict[str, str]) -> list[Figure]:
     required=True,
     help="A migrated copy of the big log, named conversation_logs.db.",
 )
-def main(path: Path) -> None:
+@click.option("--part", type=click.Choice(["all", "queries", "searches"]), default="all", show_default=True)
+def main(path: Path, part: str) -> None:
     """Time every canned query and the search page at the log's size; print the Markdown rows."""
     who = busiest(path)
     with served(path, PORT_BASE + os.getpid() % 100) as base:
-        figures = query_figures(path, base, who) + search_figures(base, who)
+        figures = query_figures(path, base, who) if part in ("all", "queries") else []
+        figures += search_figures(base, who) if part in ("all", "searches") else []
     load = os.getloadavg()
     print(f"busiest user {who['user']}, busiest server {who['guild']}; load {load[0]:.2f} on {os.cpu_count()} cores")
     print(f"{sum(not f.met for f in figures)} of {len(figures)} figures missed their target")
