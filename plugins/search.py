@@ -5,7 +5,7 @@ at 1M rows a word in a fifth of the rows took 1.45 s and every facet timed out. 
 - the matches are ordered by FTS5's bm25 (what `rank` computes), read as a column and sorted by SQLite:
   `order by rank` over 200,000 matches took 274 ms, bm25() sorted 110 ms (1M-row log, this machine);
 - a word in nearly every row is ranked among its newest RANKED_MATCHES matches (the page says so): ranking
-  all 1M took 673 ms, the newest 250,000 about 170 ms;
+  all 1M took 673 ms, the newest 200,000 about 140 ms;
 - the count stops at COUNT_CAP ("10,000+") and there are no facets, so nothing waits on every match;
 - the user, server and date fields narrow the matches with a form, not SQL;
 - snippet() marks the words with control characters, the text is escaped, and only then do the marks
@@ -42,9 +42,9 @@ form_module = _sibling("search_form")
 DATABASE, TABLE, FTS = "conversation_logs", "conversations", "conversations_fts"
 PAGE_SIZE = 20  # hits a page: about two screens of snippets
 COUNT_CAP = 10_000  # matches counted before the page says "10,000+"
-# Matches ranked at most, newest first: 250,000 covers a word in a fifth of a 1M-row log whole (~115 ms)
-# and bounds a word in every row to ~170 ms instead of 673 ms.
-RANKED_MATCHES = 250_000
+# Matches ranked at most, newest first: 200,000 covers a word in a fifth of a 1M-row log whole (~110 ms)
+# and bounds a word in every row to ~140 ms instead of 673 ms (unloaded, 2 cores).
+RANKED_MATCHES = 200_000
 OPEN, CLOSE = "\x02", "\x03"  # snippet()'s marks, never markup until the text around them is escaped
 SNIPPET_TOKENS = 32  # words of context a snippet shows
 
