@@ -298,7 +298,7 @@ def test_no_canned_query_reads_every_row(search_log, name):
     canned query reads the summaries, or the rows an index picks."""
     sql = canned_queries()[name]
     aliases = {"conversations", *re.findall(r"\bconversations\s+(?:as\s+)?(?!where|on|order|group|limit)(\w+)", sql)}
-    params = {key: "x" for key in re.findall(r":(\w+)", sql)}
+    params = dict.fromkeys(re.findall(r":(\w+)", sql), "x")
     plan = [row[3] for row in plain(search_log, f"explain query plan {sql}", params)]
     scans = [step for step in plan if re.match(rf"SCAN ({'|'.join(aliases)})\b", step)]
     assert not scans, (name, plan)
