@@ -75,3 +75,10 @@ async def test_an_anonymous_data_request_gets_401(tiny_log_path, web_env, path):
     assert response.status_code == 401, response.headers.get("location")
     assert response.headers["www-authenticate"].startswith("Basic")
     assert "Log in" in response.text and "<html" not in response.text.lower()
+
+
+async def test_the_search_page_asks_for_the_login_and_comes_back_to_the_search(tiny_log_path, web_env):
+    ds = await guarded(tiny_log_path)
+    refused = await fetch(ds, "GET", "/conversation_logs/search?q=penguins")
+    assert refused.status_code == 302
+    assert refused.headers["location"] == "/-/login?next=%2Fconversation_logs%2Fsearch%3Fq%3Dpenguins"
