@@ -227,7 +227,8 @@ async def test_rated_replies_come_in_pages_of_fifty(ds, search_log):
         search_log,
         """select c.id, sum(r.value > 0), sum(r.value < 0), sum(r.value) from ratings r
            join conversations c on c.reply_message_id = r.reply_message_id
-           group by r.reply_message_id order by sum(r.value) desc, c.id desc""",
+           group by r.reply_message_id
+           order by sum(r.value) desc, length(r.reply_message_id) desc, r.reply_message_id desc""",
     )
     assert len(first) == 50 and len(second) == 10
     assert [(r["id"], r["thumbs_up"], r["thumbs_down"], r["score"]) for r in first + second] == expected
