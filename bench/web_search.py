@@ -3,8 +3,11 @@
 Every canned query's HTML page (the busiest user and server as parameters) beside the plain SQL that
 answered it before, over every row; the search page (plugins/search.py) for a one-row word, a rare word, a
 common word, a word in every row, and two searches narrowed by the form, each beside Datasette's default
-`?_search=` table page. Medians of REPEAT after one warm-up. The log must be migrated (m024): copy the
-shared one and run `python -m bot migrate`-style `bot.store.migrate` on the copy, never on the original.
+`?_search=` table page. Medians of REPEAT after one warm-up.
+
+It writes to the log it is given (the migrations, and `--ratings`): give it a copy named conversation_logs.db,
+never the shared read-only log. `--ratings 50000` rates every reply whose row id is a multiple of
+(rows / 50,000) once, a third of them 👎, so rated_replies has pages to read (the generator rates none).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import click
 
 from bench.figures import Figure, timed
 from bench.serving import served
+from bot.store import migrate
 from bot.store.sqlite import sqlite3
 
 PORT_BASE = 8900  # plus the pid's last two digits, so two runs on one machine do not collide
@@ -64,6 +68,21 @@ def busiest(path: Path) -> dict[str, str]:
             "select guild_key from stats_guild_models group by 1 order by sum(conversations) desc limit 1"
         ).fetchone()[0]
     return {"user": user, "guild": guild}
+
+
+def add_ratings(path: Path, count: int) -> None:
+    """Rate `count` replies spread over the log (none if it has ratings already)."""
+    with sqlite3.connect(path) as conn:
+        if conn.execute("select count(*) from ratings").fetchone()[0]:
+            return
+        rows = conn.execute("select max(id) from conversations").fetchone()[0]
+        every = max(rows // count, 1)
+        conn.execute(f"update conversations set reply_message_id = 'r' || id where id % {every} = 0")
+        conn.execute(
+            f"""insert into ratings (reply_message_id, rater_id, value, rated_at)
+                select 'r' || id, 'rater' || (id % 7), iif(id % 3 = 0, -1, 1), 0 from conversations
+                where id % {every} = 0"""
+        )
 
 
 def fetch_ms(url: str) -> tuple[float, int]:
@@ -164,8 +183,12 @@ def search_figures(base: str, who: dict[str, str]) -> list[Figure]:
     help="A migrated copy of the big log, named conversation_logs.db.",
 )
 @click.option("--part", type=click.Choice(["all", "queries", "searches"]), default="all", show_default=True)
-def main(path: Path, part: str) -> None:
+@click.option("--ratings", default=0, show_default=True, help="Replies to rate first, on a log with no ratings.")
+def main(path: Path, part: str, ratings: int) -> None:
     """Time every canned query and the search page at the log's size; print the Markdown rows."""
+    migrate(path)
+    if ratings:
+        add_ratings(path, ratings)
     who = busiest(path)
     with served(path, PORT_BASE + os.getpid() % 100) as base:
         figures = query_figures(path, base, who) if part in ("all", "queries") else []
