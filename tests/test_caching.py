@@ -89,10 +89,8 @@ async def test_a_prefix_under_the_models_minimum_is_not_cached(client, clock, mo
 
 
 async def test_an_entry_lives_five_minutes_from_its_last_use(client, clock):
-    request = mark_cache(
-        {"model": "claude-sonnet-4-5", "max_tokens": 50, "system": words(2000), "messages": []}, "claude-sonnet-4-5"
-    )
-    request["messages"] = [{"role": "user", "content": "hello"}]
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 50, "system": words(2000)}
+    request = mark_cache({**body, "messages": [{"role": "user", "content": "hello"}]}, "claude-sonnet-4-5")
     assert counts(await client.messages.create(**request)) == (2001, 0, 0)
     clock.now += TTL - 1
     assert counts(await client.messages.create(**request)) == (0, 2001, 0)  # a hit refreshes it...
@@ -167,3 +165,25 @@ async def test_the_cache_counts_reach_the_log_and_tokens_used_counts_them(settin
         )
     assert claude.requests[0]["cache_control"] == {"type": "ephemeral"}
     assert claude.requests[0]["system"][0]["cache_control"] == {"type": "ephemeral"}
+
+
+def test_a_file_sent_once_is_not_written_but_the_conversation_before_it_is():
+    system = "s" * 5000
+    file_turn = [{"type": "text", "text": "[file: notes.md]\n" + "x " * 100}, {"type": "text", "text": "summarise"}]
+    context = [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "hi"}]
+    body = {
+        "model": "claude-haiku-4-5",
+        "max_tokens": 10,
+        "system": system,
+        "messages": [*context, {"role": "user", "content": file_turn}],
+    }
+    marked = mark_cache(body, "claude-haiku-4-5")
+    assert "cache_control" not in marked  # no automatic breakpoint on the file
+    assert marked["messages"][1] == {
+        "role": "assistant",
+        "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}],
+    }
+    assert marked["messages"][2] == body["messages"][2] and marked["messages"][0] == context[0]
+    alone = mark_cache({**body, "messages": [{"role": "user", "content": file_turn}]}, "claude-haiku-4-5")
+    assert "cache_control" not in alone and alone["messages"] == [{"role": "user", "content": file_turn}]
+    assert alone["system"][0]["cache_control"] == {"type": "ephemeral"}  # the system prompt still is

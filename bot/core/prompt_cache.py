@@ -22,7 +22,12 @@ The choice: automatic caching for the conversation, plus one explicit breakpoint
   system prompt from the cache instead of paying for it again. bench/caching.py has the figures.
 - It is marked only when it could reach the model's minimum: a token is at least one character, so a
   shorter text can never be cached on its own, and the request then stays as it was (a plain string).
-Two breakpoints of the four allowed; the body's messages are never rewritten.
+- A new message that carries a file or an image, in a conversation that sends none in its earlier
+  turns, is not written: the bot sends a file once and later turns only name it
+  (bot/store/attachment_column.as_text), so a 50 kB file written at 1.25x would never be read back
+  (+25% on its tokens for nothing). The breakpoint goes on the end of the conversation so far instead.
+  Should earlier turns carry files again, the automatic breakpoint caches them with the rest.
+Two breakpoints of the four allowed.
 """
 
 from __future__ import annotations
@@ -51,8 +56,27 @@ def minimum_tokens(model: str) -> int:
 
 def mark_cache(body: dict[str, Any], model: str) -> dict[str, Any]:
     """`body` (the keyword arguments of messages.create/stream) with its cache breakpoints; a new dict."""
-    marked = {**body, "cache_control": dict(EPHEMERAL)}
+    marked = dict(body)
     system = body.get("system")
     if isinstance(system, str) and len(system) >= minimum_tokens(model):
         marked["system"] = [{"type": "text", "text": system, "cache_control": dict(EPHEMERAL)}]
+    *context, new = body["messages"]
+    if not carries_files(new) or any(carries_files(message) for message in context):
+        marked["cache_control"] = dict(EPHEMERAL)  # automatic: the last block, the new message
+    elif context:
+        marked["messages"] = [*context[:-1], _marked(context[-1]), new]
     return marked
+
+
+def carries_files(message: Any) -> bool:
+    """Whether a message carries files: the bot sends a list of blocks only then, its images and text files
+    (bot/core/attachments.user_content), and a plain string otherwise."""
+    return not isinstance(message["content"], str)
+
+
+def _marked(message: Any) -> dict[str, Any]:
+    """`message` with a breakpoint on its last block."""
+    content = message["content"]
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else [dict(b) for b in content]
+    blocks[-1]["cache_control"] = dict(EPHEMERAL)
+    return {**message, "content": blocks}
