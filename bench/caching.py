@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import click
 
@@ -59,7 +60,7 @@ def words(count: int, tag: str) -> str:
     return " ".join(f"{tag}{n}" for n in range(count))
 
 
-def run(model: str, requests: Iterator[tuple[float, dict]]) -> Bill:
+def run(model: str, requests: Iterator[tuple[float, dict[str, Any]]]) -> Bill:
     """Bill each (seconds since the last request, body) through the fake's cache, and without one."""
     clock = Clock()
     cache, bill = PromptCache(content_tokens, clock), Bill()
@@ -89,13 +90,13 @@ def thread(
     gap_s: float,
     ask: int,
     answer: int,
-    first: list[dict] | None = None,
+    first: list[dict[str, Any]] | None = None,
     step: int = 1,
-) -> Iterator[tuple[float, dict]]:
+) -> Iterator[tuple[float, dict[str, Any]]]:
     """One user's thread: each turn sends the last `window` exchanges and the new message (the first
     one carrying `first`'s blocks, a file); the bot's memory keeps the later turns as text. The bot's
     window slides one exchange a turn (step 1); a larger step drops that many at once when it is full."""
-    history: list[dict] = []
+    history: list[dict[str, Any]] = []
     start = 0
     for turn in range(turns):
         text = words(ask, f"q{turn}_")
@@ -107,7 +108,7 @@ def thread(
         history += [{"role": "user", "content": text}, {"role": "assistant", "content": words(answer, f"a{turn}_")}]
 
 
-def busy_channel(system: str, users: int, exchanges: int, gap_s: float) -> Iterator[tuple[float, dict]]:
+def busy_channel(system: str, users: int, exchanges: int, gap_s: float) -> Iterator[tuple[float, dict[str, Any]]]:
     """Short exchanges from `users` people in one channel, in turn: each has a memory thread of its own."""
     threads = [thread(system, exchanges, MEMORY_TURNS, 0.0, 12, 40) for _ in range(users)]
     for n in range(exchanges):
@@ -115,7 +116,7 @@ def busy_channel(system: str, users: int, exchanges: int, gap_s: float) -> Itera
         yield gap_s, body
 
 
-def scenarios(quick: bool) -> Iterator[tuple[str, str, Iterator[tuple[float, dict]]]]:
+def scenarios(quick: bool) -> Iterator[tuple[str, str, Iterator[tuple[float, dict[str, Any]]]]]:
     system = words(SYSTEM_TOKENS, "s")
     text_file = [{"type": "text", "text": "[file: notes.md]\n" + WORD * (FILE_BYTES // len(WORD))}]
     turns, busy = (20, 60) if not quick else (20, 12)

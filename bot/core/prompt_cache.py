@@ -77,6 +77,8 @@ def carries_files(message: Any) -> bool:
 def _marked(message: Any) -> dict[str, Any]:
     """`message` with a breakpoint on its last block."""
     content = message["content"]
-    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else [dict(b) for b in content]
+    blocks: list[dict[str, Any]] = (
+        [{"type": "text", "text": content}] if isinstance(content, str) else [dict(b) for b in content]
+    )
     blocks[-1]["cache_control"] = dict(EPHEMERAL)
     return {**message, "content": blocks}

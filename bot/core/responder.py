@@ -204,7 +204,8 @@ class Responder:
             usage.output_tokens,
             latency_ms,
             stop_reason=message.stop_reason,
-            **cache_tokens(usage),
+            cache_creation_input_tokens=cache_written(usage),
+            cache_read_input_tokens=cache_read(usage),
         )
 
     async def close(self) -> None:
@@ -245,13 +246,15 @@ def _cut_off(text: str, snapshot: Message, latency_ms: int) -> Reply:
         usage.output_tokens,
         latency_ms,
         cut_off=True,
-        **cache_tokens(usage),
+        cache_creation_input_tokens=cache_written(usage),
+        cache_read_input_tokens=cache_read(usage),
     )
 
 
-def cache_tokens(usage: Usage) -> dict[str, int]:
-    """The cache counts of `usage`; the SDK types them optional, and an absent count is none cached."""
-    return {
-        "cache_creation_input_tokens": usage.cache_creation_input_tokens or 0,
-        "cache_read_input_tokens": usage.cache_read_input_tokens or 0,
-    }
+# The SDK types the cache counts optional: an absent count is nothing cached.
+def cache_written(usage: Usage) -> int:
+    return usage.cache_creation_input_tokens or 0
+
+
+def cache_read(usage: Usage) -> int:
+    return usage.cache_read_input_tokens or 0
