@@ -13,6 +13,7 @@ from bot.core.prompt_cache import mark_cache, minimum_tokens
 from bot.core.service import Incoming, open_service
 from tests.support.fake_cache import TTL_S
 from tests.support.logs import log_rows
+from tests.test_fake_fidelity_claude import QUESTION, check
 
 TTL = TTL_S["5m"]  # 300 s
 
@@ -187,3 +188,20 @@ def test_a_file_sent_once_is_not_written_but_the_conversation_before_it_is():
     alone = mark_cache({**body, "messages": [{"role": "user", "content": file_turn}]}, "claude-haiku-4-5")
     assert "cache_control" not in alone and alone["messages"] == [{"role": "user", "content": file_turn}]
     assert alone["system"][0]["cache_control"] == {"type": "ephemeral"}  # the system prompt still is
+
+
+async def test_every_cached_usage_the_fake_sends_validates_against_the_sdks_types(client, claude, clock):
+    """The strict check of tests/test_fake_fidelity_claude.py, on answers that write and read the cache,
+    whole and streamed (message_start and message_delta carry the counts)."""
+    request = mark_cache(
+        {"model": "claude-sonnet-4-5", "max_tokens": 50, "system": words(1500), "messages": QUESTION},
+        "claude-sonnet-4-5",
+    )
+    await client.messages.create(**request)
+    async with client.messages.stream(**request) as stream:
+        final = await stream.get_final_message()
+    assert counts(final) == (0, 1509, 0)  # 1,500 + the 9-word question; the SDK put the streamed counts together
+    written = [check(kind, body) for kind, body in claude.emitted]
+    usages = [model.usage for model in written if getattr(model, "usage", None) is not None]
+    usages += [model.message.usage for model in written if getattr(model, "type", "") == "message_start"]
+    assert {(u.cache_creation_input_tokens, u.cache_read_input_tokens) for u in usages} == {(1509, 0), (0, 1509)}
