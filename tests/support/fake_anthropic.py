@@ -5,7 +5,7 @@ alternating roles that start with the user) and answers with the real JSON shape
 including the error envelope and status codes the SDK maps to its exception classes.
 Like the API it never writes more output tokens than `max_tokens` (and then says
 `stop_reason: "max_tokens"`), sends `request-id`, `x-should-retry` and (on 429 and 529)
-`retry-after` with its errors, and reports the cache fields of `usage`.
+`retry-after` with its errors, and bills the prompt cache in `usage` as the API does (fake_cache.py).
 tests/test_fake_fidelity_claude.py holds every body and event it emits to the SDK's own types.
 """
 
@@ -128,7 +128,6 @@ class FakeAnthropic:
         self.emitted: list[tuple[str, dict]] = []
         self.hits = 0  # requests to /v1/messages
         self.cache = PromptCache(content_tokens)  # bills the cache fields of `usage`; set cache.clock to move time
-        self.billed: list[CacheUsage] = []  # each answered request's input, as the cache billed it
         self.model_checks = 0  # requests to /v1/models/{id}
         self.known_models: set[str] | None = None  # models /v1/models/{id} knows (None: every claude-* id)
         # Streaming: None sends the whole reply in one text_delta; a number sends that many words per
@@ -207,7 +206,6 @@ class FakeAnthropic:
         self.requests.append(body)
         text, stop_reason = self._limited(self.reply_text(body), body["max_tokens"])
         billed = self.cache.bill(body)
-        self.billed.append(billed)
         message = {
             "id": f"msg_fake_{next(_ids)}",
             "type": "message",
