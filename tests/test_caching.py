@@ -8,14 +8,25 @@ from dataclasses import replace
 
 import anthropic
 import pytest
+from anthropic.types import Message, RawMessageStreamEvent
+from pydantic import BaseModel, TypeAdapter
 
 from bot.core.prompt_cache import mark_cache, minimum_tokens
 from bot.core.service import Incoming, open_service
 from tests.support.fake_cache import TTL_S
 from tests.support.logs import log_rows
-from tests.test_fake_fidelity_claude import QUESTION, check
 
 TTL = TTL_S["5m"]  # 300 s
+QUESTION = [{"role": "user", "content": "tell me everything about the sea and the sky"}]  # 9 words
+SDK_TYPES = {"message": Message, "event": RawMessageStreamEvent}
+
+
+def check(kind: str, body: dict) -> BaseModel:
+    """Strictly, as tests/test_fake_fidelity_claude.py does: no coercion, and no field the SDK's type lacks."""
+    model = TypeAdapter(SDK_TYPES[kind]).validate_python(body, strict=True)
+    usage = getattr(model, "usage", None) or getattr(getattr(model, "message", None), "usage", None)
+    assert usage is None or not usage.__pydantic_extra__, usage
+    return model
 
 
 class Clock:
