@@ -133,6 +133,8 @@ def pages(user: str, name: str) -> list[str]:
         + urlencode({"sql": "select display_name, user_name, user_message, attachments from conversations"}),
         f"{table}?_view=columns",
         *canned_queries({"guild": GUILD, "user": user, "limit": "", "page": "", "conversation_id": "m0"}),
+        "/conversation_logs/search?" + urlencode({"q": "img script alert"}),  # the search page's snippets
+        "/conversation_logs/search?" + urlencode({"q": "iframe", "user": name}),
     ]
 
 
