@@ -16,7 +16,7 @@ from typing import TypeVar
 from sqlite_utils import Database
 
 from bot.store import ConversationLog
-from bot.store.adoption import Place, place_batch, unplaced_channels, unplaced_count
+from bot.store.adoption import ABOVE_EVERY_ID, Place, place_batch, unplaced_channels, unplaced_count
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class Adoption:
         self.batch_rows = batch_rows
         self.placed = 0  # rows placed by this process
         self._waiting: set[str] | None = None  # read once; then kept as channels are placed
-        self._lock = asyncio.Lock()  # one channel at a time, whoever asks
+        self._lock = asyncio.Lock()  # one placing at a time, whoever asks (the sweep, a new channel)
 
     async def waiting(self) -> set[str]:
         """The channels with unplaced rows (a copy)."""
@@ -42,23 +42,20 @@ class Adoption:
         return set(self._waiting)
 
     async def place(self, places: Iterable[Place]) -> int:
-        """Place every unplaced row of these channels; returns how many rows."""
-        placed = 0
+        """Place every unplaced row of these channels, in batches; returns how many rows."""
         async with self._lock:
-            for place in places:
-                if place.channel_id in await self.waiting():
-                    placed += await self._place_channel(place)
+            waiting = await self.waiting()
+            known = {p.channel_id: p.guild_id for p in places if p.channel_id in waiting}
+            placed, below = 0, ABOVE_EVERY_ID
+            while known and (ids := await asyncio.wrap_future(self.store.run_job(self._batch(known, below)))):
+                placed, below = placed + len(ids), min(ids)
+            assert self._waiting is not None
+            self._waiting -= known.keys()
         self.placed += placed
         return placed
 
-    async def _place_channel(self, place: Place) -> int:
-        job = partial(place_batch, place=place, limit=self.batch_rows)
-        placed = 0
-        while done := await asyncio.wrap_future(self.store.run_job(job)):
-            placed += done
-        assert self._waiting is not None
-        self._waiting.discard(place.channel_id)
-        return placed
+    def _batch(self, known: dict[str, str | None], below: int) -> Callable[[Database], list[int]]:
+        return partial(place_batch, places=known, limit=self.batch_rows, below=below)
 
     def _read(self, query: Callable[[Database], T]) -> T:
         with self.store.reading() as db:

@@ -9,11 +9,14 @@ between two batches loses nothing and the next start goes on with what is left.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from sqlite_utils import Database
 
 from bot.store.migrations import TABLE, UNPLACED
+
+ABOVE_EVERY_ID = 2**63 - 1  # SQLite's largest integer: a first batch starts under it
 
 
 @dataclass(frozen=True)
@@ -35,14 +38,32 @@ def unplaced_count(db: Database) -> int:
     return int(count)
 
 
-def place_batch(db: Database, place: Place, limit: int) -> int:
-    """Place up to `limit` of the channel's unplaced rows; returns how many (0: the channel is done).
+def place_batch(db: Database, places: dict[str, str | None], limit: int, below: int = ABOVE_EVERY_ID) -> list[int]:
+    """Place the newest `limit` unplaced rows of these channels (channel id -> guild id, None for a DM) with
+    an id under `below`; returns their ids ([]: none left). The next batch goes on under the lowest.
 
-    Newest first: the trigger that moves a user's name between servers (triggers.tenancy_remove_sql) looks
-    for another row of theirs still without a server, oldest first, and then finds one at once.
+    Newest first across every channel: the trigger that takes a user's name off their old server
+    (triggers.tenancy_remove_sql) looks, oldest first, for another row of theirs still there, and finds one
+    at once while the oldest rows wait. Channel by channel, it walked past every row already placed. The
+    rows are read down the primary key (`+channel_id` keeps SQLite off the channel index, which would sort
+    every unplaced row for each batch), and `below` skips the rows of channels nobody knows.
     """
-    batch = f"select id from {UNPLACED} where channel_id = :channel order by id desc limit :limit"
-    params = {"channel": place.channel_id, "limit": limit, "guild": place.guild_id}
-    if place.guild_id is not None:  # a DM's rows keep guild_id NULL: now it means what it says
-        db.execute(f"update {TABLE} set guild_id = :guild where id in ({batch})", params)
-    return db.execute(f"delete from {UNPLACED} where id in ({batch})", params).rowcount
+    known = json.dumps(places)
+    ids = [
+        row_id
+        for (row_id,) in db.execute(
+            f"select id from {UNPLACED} where id < ? and +channel_id in (select key from json_each(?)) "
+            "order by id desc limit ?",
+            [below, known, limit],
+        )
+    ]
+    batch = {"known": known, "ids": json.dumps(ids)}
+    # A DM's rows keep guild_id NULL, which now means what it says.
+    db.execute(
+        f"update {TABLE} set guild_id = known.value from json_each(:known) as known "
+        f"where known.key = {TABLE}.channel_id and known.value is not null "
+        f"and {TABLE}.id in (select value from json_each(:ids))",
+        batch,
+    )
+    db.execute(f"delete from {UNPLACED} where id in (select value from json_each(:ids))", batch)
+    return ids
