@@ -105,9 +105,9 @@ async def measured(store: ConversationLog, work: Awaitable[object]) -> tuple[flo
     return time.perf_counter() - started, probe.lags, answers.waits
 
 
-async def fill(path: Path, where: list[Place]) -> list[Figure]:
+async def fill(path: Path, where: list[Place], baseline_s: float) -> list[Figure]:
     with ConversationLog(path) as store:
-        _, idle_lags, idle_waits = await measured(store, asyncio.sleep(BASELINE_S))
+        _, idle_lags, idle_waits = await measured(store, asyncio.sleep(baseline_s))
         adoption = Adoption(store)
         seconds, lags, waits = await measured(store, adoption.place(where))
         unplaced = store.query("select count(*) as n from unplaced_rows")[0]["n"]
@@ -161,7 +161,7 @@ def server_stats_check(path: Path) -> Figure:
     )
 
 
-def adoption(path: Path, source: Path | None, count: int) -> list[Figure]:
+def adoption(path: Path, source: Path | None, count: int, baseline_s: float = BASELINE_S) -> list[Figure]:
     started = time.perf_counter()
     original_log(path, source, count)
     copied = time.perf_counter() - started
@@ -169,7 +169,7 @@ def adoption(path: Path, source: Path | None, count: int) -> list[Figure]:
     started = time.perf_counter()
     ConversationLog(path).open().close()  # the upgrade's migrations (m001-m020), before the bot answers
     migrated = time.perf_counter() - started
-    figures = asyncio.run(fill(path, where))
+    figures = asyncio.run(fill(path, where, baseline_s))
     return [
         Figure("adoption", f"copy {count:,} rows into the original bot's table (set-up)", copied, "s"),
         Figure("adoption", "migrations of the original log at the first start (blocks start-up once)", migrated, "s"),

@@ -123,7 +123,8 @@ async def test_the_original_bots_log_keeps_its_history_where_it_was_said(setting
         with Database(settings.log_db) as db:
             dm_rows = list(db.query("select guild_id from conversations where channel_id = ?", [dm]))
         assert dm_rows == [{"guild_id": None}] * 2
-        assert {"dm-a1", "dm-a2"} <= texts(await ask(alice, "!history", dm=True))
+        # In a DM a user sees their own rows from everywhere: the unplaced one too (PRIVACY.md).
+        assert {"dm-a1", "dm-a2", "gone-a1"} <= texts(await ask(alice, "!history", dm=True))
         # The vanished channel's rows: in no server's reach, not forgotten by a server admin's !forget...
         prompt = await ask_to_forget(_harness(discord_server), admin, f"!forget {bob.id}")
         [done] = await _after(discord_server, discord_server.user_reacts(admin, prompt, "✅"))
@@ -131,6 +132,11 @@ async def test_the_original_bots_log_keeps_its_history_where_it_was_said(setting
         assert sorted(unplaced(settings.log_db)) == ["gone-a1", "gone-b1"]
         # ...and the owners reach every row.
         assert fields(await ask(owner, "!stats", dm=True))["Total conversations"] == str(len(rows) - 1)
+        # A user's own !forget reaches their unplaced rows too.
+        prompt = await ask_to_forget(_harness(discord_server), alice, "!forget")
+        [done] = await _after(discord_server, discord_server.user_reacts(alice, prompt, "✅"))
+        assert "deleted 7 conversations" in done.content
+        assert unplaced(settings.log_db) == ["gone-b1"]
 
     with ConversationLog(settings.log_db) as store:
         assert_summary_matches_plain_sql(store)
