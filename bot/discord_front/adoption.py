@@ -44,7 +44,12 @@ class Adopting(commands.Cog):
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # e.g. the log closed under it
+            log.warning("placing the original bot's rows stopped (%s): the next start goes on", task.exception())
 
     async def cog_unload(self) -> None:
         for task in self._tasks:
