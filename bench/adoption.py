@@ -21,7 +21,7 @@ import click
 from bench.data import rows
 from bench.figures import Figure, p99
 from bench.loop_lag import LagProbe
-from bot.core.adoption import Adoption
+from bot.core.adoption import BATCH_ROWS, Adoption
 from bot.store import ConversationLog, Exchange, connect, migrations
 from bot.store.adoption import Place
 from bot.store.scope import Scope
@@ -105,10 +105,10 @@ async def measured(store: ConversationLog, work: Awaitable[object]) -> tuple[flo
     return time.perf_counter() - started, probe.lags, answers.waits
 
 
-async def fill(path: Path, where: list[Place], baseline_s: float) -> list[Figure]:
+async def fill(path: Path, where: list[Place], baseline_s: float, batch_rows: int) -> list[Figure]:
     with ConversationLog(path) as store:
         _, idle_lags, idle_waits = await measured(store, asyncio.sleep(baseline_s))
-        adoption = Adoption(store)
+        adoption = Adoption(store, batch_rows)
         seconds, lags, waits = await measured(store, adoption.place(where))
         unplaced = store.query("select count(*) as n from unplaced_rows")[0]["n"]
     return [
@@ -173,13 +173,15 @@ def migrate_in_two(path: Path) -> tuple[float, float]:
     return earlier, time.perf_counter() - started
 
 
-def adoption(path: Path, source: Path | None, count: int, baseline_s: float = BASELINE_S) -> list[Figure]:
+def adoption(
+    path: Path, source: Path | None, count: int, baseline_s: float = BASELINE_S, batch_rows: int = BATCH_ROWS
+) -> list[Figure]:
     started = time.perf_counter()
     original_log(path, source, count)
     copied = time.perf_counter() - started
     where = places(path)
     earlier, adopting = migrate_in_two(path)
-    figures = asyncio.run(fill(path, where, baseline_s))
+    figures = asyncio.run(fill(path, where, baseline_s, batch_rows))
     return [
         Figure("adoption", f"copy {count:,} rows into the original bot's table (set-up)", copied, "s"),
         Figure("adoption", "first start: migrations m001-m019 of the original log (before this change)", earlier, "s"),
@@ -205,10 +207,11 @@ def adoption(path: Path, source: Path | None, count: int, baseline_s: float = BA
     required=True,
     help="Where the original log is written (and left, for a look).",
 )
-def main(count: int, source: Path | None, work: Path) -> None:
+@click.option("--batch-rows", default=BATCH_ROWS, show_default=True, help="Rows per writer job of the fill.")
+def main(count: int, source: Path | None, work: Path, batch_rows: int) -> None:
     """Adopt an original bot's log of --rows rows and print the figures as BENCHMARKS.md rows."""
     work.mkdir(parents=True, exist_ok=True)
-    for figure in adoption(work / "original.db", source, count):
+    for figure in adoption(work / "original.db", source, count, batch_rows=batch_rows):
         print(figure.row(), flush=True)
 
 
