@@ -1,6 +1,6 @@
 """Adopting the original bot's log in the background, as the front end learns where channels are.
 
-The SQL is bot/store/adoption.py's; here each channel's rows are placed in batches, one writer job at a
+The SQL is bot/store/adoption.py's; here the rows of the channels learnt are placed in batches, one writer job at a
 time, awaited without blocking the loop, so an answer's row queues behind one batch at most (BATCH_ROWS
 rows: 17 ms of CPU at 20,000 rows; at a million, answers waited 40 ms at the median, bench/adoption.py).
 """
