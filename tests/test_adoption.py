@@ -15,10 +15,11 @@ import subprocess
 import sys
 from dataclasses import replace
 
+import pytest
 from sqlite_utils import Database
 
 from bot.core.adoption import Adoption
-from bot.store import ConversationLog
+from bot.store import ConversationLog, Exchange
 from bot.store.adoption import Place
 from tests.support.fake_discord import snowflake
 from tests.support.harness import ask_to_forget, running_bot
@@ -142,6 +143,23 @@ async def test_the_original_bots_log_keeps_its_history_where_it_was_said(setting
         assert_summary_matches_plain_sql(store)
 
 
+async def test_a_thread_discord_shows_later_gets_its_rows_placed_then(settings, discord_server, claude, members):
+    """A channel no server listed and Discord would not show at start (404) keeps its rows unplaced, until
+    a THREAD_CREATE (or a channel event) names its server."""
+    alice = members[0]
+    later = snowflake()
+    original_log(settings.log_db, [(alice.id, "alice", later, "said in a thread")])
+    async with running_bot(settings, discord_server) as (bot, _service):
+        await until(lambda: not bot.get_cog("Adopting")._tasks)  # the sweep asked Discord: 404
+        assert unplaced(settings.log_db) == ["said in a thread"]
+        discord_server.add_thread(later, discord_server.channels["general"], "reopened", alice)
+        event = {**discord_server.thread_payloads[later], "newly_created": True}
+        await discord_server._dispatch(discord_server.socket_for(discord_server.guilds[0]), "THREAD_CREATE", event)
+        await until(lambda: unplaced(settings.log_db) == [])
+    with Database(settings.log_db) as db:
+        assert [r["guild_id"] for r in db.query("select guild_id from conversations")] == [discord_server.guild_id]
+
+
 async def _after(discord_server, action):
     """The one message the bot sends after `action`."""
     before = len(discord_server.sent)
@@ -223,3 +241,18 @@ async def test_a_fill_killed_midway_finishes_at_the_next_start_with_the_same_res
     assert sorted(unplaced(whole)) == sorted(f"104 {n}" for n in range(20))
     with ConversationLog(killed) as store:
         assert_summary_matches_plain_sql(store)
+
+
+async def test_a_placing_cancelled_midway_leaves_the_writer_running(tmp_path):
+    """The bot's close cancels a placing while it awaits its batch: the batch's job is not cancelled under
+    the writer thread (which then died setting its result, and every later row waited forever)."""
+    path = tmp_path / "log.db"
+    places = restart_log(path)
+    with ConversationLog(path) as store:
+        task = asyncio.create_task(Adoption(store, batch_rows=1).place(places))
+        await until(lambda: len(unplaced(path)) < BIG_CHANNEL_ROWS)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        answer = Exchange("1", "a", "1", "still logged?", "yes", "claude-haiku-4-5", "m-after-cancel")
+        assert await asyncio.wait_for(asyncio.wrap_future(store.submit(answer)), WAIT_S) == "logged"

@@ -47,12 +47,16 @@ class Adoption:
             waiting = await self.waiting()
             known = {p.channel_id: p.guild_id for p in places if p.channel_id in waiting}
             placed, below = 0, ABOVE_EVERY_ID
-            while known and (ids := await asyncio.wrap_future(self.store.run_job(self._batch(known, below)))):
+            while known and (ids := await self._run(self._batch(known, below))):
                 placed, below = placed + len(ids), min(ids)
             assert self._waiting is not None
             self._waiting -= known.keys()
         self.placed += placed
         return placed
+
+    async def _run(self, job: Callable[[Database], list[int]]) -> list[int]:
+        # Shielded: a cancel (the bot closing) leaves the batch to finish in its transaction on the writer.
+        return await asyncio.shield(asyncio.wrap_future(self.store.run_job(job)))
 
     def _batch(self, known: dict[str, str | None], below: int) -> Callable[[Database], list[int]]:
         return partial(place_batch, places=known, limit=self.batch_rows, below=below)
