@@ -23,6 +23,7 @@ from bot.store import ConversationLog, Exchange
 from bot.store.adoption import Place
 from tests.support.fake_discord import snowflake
 from tests.support.harness import ask_to_forget, running_bot
+from tests.support.logs import exchange
 from tests.support.plain_sql import assert_summary_matches_plain_sql
 
 # conversation_logger.py's table, as the specification gives it.
@@ -256,3 +257,22 @@ async def test_a_placing_cancelled_midway_leaves_the_writer_running(tmp_path):
             await task
         answer = Exchange("1", "a", "1", "still logged?", "yes", "claude-haiku-4-5", "m-after-cancel")
         assert await asyncio.wait_for(asyncio.wrap_future(store.submit(answer)), WAIT_S) == "logged"
+
+
+def test_the_search_index_is_rewritten_only_when_the_text_changes(tmp_path):
+    """m020b: filling a row's server (or its reply id) leaves the search index's blocks as they were."""
+    with ConversationLog(tmp_path / "log.db") as store:
+        store.submit(exchange(1)).result()
+
+        def blocks() -> list[dict]:
+            return store.query("select id, block from conversations_fts_data order by id")
+
+        before = blocks()
+        store.set_reply_id("m1", "r1").result()
+        store.run_job(
+            lambda db: db.execute("update conversations set guild_id = 'g9' where message_id = 'm1'")
+        ).result()
+        assert blocks() == before
+        store.run_job(lambda db: db.execute("update conversations set user_message = 'zebra' where message_id = 'm1'"))
+        store.run_job(lambda db: None).result()
+        assert store.query("select rowid from conversations_fts where conversations_fts match 'zebra'") != []

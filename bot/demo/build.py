@@ -110,5 +110,6 @@ def search_triggers_off(db: Database) -> Iterator[None]:
     for name, _ in saved:
         db.execute(f'DROP TRIGGER "{name}"')
     yield
-    for _, sql in saved:
-        db.execute(sql)
+    for name, sql in saved:
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?", [name]).fetchone():
+            db.execute(sql)  # unless a migration made it anew meanwhile (m020b)

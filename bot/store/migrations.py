@@ -201,11 +201,19 @@ def m020_unplaced_rows(db: Database) -> None:
     """)
 
 
+# sqlite-utils' update trigger for the search index (enable_fts), with its event narrowed to the indexed text.
+SEARCH_UPDATE_TRIGGER = f"""CREATE TRIGGER "{TABLE}_au" AFTER UPDATE OF user_message, bot_response ON "{TABLE}" BEGIN
+  INSERT INTO "{TABLE}_fts" ("{TABLE}_fts", rowid, "user_message", "bot_response")
+    VALUES('delete', old.rowid, old."user_message", old."bot_response");
+  INSERT INTO "{TABLE}_fts" (rowid, "user_message", "bot_response")
+    VALUES (new.rowid, new."user_message", new."bot_response");
+END"""
+
+
 @migrations()
 def m020b_search_index_on_text_updates(db: Database) -> None:
     """sqlite-utils' update trigger re-indexed a row's words on ANY update (a reply id, a server filled
-    in by the adoption); it now fires only when the indexed text changes. Same body, narrower event."""
-    (body,) = db.execute(f"SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = '{TABLE}_au'").fetchone()
-    _, _, action = body.partition(" BEGIN")
-    db.execute(f'DROP TRIGGER "{TABLE}_au"')
-    db.execute(f'CREATE TRIGGER "{TABLE}_au" AFTER UPDATE OF user_message, bot_response ON "{TABLE}" BEGIN{action}')
+    in by the adoption); it now fires only when the indexed text changes. Made whole, not edited: a bulk
+    writer (bot/demo/build.py) may have dropped the search triggers while this runs."""
+    db.execute(f'DROP TRIGGER IF EXISTS "{TABLE}_au"')
+    db.execute(SEARCH_UPDATE_TRIGGER)
