@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from bench.caching import table
 from tests.support import PROJECT
 
 SECTIONS = [
@@ -137,3 +138,14 @@ def test_quick_adoption_benchmark_places_every_row_and_each_servers_stats_counts
     assert figures["rows left unplaced"].value == 0
     assert figures["p99 event-loop lag during the fill"].baseline_value is not None
     assert any(f"each of the {SERVERS} servers" in what for what in figures)  # checked inside: shown == counted
+
+
+def test_the_caching_benchmark_reports_every_scenario_against_uncached_and_the_floor():
+    """No clock and no network: the fake's accounting is deterministic, so the figures are checked too."""
+    lines = table(quick=True)
+    rows = {tuple(cell.strip() for cell in line.split("|")[1:3]): line for line in lines[2:]}
+    assert len(rows) == 11  # five scenarios for each of two models, and a prompt under every minimum
+    thread = rows[("20-turn thread, 3,000-token system prompt, memory of 20 turns", "claude-sonnet-4-5")]
+    assert "| met |" in thread
+    short = rows[("busy channel, a 40-word system prompt (under every minimum)", "claude-sonnet-4-5")]
+    assert "| 1.00x |" in short  # caching cannot help: nothing reaches the model's minimum

@@ -16,8 +16,8 @@ from bot.store.summaries import (
     tenancy_migration_sql,
     user_models_migration_sql,
 )
+from bot.store.usage import cache_migration_sql, user_usage_migration_sql
 from bot.store.usage import migration_sql as usage_migration_sql
-from bot.store.usage import user_usage_migration_sql
 
 TABLE = "conversations"
 UNPLACED = "unplaced_rows"  # the original bot's rows whose server is not known yet (m020)
@@ -217,3 +217,10 @@ def m020b_search_index_on_text_updates(db: Database) -> None:
     writer (bot/demo/build.py) may have dropped the search triggers while this runs."""
     db.execute(f'DROP TRIGGER IF EXISTS "{TABLE}_au"')
     db.execute(SEARCH_UPDATE_TRIGGER)
+
+
+@migrations()
+def m023_prompt_cache(db: Database) -> None:
+    """The prompt cache's tokens per row (written and read, apart from input_tokens) counted in the per-day
+    usage summaries, and the cache write and read prices of each model (bot/store/usage.py)."""
+    db.executescript(cache_migration_sql())
