@@ -51,6 +51,17 @@ class Person:
     dm_channel: str
 
 
+@dataclass(frozen=True)
+class Answer:
+    """The bot's side of an exchange; a static fallback has no tokens and no stop reason."""
+
+    text: str
+    latency_ms: int
+    input_tokens: int = 0
+    output_tokens: int = 0
+    stop_reason: str | None = None
+
+
 @dataclass
 class Turn:
     """One generated exchange, the id of the bot's reply, and the ratings people gave that reply."""
@@ -142,7 +153,7 @@ class SampleLog:
         rng = self.rng
         self.sequence += 2
         model = rng.choices(list(MODELS), cum_weights=self.models)[0]
-        claude = self._claude(turn) if model != FALLBACK_MODEL else {"latency_ms": rng.randint(300, 20000)}
+        answer = self._claude(turn) if model != FALLBACK_MODEL else Answer(FALLBACK_TEXT, rng.randint(300, 20000))
         replying = previous_reply if previous_reply and rng.random() < REPLY_CHAIN_SHARE else None
         reply_id = snowflake(moment + 2, self.sequence + 1)
         exchange = Exchange(
@@ -152,30 +163,28 @@ class SampleLog:
             channel_id=channel,
             guild_id=guild,
             user_message=self._message(),
-            bot_response=claude.pop("text", FALLBACK_TEXT),
+            bot_response=answer.text,
+            input_tokens=answer.input_tokens,
+            output_tokens=answer.output_tokens,
+            latency_ms=answer.latency_ms,
+            stop_reason=answer.stop_reason,
             model_used=model,
             message_id=snowflake(moment, self.sequence),
-            timestamp=utc_now_text_at(moment),
+            timestamp=utc_text(moment),
             conversation_id=conversation_id,
-            attachments=self._attachments(moment) if rng.random() < ATTACHMENT_SHARE else None,
+            attachments=attachments(rng, moment, self.sequence) if rng.random() < ATTACHMENT_SHARE else None,
             reply_to_message_id=replying,
-            **claude,
         )
         return Turn(exchange, reply_id, self._ratings(person, reply_id, moment))
 
-    def _claude(self, turn: int) -> dict[str, object]:
+    def _claude(self, turn: int) -> Answer:
         """Usage and stop reason of a Claude reply; the context grows with each turn of the conversation."""
         rng, roll = self.rng, self.rng.random()
         stop = "max_tokens" if roll < CUT_SHARE else "refusal" if roll < CUT_SHARE + REFUSAL_SHARE else "end_turn"
         output = MAX_TOKENS if stop == "max_tokens" else rng.randint(60, 700)
         reply = "I can't help with that one, sorry." if stop == "refusal" else rng.choice(self.answers)
-        return {
-            "text": reply,
-            "input_tokens": 40 + 180 * turn + rng.randint(0, 120),
-            "output_tokens": output,
-            "latency_ms": int(400 + output * rng.uniform(4, 12)),
-            "stop_reason": stop,
-        }
+        latency_ms = int(400 + output * rng.uniform(4, 12))
+        return Answer(reply, latency_ms, 40 + 180 * turn + rng.randint(0, 120), output, stop)
 
     def _message(self) -> str:
         message = self.rng.choice(self.questions)
@@ -183,24 +192,25 @@ class SampleLog:
             message += self.rng.choice([" You can reach me at [email].", " My number is [phone].", " Key: [secret]"])
         return message
 
-    def _attachments(self, moment: float) -> str:
-        refused = self.rng.random() < REFUSED_FILE_SHARE
-        name, kind = ("notes.zip", "application/zip") if refused else ("screenshot.png", "image/png")
-        url = f"https://cdn.discordapp.com/attachments/{snowflake(moment, self.sequence)}/{name}"
-        reason = "Claude reads only images and text files" if refused else None
-        status = REFUSED if refused else SENT
-        file = {"name": name, "type": kind, "size": self.rng.randint(20_000, 900_000), "url": url}
-        return json.dumps([{**file, "status": status, "reason": reason}])
-
     def _ratings(self, person: Person, reply_id: str, moment: float) -> list[tuple[str, str, int, str]]:
         if self.rng.random() >= RATED_SHARE:
             return []
         raters = [person.user_id]
         if self.rng.random() < SECOND_RATER_SHARE:
             raters.append(self.rng.choice(self.people).user_id)
-        at = utc_now_text_at(moment + 60)
+        at = utc_text(moment + 60)
         return [(reply_id, rater, 1 if self.rng.random() < UP_SHARE else -1, at) for rater in dict.fromkeys(raters)]
 
 
-def utc_now_text_at(seconds: float) -> str:
+def utc_text(seconds: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
+
+
+def attachments(rng: random.Random, moment: float, sequence: int) -> str:
+    """The `attachments` column of a message with one file: an image Claude saw, or a file it cannot read."""
+    refused = rng.random() < REFUSED_FILE_SHARE
+    name, kind = ("notes.zip", "application/zip") if refused else ("screenshot.png", "image/png")
+    url = f"https://cdn.discordapp.com/attachments/{snowflake(moment, sequence)}/{name}"
+    reason = "I can only look at images (PNG, JPEG, GIF or WebP) and text files" if refused else None  # the bot's words
+    file = {"name": name, "type": kind, "size": rng.randint(20_000, 900_000), "url": url}
+    return json.dumps([{**file, "status": REFUSED if refused else SENT, "reason": reason}])
