@@ -4,7 +4,9 @@ make row by row, and whose generator keeps the benchmarks' rows as they were."""
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3 as stdlib_sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -162,3 +164,16 @@ def test_write_refuses_through_the_store_error(tmp_path: Path) -> None:
     (tmp_path / "taken.db").touch()
     with pytest.raises(StoreError, match=r"taken\.db already exists"):
         write(tmp_path / "taken.db", 10)
+
+
+def test_make_web_serves_the_log_that_db_names(tmp_path: Path) -> None:
+    """`make web DB=PATH`: the path Datasette is given is PATH, not the settings' log (make -n, then the
+    recipe's own expression run as the recipe would run it)."""
+    wanted = tmp_path / "conversation_logs.db"
+    root = Path(__file__).resolve().parent.parent
+    recipe = subprocess.run(["make", "-n", "web", f"DB={wanted}"], cwd=root, capture_output=True, text=True, check=True)
+    serve = next(line for line in recipe.stdout.splitlines() if "datasette serve" in line)
+    expression = re.search(r'serve "\$\((.*?)\)"', serve)
+    assert expression, serve
+    served = subprocess.run(["bash", "-c", expression.group(1)], cwd=root, capture_output=True, text=True, check=True)
+    assert Path(served.stdout.strip()) == wanted
