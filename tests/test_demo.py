@@ -8,10 +8,14 @@ import re
 import sqlite3 as stdlib_sqlite3
 import subprocess
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
+import yaml
 from click.testing import CliRunner
+from datasette_dashboards import replace_opts_in_query
 
+from bench.dashboard import charts
 from bench.data import rows as bench_rows
 from bot.__main__ import cli
 from bot.demo.build import EARLY_COLUMNS, LATE_COLUMNS, write
@@ -20,6 +24,7 @@ from bot.store import ConversationLog, migrate
 from bot.store.schema import StoreError
 from bot.store.sqlite import sqlite3
 from tests.support.plain_sql import assert_summary_matches_plain_sql
+from tests.support.web import METADATA, datasette_for
 
 ROWS = 3000
 END = 1_790_000_000.0  # a fixed "now", so the same seed gives the same log
@@ -31,7 +36,7 @@ NOT_SUMMARIES = ("sqlite_", "conversations_fts", "_sqlite_migrations")
 
 @pytest.fixture(scope="module")
 def demo_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    path = tmp_path_factory.mktemp("demo") / "conversation_logs.db"
     write(path, ROWS, seed=3, end=END)
     return path
 
@@ -177,3 +182,30 @@ def test_make_web_serves_the_log_that_db_names(tmp_path: Path) -> None:
     assert expression, serve
     served = subprocess.run(["bash", "-c", expression.group(1)], cwd=root, capture_output=True, text=True, check=True)
     assert Path(served.stdout.strip()) == wanted
+
+
+async def test_every_canned_query_the_transcript_and_every_chart_have_rows_to_show(demo_log: Path) -> None:
+    ds = datasette_for(demo_log)
+    await ds.invoke_startup()
+    with sqlite3.connect(demo_log) as db:
+        user, guild = db.execute(
+            "select user_id, guild_id from conversations where guild_id is not null group by user_id "
+            "order by count(*) desc limit 1"
+        ).fetchone()
+    params = {"user": user, "guild": guild, "limit": "10"}
+    queries = yaml.safe_load(METADATA.read_text())["databases"]["conversation_logs"]["queries"]
+    empty = []
+    for name, query in queries.items():
+        asked = urlencode({key: params[key] for key in query.get("params", [])} | {"_shape": "array"})
+        answer = await ds.client.get(f"/conversation_logs/{name}.json?{asked}")
+        if answer.status_code != 200 or not answer.json():
+            empty.append(name)
+    for name, sql in charts().items():
+        answer = await ds.client.get(
+            "/conversation_logs.json?" + urlencode({"sql": replace_opts_in_query(sql, {}), "_shape": "array"})
+        )
+        if answer.status_code != 200 or not answer.json():
+            empty.append(f"chart {name}")
+    assert empty == []
+    transcript = await ds.client.get(f"/conversation_logs/user_history.transcript?user={user}")
+    assert transcript.status_code == 200 and "<" in transcript.text and user in transcript.text
