@@ -140,6 +140,8 @@ def test_the_log_holds_every_kind_of_row(demo_log: Path) -> None:
             "masked messages": "select count(*) from conversations where user_message like '%[email]%' "
             "or user_message like '%[phone]%' or user_message like '%[secret]%'",
             "days": "select count(distinct date(timestamp)) from conversations",
+            "prompt cache reads": "select count(*) from conversations where cache_read_input_tokens > 0",
+            "prompt cache writes": "select count(*) from conversations where cache_creation_input_tokens > 0",
         }
         found = {kind: one(db, sql) for kind, sql in counts.items()}
     least = {"servers": 4, "server channels": 16, "users": 30, "models": 4, "days": 80}

@@ -24,13 +24,16 @@ from bot.store.migrations import TABLE, migrations
 from bot.store.schema import StoreError, connect, enable_wal
 
 FIRST_SUMMARY = "m007_stats_summary"  # every migration before it adds columns or tables, none a trigger
-# The columns that exist before FIRST_SUMMARY; the later ones (m011, m017) are set once every migration ran.
+# The columns that exist before FIRST_SUMMARY; the later ones (m011, m017, m023) are set once every migration ran
+# (the cache columns' update triggers then count them in the usage summaries).
 EARLY_COLUMNS = (
     "user_id", "user_name", "display_name", "guild_id", "channel_id", "user_message", "bot_response", "timestamp",
     "model_used", "input_tokens", "output_tokens", "tokens_used", "latency_ms", "message_id", "conversation_id",
     "reply_message_id",
 )  # fmt: skip
-LATE_COLUMNS = ("attachments", "reply_to_message_id", "stop_reason")
+LATE_COLUMNS = (
+    "attachments", "reply_to_message_id", "cache_creation_input_tokens", "cache_read_input_tokens", "stop_reason"
+)  # fmt: skip
 USUAL_STOP = "end_turn"  # set on every Claude reply in one statement; the others row by row
 CHUNK = 10_000  # rows per executemany: memory stays flat at a million
 
@@ -86,7 +89,7 @@ def _insert(db: Database, turns: Iterator[Turn]) -> tuple[int, int]:
         for turn in chunk:
             row = turn.exchange.row() | {"reply_message_id": turn.reply_message_id}
             values.append(tuple(row[column] for column in EARLY_COLUMNS))
-            if any(row[c] for c in LATE_COLUMNS[:2]) or row["stop_reason"] not in (USUAL_STOP, None):
+            if any(row[c] for c in LATE_COLUMNS[:-1]) or row["stop_reason"] not in (USUAL_STOP, None):
                 late.append((row["message_id"], *(row[c] for c in LATE_COLUMNS)))
             rated.extend(turn.ratings)
         db.conn.executemany(insert, values)
