@@ -2,7 +2,7 @@
 in bulk with no trigger firing, then the remaining migrations, whose own backfills fill every summary
 (stats, facets, per-server names, daily usage, ratings) from the rows, as they do for an adopted log.
 
-Row by row, the triggers and the search index cost about 45 s per 100,000 rows; this way a few seconds
+Row by row, the triggers and the search index cost about 18 s of CPU per 100,000 rows; this way about 8 s
 (BENCHMARKS.md, "The sample log").
 """
 
