@@ -133,7 +133,8 @@ async def test_a_forgotten_context_exchange_is_named_not_guessed(harness):
     [line] = exported(harness.settings.log_db)
     assert line == {
         "id": alice_row["id"],
-        "unavailable": f"context exchanges not in the log (forgotten, or past retention) or outside this export: {bob_row['message_id']}",
+        "unavailable": "context exchanges not in the log (forgotten, or past retention) or outside this export: "
+        + bob_row["message_id"],
     }
 
 
