@@ -21,6 +21,7 @@ from bot.core.request_export import MISSING_FILE, UNAVAILABLE
 from bot.store import ConversationLog, Selection, migrate, migrations
 from bot.store.reads import Reads
 from bot.store.request_record import RECORDED, UNKNOWN
+from bot.store.scope import Scope
 from bot.store.sqlite import sqlite3
 from tests.support.harness import running_bot
 from tests.support.images import PNG
@@ -116,6 +117,12 @@ async def test_every_row_of_a_realistic_mix_replays_the_body_claude_received(har
     by_message = {row["message_id"]: row for row in rows}
     assert [len(c) for c in contexts] == [0, 1, 0, 1, 3, 4, 5, 0]  # memory: alice's turns; chain: bob's exchange
     assert by_message[contexts[3][0]]["user_message"] == "bob asks about tea"
+    # A member's own export never carries another member's words: the chain into bob's exchange is named.
+    own = exported(harness.settings.log_db, Selection(scope=Scope.own(alice.id)))
+    assert [line["id"] for line in own] == [row["id"] for row in rows if row["user_id"] == alice.id]
+    [coffee] = [line for line in own if "request" not in line]
+    assert coffee["unavailable"].endswith(f"outside this export: {by_message[contexts[3][0]]['message_id']}")
+    assert "bob asks about tea" not in json.dumps(own)
     # After the chain, alice's memory goes on (the chain's turn included); opting out forgot bob's memory.
     assert [by_message[i]["user_message"] for i in contexts[4]] == [
         "hello, I'm Alice",
