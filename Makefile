@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # The version the locks are compiled for: the oldest that pyproject.toml's requires-python allows.
 LOCK_PYTHON := 3.11
 
-.PHONY: run console web start test test-fast lint typecheck lock lock-check
+.PHONY: run console web start demo test test-fast lint typecheck lock lock-check
 
 # The same settings as the Procfile's web process (tests/test_datasette.py checks they agree).
 DATASETTE_SETTINGS := --setting allow_csv_stream on --setting max_csv_mb 0 --setting sql_time_limit_ms 3000 --setting max_returned_rows 1000 --setting suggest_facets off
@@ -32,10 +32,20 @@ run: $(VENV)/.installed
 console: $(VENV)/.installed
 	$(PY) -m bot console
 
-# Datasette on this machine only (127.0.0.1:8001), no login, on the log the bot writes (.env's CONVERSATION_LOG_DB too).
+# Datasette on this machine only (127.0.0.1:8001), no login, on the log the bot writes (.env's CONVERSATION_LOG_DB
+# too), or on the log DB names: `make web DB=demo/conversation_logs.db`.
+DB :=
+WITH_DB = $(if $(DB),CONVERSATION_LOG_DB="$(DB)")
 web: $(VENV)/.installed
-	$(PY) -m bot migrate
-	$(VENV)/bin/datasette serve "$$($(PY) -c 'from bot.config.settings import Settings; print(Settings.from_env().log_db)')" --metadata metadata.yml --plugins-dir plugins --template-dir templates --host 127.0.0.1 --port 8001 $(DATASETTE_SETTINGS)
+	$(WITH_DB) $(PY) -m bot migrate
+	$(VENV)/bin/datasette serve "$$($(WITH_DB) $(PY) -c 'from bot.config.settings import Settings; print(Settings.from_env().log_db)')" --metadata metadata.yml --plugins-dir plugins --template-dir templates --host 127.0.0.1 --port 8001 $(DATASETTE_SETTINGS)
+
+# A sample log of made-up conversations (a new file; 20,000 rows take a few seconds), then:
+# make web DB=demo/conversation_logs.db (Datasette serves the log under that file name only).
+DEMO := demo/conversation_logs.db
+ROWS := 20000
+demo: $(VENV)/.installed
+	$(PY) -m bot demo $(DEMO) --rows $(ROWS)
 
 # Both Procfile processes (bot and Datasette behind a login) on one file, as on a server.
 start: $(VENV)/.installed

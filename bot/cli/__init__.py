@@ -12,6 +12,7 @@ import click
 
 from bot.cli import data, running
 from bot.config.settings import ConfigError, Settings
+from bot.demo.command import demo
 from bot.replica import commands as replica_commands
 
 
@@ -41,6 +42,7 @@ COMMANDS = (
     replica_commands.status,
     replica_commands.run_all,
     replica_commands.children,
+    demo,
 )
 for command in COMMANDS:
     cli.add_command(command)

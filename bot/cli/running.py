@@ -11,7 +11,7 @@ import click
 
 from bot.config.settings import Settings
 from bot.replica import commands as replica_commands
-from bot.replica.replicator import Replicator
+from bot.replica.replicator import Replicator, ReplicaWatch, Unwatched
 from bot.store import StoreError
 
 log = logging.getLogger("bot")
@@ -38,7 +38,7 @@ def run(settings: Settings, replicate: bool = True) -> None:
     replica_commands.restore_missing(settings)
     replicator = Replicator(settings).start() if settings.replica and replicate else None
     try:
-        asyncio.run(run_discord(settings))
+        asyncio.run(run_discord(settings, replicator or Unwatched(settings)))
     except StoreError as err:
         raise click.ClickException(str(err)) from None
     except discord.LoginFailure:
@@ -76,7 +76,7 @@ def use_discord_endpoints(settings: Settings) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
-async def run_discord(settings: Settings) -> None:
+async def run_discord(settings: Settings, replica: ReplicaWatch) -> None:
     from bot.core.service import open_service
     from bot.discord_front.bot import ConversationBot, run_bot
 
@@ -93,7 +93,7 @@ async def run_discord(settings: Settings) -> None:
             task.add_done_callback(closing.discard)
 
         stop_on_signals(stop)
-        await run_bot(settings, service, started=current.append, stopping=stopping)
+        await run_bot(settings, service, replica, started=current.append, stopping=stopping)
     if service.store.writer.lost:
         log.error(
             "stopped; %d exchange(s) could not be written to the conversation log or its spool "
