@@ -20,7 +20,7 @@ from bot.core.redact import redact
 from bot.core.request_export import MISSING_FILE, UNAVAILABLE
 from bot.store import ConversationLog, Selection, migrate, migrations
 from bot.store.reads import Reads
-from bot.store.request_record import RECORDED, UNKNOWN
+from bot.store.request_record import NOT_SENT, RECORDED, UNKNOWN
 from bot.store.scope import Scope
 from bot.store.sqlite import sqlite3
 from tests.support.harness import running_bot
@@ -128,6 +128,28 @@ async def test_every_row_of_a_realistic_mix_replays_the_body_claude_received(har
         "hello, I'm Alice",
         "what did I say my name was?",
         "and coffee?",
+    ]
+
+
+async def test_a_fallback_row_replays_the_request_claude_refused_and_one_without_a_key_says_none_was_sent(
+    harness, settings, discord_server, members
+):
+    harness.claude.failures = [500]
+    await harness.say(harness.alice, "are you there?", mention_bot=True)
+    [row] = harness.rows()
+    assert row["model_used"] == "static_fallback" and row["request_state"] == RECORDED
+    assert row["anthropic_message_id"] is None and row["request_id"] is None  # no message came back
+    [line] = exported(harness.settings.log_db)
+    assert line["request"] == {k: v for k, v in harness.claude.received[-1].items() if k != "stream"}
+    await harness.bot.close()
+    keyless = replace(settings, anthropic_api_key=None, log_db=settings.log_db.with_name("keyless.db"))
+    async with running_bot(keyless, discord_server):
+        before = len(discord_server.sent)
+        await discord_server.user_says(members[0], "anyone?", mention_bot=True)
+        await discord_server.wait_for_sent(before + 1)
+    [row] = log_rows_at(keyless.log_db)
+    assert row["request_state"] == NOT_SENT and exported(keyless.log_db) == [
+        {"id": row["id"], "unavailable": UNAVAILABLE[NOT_SENT]}
     ]
 
 
