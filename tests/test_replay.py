@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gzip
 import hashlib
 import json
 from dataclasses import replace
 
 import pytest
+from click.testing import CliRunner
 from sqlite_utils import Database
 
+from bot.__main__ import cli
 from bot.core.export_formats import records
 from bot.core.redact import redact
 from bot.core.request_export import MISSING_FILE, UNAVAILABLE
@@ -188,6 +191,14 @@ async def test_a_changed_system_prompt_is_a_new_version_and_old_rows_replay_with
 
     rows = log_rows_at(settings.log_db)
     lines = exported(settings.log_db)
+    out = settings.log_db.with_name("requests.jsonl.gz")  # the CLI writes the same lines
+    result = CliRunner().invoke(
+        cli,
+        ["--env-file", "/dev/null", "export", "--format", "requests", "-o", str(out)],
+        env={"CONVERSATION_LOG_DB": str(settings.log_db)},
+    )
+    assert result.exit_code == 0 and "Exported 4 exchanges as requests" in result.output, result.output
+    assert [json.loads(line) for line in gzip.decompress(out.read_bytes()).splitlines()] == lines
     assert [line["request"]["system"] for line in lines] == [
         "You are version one.",
         "You are version one.",
