@@ -47,7 +47,10 @@ ROWS := 20000
 demo: $(VENV)/.installed
 	$(PY) -m bot demo $(DEMO) --rows $(ROWS)
 
-# Both Procfile processes (bot and Datasette behind a login) on one file, as on a server.
+# Both Procfile processes (bot and Datasette behind a login) on one file, as on a server; Datasette on $PORT
+# (honcho's default: 5000). honcho stops both when one exits, so the worker never exits on its own: with no
+# DISCORD_TOKEN or a refused one it says why in one line and waits (run --stay-up); with Discord out of
+# reach it retries after 1, 2, 5, 15, 30, then every 60 s. The web alone: .venv/bin/honcho start web
 start: $(VENV)/.installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start
 
