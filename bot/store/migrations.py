@@ -16,8 +16,8 @@ from bot.store.summaries import (
     tenancy_migration_sql,
     user_models_migration_sql,
 )
+from bot.store.usage import cache_migration_sql, user_usage_migration_sql
 from bot.store.usage import migration_sql as usage_migration_sql
-from bot.store.usage import user_usage_migration_sql
 
 TABLE = "conversations"
 ADDED_COLUMNS = {
@@ -212,3 +212,10 @@ def m022_request_record(db: Database) -> None:
     ALTER TABLE {TABLE} ADD COLUMN context_message_ids TEXT;
     ALTER TABLE {TABLE} ADD COLUMN request_masked INTEGER;
     """)
+
+
+@migrations()
+def m023_prompt_cache(db: Database) -> None:
+    """The prompt cache's tokens per row (written and read, apart from input_tokens) counted in the per-day
+    usage summaries, and the cache write and read prices of each model (bot/store/usage.py)."""
+    db.executescript(cache_migration_sql())
