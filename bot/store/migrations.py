@@ -221,6 +221,35 @@ def m020b_search_index_on_text_updates(db: Database) -> None:
 
 
 @migrations()
+def m021_system_prompts(db: Database) -> None:
+    """The system prompt, once per version (keyed by the SHA-256 of its text), and the version each
+    exchange was answered with. Rows logged before this say `request_state = 'unknown'` (m022)."""
+    db.executescript(f"""
+    CREATE TABLE system_prompts (id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, text TEXT NOT NULL,
+                                 first_used TEXT NOT NULL, last_used TEXT NOT NULL);
+    ALTER TABLE {TABLE} ADD COLUMN system_prompt_id INTEGER REFERENCES system_prompts (id);
+    """)
+
+
+@migrations()
+def m022_request_record(db: Database) -> None:
+    """The rest of each exchange's request (bot/store/request_record.py): its state, an explicit value
+    ('unknown' for every row logged before, with no rewrite: the default is the ALTER's), the model
+    asked for, max_tokens, Anthropic's message and request ids, the context's exchanges by message id, and
+    whether the user's text was masked (BOT_REDACT) before it was logged. NULL in these unless recorded."""
+    db.executescript(f"""
+    ALTER TABLE {TABLE} ADD COLUMN request_state TEXT NOT NULL DEFAULT 'unknown'
+        CHECK (request_state IN ('recorded', 'unknown', 'not_sent'));
+    ALTER TABLE {TABLE} ADD COLUMN model_requested TEXT;
+    ALTER TABLE {TABLE} ADD COLUMN max_tokens INTEGER;
+    ALTER TABLE {TABLE} ADD COLUMN anthropic_message_id TEXT;
+    ALTER TABLE {TABLE} ADD COLUMN request_id TEXT;
+    ALTER TABLE {TABLE} ADD COLUMN context_message_ids TEXT;
+    ALTER TABLE {TABLE} ADD COLUMN request_masked INTEGER;
+    """)
+
+
+@migrations()
 def m023_prompt_cache(db: Database) -> None:
     """The prompt cache's tokens per row (written and read, apart from input_tokens) counted in the per-day
     usage summaries, and the cache write and read prices of each model (bot/store/usage.py)."""
