@@ -14,9 +14,10 @@ import click
 from bot.cli.options import Loader, db_option, settings_with_db
 from bot.config.settings import Settings
 from bot.core.command_data import CommandData
+from bot.core.export_formats import FORMATS, records
 from bot.core.formatting import history_text, stats_text
 from bot.core.memory import Memory
-from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, FORMATS, Output, open_output, records, write_records
+from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, Output, open_output, write_records
 from bot.replica import commands as replica_commands
 from bot.replica.progress import growing_file
 from bot.store import ConversationLog, Selection, StoreError, utc_now_text
@@ -82,7 +83,8 @@ def existing_log(settings: Settings) -> ConversationLog:
     show_default=True,
     help="csv: the spec's columns, as !export. jsonl: one exchange per line. "
     'chat-jsonl: one conversation per line as {"messages": [...]}, for fine-tuning. '
-    "openai, bedrock, kto: fine-tuning formats (README: 'Fine-tuning exports').",
+    "openai, bedrock, kto: fine-tuning formats (README: 'Fine-tuning exports'). "
+    'requests: one exchange per line, {"id", "request"}: the Messages API body it was answered from.',
 )
 @click.option(
     "-o",
@@ -109,7 +111,8 @@ def existing_log(settings: Settings) -> ConversationLog:
 @click.option(
     "--system-prompt/--no-system-prompt",
     default=False,
-    help="chat-jsonl, openai, bedrock, kto: give each line the bot's system prompt.",
+    help="chat-jsonl, openai, bedrock, kto: give each line the system prompt its turns were answered with, "
+    "from the log (none for turns logged before it kept them).",
 )
 @db_option
 @click.pass_obj
@@ -144,13 +147,13 @@ def export_command(
         min_rating=min_rating,
         exclude_fallback=fmt in EXCLUDES_FALLBACK_BY_DEFAULT if exclude_fallback is None else exclude_fallback,
     )
-    pieces = records(
-        fmt, store, selection, system_prompt=settings.system_prompt if system_prompt else None, limit=limit
-    )
+    pieces = records(fmt, store, selection, system_prompt=system_prompt, limit=limit)
     to_stdout = str(output) == "-"
     with opened(output, to_stdout) as out:
         count = write_records(with_progress(pieces, store, selection), out)
-    kind = {"csv": "exchanges", "jsonl": "exchanges", "kto": "rated replies"}.get(fmt, "conversations")
+    kind = {"csv": "exchanges", "jsonl": "exchanges", "requests": "exchanges", "kto": "rated replies"}.get(
+        fmt, "conversations"
+    )
     click.echo(f"Exported {count:,} {kind} as {fmt}" + ("" if to_stdout else f" to {output}"), err=True)
 
 

@@ -4,7 +4,7 @@ how they are downloaded, and how the log records them.
 Claude takes JPEG, PNG, GIF and WebP images, at most 5 MB each, at most 8000x8000 px, in requests
 of at most 32 MB (Anthropic's vision documentation). Images are sent as base64 image blocks after
 downloading them, because Discord's attachment URLs expire. The log keeps what was attached
-(name, type, size, URL), never the bytes.
+(name, type, size, URL, and the SHA-256 of the bytes Claude was sent), never the bytes.
 
 A download trusts nothing the message says: only the allowed origins are fetched (Discord's CDN over
 https), no redirect is followed, the size is counted while reading, and an image's dimensions are
@@ -14,6 +14,7 @@ read from its own header, before anything decodes its pixels.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import logging
@@ -67,6 +68,7 @@ class Attachment:
 class Screened:
     attachment: Attachment
     refusal: str | None  # why it does not go to Claude; None when it does
+    sha256: str | None = None  # of the bytes sent to Claude; None when none were (refused)
 
 
 def screen(attachments: tuple[Attachment, ...]) -> list[Screened]:
@@ -113,6 +115,7 @@ async def images_for_claude(attachments: tuple[Attachment, ...]) -> tuple[list[S
                 _check_bytes(item.attachment, data, total)
                 total += len(data) if media_type(item.attachment) in IMAGE_TYPES else 0
                 blocks.append(content_block(item.attachment, data))
+                item = Screened(item.attachment, None, hashlib.sha256(data).hexdigest())
             except DownloadError as err:
                 log.warning("attachment %s not used: %s", item.attachment.url, err)
                 item = Screened(item.attachment, str(err))
@@ -243,6 +246,7 @@ def log_json(screened: list[Screened]) -> str | None:
                 "url": s.attachment.url,
                 "status": SENT if s.refusal is None else REFUSED,
                 "reason": s.refusal,
+                **({"sha256": s.sha256} if s.sha256 is not None else {}),  # a refused file sent no bytes
             }
             for s in screened
         ],

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import anthropic
 import httpx2
@@ -14,6 +14,7 @@ from anthropic.lib.streaming import AsyncMessageStream
 from anthropic.types import Message, MessageParam
 
 from bot.config.settings import Settings
+from bot.core.request import RequestBody, build_request
 from bot.store.exchange import FALLBACK_MODEL
 
 log = logging.getLogger(__name__)
@@ -46,10 +47,16 @@ class Reply:
     logged: bool = False  # the exchange is in the permanent log (so a rating of the reply can find it)
     cut_off: bool = False  # the stream failed midway: `text` is what arrived, ending with CUT_OFF_NOTE
     stop_reason: str | None = None  # Claude's reason for stopping; None when Claude gave none (fallback, cut off)
+    sent: bool = True  # a request went to Claude (False: no API key, the fallback answered at once)
+    message_id: str | None = None  # Anthropic's id of the message (msg_...); None when none came back
+    request_id: str | None = None  # the `request-id` of the request that answered; None when none did
+
+    def with_ids(self, message_id: str, request_id: str | None) -> Reply:
+        return replace(self, message_id=message_id, request_id=request_id)
 
 
-def fallback_reply(latency_ms: int = 0) -> Reply:
-    return Reply(FALLBACK_TEXT, FALLBACK_MODEL, latency_ms=latency_ms)
+def fallback_reply(latency_ms: int = 0, *, sent: bool = True) -> Reply:
+    return Reply(FALLBACK_TEXT, FALLBACK_MODEL, latency_ms=latency_ms, sent=sent)
 
 
 class Attempt:
@@ -132,15 +139,16 @@ class Responder:
         client = self.client
         if client is None:
             log.warning("static fallback: ANTHROPIC_API_KEY is not set")
-            return fallback_reply()
+            return fallback_reply(sent=False)
+        body = self.request(messages)
         loop = asyncio.get_running_loop()
         started, deadline = time.perf_counter(), loop.time() + self.budget_s
         for retry in range(self.max_retries + 1):
             try:
                 async with asyncio.timeout_at(deadline) as budget:
                     attempt = Attempt(budget)
-                    message = await self._stream(client, attempt, messages, on_text)
-                return self._finished(message, _ms_since(started))
+                    message = await self._stream(client, attempt, body, on_text)
+                return self._finished(message, _ms_since(started), attempt.stream)
             except TimeoutError:
                 failure = f"no answer within BOT_API_TIMEOUT={self.budget_s:g}s"
                 wait = None
@@ -151,7 +159,7 @@ class Responder:
                 wait = _retry_wait(err, retry) if retry < self.max_retries else None
             if attempt.text.strip() and attempt.stream is not None:  # text comes only through a stream
                 log.warning("reply cut off after %d characters: %s", len(attempt.text), failure)
-                return _cut_off(attempt.text, attempt.stream.current_message_snapshot, _ms_since(started))
+                return _cut_off(attempt.text, attempt.stream, _ms_since(started))
             left = deadline - loop.time()
             if wait is None or wait >= left:
                 if wait is not None:
@@ -161,19 +169,13 @@ class Responder:
             await asyncio.sleep(wait)
         raise AssertionError("unreachable: the last attempt returns")  # pragma: no cover
 
+    def request(self, messages: list[MessageParam]) -> RequestBody:
+        return build_request(self.system_prompt, messages, model=self.model, max_tokens=self.max_tokens)
+
     async def _stream(
-        self,
-        client: anthropic.AsyncAnthropic,
-        attempt: Attempt,
-        messages: list[MessageParam],
-        on_text: TextSink | None,
+        self, client: anthropic.AsyncAnthropic, attempt: Attempt, body: RequestBody, on_text: TextSink | None
     ) -> Message:
-        async with client.messages.stream(
-            model=self.model,
-            max_tokens=self.max_tokens,
-            system=self.system_prompt,
-            messages=messages,
-        ) as stream:
+        async with client.messages.stream(**body) as stream:
             attempt.stream = stream
             async for delta in stream.text_stream:
                 if not attempt.text:
@@ -186,21 +188,27 @@ class Responder:
                 await asyncio.sleep(0)
             return await stream.get_final_message()
 
-    def _finished(self, message: Message, latency_ms: int) -> Reply:
+    def _finished(self, message: Message, latency_ms: int, stream: AsyncMessageStream[None] | None) -> Reply:
         """A complete answer, shown as Claude ended it: whole, cut at the length limit, or refused."""
         text = "".join(block.text for block in message.content if block.type == "text").strip()
         usage = message.usage
+        request_id = stream.request_id if stream is not None else None
         if message.stop_reason == REFUSAL:
             log.warning("Claude declined to answer (stop_reason=refusal)")
             text = REFUSAL_TEXT  # a partial answer stopped by a refusal is not shown
         elif not text:
             log.warning("static fallback: Claude returned no text (stop_reason=%s)", message.stop_reason)
-            return fallback_reply(latency_ms)
+            return fallback_reply(latency_ms).with_ids(message.id, request_id)
         elif message.stop_reason == MAX_TOKENS:
             text += LENGTH_NOTE.format(limit=self.max_tokens)
         return Reply(
-            text, message.model, usage.input_tokens, usage.output_tokens, latency_ms, stop_reason=message.stop_reason
-        )
+            text,
+            message.model,
+            usage.input_tokens,
+            usage.output_tokens,
+            latency_ms,
+            stop_reason=message.stop_reason,
+        ).with_ids(message.id, request_id)
 
     async def close(self) -> None:
         if self.client is not None:
@@ -230,9 +238,10 @@ def _retry_wait(err: Exception, retry: int) -> float | None:
     return min(FIRST_BACKOFF_S * 2.0**retry, MAX_BACKOFF_S)  # a float power: int ** int is typed Any
 
 
-def _cut_off(text: str, snapshot: Message, latency_ms: int) -> Reply:
+def _cut_off(text: str, stream: AsyncMessageStream[None], latency_ms: int) -> Reply:
     """What the user saw of a stream that failed midway, with the tokens the API had reported by then."""
-    usage = snapshot.usage  # text arrived, so message_start (model, input tokens) had too
-    return Reply(
-        text.strip() + CUT_OFF_NOTE, snapshot.model, usage.input_tokens, usage.output_tokens, latency_ms, cut_off=True
+    snapshot = stream.current_message_snapshot  # text arrived, so message_start (model, input tokens) had too
+    usage, text = snapshot.usage, text.strip() + CUT_OFF_NOTE
+    return Reply(text, snapshot.model, usage.input_tokens, usage.output_tokens, latency_ms, cut_off=True).with_ids(
+        snapshot.id, stream.request_id
     )

@@ -16,7 +16,7 @@ from bot.store.exchange import Row
 from bot.store.migrations import TABLE
 
 COLUMNS = (
-    "id, guild_id, user_message, attachments, bot_response, model_used, conversation_id, reply_message_id, "
+    "id, message_id, guild_id, user_message, attachments, bot_response, model_used, conversation_id, reply_message_id, "
     "reply_to_message_id"
 )
 SAME_SERVER = "guild_id is :guild"  # `is`: a DM's NULL guild matches only other DMs

@@ -11,12 +11,13 @@ from typing import TypeVar
 
 from sqlite_utils import Database
 
+from bot.store import ratings
 from bot.store.backlog import Backlog
 from bot.store.deletes import Deletes
 from bot.store.exchange import Exchange, utc_now_text
-from bot.store.migrations import TABLE
 from bot.store.privacy import Privacy, write_mark
 from bot.store.reads import Reads
+from bot.store.request_record import register_prompt
 from bot.store.schema import BUSY_TIMEOUT_S, check_fts_format, migrate
 from bot.store.scope import Scope
 from bot.store.spool import Outcome, Spool
@@ -112,37 +113,16 @@ class ConversationLog(Reads):
         return self.writer.submit_reply_id(message_id, reply_message_id)
 
     def rate(self, reply_message_id: str, rater_id: str, value: int) -> Future[bool]:
-        """Record a rater's latest rating of a logged reply; resolves to whether it was one."""
-
-        def work(db: Database) -> bool:
-            return (
-                db.execute(
-                    # An upsert, not INSERT OR REPLACE: the row REPLACE deletes fires the delete triggers only
-                    # under PRAGMA recursive_triggers (sqlite-utils sets it; a plain sqlite3 connection does
-                    # not), and without them m016's scores count the rater twice (seen: raters 2 for one).
-                    "insert into ratings (reply_message_id, rater_id, value, rated_at) "
-                    f"select ?, ?, ?, ? where exists (select 1 from {TABLE} where reply_message_id = ?) "
-                    "on conflict (reply_message_id, rater_id) do update set value = excluded.value, "
-                    "rated_at = excluded.rated_at",
-                    [reply_message_id, rater_id, value, utc_now_text(), reply_message_id],
-                ).rowcount
-                > 0
-            )
-
-        return self.run_job(work)
+        """Record a rater's latest rating of a logged reply; resolves to whether it was one (ratings.py)."""
+        return self.run_job(lambda db: ratings.rate(db, reply_message_id, rater_id, value))
 
     def unrate(self, reply_message_id: str, rater_id: str, value: int) -> Future[bool]:
-        """Remove the rating if it is still the one taken back (a later 👎 survives removing 👍); resolves to
-        whether it was, like `rate`, so the two are one kind of job to their caller."""
-        return self.run_job(
-            lambda db: (
-                db.execute(
-                    "delete from ratings where reply_message_id = ? and rater_id = ? and value = ?",
-                    [reply_message_id, rater_id, value],
-                ).rowcount
-                > 0
-            )
-        )
+        """Remove the rating if it is still the one taken back; resolves to whether it was (ratings.py)."""
+        return self.run_job(lambda db: ratings.unrate(db, reply_message_id, rater_id, value))
+
+    def system_prompt_id(self, text: str) -> Future[int]:
+        """The id of this system prompt's version, added on its first use (request_record.py)."""
+        return self.run_job(lambda db: register_prompt(db, text, utc_now_text()))
 
     def set_opted_out(self, user_id: str, opted_out: bool) -> Future[None]:
         def work(db: Database) -> None:

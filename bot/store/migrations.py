@@ -183,3 +183,32 @@ def m019_memory_forgets(db: Database) -> None:
     CREATE INDEX memory_forgets_user ON memory_forgets (user_id, forgotten_at);
     CREATE INDEX memory_forgets_at ON memory_forgets (forgotten_at);
     """)
+
+
+@migrations()
+def m021_system_prompts(db: Database) -> None:
+    """The system prompt, once per version (keyed by the SHA-256 of its text), and the version each
+    exchange was answered with. Rows logged before this say `request_state = 'unknown'` (m022)."""
+    db.executescript(f"""
+    CREATE TABLE system_prompts (id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, text TEXT NOT NULL,
+                                 first_used TEXT NOT NULL, last_used TEXT NOT NULL);
+    ALTER TABLE {TABLE} ADD COLUMN system_prompt_id INTEGER REFERENCES system_prompts (id);
+    """)
+
+
+@migrations()
+def m022_request_record(db: Database) -> None:
+    """The rest of each exchange's request (bot/store/request_record.py): its state, an explicit value
+    ('unknown' for every row logged before, with no rewrite: the default is the ALTER's), the model
+    asked for, max_tokens, Anthropic's message and request ids, the context's exchanges by message id, and
+    whether the user's text was masked (BOT_REDACT) before it was logged. NULL in these unless recorded."""
+    db.executescript(f"""
+    ALTER TABLE {TABLE} ADD COLUMN request_state TEXT NOT NULL DEFAULT 'unknown'
+        CHECK (request_state IN ('recorded', 'unknown', 'not_sent'));
+    ALTER TABLE {TABLE} ADD COLUMN model_requested TEXT;
+    ALTER TABLE {TABLE} ADD COLUMN max_tokens INTEGER;
+    ALTER TABLE {TABLE} ADD COLUMN anthropic_message_id TEXT;
+    ALTER TABLE {TABLE} ADD COLUMN request_id TEXT;
+    ALTER TABLE {TABLE} ADD COLUMN context_message_ids TEXT;
+    ALTER TABLE {TABLE} ADD COLUMN request_masked INTEGER;
+    """)

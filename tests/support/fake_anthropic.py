@@ -123,7 +123,10 @@ def content_tokens(content: str | list) -> int:
 class FakeAnthropic:
     def __init__(self, api_key: str = "sk-ant-test-key"):
         self.api_key = api_key
-        self.requests: list[dict] = []
+        self.received: list[dict] = []  # every JSON body POSTed to /v1/messages, refused ones too, in order
+        self.requests: list[dict] = []  # the bodies it answered
+        self.answered: dict[str, dict] = {}  # the message id it answered with -> that body (the replay tests)
+        self.stream_request_ids: dict[str, str] = {}  # message id -> the `request-id` its stream was sent with
         self.failures: list[int | str] = []  # statuses to answer next, or "hang"
         self.retry_after: float | None = None  # what 429 and 529 say in `retry-after` (None: DEFAULT_RETRY_AFTER_S)
         # A refusal: the reply stops after this many words with stop_reason "refusal" (None: no refusal).
@@ -201,6 +204,7 @@ class FakeAnthropic:
                 failure = 529  # released at shutdown: the connection ends with an error, as a dying server's would
             return self._error(failure, "fake failure")
         body = await request.json()
+        self.received.append(body)
         problem = validate(body)
         if problem:
             return self._error(400, problem)
@@ -221,6 +225,7 @@ class FakeAnthropic:
             "stop_sequence": None,
             "usage": usage(input_tokens, len(WORD.findall(text))),
         }
+        self.answered[message["id"]] = body
         if body.get("stream"):
             return await self.stream(request, message)
         self.emitted.append(("message", message))
@@ -237,12 +242,9 @@ class FakeAnthropic:
 
     async def stream(self, request: web.Request, message: dict) -> web.StreamResponse:
         """The Messages API's server-sent events, in the documented order, at the configured pace."""
+        self.stream_request_ids[message["id"]] = rid = request_id()
         response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/event-stream",
-                "Cache-Control": "no-cache",
-                "request-id": f"req_fake_{next(_ids)}",
-            }
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "request-id": rid}
         )
         await response.prepare(request)
         text = message["content"][0]["text"] if message["content"] else ""
