@@ -21,7 +21,7 @@ import logging
 import time
 import warnings
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, TypeAlias, cast, get_args
 
 import aiohttp
@@ -30,6 +30,7 @@ from anthropic.types import ImageBlockParam, TextBlockParam
 from PIL import Image
 
 from bot.store.attachment_column import REFUSED, SENT, TEXT_PREFIX
+from bot.store.blobs import SentFile
 
 ImageType: TypeAlias = Literal["image/jpeg", "image/png", "image/gif", "image/webp"]  # what Claude reads
 IMAGE_TYPES: tuple[str, ...] = get_args(ImageType)
@@ -69,6 +70,7 @@ class Screened:
     attachment: Attachment
     refusal: str | None  # why it does not go to Claude; None when it does
     sha256: str | None = None  # of the bytes sent to Claude; None when none were (refused)
+    data: bytes | None = field(default=None, repr=False)  # those bytes, for BOT_KEEP_ATTACHMENTS; None as sha256
 
 
 def screen(attachments: tuple[Attachment, ...]) -> list[Screened]:
@@ -115,7 +117,7 @@ async def images_for_claude(attachments: tuple[Attachment, ...]) -> tuple[list[S
                 _check_bytes(item.attachment, data, total)
                 total += len(data) if media_type(item.attachment) in IMAGE_TYPES else 0
                 blocks.append(content_block(item.attachment, data))
-                item = Screened(item.attachment, None, hashlib.sha256(data).hexdigest())
+                item = Screened(item.attachment, None, hashlib.sha256(data).hexdigest(), data)
             except DownloadError as err:
                 log.warning("attachment %s not used: %s", item.attachment.url, err)
                 item = Screened(item.attachment, str(err))
@@ -218,14 +220,27 @@ def user_content(text: str, images: list[ContentBlock]) -> str | list[ContentBlo
 
 def content_block(attachment: Attachment, data: bytes) -> ContentBlock:
     """An image block (base64), or a text file as a text block headed by its name."""
-    kind = media_type(attachment)
+    return file_block(attachment.name, media_type(attachment), data)
+
+
+def file_block(name: str, kind: str, data: bytes) -> ContentBlock:
+    """The block of a file of media type `kind` (one screen() let through); the requests export's too."""
     if kind.startswith(TEXT_PREFIX):
-        return {"type": "text", "text": f"[file: {attachment.name}]\n{data.decode('utf-8', 'replace')}"}
+        return {"type": "text", "text": f"[file: {name}]\n{data.decode('utf-8', 'replace')}"}
     image = cast(ImageType, kind)  # screen() let through only IMAGE_TYPES, and text, handled above
     return {
         "type": "image",
         "source": {"type": "base64", "media_type": image, "data": base64.b64encode(data).decode("ascii")},
     }
+
+
+def sent_files(screened: list[Screened]) -> list[SentFile]:
+    """The bytes each file sent to Claude carried, for the blob store (bot/store/blobs.py)."""
+    return [
+        SentFile(s.sha256, media_type(s.attachment), s.data)
+        for s in screened
+        if s.sha256 is not None and s.data is not None
+    ]
 
 
 def refusal_note(refused: list[Screened]) -> str:
