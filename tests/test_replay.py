@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gzip
 import hashlib
 import json
 from dataclasses import replace
 
 import pytest
+from click.testing import CliRunner
 from sqlite_utils import Database
 
+from bot.__main__ import cli
 from bot.core.export_formats import records
 from bot.core.redact import redact
 from bot.core.request_export import MISSING_FILE, UNAVAILABLE
 from bot.store import ConversationLog, Selection, migrate, migrations
 from bot.store.reads import Reads
-from bot.store.request_record import RECORDED, UNKNOWN
+from bot.store.request_record import NOT_SENT, RECORDED, UNKNOWN
 from bot.store.scope import Scope
 from bot.store.sqlite import sqlite3
 from tests.support.harness import running_bot
@@ -131,6 +134,28 @@ async def test_every_row_of_a_realistic_mix_replays_the_body_claude_received(har
     ]
 
 
+async def test_a_fallback_row_replays_the_request_claude_refused_and_one_without_a_key_says_none_was_sent(
+    harness, settings, discord_server, members
+):
+    harness.claude.failures = [500]
+    await harness.say(harness.alice, "are you there?", mention_bot=True)
+    [row] = harness.rows()
+    assert row["model_used"] == "static_fallback" and row["request_state"] == RECORDED
+    assert row["anthropic_message_id"] is None and row["request_id"] is None  # no message came back
+    [line] = exported(harness.settings.log_db)
+    assert line["request"] == {k: v for k, v in harness.claude.received[-1].items() if k != "stream"}
+    await harness.bot.close()
+    keyless = replace(settings, anthropic_api_key=None, log_db=settings.log_db.with_name("keyless.db"))
+    async with running_bot(keyless, discord_server):
+        before = len(discord_server.sent)
+        await discord_server.user_says(members[0], "anyone?", mention_bot=True)
+        await discord_server.wait_for_sent(before + 1)
+    [row] = log_rows_at(keyless.log_db)
+    assert row["request_state"] == NOT_SENT and exported(keyless.log_db) == [
+        {"id": row["id"], "unavailable": UNAVAILABLE[NOT_SENT]}
+    ]
+
+
 async def test_a_forgotten_context_exchange_is_named_not_guessed(harness):
     [bob_reply] = await harness.say(harness.bob, "bob's question", mention_bot=True)
     await recorded(harness, bob_reply)
@@ -166,6 +191,14 @@ async def test_a_changed_system_prompt_is_a_new_version_and_old_rows_replay_with
 
     rows = log_rows_at(settings.log_db)
     lines = exported(settings.log_db)
+    out = settings.log_db.with_name("requests.jsonl.gz")  # the CLI writes the same lines
+    result = CliRunner().invoke(
+        cli,
+        ["--env-file", "/dev/null", "export", "--format", "requests", "-o", str(out)],
+        env={"CONVERSATION_LOG_DB": str(settings.log_db)},
+    )
+    assert result.exit_code == 0 and "Exported 4 exchanges as requests" in result.output, result.output
+    assert [json.loads(line) for line in gzip.decompress(out.read_bytes()).splitlines()] == lines
     assert [line["request"]["system"] for line in lines] == [
         "You are version one.",
         "You are version one.",

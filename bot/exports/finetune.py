@@ -9,10 +9,10 @@
 An exchange with an empty message or reply (a bare mention), or a static fallback reply, is not
 training data: it is dropped, and its conversation continues without it.
 
-With a system prompt asked for, each line carries the system prompt its turns were answered with, from
-the log (m021's `system_prompts`), never today's setting: a conversation that spans a change of
-BOT_SYSTEM_PROMPT becomes one line per version, and turns logged before the log kept prompts
-(request_state 'unknown') get no system prompt rather than a guessed one.
+A line holds turns answered with one system prompt version (m021's `system_prompts`): a conversation
+that spans a change of BOT_SYSTEM_PROMPT becomes one line per version. With a system prompt asked for,
+each line carries that version's text from the log, never today's setting; turns logged before the log
+kept prompts (request_state 'unknown') get no system prompt rather than a guessed one.
 
 A reply Claude did not finish (stop_reason max_tokens, model_context_window_exceeded or refusal,
 see INCOMPLETE_STOPS) is never learned from: openai keeps it as context with "weight": 0; bedrock,

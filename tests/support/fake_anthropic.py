@@ -197,14 +197,14 @@ class FakeAnthropic:
         self.hits += 1
         if not self._authorized(request):
             return self._error(401, "invalid x-api-key")
+        body = await request.json()
+        self.received.append(body)
         if self.failures:
             failure = self.failures.pop(0)
             if failure == "hang":
                 await self._stopping.wait()
                 failure = 529  # released at shutdown: the connection ends with an error, as a dying server's would
             return self._error(failure, "fake failure")
-        body = await request.json()
-        self.received.append(body)
         problem = validate(body)
         if problem:
             return self._error(400, problem)
