@@ -10,6 +10,7 @@ import hashlib
 import importlib
 import json
 import logging
+import subprocess
 import threading
 from dataclasses import replace
 
@@ -20,13 +21,16 @@ from datasette_auth_passwords.utils import hash_password
 from bot.cli import cli
 from bot.config.settings import ConfigError, Settings
 from bot.core.export_formats import records
+from bot.replica import litestream as replication
 from bot.replica.litestream_config import BLOBS_REPLICA, databases
+from bot.replica.replicator import Replicator
 from bot.store import ConversationLog, Selection
 from bot.store.blobs import BlobStore, SentFile, blobs_path
 from bot.store.reads import Reads
 from tests.support.harness import Harness, running_bot
 from tests.support.images import PNG
 from tests.support.logs import exchange
+from tests.support.replica_fixtures import poll, replicated_settings
 from tests.support.web import datasette_for
 
 NOTES = b"MARK-7f3a the plan for tuesday\nline two\n"  # MARK-7f3a: found in a raw file only if the bytes are there
@@ -297,3 +301,28 @@ async def test_a_public_transcript_shows_no_thumbnail_and_the_route_still_refuse
     page = await public.client.get("/conversation_logs/conversations.transcript")
     assert page.status_code == 200 and "<img" not in page.text and "f0 (image/png" in page.text
     assert (await public.client.get(f"/-/attachments/{PNG_SHA}")).status_code == 401
+
+
+def test_the_replica_carries_the_kept_bytes_and_a_lost_disk_gets_them_back(tmp_path):
+    """The real litestream: the blob file is replicated beside the log, and restored at start with it."""
+    settings = replicated_settings(tmp_path, f"file://{tmp_path}/replica", BOT_KEEP_ATTACHMENTS="on")
+    attachments = json.dumps([{"name": "n", "type": "text/plain", "size": 1, "status": "sent", "sha256": NOTES_SHA}])
+    with ConversationLog(settings.log_db, own_checkpoints=False, keep_attachments=True) as store:
+        replicator = Replicator(settings).start()
+        store.submit(exchange(1, attachments=attachments)).result()
+        store.blobs.keep([SentFile(NOTES_SHA, "text/plain", NOTES)]).result()
+        probe = tmp_path / "probe"
+        poll(lambda: restored_blob(settings, probe), 30, what="the blob file in the replica")
+        replicator.stop()
+    for path in settings.log_db.parent.iterdir():  # the disk is gone
+        subprocess.run(["rm", "-rf", str(path)], check=True)
+    replication.restore_missing(settings)
+    assert BlobStore(blobs_path(settings.log_db)).get(NOTES_SHA) == SentFile(NOTES_SHA, "text/plain", NOTES)
+
+
+def restored_blob(settings, folder) -> bool:
+    """Whether a restore of the blob file's replica, as of now, holds the notes' bytes."""
+    subprocess.run(["rm", "-rf", str(folder)], check=True)
+    folder.mkdir()
+    target = folder / "blobs.db"
+    return replication.restore(settings, BLOBS_REPLICA, target) and BlobStore(target).get(NOTES_SHA) is not None
