@@ -318,6 +318,12 @@ def test_the_replica_carries_the_kept_bytes_and_a_lost_disk_gets_them_back(tmp_p
         subprocess.run(["rm", "-rf", str(path)], check=True)
     replication.restore_missing(settings)
     assert BlobStore(blobs_path(settings.log_db)).get(NOTES_SHA) == SentFile(NOTES_SHA, "text/plain", NOTES)
+    env = {
+        name: value for name, value in settings.environment.items() if name.startswith(("LITESTREAM", "BOT", "CONV"))
+    }
+    target = tmp_path / "restored.blobs.db"
+    result = CliRunner().invoke(cli, ["--env-file", "/dev/null", "restore", "--blobs", str(target)], env=env)
+    assert result.exit_code == 0 and result.output.endswith(f"to {target}: 1 blobs\n"), result.output
 
 
 def restored_blob(settings, folder) -> bool:
