@@ -10,6 +10,7 @@ import hashlib
 import importlib
 import json
 import logging
+import re
 import subprocess
 import threading
 from dataclasses import replace
@@ -18,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 from datasette_auth_passwords.utils import hash_password
 
+from bench import blobs as blobs_bench
 from bot.cli import cli
 from bot.config.settings import ConfigError, Settings
 from bot.core.export_formats import records
@@ -332,3 +334,9 @@ def restored_blob(settings, folder) -> bool:
     folder.mkdir()
     target = folder / "blobs.db"
     return replication.restore(settings, BLOBS_REPLICA, target) and BlobStore(target).get(NOTES_SHA) is not None
+
+
+def test_the_bench_measures_the_refs_and_the_blob_worker(capsys):
+    blobs_bench.main(burst_rows=200, rounds=1, files=2)
+    out = capsys.readouterr().out
+    assert re.search(r"refs    with: [\d,]+ rows/s", out) and re.search(r"blob worker: [\d.]+ ms per 1 MB file", out)
