@@ -62,7 +62,7 @@ def blobs_file(datasette) -> Path | None:
 def _read(path: Path, sql: str, params: list) -> list[tuple]:
     if not path.exists():
         return []
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)  # as_uri escapes '?' and '#'
     try:
         return conn.execute(sql, params).fetchall()
     except sqlite3.OperationalError:  # the file exists but its table was never made

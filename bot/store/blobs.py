@@ -183,7 +183,8 @@ class Blobs:
         return self.store.remove(sorted(set(kept) - self._referenced(kept)))
 
     def _referenced(self, hashes: list[str]) -> set[str]:
-        conn = sqlite3.connect(f"file:{self.log_path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        read_only = self.log_path.resolve().as_uri() + "?mode=ro"  # as_uri escapes a '?' or '#' in the path
+        conn = sqlite3.connect(read_only, uri=True, timeout=BUSY_TIMEOUT_S)
         try:
             found = "select 1 from attachment_refs where sha256 = ?"
             return {sha for sha in hashes if conn.execute(found, [sha]).fetchone()}
