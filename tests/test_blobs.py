@@ -17,6 +17,8 @@ from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
+from datasette import hookimpl
+from datasette.plugins import pm
 from datasette_auth_passwords.utils import hash_password
 
 from bench import blobs as blobs_bench
@@ -340,3 +342,22 @@ def test_the_bench_measures_the_refs_and_the_blob_worker(capsys):
     blobs_bench.main(burst_rows=200, rounds=1, files=2)
     out = capsys.readouterr().out
     assert re.search(r"refs    with: [\d,]+ rows/s", out) and re.search(r"blob worker: [\d.]+ ms per 1 MB file", out)
+
+
+class OtherLogin:
+    """Another auth plugin (as `datasette --root` or an SSO plugin would be) logging someone in as `root`."""
+
+    @hookimpl
+    def actor_from_request(self, datasette, request):
+        return {"id": "root"} if request.headers.get("x-other-login") == "root" else None
+
+
+async def test_a_logged_in_actor_that_is_no_owner_is_refused(web):
+    pm.register(OtherLogin(), name="test-other-login")
+    try:
+        response = await web.client.get(f"/-/attachments/{PNG_SHA}", headers={"x-other-login": "root"})
+        page = await web.client.get("/conversation_logs/conversations.transcript", headers={"x-other-login": "root"})
+    finally:
+        pm.unregister(name="test-other-login")
+    assert response.status_code == 403 and PNG not in response.content
+    assert page.status_code == 200 and "<img" not in page.text  # let in by the login, but shown no thumbnail
