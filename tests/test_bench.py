@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from bench.caching import table
 from tests.support import PROJECT
 
 SECTIONS = [
@@ -140,3 +141,14 @@ def test_request_record_bench_reports_the_columns_cost_against_its_baselines():
     assert result.stdout.count("x raw executemany") == 2 and "bytes per row in the vacuumed file" in result.stdout
     extra = float(result.stdout.split("the request columns: ")[1].split(" bytes")[0].replace(",", ""))
     assert extra > 100  # the recorded rows carry ~200 bytes of values: a bench that wrote none would show ~0
+
+
+def test_the_caching_benchmark_reports_every_scenario_against_uncached_and_the_floor():
+    """No clock and no network: the fake's accounting is deterministic, so the figures are checked too."""
+    lines = table(quick=True)
+    rows = {tuple(cell.strip() for cell in line.split("|")[1:3]): line for line in lines[2:]}
+    assert len(rows) == 11  # five scenarios for each of two models, and a prompt under every minimum
+    thread = rows[("20-turn thread, 3,000-token system prompt, memory of 20 turns", "claude-sonnet-4-5")]
+    assert "| met |" in thread
+    short = rows[("busy channel, a 40-word system prompt (under every minimum)", "claude-sonnet-4-5")]
+    assert "| 1.00x |" in short  # caching cannot help: nothing reaches the model's minimum

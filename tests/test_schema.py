@@ -13,6 +13,7 @@ from bot.store import ConversationLog, StoreError, migrate, migrations, utc_now_
 from bot.store.request_record import RequestRecord
 from bot.store.scope import Scope
 from bot.store.sqlite import sqlite3
+from bot.store.usage import CACHE_TOKENS
 from tests.support.logs import exchange, log_rows_at
 from tests.support.plain_sql import assert_summary_matches_plain_sql
 
@@ -47,7 +48,12 @@ ADDED = {
     "request_id": "TEXT",
     "context_message_ids": "TEXT",
     "request_masked": "INTEGER",
+    "cache_creation_input_tokens": "INTEGER",
+    "cache_read_input_tokens": "INTEGER",
 }
+
+
+LATER_COLUMNS = (*RequestRecord().columns(), *CACHE_TOKENS)  # m021's, m022's and m023's
 
 
 def columns(path) -> dict[str, str]:
@@ -81,6 +87,8 @@ def test_migrations_on_a_blank_database_give_the_spec_columns_and_more(tmp_path)
             "m019_memory_forgets",
             "m021_system_prompts",
             "m022_request_record",
+            "m023_prompt_cache",
+            "m024_daily_totals",
             "m025_attachment_refs",
         ]
         assert db["facet_counts"].columns_dict == {"facet": str, "value": str, "conversations": int}
@@ -170,7 +178,8 @@ def test_summaries_equal_plain_sql_after_inserts_deletes_updates_and_migrations(
             {
                 k: v
                 for k, v in exchange(n, channel_id=None if n % 9 == 0 else f"c{n % 3}").row().items()
-                if k not in ("attachments", "reply_to_message_id", "stop_reason", *RequestRecord().columns())
+                if k
+                not in ("attachments", "reply_to_message_id", "stop_reason", *RequestRecord().columns(), *CACHE_TOKENS)
             }
             for n in range(50)
         )
@@ -227,7 +236,7 @@ def test_rating_totals_start_from_the_ratings_already_in_a_log(tmp_path):
             {
                 k: v
                 for k, v in exchange(n, user_id=f"u{n % 4}").row().items()
-                if k not in ("stop_reason", *RequestRecord().columns())
+                if k not in ("stop_reason", *LATER_COLUMNS)
             }
             for n in range(60)
         )  # m017's, m021's and m022's columns

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import anthropic
 import httpx2
 from anthropic.lib.streaming import AsyncMessageStream
-from anthropic.types import Message, MessageParam
+from anthropic.types import Message, MessageParam, Usage
 
 from bot.config.settings import Settings
 from bot.core.request import RequestBody, build_request
@@ -47,6 +47,8 @@ class Reply:
     logged: bool = False  # the exchange is in the permanent log (so a rating of the reply can find it)
     cut_off: bool = False  # the stream failed midway: `text` is what arrived, ending with CUT_OFF_NOTE
     stop_reason: str | None = None  # Claude's reason for stopping; None when Claude gave none (fallback, cut off)
+    cache_creation_input_tokens: int = 0  # input written to the prompt cache (billed 1.25x), beside input_tokens
+    cache_read_input_tokens: int = 0  # input read from the prompt cache (billed 0.1x), beside input_tokens
     sent: bool = True  # a request went to Claude (False: no API key, the fallback answered at once)
     message_id: str | None = None  # Anthropic's id of the message (msg_...); None when none came back
     request_id: str | None = None  # the `request-id` of the request that answered; None when none did
@@ -208,6 +210,8 @@ class Responder:
             usage.output_tokens,
             latency_ms,
             stop_reason=message.stop_reason,
+            cache_creation_input_tokens=cache_written(usage),
+            cache_read_input_tokens=cache_read(usage),
         ).with_ids(message.id, request_id)
 
     async def close(self) -> None:
@@ -241,7 +245,23 @@ def _retry_wait(err: Exception, retry: int) -> float | None:
 def _cut_off(text: str, stream: AsyncMessageStream[None], latency_ms: int) -> Reply:
     """What the user saw of a stream that failed midway, with the tokens the API had reported by then."""
     snapshot = stream.current_message_snapshot  # text arrived, so message_start (model, input tokens) had too
-    usage, text = snapshot.usage, text.strip() + CUT_OFF_NOTE
-    return Reply(text, snapshot.model, usage.input_tokens, usage.output_tokens, latency_ms, cut_off=True).with_ids(
-        snapshot.id, stream.request_id
-    )
+    usage = snapshot.usage
+    return Reply(
+        text.strip() + CUT_OFF_NOTE,
+        snapshot.model,
+        usage.input_tokens,
+        usage.output_tokens,
+        latency_ms,
+        cut_off=True,
+        cache_creation_input_tokens=cache_written(usage),
+        cache_read_input_tokens=cache_read(usage),
+    ).with_ids(snapshot.id, stream.request_id)
+
+
+# The SDK types the cache counts optional: an absent count is nothing cached.
+def cache_written(usage: Usage) -> int:
+    return usage.cache_creation_input_tokens or 0
+
+
+def cache_read(usage: Usage) -> int:
+    return usage.cache_read_input_tokens or 0

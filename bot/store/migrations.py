@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlite_utils import Database, Migrations
 
+from bot.store.daily import daily_migration_sql
 from bot.store.summaries import (
     facet_counts_migration_sql,
     rating_owners_migration_sql,
@@ -16,8 +17,8 @@ from bot.store.summaries import (
     tenancy_migration_sql,
     user_models_migration_sql,
 )
+from bot.store.usage import cache_migration_sql, user_usage_migration_sql
 from bot.store.usage import migration_sql as usage_migration_sql
-from bot.store.usage import user_usage_migration_sql
 
 TABLE = "conversations"
 ADDED_COLUMNS = {
@@ -212,6 +213,21 @@ def m022_request_record(db: Database) -> None:
     ALTER TABLE {TABLE} ADD COLUMN context_message_ids TEXT;
     ALTER TABLE {TABLE} ADD COLUMN request_masked INTEGER;
     """)
+
+
+@migrations()
+def m023_prompt_cache(db: Database) -> None:
+    """The prompt cache's tokens per row (written and read, apart from input_tokens) counted in the per-day
+    usage summaries, and the cache write and read prices of each model (bot/store/usage.py)."""
+    db.executescript(cache_migration_sql())
+
+
+@migrations()
+def m024_daily_totals(db: Database) -> None:
+    """Each day's conversations and tokens (tokens_used), kept by triggers, so daily_activity reads days
+    instead of rows (bot/store/daily.py); an index on (guild_id, timestamp) for the search's server field, and
+    one on rating_scores' score for rated_replies."""
+    db.executescript(daily_migration_sql())
 
 
 @migrations()
