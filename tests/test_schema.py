@@ -85,6 +85,8 @@ def test_migrations_on_a_blank_database_give_the_spec_columns_and_more(tmp_path)
             "m016_rating_totals",
             "m017_stop_reason",
             "m019_memory_forgets",
+            "m020_unplaced_rows",
+            "m020b_search_index_on_text_updates",
             "m021_system_prompts",
             "m022_request_record",
             "m023_prompt_cache",

@@ -15,6 +15,7 @@ from anthropic.types import Message, MessageParam, Usage
 
 from bot.config.settings import Settings
 from bot.core.request import RequestBody, build_request
+from bot.core.retries import retry_wait
 from bot.store.exchange import FALLBACK_MODEL
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,6 @@ REFUSAL_TEXT = (
     "You're welcome to ask something else."
 )
 MAX_TOKENS, REFUSAL = "max_tokens", "refusal"  # Claude's stop_reason values the bot acts on
-# Between retries without a `retry-after`: the SDK's own backoff (anthropic/_constants.py), 0.5 s doubling to 8 s.
-FIRST_BACKOFF_S, MAX_BACKOFF_S = 0.5, 8.0
-RETRYABLE_STATUSES = {408, 409, 429}  # and every 5xx: the statuses the SDK itself retries
 
 TextSink = Callable[[str], None]  # receives the reply's text so far, each time it grows
 
@@ -158,7 +156,7 @@ class Responder:
                 # Every SDK failure (401, 429, 5xx, 529, timeout, refused, an `error` event or a dropped
                 # connection mid-stream) ends here; the reason stays in our log, not in the chat.
                 failure = f"{type(err).__name__}: {err}"
-                wait = _retry_wait(err, retry) if retry < self.max_retries else None
+                wait = retry_wait(err, retry) if retry < self.max_retries else None
             if attempt.text.strip() and attempt.stream is not None:  # text comes only through a stream
                 log.warning("reply cut off after %d characters: %s", len(attempt.text), failure)
                 return _cut_off(attempt.text, attempt.stream, _ms_since(started))
@@ -221,25 +219,6 @@ class Responder:
 
 def _ms_since(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
-
-
-def _retry_wait(err: Exception, retry: int) -> float | None:
-    """Seconds to wait before trying again, as the SDK would (retry-after, else backoff); None: do not retry."""
-    if isinstance(err, anthropic.APIStatusError):
-        headers = err.response.headers
-        should = headers.get("x-should-retry")
-        if should == "false" or (
-            should != "true" and err.status_code not in RETRYABLE_STATUSES and err.status_code < 500
-        ):
-            return None
-        for name, scale in (("retry-after-ms", 1000), ("retry-after", 1)):
-            try:
-                return max(0.0, float(headers[name]) / scale)
-            except (KeyError, ValueError):
-                pass
-    elif not isinstance(err, (anthropic.APIConnectionError, httpx2.TransportError)):
-        return None
-    return min(FIRST_BACKOFF_S * 2.0**retry, MAX_BACKOFF_S)  # a float power: int ** int is typed Any
 
 
 def _cut_off(text: str, stream: AsyncMessageStream[None], latency_ms: int) -> Reply:
