@@ -4,7 +4,8 @@ how they are downloaded, and how the log records them.
 Claude takes JPEG, PNG, GIF and WebP images, at most 5 MB each, at most 8000x8000 px, in requests
 of at most 32 MB (Anthropic's vision documentation). Images are sent as base64 image blocks after
 downloading them, because Discord's attachment URLs expire. The log keeps what was attached
-(name, type, size, URL, and the SHA-256 of the bytes Claude was sent), never the bytes.
+(name, type, size, URL, and the SHA-256 of the bytes Claude was sent); the bytes themselves only
+with BOT_KEEP_ATTACHMENTS on, in the blob store beside it (bot/store/blobs.py).
 
 A download trusts nothing the message says: only the allowed origins are fetched (Discord's CDN over
 https), no redirect is followed, the size is counted while reading, and an image's dimensions are
