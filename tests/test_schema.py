@@ -91,6 +91,7 @@ def test_migrations_on_a_blank_database_give_the_spec_columns_and_more(tmp_path)
             "m022_request_record",
             "m023_prompt_cache",
             "m024_daily_totals",
+            "m025_attachment_refs",
         ]
         assert db["facet_counts"].columns_dict == {"facet": str, "value": str, "conversations": int}
         assert db["opt_outs"].pks == ["user_id"]

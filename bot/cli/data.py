@@ -22,6 +22,7 @@ from bot.replica import commands as replica_commands
 from bot.replica.progress import growing_file
 from bot.store import ConversationLog, Selection, StoreError, utc_now_text
 from bot.store.awaiting import WriterResults
+from bot.store.blobs import BlobStore, blobs_path, keeping_line
 from bot.store.prices import migrate_and_price
 from bot.store.scope import Scope
 from bot.store.sqlite import sqlite3
@@ -58,9 +59,14 @@ def backup(load: Loader, target: Path, db: Path | None) -> None:
         # The copy leaves out free pages, so the live file's size is its most: the bar's end, roughly.
         with growing_file("Backing up", target, settings.log_db.stat().st_size, target):
             ConversationLog(settings.log_db).backup(target)
+        blobs = BlobStore(blobs_path(settings.log_db))
+        if blobs.path.exists():  # the kept attachments travel with the log (BOT_KEEP_ATTACHMENTS)
+            blobs.backup(blobs_path(target))
     except sqlite3.Error as err:
         raise click.ClickException(f"backup of {settings.log_db} failed: {err}") from None
     click.echo(f"Backed up {settings.log_db} to {target} ({target.stat().st_size:,} bytes)")
+    if blobs.path.exists():
+        click.echo(f"Backed up {blobs.path} to {blobs_path(target)} ({blobs_path(target).stat().st_size:,} bytes)")
 
 
 def existing_log(settings: Settings) -> ConversationLog:
@@ -189,6 +195,7 @@ def stats_command(load: Loader, db: Path | None) -> None:
         existing_log(settings), Memory(settings.memory_db), WriterResults(), retention_days=settings.retention_days
     )
     click.echo(stats_text(asyncio.run(data.stats(Scope.everything()))))
+    click.echo(keeping_line(settings.keep_attachments))
 
 
 @click.command("history")

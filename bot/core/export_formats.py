@@ -8,6 +8,7 @@ from itertools import islice
 
 from bot.core.request_export import request_lines
 from bot.exports import files
+from bot.store.blobs import BlobStore, blobs_path
 from bot.store.export_sql import Selection
 from bot.store.reads import Reads
 
@@ -20,5 +21,8 @@ def records(
 ) -> Iterator[tuple[bytes, int]]:
     """The export as (bytes, how many exchanges or conversations they hold) pieces (files.records)."""
     if fmt == REQUESTS:
-        return ((line, 1) for line in islice(request_lines(store.request_rows(selection)), limit))
+        return (
+            (line, 1)
+            for line in islice(request_lines(store.request_rows(selection), BlobStore(blobs_path(store.path))), limit)
+        )
     return files.records(fmt, store, selection, system_prompt=system_prompt, limit=limit)

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 
 from bot.config.settings import Settings
-from bot.core.attachments import images_for_claude, log_json, refusal_note, user_content
+from bot.core.attachments import images_for_claude, log_json, refusal_note, sent_files, user_content
 from bot.core.command_data import CommandData
 from bot.core.deliveries import InFlight, SeenMessages
 from bot.core.incoming import Incoming, Redelivery, logged_exchange
@@ -95,6 +95,7 @@ class BotService:
         exchange = logged_exchange(stored, kept_reply, context, attachments, request)
         outcome = await self._writes.wait(self.store.submit(exchange))
         log.debug("exchange %s %s", incoming.message_id, outcome)
+        self.store.blobs.keep(sent_files(screened))  # off the loop, never awaited: the answer waits for no file
         if reply.model != FALLBACK_MODEL:
             await self._remember(
                 replace(stored, text=as_text(stored.text, attachments)), context.conversation_id, kept_reply.text
@@ -192,7 +193,9 @@ async def open_service(settings: Settings) -> AsyncIterator[BotService]:
     hourly, for every front end); on exit flush and close them all."""
     # With a replica, Litestream owns the checkpoints (bot/replica/litestream.py says why).
     migrate_and_price(settings.log_db, settings.model_prices)  # a bad price file stops here, nothing opened
-    store = ConversationLog(settings.log_db, own_checkpoints=settings.replica is None).open()
+    store = ConversationLog(
+        settings.log_db, own_checkpoints=settings.replica is None, keep_attachments=settings.keep_attachments
+    ).open()
     memory = Memory(
         settings.memory_db,
         turns=settings.memory_turns,

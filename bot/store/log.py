@@ -13,6 +13,7 @@ from sqlite_utils import Database
 
 from bot.store import ratings
 from bot.store.backlog import Backlog
+from bot.store.blobs import Blobs
 from bot.store.deletes import Deletes
 from bot.store.exchange import Exchange, utc_now_text
 from bot.store.privacy import Privacy, write_mark
@@ -44,6 +45,7 @@ class ConversationLog(Reads):
         wal_limit_bytes: int = WAL_LIMIT_BYTES,
         own_checkpoints: bool = True,
         fts_secure_delete: bool = True,
+        keep_attachments: bool = False,
     ) -> None:
         super().__init__(path, busy_timeout)
         self.spool = Spool(self.path.with_name(self.path.name + ".spool.jsonl"))
@@ -59,6 +61,7 @@ class ConversationLog(Reads):
         )
         self.privacy = Privacy(self.path, busy_timeout)
         self.deletes = Deletes(self.writer, self.backlog, fts_secure_delete)
+        self.blobs = Blobs(self.path, keep_attachments)  # BOT_KEEP_ATTACHMENTS: the files' bytes (blobs.py)
 
     def open(self) -> ConversationLog:
         """Migrate the file, keep the disk reserve, and start the writer (which replays the spool)."""
@@ -67,6 +70,7 @@ class ConversationLog(Reads):
         log.info("search index: %s", self.forget_clean_up)
         self.spool.keep_reserve()
         self.privacy.open()
+        self.blobs.open()
         self.writer.start()
         return self
 
@@ -74,6 +78,7 @@ class ConversationLog(Reads):
         """Write everything handed over so far, then stop the writer; returns the message ids of rows
         no disk could take (named in an ERROR line), so a clean stop never claims them flushed."""
         lost = self.writer.stop()
+        self.blobs.close()
         self.privacy.close()
         return lost
 
@@ -92,11 +97,27 @@ class ConversationLog(Reads):
 
     def forget(self, user_id: str, scope: Scope = Scope.everything()) -> Future[int]:
         """Delete a user's exchanges within `scope` (deletes.py); resolves to the count."""
-        return self.deletes.forget(user_id, scope)
+        return self._then_prune(self.deletes.forget(user_id, scope))
 
     def delete_older_than(self, days: float) -> Future[int]:
         """Retention: delete exchanges older than `days` (deletes.py); resolves to the count."""
-        return self.deletes.delete_older_than(days)
+        return self._then_prune(self.deletes.delete_older_than(days))
+
+    def _then_prune(self, deleting: Future[int]) -> Future[int]:
+        """Once a delete is committed, the kept files no remaining row refers to go too (blobs.py): the
+        returned future resolves after that prune is queued, so the caller's next blob write follows it."""
+        pruned: Future[int] = Future()
+
+        def prune(done: Future[int]) -> None:
+            if done.exception() is not None:
+                pruned.set_exception(done.exception())
+                return
+            if done.result():
+                self.blobs.prune()
+            pruned.set_result(done.result())
+
+        deleting.add_done_callback(prune)
+        return pruned
 
     @property
     def cleaning_index(self) -> bool:
