@@ -129,6 +129,31 @@ def test_forget_cost_bench_reports_the_answer_the_clean_up_and_the_row_behind_it
     assert "the next row, handed over at the answer, waited" in result.stdout
 
 
+def test_request_record_bench_reports_the_columns_cost_against_its_baselines():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.request_record", "--burst", "300", "--rounds", "1"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("x raw executemany") == 2 and "bytes per row in the vacuumed file" in result.stdout
+    extra = float(result.stdout.split("the request columns: ")[1].split(" bytes")[0].replace(",", ""))
+    assert extra > 100  # the recorded rows carry ~200 bytes of values: a bench that wrote none would show ~0
+
+
+def test_quick_adoption_benchmark_places_every_row_and_each_servers_stats_counts_them(tmp_path):
+    from bench.adoption import SERVERS, adoption
+
+    figures = {figure.what: figure for figure in adoption(tmp_path / "original.db", None, 2000, baseline_s=0.5)}
+    placed = next(f for what, f in figures.items() if what.startswith("fill:") and "total" in what)
+    assert "2,000 rows placed" in placed.what and placed.value > 0
+    assert figures["rows left unplaced"].value == 0
+    assert figures["p99 event-loop lag during the fill"].baseline_value is not None
+    assert any(f"each of the {SERVERS} servers" in what for what in figures)  # checked inside: shown == counted
+
+
 def test_the_caching_benchmark_reports_every_scenario_against_uncached_and_the_floor():
     """No clock and no network: the fake's accounting is deterministic, so the figures are checked too."""
     lines = table(quick=True)
