@@ -10,6 +10,7 @@ import pytest
 from bot.store import migrate
 from bot.store.sqlite import sqlite3
 from tests.support.web import datasette_for
+from tests.support.web_auth import fetch, guarded
 
 SEARCH = "/conversation_logs/search"
 ROWS = 30
@@ -76,3 +77,31 @@ async def test_control_marks_in_a_message_stay_text(ds):
     hits = re.findall(r'<blockquote class="message">(.*?)</blockquote>', response.text, re.S)
     assert len(hits) == 1
     assert "<mark>forged" not in hits[0] and "<mark>highlight</mark>" in hits[0], hits[0]
+
+
+@pytest.mark.parametrize("query,name", [("rated_replies", "page"), ("user_history", "limit")])
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "1.5", "²", "99999999999999999999999"])
+@pytest.mark.parametrize("suffix", ["", ".json", ".csv"])
+async def test_a_canned_querys_number_that_is_not_one_is_refused_by_name(ds, query, name, value, suffix):
+    # Before: page=abc or 0 showed page 1 and limit=abc no rows, without a word; a huge one said only
+    # "datatype mismatch".
+    response = await ds.client.get(f"/conversation_logs/{query}{suffix}", params={name: value, "user": "alice"})
+    assert response.status_code == 400, (response.status_code, response.text[:200])
+    assert response.text.startswith(f"{name}: expected a whole number from 1"), response.text[:200]
+    assert response.text.count("\n") <= 1
+
+
+@pytest.mark.parametrize("query,name,value,rows", [("rated_replies", "page", "", 0), ("user_history", "limit", "3", 3)])
+async def test_a_canned_querys_good_number_still_answers(ds, query, name, value, rows):
+    response = await ds.client.get(f"/conversation_logs/{query}.json", params={name: value, "user": "alice"})
+    assert response.status_code == 200 and len(response.json()["rows"]) == rows
+
+
+async def test_an_anonymous_visitor_with_a_bad_number_still_goes_to_the_login(tmp_path, web_env):
+    path = tmp_path / "conversation_logs.db"
+    migrate(path)
+    ds = await guarded(path)
+    page = await fetch(ds, "GET", "/conversation_logs/rated_replies?page=abc")
+    assert page.status_code == 302 and page.headers["location"].startswith("/-/login?next=")
+    data = await fetch(ds, "GET", "/conversation_logs/rated_replies.json?page=abc")
+    assert data.status_code == 401 and "page" not in data.text
