@@ -16,6 +16,8 @@ MAX_PAGE = 500  # 10,000 hits at 20 a page: past that, narrow the search
 # A day as SQLite's date() reads it. Python's fromisoformat also takes an ISO week (2026-W48-1), which
 # SQLite does not: the page found nothing where its download, built from Python's reading, had rows.
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The last `until`: the search ends before the next day, and Python's and SQLite's calendars end at 9999-12-31.
+LAST_UNTIL = datetime.date.max - datetime.timedelta(days=1)
 PAGE = re.compile(r"[0-9]+")  # ASCII only: "²".isdigit() is True, and int("²") raises
 
 
@@ -44,6 +46,12 @@ def day_problem(name: str, value: str) -> str | None:
     return None if DAY.fullmatch(value) else f"{name}: expected a day like 2026-11-29, got {value!r}"
 
 
+def until_problem(value: str) -> str | None:
+    if day_problem("until", value) or datetime.date.fromisoformat(value) <= LAST_UNTIL:
+        return None  # a malformed day is day_problem's to name
+    return f"until: expected a day up to {LAST_UNTIL.isoformat()}, got {value!r}"
+
+
 def words_problem(value: str) -> str | None:
     """Datasette's escaping (each word quoted) leaves nothing of a lone quote mark, which FTS5 refuses; FTS5
     reads a query only up to a NUL ("unterminated string")."""
@@ -66,6 +74,7 @@ def parse(args) -> tuple[SearchForm, str | None]:
     page = (args.get("page") or "1").strip()
     problems = [words_problem(values["q"])] if values["q"] else []
     problems += [day_problem(name, values[name]) for name in ("since", "until") if values[name]]
+    problems += [until_problem(values["until"])] if values["until"] else []
     problems.append(page_problem(page))
     error = next((problem for problem in problems if problem), None)
     return SearchForm(**values, page=int(page) if page_problem(page) is None else 1), error

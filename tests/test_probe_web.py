@@ -105,3 +105,12 @@ async def test_an_anonymous_visitor_with_a_bad_number_still_goes_to_the_login(tm
     assert page.status_code == 302 and page.headers["location"].startswith("/-/login?next=")
     data = await fetch(ds, "GET", "/conversation_logs/rated_replies.json?page=abc")
     assert data.status_code == 401 and "page" not in data.text
+
+
+async def test_the_last_day_there_is_as_until_is_refused_by_name(ds):
+    # The day after 9999-12-31 is past Python's and SQLite's calendars: the download link's end overflowed (500).
+    response = await ds.client.get(SEARCH, params={"q": "penguin", "until": "9999-12-31"})
+    assert response.status_code == 400, response.status_code
+    assert error_of(response.text).startswith("until: expected a day up to 9999-12-30")
+    kept = await ds.client.get(SEARCH, params={"q": "penguin", "until": "9999-12-30"})
+    assert kept.status_code == 200 and len(re.findall(r'class="search-hit"', kept.text)) == 20
