@@ -16,8 +16,9 @@ if [ "$(id -u)" = "0" ]; then
         mkdir -p "$dir"
         chown bot:bot "$dir"
     done
+    # -h: a link `bot` left on its volume changes hands itself, never the root-owned file it points at.
     for file in $files; do
-        if [ -e "$file" ]; then chown bot:bot "$file"; fi
+        if [ -e "$file" ] || [ -L "$file" ]; then chown -h bot:bot "$file"; fi
     done
     exec setpriv --reuid=bot --regid=bot --init-groups --inh-caps=-all -- "$@"
 fi

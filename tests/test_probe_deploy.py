@@ -63,7 +63,35 @@ def test_started_as_root_it_hands_over_the_log_files_too(tmp_path):
         env = environment(volume, f"{shims}:{os.environ['PATH']}")
         started = subprocess.run(["sh", SCRIPT, "echo", "started"], env=env, capture_output=True, text=True)
         assert started.returncode == 0, started.stderr
-        handed = [line.split()[-1] for line in calls.read_text().splitlines() if line.startswith("chown bot:bot")]
+        handed = [
+            line.split()[-1]
+            for line in calls.read_text().splitlines()
+            if line.startswith("chown ") and "bot:bot" in line
+        ]
         # Before: only the directory, so `bot` could not write the log the root-run image had made.
         assert {str(volume / name) for name in LOG_FILES} <= set(handed), handed
         assert str(volume) in handed
+
+
+def test_started_as_root_it_follows_no_link_the_volume_holds(tmp_path):
+    # `bot` owns the volume, so it can leave conversation_logs.db-wal as a link to a file of root's; a start
+    # with --user root then chowned the link's target to `bot`. chown here is the real one, with `bot`
+    # read as nobody (65534), the user this machine has.
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    real_chown = subprocess.run(["sh", "-c", "command -v chown"], capture_output=True, text=True).stdout.strip()
+    (shims / "chown").write_text(f'#!/bin/sh\nexec {real_chown} $(echo "$*" | sed "s/bot:bot/65534:65534/")\n')
+    (shims / "setpriv").write_text("#!/bin/sh\nexit 0\n")
+    for tool in ("chown", "setpriv"):
+        (shims / tool).chmod(0o755)
+    with tempfile.TemporaryDirectory(dir="/tmp") as top:
+        volume = old_volume(top)
+        roots = Path(top) / "roots-file"
+        roots.write_text("root's own")
+        (volume / "conversation_logs.db-wal").unlink()
+        (volume / "conversation_logs.db-wal").symlink_to(roots)
+        env = environment(volume, f"{shims}:{os.environ['PATH']}")
+        started = subprocess.run(["sh", SCRIPT, "true"], env=env, capture_output=True, text=True)
+        assert started.returncode == 0, started.stderr
+        assert roots.stat().st_uid == 0
+        assert (volume / "conversation_logs.db").stat().st_uid == 65534
