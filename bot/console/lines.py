@@ -1,0 +1,93 @@
+"""Reading the operator's lines: edited by readline, and screened, so only text reaches the log.
+
+In a terminal, `input()` edits the line with GNU readline once `readline` is imported: readline reads the
+keys in raw mode, so arrow keys, Ctrl-L and history never become text, and no line limit applies. Without
+it (stdout redirected, or a Python built without readline) the tty's canonical mode reads the line and
+keeps its first 4,095 bytes only; such a line is refused, never cut. Piped input has no limit.
+"""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from types import ModuleType
+
+# Linux's n_tty keeps 4,096 bytes of a line in canonical mode, the last one for the newline.
+TTY_LINE_LIMIT = 4095
+# Control characters that are text: a tab, and the newlines of a multi-line paste (readline's bracketed
+# paste keeps them in one line), as Discord messages hold them too.
+TEXT_CONTROLS = frozenset("\t\n")
+# Unicode's categories for control characters and for the lone surrogates that undecodable bytes become.
+REFUSED_CATEGORIES = ("Cc", "Cs")
+NOT_KEPT = "not sent, not logged"
+
+
+class Refused(Exception):
+    """A line that is not plain text: its message is the one-line answer, and nothing of it is kept."""
+
+
+@dataclass(frozen=True)
+class LineReader:
+    """Reads one screened line at a time; `edited` says readline edits it, `canonical` that the tty cuts it."""
+
+    read: Callable[[str], str] = input
+    edited: bool = False
+    canonical: bool = False
+
+    def __call__(self, prompt: str) -> str:
+        """The next line, or Refused; EOFError at the end of the input."""
+        try:
+            line = self.read(prompt)
+        except UnicodeDecodeError as err:
+            raise Refused(f"the line holds bytes that are not {err.encoding} text: {NOT_KEPT}.") from None
+        if self.canonical and len(line.encode()) >= TTY_LINE_LIMIT:
+            raise Refused(
+                f"the terminal cut this line at {TTY_LINE_LIMIT:,} bytes (its line limit without readline): "
+                f"{NOT_KEPT}. Paste long messages with stdout on the terminal, or pipe them in."
+            )
+        screen(line)
+        return line
+
+    def forget_last(self) -> None:
+        """Keep a refused line or a confirmation out of the Up-arrow history."""
+        if self.edited:
+            import readline
+
+            if readline.get_current_history_length():
+                readline.remove_history_item(readline.get_current_history_length() - 1)
+
+
+def screen(line: str) -> None:
+    """Refused names the first control character left in `line` (readline removes the keys it knows)."""
+    for column, char in enumerate(line, 1):
+        if char not in TEXT_CONTROLS and unicodedata.category(char) in REFUSED_CATEGORIES:
+            name = unicodedata.name(char, "control character")
+            raise Refused(f"column {column} holds U+{ord(char):04X} ({name}), which is not text: {NOT_KEPT}.")
+
+
+def terminal_reader(commands: Iterable[str]) -> LineReader:
+    """readline when both ends are a terminal (what `input()` needs to use it), else plain reads."""
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    try:
+        import readline
+    except ImportError:  # Python built without it: canonical mode, whose cut is refused
+        return LineReader(canonical=sys.stdin.isatty())
+    if not interactive:
+        return LineReader(canonical=sys.stdin.isatty())
+    complete_commands(readline, sorted(commands))
+    return LineReader(edited=True)
+
+
+def complete_commands(rl: ModuleType, commands: list[str]) -> None:
+    """Tab completes a command. History stays in memory: a history file would keep what !forget deletes."""
+
+    def complete(text: str, state: int) -> str | None:
+        matches = [name for name in commands if name.startswith(text)]
+        return matches[state] if state < len(matches) else None
+
+    rl.set_completer_delims(" \t\n")  # the default splits at "!", so the prefix would not be part of the word
+    rl.set_completer(complete)
+    libedit = "libedit" in (rl.__doc__ or "")  # macOS's Python binds keys in libedit's own syntax
+    rl.parse_and_bind("bind ^I rl_complete" if libedit else "tab: complete")
