@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from tests.support import PROJECT
-from tests.support.processes import clean_env, logged
+from tests.support.processes import clean_env, logged, run_bot_cli
 from tests.support.terminal import CTRL_L, ENTER, LEFT, UP, Terminal
 
 pytestmark = pytest.mark.slow  # every test here starts a real process
@@ -167,3 +167,16 @@ async def test_optout_optin_and_privacy_are_the_discord_commands(tmp_path, claud
 
     assert logged(tmp_path) == ["kept"]
     assert sent_to_claude(claude) == ["not kept", "kept"]
+
+
+async def test_piped_control_characters_are_refused_with_a_line_and_not_logged(tmp_path, claude):
+    """No readline on a pipe: what still is a control character is answered, never sent or logged."""
+    script = b"abc\x1b[D\x1b[DX\n\x0c!stats\nfine\tline\n!stats\n"
+    code, out, err = await run_bot_cli("console", env=env_for(tmp_path, claude), stdin=script, cwd=tmp_path)
+
+    assert code == 0, err
+    assert "Refused: column 4 holds U+001B (control character), which is not text: not sent, not logged." in out
+    assert "Refused: column 1 holds U+000C (control character)" in out
+    assert "Total conversations: 1" in out
+    assert logged(tmp_path) == ["fine\tline"]
+    assert sent_to_claude(claude) == ["fine\tline"]

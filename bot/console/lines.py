@@ -20,7 +20,7 @@ TTY_LINE_LIMIT = 4095
 # paste keeps them in one line), as Discord messages hold them too.
 TEXT_CONTROLS = frozenset("\t\n")
 # Unicode's categories for control characters and for the lone surrogates that undecodable bytes become.
-REFUSED_CATEGORIES = ("Cc", "Cs")
+REFUSED_CATEGORIES = {"Cc": "control character", "Cs": "a byte that is not text"}
 NOT_KEPT = "not sent, not logged"
 
 
@@ -63,7 +63,7 @@ def screen(line: str) -> None:
     """Refused names the first control character left in `line` (readline removes the keys it knows)."""
     for column, char in enumerate(line, 1):
         if char not in TEXT_CONTROLS and unicodedata.category(char) in REFUSED_CATEGORIES:
-            name = unicodedata.name(char, "control character")
+            name = REFUSED_CATEGORIES[unicodedata.category(char)]
             raise Refused(f"column {column} holds U+{ord(char):04X} ({name}), which is not text: {NOT_KEPT}.")
 
 
