@@ -10,15 +10,18 @@ import asyncio
 import json
 import os
 import sys
+import termios
 
 import pytest
 
 from tests.support import PROJECT
 from tests.support.processes import clean_env, logged, run_bot_cli
-from tests.support.terminal import CTRL_L, ENTER, LEFT, UP, Terminal
+from tests.support.terminal import CTRL_C, CTRL_L, ENTER, LEFT, UP, WAIT_S, Terminal
 
 pytestmark = pytest.mark.slow  # every test here starts a real process
 
+LOCAL_MODES = 3  # termios.tcgetattr's list: iflag, oflag, cflag, lflag, ...
+ABORTED = 1  # click.Abort's exit status
 LONG_LINE = "".join(f"{n:05d}," for n in range(834))[:5000]  # numbered, so a cut or a reorder shows
 
 
@@ -180,3 +183,21 @@ async def test_piped_control_characters_are_refused_with_a_line_and_not_logged(t
     assert "Total conversations: 1" in out
     assert logged(tmp_path) == ["fine\tline"]
     assert sent_to_claude(claude) == ["fine\tline"]
+
+
+async def test_ctrl_c_leaves_at_once_gives_the_terminal_back_and_keeps_nothing_half_typed(tmp_path, claude):
+    term = await console(tmp_path, claude)
+    await term.line("kept")
+    await term.expect("Echo #1: kept")
+    await term.expect("you> ")
+    await term.type("half typed")
+    await term.expect("half typed")  # readline has read it: the line is being edited
+    await term.type(CTRL_C)
+    async with asyncio.timeout(WAIT_S):
+        code = await term.process.wait()
+    lflag = termios.tcgetattr(term.master)[LOCAL_MODES]
+    await term.close()
+
+    assert code == ABORTED  # click's exit status after Ctrl-C
+    assert lflag & termios.ICANON and lflag & termios.ECHO  # not left in readline's raw mode
+    assert logged(tmp_path) == ["kept"]

@@ -27,9 +27,9 @@ HELP = """Type a message to chat. Commands:
   {p}history [user]     last 10 conversations (yours, or a user id or name)
   {p}export [format]    write conversation_export_YYYYMMDD_HHMMSS.* here; format: {formats} (default csv)
   {p}forget [user id]   delete your conversations and memory (or that user's), after you confirm
-  {p}optout, {p}optin    stop, or start again, logging and remembering what you say
+  {p}optout, {p}optin     stop, or start again, logging and remembering what you say
   {p}privacy            what the bot keeps, for how long, and how to be forgotten
-  {p}help               this text; Ctrl-D or {p}quit leaves (arrow keys edit, Up recalls, Tab completes)"""
+  {p}help               this text; Ctrl-D, Ctrl-C or {p}quit leaves (arrow keys edit, Up recalls, Tab completes)"""
 
 
 @dataclass

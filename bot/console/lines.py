@@ -8,11 +8,16 @@ keeps its first 4,095 bytes only; such a line is refused, never cut. Piped input
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import termios
+import threading
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 # Linux's n_tty keeps 4,096 bytes of a line in canonical mode, the last one for the newline.
 TTY_LINE_LIMIT = 4095
@@ -91,3 +96,39 @@ def complete_commands(rl: ModuleType, commands: list[str]) -> None:
     rl.set_completer(complete)
     libedit = "libedit" in (rl.__doc__ or "")  # macOS's Python binds keys in libedit's own syntax
     rl.parse_and_bind("bind ^I rl_complete" if libedit else "tab: complete")
+
+
+async def read_aside(read: Callable[[str], str], prompt: str) -> str:
+    """`read(prompt)` on a daemon thread: Ctrl-C cancels the console while readline still waits for a key,
+    and the process can exit, which asyncio.to_thread's pool would not let it do until Enter is pressed."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[str] = loop.create_future()
+
+    def settle() -> None:
+        try:
+            line = read(prompt)
+        except BaseException as err:  # EOFError, Refused, ...: for the awaiting side to handle
+            loop.call_soon_threadsafe(_unless_done, future, future.set_exception, err)
+        else:
+            loop.call_soon_threadsafe(_unless_done, future, future.set_result, line)
+
+    threading.Thread(target=settle, name="console-input", daemon=True).start()
+    return await future
+
+
+def _unless_done(future: asyncio.Future[str], settle: Callable[[Any], None], outcome: object) -> None:
+    if not future.done():  # a Ctrl-C cancelled the wait meanwhile
+        settle(outcome)
+
+
+@contextmanager
+def kept_terminal() -> Iterator[None]:
+    """Give the terminal back as it was: a Ctrl-C during a read leaves readline's raw mode set otherwise."""
+    if not sys.stdin.isatty():
+        yield
+        return
+    saved = termios.tcgetattr(sys.stdin)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(sys.stdin, termios.TCSADRAIN, saved)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import uuid
 from collections.abc import Callable
@@ -12,7 +11,7 @@ import click
 
 from bot.config.settings import Settings
 from bot.console.commands import CONFIRM_WORDS, ConsoleCommands
-from bot.console.lines import LineReader, Refused, terminal_reader
+from bot.console.lines import LineReader, Refused, kept_terminal, read_aside, terminal_reader
 from bot.core.service import BotService, Incoming, Redelivery
 
 PROMPT = "you> "
@@ -48,12 +47,16 @@ class Console:
         return [*self.table, QUIT]
 
     async def run(self, read: LineReader | None = None) -> None:
-        """Until Ctrl-D or !quit; `read` defaults to the terminal's (readline when it is one)."""
+        """Until Ctrl-D, !quit or Ctrl-C; `read` defaults to the terminal's (readline when it is one)."""
         self.read = read or terminal_reader(self.prefix + name for name in self.names)
-        await self.commands.help()
+        with kept_terminal():
+            await self.commands.help()
+            await self._loop()
+
+    async def _loop(self) -> None:
         while True:
             try:
-                line = await asyncio.to_thread(self.read, PROMPT)
+                line = await read_aside(self.read, PROMPT)
             except EOFError:
                 return
             except Refused as refusal:
@@ -101,7 +104,7 @@ class Console:
         """Yes only for a typed yes; the end of the input or a refused line keeps everything."""
         self.echo(f"{question} Type yes to confirm.")
         try:
-            answer = await asyncio.to_thread(self.read, CONFIRM_PROMPT)
+            answer = await read_aside(self.read, CONFIRM_PROMPT)
         except (EOFError, Refused):
             return False
         finally:

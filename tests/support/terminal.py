@@ -22,10 +22,17 @@ LEFT = "\x1b[D"
 UP = "\x1b[A"
 CTRL_L = "\x0c"
 CTRL_D = "\x04"
+CTRL_C = "\x03"
 ROWS, COLUMNS = 24, 80
 CHUNK = 512  # bytes typed at once: a paste arrives in pieces too, and the pty's input queue is finite
 WAIT_S = 30.0
 POLL_S = 0.02
+
+
+def take_terminal() -> None:
+    """In the child, in its new session: the pty becomes its controlling terminal, as a shell's, so Ctrl-C
+    is a SIGINT to it (without, the keys are only bytes)."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 class Terminal:
@@ -55,7 +62,8 @@ class Terminal:
             stdin=slave,
             stdout=slave,
             stderr=slave,
-            start_new_session=True,  # the pty becomes its controlling terminal, as in a real shell
+            start_new_session=True,
+            preexec_fn=take_terminal,
         )
         os.close(slave)
         os.set_blocking(master, False)
