@@ -16,7 +16,18 @@ import pytest
 
 from tests.support import PROJECT
 from tests.support.processes import clean_env, logged, run_bot_cli
-from tests.support.terminal import CTRL_C, CTRL_L, ENTER, LEFT, UP, WAIT_S, Terminal
+from tests.support.terminal import (
+    CTRL_C,
+    CTRL_L,
+    ENTER,
+    LEFT,
+    PASTE_END,
+    PASTE_START,
+    TAB,
+    UP,
+    WAIT_S,
+    Terminal,
+)
 
 pytestmark = pytest.mark.slow  # every test here starts a real process
 
@@ -41,7 +52,7 @@ async def test_arrow_keys_ctrl_l_and_history_edit_the_line_and_never_reach_the_l
     term = await console(tmp_path, claude)
     await term.line("abc" + LEFT + LEFT + "X")  # the cursor moves back two: aXbc
     await term.expect("Echo #1: aXbc")
-    await term.line(CTRL_L + "!stats")  # Ctrl-L clears the screen; the line is still the command
+    await term.line(CTRL_L + "!sta" + TAB)  # Ctrl-L clears the screen, Tab completes the command
     await term.expect("Total conversations: 1")
     await term.line(UP + UP)  # history: the line before !stats, sent again
     await term.expect("Echo #2: aXbc")
@@ -49,6 +60,16 @@ async def test_arrow_keys_ctrl_l_and_history_edit_the_line_and_never_reach_the_l
 
     assert logged(tmp_path) == ["aXbc", "aXbc"]
     assert sent_to_claude(claude) == ["aXbc", "aXbc"]
+
+
+async def test_a_pasted_block_keeps_its_lines_and_loses_its_paste_markers(tmp_path, claude):
+    """A terminal wraps a paste in bracketed-paste markers (ESC [200~ ... ESC [201~); readline takes them."""
+    term = await console(tmp_path, claude)
+    await term.line(PASTE_START + "first line\nsecond line" + PASTE_END)
+    await term.expect("Echo #1: first line")
+    assert await term.close() == 0
+
+    assert logged(tmp_path) == ["first line\nsecond line"]
 
 
 async def test_a_5000_character_line_reaches_the_log_whole(tmp_path, claude):
