@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import readline
 
 import pytest
 
@@ -49,3 +50,36 @@ def test_undecodable_input_is_refused():
 
     with pytest.raises(Refused, match="not utf-8 text"):
         LineReader(read=read)("you> ")
+
+
+def typed(*lines: str):
+    """A read that does what input() does under readline: adds a non-empty line to the history."""
+    pending = list(lines)
+
+    def read(_prompt: str) -> str:
+        if not pending:
+            raise EOFError
+        line = pending.pop(0)
+        if line:
+            readline.add_history(line)
+        return line
+
+    return read
+
+
+def history() -> list[str]:
+    return [readline.get_history_item(n) for n in range(1, readline.get_current_history_length() + 1)]
+
+
+def test_history_keeps_messages_and_commands_not_refused_lines_or_answers():
+    readline.clear_history()
+    reader = LineReader(read=typed("!forget", "yes", "bad\x1b[A", "", "hello"), edited=True)
+    assert reader("you> ") == "!forget"
+    assert reader("yes/no> ", remembered=False) == "yes"
+    with pytest.raises(Refused):
+        reader("you> ")
+    assert reader("yes/no> ", remembered=False) == ""  # nothing added: nothing else removed
+    assert reader("you> ") == "hello"
+    with pytest.raises(EOFError):
+        reader("yes/no> ", remembered=False)
+    assert history() == ["!forget", "hello"]

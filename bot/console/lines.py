@@ -41,8 +41,20 @@ class LineReader:
     edited: bool = False
     canonical: bool = False
 
-    def __call__(self, prompt: str) -> str:
-        """The next line, or Refused; EOFError at the end of the input."""
+    def __call__(self, prompt: str, remembered: bool = True) -> str:
+        """The next line, or Refused; EOFError at the end of the input. A refused line, or one not
+        `remembered` (a yes/no answer), is kept out of the Up-arrow history."""
+        before = self._history_length()
+        try:
+            line = self._screened(prompt)
+        except Refused:
+            self._trim_history(before)
+            raise
+        if not remembered:
+            self._trim_history(before)
+        return line
+
+    def _screened(self, prompt: str) -> str:
         try:
             line = self.read(prompt)
         except UnicodeDecodeError as err:
@@ -55,13 +67,21 @@ class LineReader:
         screen(line)
         return line
 
-    def forget_last(self) -> None:
-        """Keep a refused line or a confirmation out of the Up-arrow history."""
-        if self.edited:
-            import readline
+    def _history_length(self) -> int:
+        if not self.edited:
+            return 0
+        import readline
 
-            if readline.get_current_history_length():
-                readline.remove_history_item(readline.get_current_history_length() - 1)
+        return readline.get_current_history_length()
+
+    def _trim_history(self, length: int) -> None:
+        """Drop what readline added to its history since it held `length` lines (none for an empty line)."""
+        if not self.edited:
+            return
+        import readline
+
+        while readline.get_current_history_length() > length:
+            readline.remove_history_item(readline.get_current_history_length() - 1)
 
 
 def screen(line: str) -> None:

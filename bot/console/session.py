@@ -60,7 +60,6 @@ class Console:
             except EOFError:
                 return
             except Refused as refusal:
-                self.read.forget_last()
                 self.echo(f"Refused: {refusal}")
                 continue
             if line.strip() == self.prefix + QUIT:
@@ -104,9 +103,7 @@ class Console:
         """Yes only for a typed yes; the end of the input or a refused line keeps everything."""
         self.echo(f"{question} Type yes to confirm.")
         try:
-            answer = await read_aside(self.read, CONFIRM_PROMPT)
+            answer = await read_aside(lambda prompt: self.read(prompt, remembered=False), CONFIRM_PROMPT)
         except (EOFError, Refused):
             return False
-        finally:
-            self.read.forget_last()
         return answer.strip().lower() in CONFIRM_WORDS
