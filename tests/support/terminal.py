@@ -28,6 +28,7 @@ PASTE_START, PASTE_END = "\x1b[200~", "\x1b[201~"  # bracketed paste, which read
 ROWS, COLUMNS = 24, 80
 CHUNK = 512  # bytes typed at once: a paste arrives in pieces too, and the pty's input queue is finite
 WAIT_S = 30.0
+PROMPT = "you> "
 POLL_S = 0.02
 
 
@@ -46,6 +47,7 @@ class Terminal:
         self.output = ""
         self._seen = 0  # where the next expect starts looking
         self._closed = False  # the child closed its side: no more output will come
+        self._at_prompt = False  # the last expect saw the prompt and nothing was typed since
         asyncio.get_running_loop().add_reader(master, self._read)
 
     @classmethod
@@ -90,9 +92,11 @@ class Terminal:
                 await asyncio.sleep(POLL_S)
         before = self.output[self._seen : found]
         self._seen = found + len(text)
+        self._at_prompt = text == PROMPT
         return before
 
     async def type(self, keys: str) -> None:
+        self._at_prompt = False
         data = keys.encode()
         while data:
             try:
@@ -102,14 +106,17 @@ class Terminal:
             data = data[written:]
             await asyncio.sleep(0.01)  # let the child drain the pty's input queue
 
-    async def line(self, keys: str, prompt: str = "you> ") -> None:
+    async def line(self, keys: str, prompt: str = PROMPT) -> None:
         """Wait for the prompt, then type `keys` and Enter."""
         await self.expect(prompt)
         await self.type(keys + ENTER)
 
     async def close(self) -> int:
-        """Ctrl-D on an empty line ends the console; returns its exit status."""
+        """Ctrl-D at the prompt ends the console; returns its exit status. Typed before the prompt, it
+        would reach the tty while readline has handed it back in canonical mode between two lines."""
         if self.process.returncode is None:
+            if not self._at_prompt:
+                await self.expect(PROMPT)
             await self.type(CTRL_D)
         try:
             async with asyncio.timeout(WAIT_S):
