@@ -9,6 +9,12 @@ COPY requirements.txt requirements.lock ./
 RUN pip install --no-cache-dir -r requirements.txt --constraint requirements.lock
 COPY . .
 ENV CONVERSATION_LOG_DB=/data/conversation_logs.db BOT_MEMORY_DB=/data/bot_memory.db PORT=8080
-# Starts as root only to hand a root-owned volume to `bot`, then runs everything as `bot` (see the script).
+# Every process runs as `bot`. A platform volume mounted owned by root: the entrypoint says so in one line
+# (started as root, with `--user root`, it hands the volume to `bot` and drops to it; see the script).
+USER bot
+# Both processes, for real: Datasette answers on $PORT, and the bot's event loop touched its heartbeat
+# within 90 s (bot/cli/health.py). start-period: `all` restores, migrates and starts Datasette first.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["python", "-m", "bot", "--env-file", "/dev/null", "health"]
 ENTRYPOINT ["/app/deploy/docker-entrypoint.sh"]
 CMD ["python", "-m", "bot", "--env-file", "/dev/null", "all"]

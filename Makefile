@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # The version the locks are compiled for: the oldest that pyproject.toml's requires-python allows.
 LOCK_PYTHON := 3.11
 
-.PHONY: run console web start test test-fast lint typecheck lock lock-check
+.PHONY: run console web start demo test test-fast lint typecheck lock lock-check
 
 # The same settings as the Procfile's web process (tests/test_datasette.py checks they agree).
 DATASETTE_SETTINGS := --setting allow_csv_stream on --setting max_csv_mb 0 --setting sql_time_limit_ms 3000 --setting max_returned_rows 1000 --setting suggest_facets off
@@ -32,12 +32,25 @@ run: $(VENV)/.installed
 console: $(VENV)/.installed
 	$(PY) -m bot console
 
-# Datasette on this machine only (127.0.0.1:8001), no login, on the log the bot writes (.env's CONVERSATION_LOG_DB too).
+# Datasette on this machine only (127.0.0.1:8001), no login, on the log the bot writes (.env's CONVERSATION_LOG_DB
+# too), or on the log DB names: `make web DB=demo/conversation_logs.db`.
+DB :=
+WITH_DB = $(if $(DB),CONVERSATION_LOG_DB="$(DB)")
 web: $(VENV)/.installed
-	$(PY) -m bot migrate
-	$(VENV)/bin/datasette serve "$$($(PY) -c 'from bot.config.settings import Settings; print(Settings.from_env().log_db)')" --metadata metadata.yml --plugins-dir plugins --template-dir templates --host 127.0.0.1 --port 8001 $(DATASETTE_SETTINGS)
+	$(WITH_DB) $(PY) -m bot migrate
+	$(VENV)/bin/datasette serve "$$($(WITH_DB) $(PY) -c 'from bot.config.settings import Settings; print(Settings.from_env().log_db)')" --metadata metadata.yml --plugins-dir plugins --template-dir templates --host 127.0.0.1 --port 8001 $(DATASETTE_SETTINGS)
 
-# Both Procfile processes (bot and Datasette behind a login) on one file, as on a server.
+# A sample log of made-up conversations (a new file; 20,000 rows take a few seconds), then:
+# make web DB=demo/conversation_logs.db (Datasette serves the log under that file name only).
+DEMO := demo/conversation_logs.db
+ROWS := 20000
+demo: $(VENV)/.installed
+	$(PY) -m bot demo $(DEMO) --rows $(ROWS)
+
+# Both Procfile processes (bot and Datasette behind a login) on one file, as on a server; Datasette on $PORT
+# (honcho's default: 5000). honcho stops both when one exits, so the worker never exits on its own: with no
+# DISCORD_TOKEN or a refused one it says why in one line and waits (run --stay-up); with Discord out of
+# reach it retries after 1, 2, 5, 15, 30, then every 60 s. The web alone: .venv/bin/honcho start web
 start: $(VENV)/.installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start
 

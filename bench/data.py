@@ -1,37 +1,18 @@
 """Realistic generated conversations: ~200-char messages, ~600-char replies, 5k users, 4 models, a year,
-words drawn by Zipf's law from a 20,000-word vocabulary."""
+words drawn by Zipf's law from a 20,000-word vocabulary (bot/demo/words.py, shared with `python -m bot demo`)."""
 
 from __future__ import annotations
 
 import random
 import time
 from collections.abc import Iterator
-from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
+from bot.demo.words import pool
 from bot.store import Exchange, migrate
 from bot.store.sqlite import sqlite3
 
-# The word lists stay a few words a line, not one a line.
-# fmt: off
-FUNCTION_WORDS = [
-    "the", "a", "an", "and", "or", "but", "if", "then", "so", "because", "what", "why", "how", "when", "where",
-    "who", "which", "this", "that", "these", "those", "is", "it", "to", "of", "in", "for", "on", "with", "you", "i",
-    "we",
-]
-TOPIC_WORDS = [
-    "bot", "discord", "server", "channel", "message", "reply", "model", "token", "claude", "answer", "question",
-    "help", "please", "thanks", "python", "sqlite", "database", "export", "history", "stats", "memory", "context",
-    "user", "admin", "game", "music", "movie", "book", "weather", "tomorrow", "today", "yesterday", "week", "month",
-    "year", "time", "day", "night", "morning", "evening", "good", "great", "bad", "problem", "error", "fix", "code",
-    "function", "class", "test", "deploy", "build", "run", "install", "update", "version", "release", "idea",
-    "plan", "project", "team", "friend", "family", "school", "work", "home", "travel", "food", "coffee", "tea",
-    "pizza", "cat", "dog", "penguin", "mountain", "river", "city", "country", "language", "english", "french",
-    "german", "spanish", "learn", "teach", "read", "write", "draw", "paint", "play", "watch", "listen", "think",
-    "know", "want", "need", "like", "love", "hate", "try", "make", "take", "give",
-]
-# fmt: on
 MODELS = [
     "claude-haiku-4-5",
     "claude-haiku-4-5",
@@ -60,51 +41,10 @@ COLUMNS = (
 YEAR = 365 * 24 * 3600
 
 
-# fmt: off
-SYLLABLES = [
-    "ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ze", "bo", "da", "fe", "gu", "hi", "ja", "ko", "lu", "ma",
-    "no", "pe", "qui", "ra", "si", "tu", "ve", "wo", "xa", "yu", "zo",
-]
-# fmt: on
-VOCABULARY_SIZE = 20_000
-TOPIC_EVERY = 29  # made-up words between two topic words
-
-
-def _vocabulary(rng: random.Random) -> list[str]:
-    """Words by rank for a Zipf draw: the function words, then made-up words with a real topic
-    word after every TOPIC_EVERY of them, so "discord" is in a fifth of the rows and "penguin" in 0.4%."""
-    known = set(FUNCTION_WORDS) | set(TOPIC_WORDS)
-    invented = sorted({"".join(rng.choices(SYLLABLES, k=rng.randint(2, 4))) for _ in range(VOCABULARY_SIZE)} - known)
-    rng.shuffle(invented)
-    words = list(FUNCTION_WORDS)
-    for n, word in enumerate(invented[: VOCABULARY_SIZE - len(known)]):
-        if n % TOPIC_EVERY == 0 and n // TOPIC_EVERY < len(TOPIC_WORDS):
-            words.append(TOPIC_WORDS[n // TOPIC_EVERY])
-        words.append(word)
-    return words
-
-
-def _pool(rng: random.Random, size: int, chars: int) -> list[str]:
-    # Zipf's law (s = 1.07): "the" is in nearly every message, a topic word in a few percent, and
-    # most words in very few, so a search matches as many rows as it would in a real log.
-    vocabulary = _vocabulary(rng)
-    weights = list(accumulate(1 / rank**1.07 for rank in range(1, len(vocabulary) + 1)))
-    stream = iter(rng.choices(vocabulary, cum_weights=weights, k=size * chars // 3))
-    texts = []
-    for _ in range(size):
-        words, length = [], 0
-        while length < chars:
-            word = next(stream)
-            words.append(word)
-            length += len(word) + 1
-        texts.append(" ".join(words).capitalize() + ".")
-    return texts
-
-
 def rows(count: int, seed: int = 7, end: float | None = None) -> Iterator[tuple[Any, ...]]:
     """`count` exchanges in time order over the year before `end`, as tuples in COLUMNS order."""
     rng = random.Random(seed)
-    messages, replies = _pool(rng, 4000, 190), _pool(rng, 4000, 590)
+    messages, replies = pool(rng, 4000, 190), pool(rng, 4000, 590)
     end = end or time.time()
     step = YEAR / max(count, 1)
     for n in range(count):

@@ -1,15 +1,25 @@
 #!/bin/sh
-# The image's processes run as the unprivileged user `bot`. A platform volume (Fly.io, Render) is mounted
-# owned by root, so while still root this hands the databases' directory to `bot`, then drops to it for
-# good (setpriv, from util-linux, is in every Debian image). Run as `bot` already (docker run --user), it
-# only starts the command.
+# The image runs as the unprivileged user `bot` (the Dockerfile's USER). A platform volume may be mounted
+# owned by root: then `bot` cannot create the databases, and this says so in one line instead of letting
+# SQLite fail later. Started as root on purpose (docker run --user root), it hands the databases' directory
+# to `bot`, then drops to it for good (setpriv, from util-linux, is in every Debian image).
 set -eu
+dirs=""
+for db in "${CONVERSATION_LOG_DB:-/data/conversation_logs.db}" "${BOT_MEMORY_DB:-/data/bot_memory.db}"; do
+    dirs="$dirs $(dirname "$db")"
+done
 if [ "$(id -u)" = "0" ]; then
-    for db in "${CONVERSATION_LOG_DB:-/data/conversation_logs.db}" "${BOT_MEMORY_DB:-/data/bot_memory.db}"; do
-        dir=$(dirname "$db")
+    for dir in $dirs; do
         mkdir -p "$dir"
         chown bot:bot "$dir"
     done
     exec setpriv --reuid=bot --regid=bot --init-groups --inh-caps=-all -- "$@"
 fi
+for dir in $dirs; do
+    mkdir -p "$dir" 2>/dev/null || true
+    if [ ! -w "$dir" ]; then
+        echo "docker-entrypoint: $dir is not writable by $(id -un) (uid $(id -u)): chown the volume to $(id -u), or start the container once with --user root to hand it over" >&2
+        exit 1
+    fi
+done
 exec "$@"

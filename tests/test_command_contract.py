@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bot.core.service import open_service
 from bot.discord_front.bot import ConversationBot
+from bot.replica.replicator import Unwatched
 from tests.support.contracts.discord_rest import field_errors, pointer
 
 BULK_OVERWRITE = pointer(
@@ -17,7 +18,7 @@ DESCRIPTION_LIMIT = 100  # Discord: a command's description is 1-100 characters
 async def registered_payload(settings) -> list[dict]:
     """The body `tree.sync()` would PUT: every app command of every cog, as discord.py serialises it."""
     async with open_service(settings) as service:
-        bot = ConversationBot(settings, service)
+        bot = ConversationBot(settings, service, replica=Unwatched(settings))
         await bot.add_cogs()
         payload = [command.to_dict(bot.tree) for command in bot.tree.get_commands()]
         await bot.close()

@@ -11,6 +11,7 @@ from discord import app_commands
 
 from bot.core.service import open_service
 from bot.discord_front.bot import ConversationBot
+from bot.replica.replicator import Unwatched
 from tests.support.harness import chat, start_and_stop
 
 
@@ -50,7 +51,7 @@ async def test_one_test_server_gets_the_commands_instantly(settings, discord_ser
     guild = discord_server.guilds[0]
     settings = replace(settings, command_guild_id=int(guild.id))
     async with open_service(settings) as service:
-        bot = ConversationBot(settings, service, guild_ready_timeout=0.05)
+        bot = ConversationBot(settings, service, replica=Unwatched(settings), guild_ready_timeout=0.05)
         task = asyncio.create_task(bot.start(settings.discord_token))
         await asyncio.wait_for(bot.wait_until_ready(), 10)
         try:

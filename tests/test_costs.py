@@ -3,6 +3,7 @@ with a hand computation on a small log with a price change in the middle and a f
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -96,7 +97,9 @@ async def test_the_web_costs_query_and_the_cli_agree_with_stats(priced_log):
         response = await ds.client.get(f"/conversation_logs/costs.json{params}{'&' if params else '?'}_shape=array")
         assert response.status_code == 200, response.text
         assert by_model(response.json()) == expected
-    result = CliRunner().invoke(
+    # On a thread: the CLI runs its own event loop (asyncio.run), as it does from a shell.
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
         cli,
         ["--env-file", "/dev/null", "stats"],
         env={"CONVERSATION_LOG_DB": str(path), "BOT_MODEL_PRICES": str(prices)},

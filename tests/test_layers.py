@@ -19,6 +19,7 @@ LAYERS = {
     "bot.exports": 1,
     "bot.core": 2,
     "bot.replica": 3,
+    "bot.demo": 3,
     "bot.discord_front": 4,
     "bot.console": 4,
     "bot.cli": 5,

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 
+from bot.replica.replicator import Replicator
 from tests.support.harness import running_bot
 from tests.support.replica_fixtures import replicated_settings
 
@@ -71,3 +72,17 @@ async def test_an_owner_with_closed_dms_is_told_where_to_ask_and_the_channel_see
     assert {stats.channel_id, notice.channel_id} == {discord_server.channels["general"]}
     assert notice.content.startswith("I could not send you the replica's state by DM")
     assert "file://" not in json.dumps([stats.embeds, notice.content])
+
+
+async def test_the_owners_stats_reads_the_replicator_the_bot_was_given(owner_settings, discord_server, members):
+    """The bot is handed its Replicator at start (no process-wide registry): !stats shows what that one
+    measured. A Replicator not started has measured nothing yet; without one, the line says it is elsewhere."""
+    owner, settings = owner_settings
+    async with running_bot(settings, discord_server, replica=Replicator(settings)):
+        await discord_server.user_says(owner, "!stats", dm=True)
+        [given] = await discord_server.wait_for_sent(1)
+    async with running_bot(settings, discord_server):
+        await discord_server.user_says(owner, "!stats", dm=True)
+        elsewhere = (await discord_server.wait_for_sent(2))[1]
+    assert "lag not measured yet" in json.dumps(given.embeds), given.embeds
+    assert "lag not measured here" in json.dumps(elsewhere.embeds), elsewhere.embeds

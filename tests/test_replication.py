@@ -261,7 +261,7 @@ async def test_stats_tells_the_bots_owners_the_replica_lag_by_dm_and_no_one_else
     )
     replicator = Replicator(settings).start()
     try:
-        async with running_bot(settings, discord_server):
+        async with running_bot(settings, discord_server, replica=replicator):
             await discord_server.user_says(alice, "hello", mention_bot=True)
             await discord_server.wait_for_sent(1)
             await asyncio.to_thread(poll, lambda: in_sync(settings), 20, 0.1, "replica in sync")

@@ -50,6 +50,8 @@ async def test_unreachable_discord_is_one_line_per_attempt_retried_with_backoff(
     finally:
         rests = [await stopped(refused), await stopped(unresolvable)]
 
+    # The event loop beats while it waits to retry: `python -m bot health` counts the worker alive.
+    assert (tmp_path / "refused" / "worker.heartbeat").exists()
     first, second = [line for line in refused_lines if UNREACHABLE_LINE in line]
     assert f"{refused_base} (Cannot connect to host 127.0.0.1" in first
     assert first.rstrip().endswith(f"retrying in {CONNECT_BACKOFF_S[0]:g} s")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -10,21 +11,29 @@ from pathlib import Path
 
 import click
 
+from bot.cli.options import Loader, db_option, settings_with_db
 from bot.config.settings import Settings
+from bot.core.command_data import CommandData
 from bot.core.formatting import history_text, stats_text
+from bot.core.memory import Memory
 from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, FORMATS, Output, open_output, records, write_records
 from bot.replica import commands as replica_commands
+from bot.replica.progress import growing_file
 from bot.store import ConversationLog, Selection, StoreError, utc_now_text
+from bot.store.awaiting import WriterResults
 from bot.store.prices import migrate_and_price
+from bot.store.scope import Scope
 from bot.store.sqlite import sqlite3
 
 DATES = ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"]
 
 
 @click.command("migrate")
+@db_option
 @click.pass_obj
-def migrate_command(settings: Settings) -> None:
+def migrate_command(load: Loader, db: Path | None) -> None:
     """Create or upgrade the conversation log's schema (WAL mode included), then exit."""
+    settings = settings_with_db(load, db)
     replica_commands.restore_missing(settings)  # the web process restores a lost log too
     try:
         migrate_and_price(settings.log_db, settings.model_prices)
@@ -35,15 +44,19 @@ def migrate_command(settings: Settings) -> None:
 
 @click.command()
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
 @click.pass_obj
-def backup(settings: Settings, target: Path) -> None:
+def backup(load: Loader, target: Path, db: Path | None) -> None:
     """Copy the live conversation log to TARGET, consistently, even while the bot writes."""
+    settings = settings_with_db(load, db)
     if target.exists():
         raise click.ClickException(f"{target} already exists: choose a new file name.")
     if not settings.log_db.exists():
         raise click.ClickException(f"{settings.log_db} does not exist: nothing to back up.")
     try:
-        ConversationLog(settings.log_db).backup(target)
+        # The copy leaves out free pages, so the live file's size is its most: the bar's end, roughly.
+        with growing_file("Backing up", target, settings.log_db.stat().st_size, target):
+            ConversationLog(settings.log_db).backup(target)
     except sqlite3.Error as err:
         raise click.ClickException(f"backup of {settings.log_db} failed: {err}") from None
     click.echo(f"Backed up {settings.log_db} to {target} ({target.stat().st_size:,} bytes)")
@@ -98,9 +111,11 @@ def existing_log(settings: Settings) -> ConversationLog:
     default=False,
     help="chat-jsonl, openai, bedrock, kto: give each line the bot's system prompt.",
 )
+@db_option
 @click.pass_obj
 def export_command(
-    settings: Settings,
+    load: Loader,
+    db: Path | None,
     fmt: str,
     output: Path,
     since: datetime | None,
@@ -114,6 +129,7 @@ def export_command(
     system_prompt: bool,
 ) -> None:
     """Export conversations: CSV, JSON lines, or chat JSON lines for fine-tuning."""
+    settings = settings_with_db(load, db)
     store = existing_log(settings)
     if model and model not in store.models():
         raise click.BadParameter(
@@ -160,18 +176,25 @@ def with_progress(
 
 
 @click.command("stats")
+@db_option
 @click.pass_obj
-def stats_command(settings: Settings) -> None:
-    """Print the !stats figures."""
-    figures = {**existing_log(settings).stats(), "retention_days": settings.retention_days}
-    click.echo(stats_text(figures))
+def stats_command(load: Loader, db: Path | None) -> None:
+    """Print the !stats figures, every server's (the owner's `!stats all`)."""
+    settings = settings_with_db(load, db)
+    # The commands' own path (CommandData), so the CLI and !stats cannot drift apart; the memory is never opened.
+    data = CommandData(
+        existing_log(settings), Memory(settings.memory_db), WriterResults(), retention_days=settings.retention_days
+    )
+    click.echo(stats_text(asyncio.run(data.stats(Scope.everything()))))
 
 
 @click.command("history")
 @click.argument("user")
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(min=1))
+@db_option
 @click.pass_obj
-def history_command(settings: Settings, user: str, limit: int) -> None:
+def history_command(load: Loader, user: str, limit: int, db: Path | None) -> None:
     """Print a user's last conversations (USER: id, user name or display name), as !history shows them."""
+    settings = settings_with_db(load, db)
     rows = existing_log(settings).user_history(user, limit)
     click.echo(history_text(rows) if rows else f"No conversations found for {user}.")

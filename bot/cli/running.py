@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from collections.abc import Callable
 
 import click
 
+from bot.cli.health import beat, heartbeat_file
+from bot.cli.options import Loader
 from bot.config.settings import Settings
 from bot.replica import commands as replica_commands
-from bot.replica.replicator import Replicator
+from bot.replica.replicator import Replicator, ReplicaWatch, Unwatched
 from bot.store import StoreError
 
 log = logging.getLogger("bot")
@@ -28,9 +31,38 @@ NO_TOKEN = (
     default=True,
     help="With LITESTREAM_REPLICA_URL, run Litestream beside the bot (off under `all`, which runs it).",
 )
+@click.option(
+    "--stay-up",
+    is_flag=True,
+    help="When trying again cannot help (no DISCORD_TOKEN, token or intent refused), say why in one line, "
+    "then wait to be stopped instead of exiting: honcho (the Procfile, make start) stops every process "
+    "when one exits, and would take the web process down with this one.",
+)
 @click.pass_obj
-def run(settings: Settings, replicate: bool = True) -> None:
+def run(load: Loader, replicate: bool = True, stay_up: bool = False) -> None:
     """Connect to Discord and answer (the default)."""
+    settings = load()
+    try:
+        connect(settings, replicate)
+    except click.ClickException as err:
+        if not stay_up:
+            raise
+        click.echo(f"Error: {err.format_message()} (--stay-up: waiting to be stopped)", err=True)
+        wait_for_stop()
+        sys.exit(err.exit_code)
+
+
+def wait_for_stop() -> None:
+    """Block until SIGTERM or SIGINT: what honcho sends every process when another exits or on Ctrl-C."""
+    stopped: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _: stopped.append(signum))
+    while not stopped:
+        signal.pause()
+
+
+def connect(settings: Settings, replicate: bool) -> None:
+    """Run the bot until stopped; an error that trying again cannot mend is a ClickException."""
     if not settings.discord_token:
         raise click.ClickException(NO_TOKEN)
     import discord  # only the bot itself needs discord.py; the data commands start faster without it
@@ -38,7 +70,7 @@ def run(settings: Settings, replicate: bool = True) -> None:
     replica_commands.restore_missing(settings)
     replicator = Replicator(settings).start() if settings.replica and replicate else None
     try:
-        asyncio.run(run_discord(settings))
+        asyncio.run(run_discord(settings, replicator or Unwatched(settings)))
     except StoreError as err:
         raise click.ClickException(str(err)) from None
     except discord.LoginFailure:
@@ -56,8 +88,9 @@ def run(settings: Settings, replicate: bool = True) -> None:
 
 @click.command()
 @click.pass_obj
-def console(settings: Settings) -> None:
+def console(load: Loader) -> None:
     """Chat in the terminal through the same pipeline, with no Discord token needed."""
+    settings = load()
     replica_commands.restore_missing(settings)
     try:
         asyncio.run(run_console(settings))
@@ -76,11 +109,12 @@ def use_discord_endpoints(settings: Settings) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
-async def run_discord(settings: Settings) -> None:
+async def run_discord(settings: Settings, replica: ReplicaWatch) -> None:
     from bot.core.service import open_service
     from bot.discord_front.bot import ConversationBot, run_bot
 
     use_discord_endpoints(settings)
+    heartbeat = asyncio.create_task(beat(heartbeat_file(settings)))  # read by `python -m bot health`
     async with open_service(settings) as service:
         current: list[ConversationBot] = []  # the bot now connected: a refused intent or an unreachable Discord
         stopping = asyncio.Event()  # starts another; also ends a wait before the next attempt to reach Discord
@@ -93,7 +127,10 @@ async def run_discord(settings: Settings) -> None:
             task.add_done_callback(closing.discard)
 
         stop_on_signals(stop)
-        await run_bot(settings, service, started=current.append, stopping=stopping)
+        try:
+            await run_bot(settings, service, replica, started=current.append, stopping=stopping)
+        finally:
+            heartbeat.cancel()
     if service.store.writer.lost:
         log.error(
             "stopped; %d exchange(s) could not be written to the conversation log or its spool "

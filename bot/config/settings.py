@@ -170,6 +170,9 @@ class Settings:
     port: int = 8000  # the web process's (Procfile's $PORT), for `python -m bot all`
     model_prices: Path | None = None  # a CSV of dated prices added to model_prices at start-up
     cdn_origins: frozenset[str] = DISCORD_CDN_ORIGINS  # where attachments are downloaded from (DISCORD_CDN_BASE)
+    # Every variable these settings were read from, `.env`'s under the real environment's: `python -m bot all`
+    # hands them whole to its children, so Datasette sees `.env`'s DATASETTE_PASSWORD_HASH too. Never printed.
+    environment: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def command_hash_file(self) -> Path:
@@ -214,4 +217,5 @@ class Settings:
             port=_number(env, "PORT", 8000, int),
             model_prices=Path(env["BOT_MODEL_PRICES"]).expanduser() if env.get("BOT_MODEL_PRICES") else None,
             cdn_origins=_cdn_origins(env),
+            environment=env,
         )

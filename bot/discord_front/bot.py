@@ -19,6 +19,7 @@ from bot.discord_front.conversations import Conversations
 from bot.discord_front.help import Help
 from bot.discord_front.privacy import Privacy
 from bot.discord_front.sync import sync_if_changed
+from bot.replica.replicator import ReplicaWatch
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class ConversationBot(commands.Bot):
         settings: Settings,
         service: BotService,
         *,
+        replica: ReplicaWatch,
         message_content: bool | None = None,
         **options: Any,
     ) -> None:
@@ -67,11 +69,12 @@ class ConversationBot(commands.Bot):
         )
         self.settings = settings
         self.service = service
+        self.replica = replica  # for the owners' !stats: the Replicator beside this bot, or Unwatched
 
     async def add_cogs(self) -> None:
         """Every cog, so its commands are in the tree (the command-contract test registers nothing)."""
         await self.add_cog(Chat(self, self.service, self.settings))
-        await self.add_cog(Conversations(self, self.service, self.settings))
+        await self.add_cog(Conversations(self, self.service, self.settings, self.replica))
         await self.add_cog(Privacy(self, self.service, self.settings))
         await self.add_cog(Help())
 
@@ -88,12 +91,15 @@ class ShardedConversationBot(ConversationBot, commands.AutoShardedBot):
     """The same bot over several gateway connections (BOT_SHARDS): each carries its share of the servers."""
 
 
-def make_bot(settings: Settings, service: BotService, *, message_content: bool, **options: Any) -> ConversationBot:
+def make_bot(
+    settings: Settings, service: BotService, *, replica: ReplicaWatch, message_content: bool, **options: Any
+) -> ConversationBot:
     if settings.shards is None:
-        return ConversationBot(settings, service, message_content=message_content, **options)
+        return ConversationBot(settings, service, replica=replica, message_content=message_content, **options)
     return ShardedConversationBot(
         settings,
         service,
+        replica=replica,
         message_content=message_content,
         shard_count=settings.shards.count,
         shard_ids=settings.shards.ids,
@@ -104,6 +110,7 @@ def make_bot(settings: Settings, service: BotService, *, message_content: bool, 
 async def run_bot(
     settings: Settings,
     service: BotService,
+    replica: ReplicaWatch,
     started: Callable[[ConversationBot], None] = lambda b: None,
     stopping: asyncio.Event | None = None,
     **options: Any,
@@ -117,7 +124,7 @@ async def run_bot(
     if not token:
         raise discord.LoginFailure("DISCORD_TOKEN is not set")
     while not stopping.is_set():
-        bot = make_bot(settings, service, message_content=message_content, **options)
+        bot = make_bot(settings, service, replica=replica, message_content=message_content, **options)
         started(bot)
         try:
             async with bot:

@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.config.settings import Settings
 from bot.core.access import EVERYWHERE, Caller, is_everywhere, split_everywhere
 from bot.core.formatting import (
     EMBED_FIELD_LIMIT,
@@ -23,10 +24,11 @@ from bot.core.formatting import (
     truncate,
     unknown_format_text,
 )
+from bot.core.service import BotService
 from bot.discord_front.options import ExportFormat, FormatName, UserText, Where
 from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, hybrid_command, private, shown
 from bot.exports.files import FORMATS, ExportResult
-from bot.replica import replicator
+from bot.replica.replicator import ReplicaWatch
 from bot.store.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,10 @@ REPLICA_NOT_SENT = (
 
 class Conversations(ScopedCog):
     """Look into the conversation log: each command sees the server it is asked in."""
+
+    def __init__(self, bot: commands.Bot, service: BotService, settings: Settings, replica: ReplicaWatch):
+        super().__init__(bot, service, settings)
+        self.replica = replica
 
     @hybrid_command()
     @app_commands.describe(where="all: every server's statistics (the bot's owners only)")
@@ -65,7 +71,7 @@ class Conversations(ScopedCog):
         """The replica's URL and state: the deployment's own, for its owners only; None for anyone else."""
         if not (self.settings.replica and who.is_owner):
             return None
-        return truncate(replicator.status_of(self.settings).line, EMBED_FIELD_LIMIT)
+        return truncate(self.replica.status().line, EMBED_FIELD_LIMIT)
 
     async def _tell_owner(self, ctx: commands.Context[Any], replica: str) -> None:
         """The replica line, asked in a server channel: never to everyone there. /stats adds it as an

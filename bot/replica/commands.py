@@ -6,6 +6,7 @@ import logging
 import os
 import shlex
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from bot import store
 from bot.config.settings import ROOT, Settings
 from bot.replica import litestream as replication
 from bot.replica.litestream import ReplicaError
+from bot.replica.progress import growing_file
 from bot.replica.supervise import supervise
 from bot.store.sqlite import sqlite3
 
@@ -40,8 +42,9 @@ def restore_missing(settings: Settings) -> None:
 )
 @click.option("--memory", is_flag=True, help="Restore the memory (bot_memory.db) instead of the log.")
 @click.pass_obj
-def restore(settings: Settings, target: Path, timestamp: datetime | None, memory: bool) -> None:
+def restore(load: Callable[[], Settings], target: Path, timestamp: datetime | None, memory: bool) -> None:
     """Restore the log from the replica into TARGET, a new file; the live log is never touched."""
+    settings = load()
     if settings.replica is None:
         raise click.ClickException("LITESTREAM_REPLICA_URL is not set: there is no replica to restore from.")
     live = {settings.log_db.resolve(), settings.memory_db.resolve()}
@@ -50,7 +53,8 @@ def restore(settings: Settings, target: Path, timestamp: datetime | None, memory
     name = "bot_memory.db" if memory else "conversation_logs.db"
     moment = timestamp.replace(tzinfo=UTC) if timestamp else None
     try:
-        found = replication.restore(settings, name, target, moment)
+        with growing_file(f"Restoring {name}", replication.restoring_path(target), None, target):
+            found = replication.restore(settings, name, target, moment)
     except ReplicaError as err:
         raise click.ClickException(str(err)) from None
     when = f"as of {moment:%Y-%m-%d %H:%M:%S} UTC" if moment else "latest"
@@ -67,9 +71,9 @@ def _count(path: Path, memory: bool) -> str:
 
 @click.command()
 @click.pass_obj
-def status(settings: Settings) -> None:
+def status(load: Callable[[], Settings]) -> None:
     """Show the replica's lag: its last transaction and how old that is. Exits 1 past the alarm."""
-    found = replication.status(settings)
+    found = replication.status(load())
     click.echo(found.line)
     if found.exit_code:
         sys.exit(found.exit_code)
@@ -79,7 +83,7 @@ def status(settings: Settings) -> None:
 @click.pass_context
 def run_all(ctx: click.Context) -> None:
     """Run the bot and Datasette on one machine, under `litestream replicate -exec` when replicating."""
-    settings: Settings = ctx.obj
+    settings: Settings = ctx.obj()
     restore_missing(settings)
     try:
         store.migrate(settings.log_db)
@@ -101,7 +105,7 @@ def run_all(ctx: click.Context) -> None:
 @click.pass_context
 def children(ctx: click.Context) -> None:
     """The supervisor under Litestream's -exec."""
-    sys.exit(supervise(child_commands(ctx), child_env(ctx.obj)))
+    sys.exit(supervise(child_commands(ctx), child_env(ctx.obj())))
 
 
 def child_commands(ctx: click.Context) -> dict[str, list[str]]:
@@ -114,11 +118,12 @@ def child_commands(ctx: click.Context) -> dict[str, list[str]]:
 
 
 def child_env(settings: Settings) -> dict[str, str]:
-    """Children inherit ours, with the venv's tools (datasette) first on PATH and the web port."""
+    """Children get every setting ours were read from (`.env` included), with the venv's tools (datasette)
+    first on PATH and the web port."""
     bin_dir = os.path.dirname(sys.executable)
     return {
-        **os.environ,
-        "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
+        **settings.environment,
+        "PATH": f"{bin_dir}:{settings.environment.get('PATH', '')}",
         "PORT": str(settings.port),
         "CONVERSATION_LOG_DB": str(settings.log_db.resolve()),
         "BOT_MEMORY_DB": str(settings.memory_db.resolve()),

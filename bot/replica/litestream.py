@@ -79,7 +79,7 @@ def last_error(output: str) -> str:
 def restore(settings: Settings, name: str, target: Path, timestamp: datetime | None = None) -> bool:
     """Restore replica NAME into the new file TARGET; False when the replica holds nothing yet."""
     source = databases(settings)[name]
-    partial = target.with_name(f".{target.name}.restoring-{os.getpid()}")
+    partial = restoring_path(target)
     _remove(partial)
     args = ["-if-replica-exists", "-o", str(partial)]
     if timestamp:
@@ -92,6 +92,11 @@ def restore(settings: Settings, name: str, target: Path, timestamp: datetime | N
         return True
     finally:
         _remove(partial)
+
+
+def restoring_path(target: Path) -> Path:
+    """Where Litestream writes a restore before it becomes TARGET (its size is the restore's progress)."""
+    return target.with_name(f".{target.name}.restoring-{os.getpid()}")
 
 
 def _remove(path: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import threading
-from pathlib import Path
+from typing import Protocol
 
 from bot.config.settings import Settings
 from bot.replica import litestream as replication
@@ -25,25 +25,28 @@ RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 15.0, 30.0)
 # Litestream's last sync at shutdown may retry for 30 s (its shutdown-sync-timeout), then we kill it.
 STOP_TIMEOUT_S = 40.0
 
-# The Replicators started in this process, by the log file they replicate; !stats reads their measures.
-_RUNNING: dict[Path, Replicator] = {}
+
+class ReplicaWatch(Protocol):
+    """What the owners' !stats reads: the replica's state as last measured. Reading it runs nothing: no
+    config written, no litestream started. The bot is given one at start (a Replicator, or Unwatched)."""
+
+    def status(self) -> ReplicaStatus: ...
 
 
-def status_of(settings: Settings) -> ReplicaStatus:
-    """For !stats: the lag this process's Replicator of the log last measured. It runs nothing: no config
-    written, no litestream started. Without one here (under `python -m bot all`), it says so."""
-    running = _RUNNING.get(settings.log_db.resolve())
-    return running.status() if running else unwatched(settings)
+class Unwatched:
+    """No Replicator in this process: replication is off, or (under `python -m bot all`) Litestream is
+    the parent's child and its lag is measured there."""
 
+    def __init__(self, settings: Settings):
+        self.settings = settings
 
-def unwatched(settings: Settings) -> ReplicaStatus:
-    """No Replicator in this process: under `python -m bot all`, Litestream is its parent."""
-    if settings.replica is None:
-        return replication.OFF
-    url = settings.replica.url_for("conversation_logs.db")
-    return ReplicaStatus(
-        Health.UNMEASURED, f"replica {url}: lag not measured here (`python -m bot status` measures it)"
-    )
+    def status(self) -> ReplicaStatus:
+        if self.settings.replica is None:
+            return replication.OFF
+        url = self.settings.replica.url_for("conversation_logs.db")
+        return ReplicaStatus(
+            Health.UNMEASURED, f"replica {url}: lag not measured here (`python -m bot status` measures it)"
+        )
 
 
 class Replicator:
@@ -68,7 +71,6 @@ class Replicator:
             self._spawn()
         except OSError as err:  # a full disk for its config: the bot still starts, the watch retries
             log.error("cannot start litestream yet (%s); trying again every %g s", err, self.check_seconds)
-        _RUNNING[self.settings.log_db.resolve()] = self
         watch = threading.Thread(target=self._watch, name="replica-watch", daemon=True)
         watch.start()
         self._threads.append(watch)
@@ -82,8 +84,6 @@ class Replicator:
     def stop(self) -> None:
         """After the bot closed its log: Litestream's shutdown makes a last sync of every row."""
         self._stopping.set()
-        if _RUNNING.get(self.settings.log_db.resolve()) is self:
-            del _RUNNING[self.settings.log_db.resolve()]
         process = self._process
         if process and process.poll() is None:
             process.terminate()

@@ -279,6 +279,7 @@ class FakeDiscord:
         self.identify: dict | None = None
         self.refused_intents = 0  # intents the "developer portal" has not enabled: IDENTIFY with them gets 4014
         self.recommended_shards = 1  # what GET /gateway/bot advises
+        self.refused_tokens: set[str] = set()  # tokens "reset in the portal": GET /users/@me answers 401
         self.identifies: list[dict] = []
         self.shard_of_socket: dict[web.WebSocketResponse, tuple[int, int]] = {}  # (shard id, shard count)
         self.events: list[dict] = []  # every dispatch, to replay after a RESUME
@@ -380,7 +381,10 @@ class FakeDiscord:
         )
 
     async def current_user(self, request: web.Request) -> web.Response:
-        # GET /users/@me answers the spec's UserPIIResponse: the user plus its account settings.
+        # GET /users/@me answers the spec's UserPIIResponse: the user plus its account settings, or, for a
+        # token Discord does not know, its 4XX ErrorResponse (what discord.py's login turns into LoginFailure).
+        if request.headers.get("Authorization", "").removeprefix("Bot ") in self.refused_tokens:
+            return error(401, 0, "401: Unauthorized")
         return json_response({**self.bot_user.payload(), "mfa_enabled": False, "locale": "en-US", "verified": True})
 
     async def application(self, request: web.Request) -> web.Response:

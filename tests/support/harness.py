@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from bot.config.settings import Settings
 from bot.core.service import BotService, open_service
 from bot.discord_front.bot import ConversationBot, run_bot
+from bot.replica.replicator import ReplicaWatch, Unwatched
 from tests.support.fake_anthropic import FakeAnthropic
 from tests.support.fake_discord import FakeDiscord, FakeUser, SentMessage
 from tests.support.fake_gateway import shard_of
@@ -38,9 +39,11 @@ class Harness:
 
 
 @asynccontextmanager
-async def running_bot(settings: Settings, discord_server: FakeDiscord):
+async def running_bot(settings: Settings, discord_server: FakeDiscord, replica: ReplicaWatch | None = None):
+    """The bot on the fake Discord; `replica` is what its owners' !stats reads (by default: nobody watching)."""
     async with open_service(settings) as service:
-        bot = ConversationBot(settings, service, guild_ready_timeout=0.05)
+        watch = replica or Unwatched(settings)
+        bot = ConversationBot(settings, service, replica=watch, guild_ready_timeout=0.05)
         task = asyncio.create_task(bot.start(settings.discord_token))
         ready = asyncio.create_task(bot.wait_until_ready())
         await asyncio.wait([task, ready], timeout=10, return_when=asyncio.FIRST_COMPLETED)
@@ -79,7 +82,7 @@ async def ask_to_forget(harness, user, command: str = "!forget", **where):
 
 async def start_and_stop(settings, bot_class=ConversationBot) -> None:
     async with open_service(settings) as service:
-        bot = bot_class(settings, service, guild_ready_timeout=0.05)
+        bot = bot_class(settings, service, replica=Unwatched(settings), guild_ready_timeout=0.05)
         task = asyncio.create_task(bot.start(settings.discord_token))
         await asyncio.wait_for(bot.wait_until_ready(), 10)
         await bot.close()
@@ -91,7 +94,9 @@ async def bot_through_run_bot(settings, discord_server, connections: int = 1):
     """run_bot as `python -m bot` runs it; yields once the `connections`-th bot it made is ready."""
     bots = []
     async with open_service(settings) as service:
-        task = asyncio.create_task(run_bot(settings, service, started=bots.append, guild_ready_timeout=0.05))
+        task = asyncio.create_task(
+            run_bot(settings, service, Unwatched(settings), started=bots.append, guild_ready_timeout=0.05)
+        )
         for _ in range(500):
             if len(bots) >= connections and bots[-1].is_ready():
                 break
