@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from bench.caching import table
 from tests.support import PROJECT
 
 SECTIONS = [
@@ -126,3 +127,14 @@ def test_forget_cost_bench_reports_the_answer_the_clean_up_and_the_row_behind_it
     assert "clean-up: FTS5 secure-delete" in result.stdout and "clean-up: 'optimize' after each delete" in result.stdout
     assert result.stdout.count("(the delete alone); clean-up done at") == 6  # three forgets on each path
     assert "the next row, handed over at the answer, waited" in result.stdout
+
+
+def test_the_caching_benchmark_reports_every_scenario_against_uncached_and_the_floor():
+    """No clock and no network: the fake's accounting is deterministic, so the figures are checked too."""
+    lines = table(quick=True)
+    rows = {tuple(cell.strip() for cell in line.split("|")[1:3]): line for line in lines[2:]}
+    assert len(rows) == 11  # five scenarios for each of two models, and a prompt under every minimum
+    thread = rows[("20-turn thread, 3,000-token system prompt, memory of 20 turns", "claude-sonnet-4-5")]
+    assert "| met |" in thread
+    short = rows[("busy channel, a 40-word system prompt (under every minimum)", "claude-sonnet-4-5")]
+    assert "| 1.00x |" in short  # caching cannot help: nothing reaches the model's minimum

@@ -8,13 +8,18 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 from click.testing import CliRunner
+from datasette_dashboards import replace_opts_in_query
+from sqlite_utils import Database
 
+from bench.dashboard import charts
 from bot.__main__ import cli
-from bot.core.formatting import cost_text
-from bot.store import ConversationLog, utc_now_text
+from bot.core.formatting import cost_text, stats_lines
+from bot.store import ConversationLog, migrations, utc_now_text
+from bot.store.exchange import Exchange
 from bot.store.prices import PriceFileError, migrate_and_price
 from bot.store.scope import Scope
 from bot.store.sqlite import sqlite3
@@ -215,3 +220,147 @@ def test_a_nan_price_stops_the_bot_and_the_web_process_with_one_line(tmp_path, c
     assert done.stderr.strip().splitlines() == [
         f"Error: {prices} line 2: input_per_mtok 'nan' is not a price in USD per million tokens (a number >= 0)"
     ]
+
+
+# Prompt caching, across the same price change: Haiku's cache write and read go from $1.25/$0.10 (the
+# defaults, 1.25x and 0.1x its input price) to $2.50/$0.20 on 2026-03-05, given in the price file's
+# optional cache columns.
+CACHE_PRICE_FILE = (
+    "model,effective_from,input_per_mtok,output_per_mtok,cache_write_per_mtok,cache_read_per_mtok\n"
+    "claude-haiku-4-5,2026-03-05,2,10,2.5,0.2\n"
+)
+# (user, model, timestamp, input, output, cache write, cache read); all in server g1
+CACHED_ROWS = [
+    ("u1", "claude-haiku-4-5", "2026-03-01 10:00:00", 1_000, 2_000, 100_000, 0),  # old price
+    ("u1", "claude-haiku-4-5", "2026-03-10 09:00:00", 10_000, 100_000, 50_000, 2_000_000),  # new price
+    ("u2", "claude-sonnet-4-5", "2026-03-02 12:00:00", 200_000, 20_000, 0, 1_000_000),
+    ("u2", "claude-haiku-4-5", RECENT, 100, 1_000, 0, 500_000),  # new price, in the last 24 hours
+]
+# By hand, USD: each kind of token / 1e6 x its price per million tokens.
+CACHED_COST = [
+    (1_000 * 1 + 2_000 * 5 + 100_000 * 1.25 + 0 * 0.1) / 1e6,  # 0.136
+    (10_000 * 2 + 100_000 * 10 + 50_000 * 2.5 + 2_000_000 * 0.2) / 1e6,  # 1.545
+    (200_000 * 3 + 20_000 * 15 + 0 * 3.75 + 1_000_000 * 0.3) / 1e6,  # 1.2
+    (100 * 2 + 1_000 * 10 + 0 * 2.5 + 500_000 * 0.2) / 1e6,  # 0.1102
+]
+# Saved: reads at the input price less the read price, less writes' price above the input price.
+CACHE_SAVED = [
+    -100_000 * (1.25 - 1) / 1e6,  # written, never read back: -0.025
+    (2_000_000 * (2 - 0.2) - 50_000 * (2.5 - 2)) / 1e6,  # 3.575
+    1_000_000 * (3 - 0.3) / 1e6,  # 2.7
+    500_000 * (2 - 0.2) / 1e6,  # 0.9
+]
+CACHE_READ = sum(row[6] for row in CACHED_ROWS)  # 3,500,000
+ALL_INPUT = sum(row[3] + row[5] + row[6] for row in CACHED_ROWS)  # 3,861,100
+ALL_TOKENS = ALL_INPUT + sum(row[4] for row in CACHED_ROWS)  # tokens_used's meaning: every token
+
+
+@pytest.fixture
+def cached_log(tmp_path):
+    path, prices = tmp_path / "conversation_logs.db", tmp_path / "prices.csv"
+    prices.write_text(CACHE_PRICE_FILE)
+    migrate_and_price(path, prices)
+    with ConversationLog(path) as store:
+        for n, (user, model, at, inp, out, write, read) in enumerate(CACHED_ROWS):
+            exchange = Exchange(
+                user,
+                f"name-{user}",
+                "c",
+                "q",
+                "a",
+                model,
+                f"m{n}",
+                at,
+                inp,
+                out,
+                latency_ms=500,
+                guild_id="g1",
+                cache_creation_input_tokens=write,
+                cache_read_input_tokens=read,
+            )
+            assert store.submit(exchange).result() == "logged"
+    return path
+
+
+async def test_stats_the_costs_query_and_the_dashboard_agree_on_cached_tokens(cached_log):
+    total, recent, saved = round(sum(CACHED_COST), 2), round(CACHED_COST[3], 2), round(sum(CACHE_SAVED), 2)
+    share = round(100 * CACHE_READ / ALL_INPUT, 1)
+    assert (total, recent, saved, share) == (2.99, 0.11, 7.15, 90.6)  # the figures the three must show
+    shown = dict(stats_lines(ConversationLog(cached_log).stats()))  # !stats
+    assert shown["Estimated cost"].startswith("$2.99 in total, $0.11 in the last 24 hours")
+    assert shown["Prompt cache"] == "90.6% of input tokens read from the cache, saving $7.15"
+    assert shown["Total tokens"] == f"{ALL_TOKENS:,}"
+    ds = datasette_for(cached_log)
+    await ds.invoke_startup()
+    response = await ds.client.get("/conversation_logs/costs.json?_shape=array")  # the costs canned query
+    everything = response.json()[0]
+    assert (everything["estimated_usd"], everything["last_24_hours_usd"]) == (total, recent)
+    assert (everything["cache_share_percent"], everything["cache_saved_usd"], everything["tokens"]) == (
+        share,
+        saved,
+        ALL_TOKENS,
+    )
+    dashboard = {}
+    for name, field in (("cost-total", "cost"), ("cache-saved", "saved"), ("cache-share", "percent")):
+        sql = replace_opts_in_query(charts()[name], {})
+        rows = (await ds.client.get("/conversation_logs.json?" + urlencode({"sql": sql, "_shape": "array"}))).json()
+        dashboard[name] = rows[0][field]
+    assert dashboard == {"cost-total": total, "cache-saved": saved, "cache-share": share}
+
+
+def test_cache_prices_follow_the_price_file_and_default_to_anthropics_multiples(cached_log):
+    with sqlite3.connect(cached_log) as conn:
+        prices = conn.execute(
+            "select effective_from, cache_write_per_mtok, cache_read_per_mtok from model_prices "
+            "where model = 'claude-haiku-4-5' order by 1"
+        ).fetchall()
+    assert prices == [("1970-01-01", 1.25, 0.1), ("2026-03-05", 2.5, 0.2)]
+
+
+def test_an_existing_log_migrates_with_no_cache_tokens_and_unchanged_costs(tmp_path):
+    """A log (and its own 4-column price) from before m023: its rows had no cache (the bot sent no
+    cache_control), so 0 is their count; its prices get Anthropic's multiples; its costs do not move."""
+    path = tmp_path / "log.db"
+    with Database(path) as db:
+        migrations.apply(db, stop_before="m023_prompt_cache")
+        db.execute("insert into model_prices values ('claude-haiku-4-5', '2026-03-05', 2, 10)")
+        db["conversations"].insert_all(
+            {
+                "user_id": u,
+                "guild_id": g,
+                "model_used": m,
+                "timestamp": t,
+                "input_tokens": i,
+                "output_tokens": o,
+                "tokens_used": i + o,
+                "message_id": f"m{n}",
+                "latency_ms": 500,
+            }
+            for n, (u, g, m, t, i, o) in enumerate(ROWS)
+        )
+        db.conn.commit()
+    migrate_and_price(path, None)
+    assert by_model(ConversationLog(path).stats()["costs"]) == EVERYTHING
+    with sqlite3.connect(path) as conn:
+        assert conn.execute(
+            "select sum(cache_creation_input_tokens), sum(cache_read_input_tokens) from conversations"
+        ).fetchone() == (0, 0)
+        assert conn.execute(
+            "select cache_write_per_mtok, cache_read_per_mtok from model_prices where effective_from = '2026-03-05'"
+        ).fetchone() == (2.5, 0.2)
+
+
+@pytest.mark.parametrize(
+    "line, problem",
+    [
+        ("claude-haiku-4-5,2026-03-05,1,5,x,0.1", "line 2: cache_write_per_mtok 'x' is not a price"),
+        ("claude-haiku-4-5,2026-03-05,1,5,1.25,-1", "line 2: cache_read_per_mtok '-1' is not a price"),
+        ("claude-haiku-4-5,2026-03-05,1,5,1.25", "line 2: expected 6 values"),
+    ],
+)
+def test_a_bad_cache_price_is_one_line_naming_it(tmp_path, line, problem):
+    path, prices = tmp_path / "log.db", tmp_path / "prices.csv"
+    prices.write_text(CACHE_PRICE_FILE.splitlines()[0] + "\n" + line + "\n")
+    with pytest.raises(PriceFileError, match=problem) as caught:
+        migrate_and_price(path, prices)
+    assert str(caught.value).startswith(str(prices)) and "\n" not in str(caught.value)

@@ -12,6 +12,7 @@ from sqlite_utils import Database
 from bot.store import ConversationLog, StoreError, migrate, migrations, utc_now_text
 from bot.store.scope import Scope
 from bot.store.sqlite import sqlite3
+from bot.store.usage import CACHE_TOKENS
 from tests.support.logs import exchange, log_rows_at
 from tests.support.plain_sql import assert_summary_matches_plain_sql
 
@@ -38,6 +39,8 @@ ADDED = {
     "attachments": "TEXT",
     "reply_to_message_id": "TEXT",
     "stop_reason": "TEXT",
+    "cache_creation_input_tokens": "INTEGER",
+    "cache_read_input_tokens": "INTEGER",
 }
 
 
@@ -70,6 +73,7 @@ def test_migrations_on_a_blank_database_give_the_spec_columns_and_more(tmp_path)
             "m016_rating_totals",
             "m017_stop_reason",
             "m019_memory_forgets",
+            "m023_prompt_cache",
         ]
         assert db["facet_counts"].columns_dict == {"facet": str, "value": str, "conversations": int}
         assert db["opt_outs"].pks == ["user_id"]
@@ -158,7 +162,7 @@ def test_summaries_equal_plain_sql_after_inserts_deletes_updates_and_migrations(
             {
                 k: v
                 for k, v in exchange(n, channel_id=None if n % 9 == 0 else f"c{n % 3}").row().items()
-                if k not in ("attachments", "reply_to_message_id", "stop_reason")
+                if k not in ("attachments", "reply_to_message_id", "stop_reason", *CACHE_TOKENS)
             }
             for n in range(50)
         )
@@ -212,8 +216,9 @@ def test_rating_totals_start_from_the_ratings_already_in_a_log(tmp_path):
     with Database(path) as db:
         migrations.apply(db, stop_before="m016_rating_totals")
         db["conversations"].insert_all(
-            {k: v for k, v in exchange(n, user_id=f"u{n % 4}").row().items() if k != "stop_reason"} for n in range(60)
-        )  # m017's column
+            {k: v for k, v in exchange(n, user_id=f"u{n % 4}").row().items() if k not in ("stop_reason", *CACHE_TOKENS)}
+            for n in range(60)
+        )  # m017's and m023's columns
         db.execute("update conversations set reply_message_id = 'r' || message_id")
         db["ratings"].insert_all(
             {"reply_message_id": f"rm{n}", "rater_id": rater, "value": value, "rated_at": "t"}

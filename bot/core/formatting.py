@@ -57,6 +57,7 @@ def stats_lines(figures: dict[str, Any]) -> list[tuple[str, str]]:
         ("Retention", retention_text(figures.get("retention_days", 0))),
         ("Models", models or "none yet"),
         ("Estimated cost", cost_text(figures.get("costs", []))),
+        ("Prompt cache", cache_text(figures.get("costs", []))),
     ]
 
 
@@ -68,6 +69,16 @@ def cost_text(costs: list[dict[str, Any]]) -> str:
     lines = [f"{dollars(total['estimated_usd'])} in total, {dollars(total['last_24_hours_usd'])} in the last 24 hours"]
     lines += [f"{row['model_used'] or 'unknown'}: {dollars(row['estimated_usd'])}" for row in models]
     return truncate("\n".join(lines), EMBED_FIELD_LIMIT)
+
+
+def cache_text(costs: list[dict[str, Any]]) -> str:
+    """The prompt cache's share of the input tokens and what it saved, from the `costs` rows' total."""
+    if not costs:
+        return "unknown"
+    share, saved = costs[0]["cache_share_percent"], costs[0]["cache_saved_usd"]
+    # Writes cost 1.25x: a cache written and seldom read costs more than none.
+    effect = f"saving {dollars(saved)}" if saved >= 0 else f"costing {dollars(-saved)} more than no cache"
+    return f"{share:g}% of input tokens read from the cache, {effect}"
 
 
 def dollars(amount: float | None) -> str:

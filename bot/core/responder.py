@@ -11,9 +11,10 @@ from dataclasses import dataclass
 import anthropic
 import httpx2
 from anthropic.lib.streaming import AsyncMessageStream
-from anthropic.types import Message, MessageParam
+from anthropic.types import Message, MessageParam, Usage
 
 from bot.config.settings import Settings
+from bot.core.prompt_cache import mark_cache
 from bot.store.exchange import FALLBACK_MODEL
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ class Reply:
     logged: bool = False  # the exchange is in the permanent log (so a rating of the reply can find it)
     cut_off: bool = False  # the stream failed midway: `text` is what arrived, ending with CUT_OFF_NOTE
     stop_reason: str | None = None  # Claude's reason for stopping; None when Claude gave none (fallback, cut off)
+    cache_creation_input_tokens: int = 0  # input written to the prompt cache (billed 1.25x), beside input_tokens
+    cache_read_input_tokens: int = 0  # input read from the prompt cache (billed 0.1x), beside input_tokens
 
 
 def fallback_reply(latency_ms: int = 0) -> Reply:
@@ -168,12 +171,8 @@ class Responder:
         messages: list[MessageParam],
         on_text: TextSink | None,
     ) -> Message:
-        async with client.messages.stream(
-            model=self.model,
-            max_tokens=self.max_tokens,
-            system=self.system_prompt,
-            messages=messages,
-        ) as stream:
+        request = {"model": self.model, "max_tokens": self.max_tokens, "system": self.system_prompt}
+        async with client.messages.stream(**mark_cache({**request, "messages": messages}, self.model)) as stream:
             attempt.stream = stream
             async for delta in stream.text_stream:
                 if not attempt.text:
@@ -199,7 +198,14 @@ class Responder:
         elif message.stop_reason == MAX_TOKENS:
             text += LENGTH_NOTE.format(limit=self.max_tokens)
         return Reply(
-            text, message.model, usage.input_tokens, usage.output_tokens, latency_ms, stop_reason=message.stop_reason
+            text,
+            message.model,
+            usage.input_tokens,
+            usage.output_tokens,
+            latency_ms,
+            stop_reason=message.stop_reason,
+            cache_creation_input_tokens=cache_written(usage),
+            cache_read_input_tokens=cache_read(usage),
         )
 
     async def close(self) -> None:
@@ -234,5 +240,21 @@ def _cut_off(text: str, snapshot: Message, latency_ms: int) -> Reply:
     """What the user saw of a stream that failed midway, with the tokens the API had reported by then."""
     usage = snapshot.usage  # text arrived, so message_start (model, input tokens) had too
     return Reply(
-        text.strip() + CUT_OFF_NOTE, snapshot.model, usage.input_tokens, usage.output_tokens, latency_ms, cut_off=True
+        text.strip() + CUT_OFF_NOTE,
+        snapshot.model,
+        usage.input_tokens,
+        usage.output_tokens,
+        latency_ms,
+        cut_off=True,
+        cache_creation_input_tokens=cache_written(usage),
+        cache_read_input_tokens=cache_read(usage),
     )
+
+
+# The SDK types the cache counts optional: an absent count is nothing cached.
+def cache_written(usage: Usage) -> int:
+    return usage.cache_creation_input_tokens or 0
+
+
+def cache_read(usage: Usage) -> int:
+    return usage.cache_read_input_tokens or 0

@@ -192,6 +192,8 @@ def _exchange(incoming: Incoming, reply: Reply, context: Recalled, attachments: 
         message_id=incoming.message_id,
         input_tokens=reply.input_tokens,
         output_tokens=reply.output_tokens,
+        cache_creation_input_tokens=reply.cache_creation_input_tokens,
+        cache_read_input_tokens=reply.cache_read_input_tokens,
         latency_ms=reply.latency_ms,
         stop_reason=reply.stop_reason,
         guild_id=incoming.guild_id,

@@ -46,12 +46,18 @@ class Exchange:
     attachments: str | None = None  # JSON list of what was attached (attachments.py); None when nothing was
     reply_to_message_id: str | None = None  # the bot reply this message answered, when it continued one
     stop_reason: str | None = None  # Claude's (end_turn, max_tokens, refusal, ...); None when Claude gave none
+    cache_creation_input_tokens: int = 0  # input Claude wrote to its prompt cache, not counted in input_tokens
+    cache_read_input_tokens: int = 0  # input Claude read from its prompt cache, not counted in input_tokens
 
     def __post_init__(self) -> None:
         if not self.timestamp:  # "" meant "now" once: refused, so no row is logged without its moment
             raise ValueError(f"exchange {self.message_id}: an empty timestamp (leave it out to mean now)")
 
+    def tokens_used(self) -> int:
+        """Every token the exchange used, as the spec's tokens_used means: all input, cached or not, and output."""
+        return self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens + self.output_tokens
+
     def row(self) -> Row:
         row = dict(vars(self))  # every field is a str or int: no need for asdict's deep copy
-        row["tokens_used"] = self.input_tokens + self.output_tokens
+        row["tokens_used"] = self.tokens_used()
         return row

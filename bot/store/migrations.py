@@ -16,8 +16,8 @@ from bot.store.summaries import (
     tenancy_migration_sql,
     user_models_migration_sql,
 )
+from bot.store.usage import cache_migration_sql, user_usage_migration_sql
 from bot.store.usage import migration_sql as usage_migration_sql
-from bot.store.usage import user_usage_migration_sql
 
 TABLE = "conversations"
 ADDED_COLUMNS = {
@@ -183,3 +183,10 @@ def m019_memory_forgets(db: Database) -> None:
     CREATE INDEX memory_forgets_user ON memory_forgets (user_id, forgotten_at);
     CREATE INDEX memory_forgets_at ON memory_forgets (forgotten_at);
     """)
+
+
+@migrations()
+def m023_prompt_cache(db: Database) -> None:
+    """The prompt cache's tokens per row (written and read, apart from input_tokens) counted in the per-day
+    usage summaries, and the cache write and read prices of each model (bot/store/usage.py)."""
+    db.executescript(cache_migration_sql())

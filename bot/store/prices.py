@@ -1,6 +1,8 @@
 """Model prices from a CSV file (BOT_MODEL_PRICES), added to the log's model_prices table.
 
-The file has the header `model,effective_from,input_per_mtok,output_per_mtok`; a date is `YYYY-MM-DD`
+The file has the header `model,effective_from,input_per_mtok,output_per_mtok`, optionally followed by
+`,cache_write_per_mtok,cache_read_per_mtok` (the prompt cache's prices; without them a price's cache write
+is 1.25x and its read 0.1x its input price, Anthropic's multipliers); a date is `YYYY-MM-DD`
 and the price takes effect at 00:00 UTC that day. A row for an existing (model, date) replaces it,
 so the file can correct a default; earlier dated rows keep pricing the days before a change.
 """
@@ -10,13 +12,15 @@ from __future__ import annotations
 import csv
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import date
 from pathlib import Path
 
 from bot.store.schema import StoreError, connect, migrate, write_transaction
+from bot.store.usage import CACHE_READ_MULTIPLIER, CACHE_WRITE_MULTIPLIER, PRICE_DIGITS
 
 HEADER = ["model", "effective_from", "input_per_mtok", "output_per_mtok"]
+CACHE_HEADER = [*HEADER, "cache_write_per_mtok", "cache_read_per_mtok"]
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -30,6 +34,8 @@ class Price:
     effective_from: str
     input_per_mtok: float
     output_per_mtok: float
+    cache_write_per_mtok: float
+    cache_read_per_mtok: float
 
 
 def read_prices(path: Path) -> list[Price]:
@@ -38,27 +44,26 @@ def read_prices(path: Path) -> list[Price]:
             rows = list(csv.reader(handle))
     except OSError as err:
         raise PriceFileError(f"cannot read the price file {path} (BOT_MODEL_PRICES): {err.strerror}") from None
-    if not rows or [cell.strip() for cell in rows[0]] != HEADER:
-        raise PriceFileError(f"{path}: the first line must be {','.join(HEADER)}")
-    return [_price(path, number, row) for number, row in enumerate(rows[1:], start=2) if any(row)]
+    header = [cell.strip() for cell in rows[0]] if rows else []
+    if header not in (HEADER, CACHE_HEADER):
+        raise PriceFileError(f"{path}: the first line must be {','.join(HEADER)} or {','.join(CACHE_HEADER)}")
+    return [_price(path, number, row, header) for number, row in enumerate(rows[1:], start=2) if any(row)]
 
 
-def _price(path: Path, number: int, row: list[str]) -> Price:
+def _price(path: Path, number: int, row: list[str], header: list[str]) -> Price:
     """One line of the file as a Price; anything else is one line naming the file, the line and the value."""
     where = f"{path} line {number}"
-    if len(row) != len(HEADER):
+    if len(row) != len(header):
         raise PriceFileError(
-            f"{where}: expected {len(HEADER)} values ({','.join(HEADER)}), got {len(row)}: {','.join(row)!r}"
+            f"{where}: expected {len(header)} values ({','.join(header)}), got {len(row)}: {','.join(row)!r}"
         )
-    model, day, input_price, output_price = (cell.strip() for cell in row)
+    model, day, *prices = (cell.strip() for cell in row)
     if not model:
         raise PriceFileError(f"{where}: model is empty")
-    return Price(
-        model,
-        _day(where, day),
-        _usd(where, "input_per_mtok", input_price),
-        _usd(where, "output_per_mtok", output_price),
-    )
+    usd = [_usd(where, column, text) for column, text in zip(header[2:], prices, strict=True)]
+    if len(usd) == len(HEADER) - 2:  # no cache prices given: Anthropic's multiples of the input price
+        usd += [round(usd[0] * multiple, PRICE_DIGITS) for multiple in (CACHE_WRITE_MULTIPLIER, CACHE_READ_MULTIPLIER)]
+    return Price(model, _day(where, day), *usd)
 
 
 def _day(where: str, text: str) -> str:
@@ -89,8 +94,8 @@ def apply_prices(log_path: Path, prices: list[Price]) -> None:
     try:
         with write_transaction(db):
             db.conn.executemany(
-                "insert or replace into model_prices values (?, ?, ?, ?)",
-                [(p.model, p.effective_from, p.input_per_mtok, p.output_per_mtok) for p in prices],
+                f"insert or replace into model_prices ({', '.join(CACHE_HEADER)}) values (?, ?, ?, ?, ?, ?)",
+                [astuple(price) for price in prices],
             )
     finally:
         db.close()

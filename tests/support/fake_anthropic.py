@@ -5,7 +5,7 @@ alternating roles that start with the user) and answers with the real JSON shape
 including the error envelope and status codes the SDK maps to its exception classes.
 Like the API it never writes more output tokens than `max_tokens` (and then says
 `stop_reason: "max_tokens"`), sends `request-id`, `x-should-retry` and (on 429 and 529)
-`retry-after` with its errors, and reports the cache fields of `usage`.
+`retry-after` with its errors, and bills the prompt cache in `usage` as the API does (fake_cache.py).
 tests/test_fake_fidelity_claude.py holds every body and event it emits to the SDK's own types.
 """
 
@@ -18,6 +18,7 @@ import re
 
 from aiohttp import web
 
+from tests.support.fake_cache import DEFAULT_TTL, TTL_S, CacheUsage, PromptCache, cache_problem
 from tests.support.loopback import serve
 
 ERROR_TYPES = {
@@ -66,26 +67,21 @@ def api_error(status: int, message: str, retry_after: float | None = None) -> we
     return json_response(error_body(status, message, rid), status, headers, rid)
 
 
-def usage(input_tokens: int, output_tokens: int) -> dict:
-    """`usage` as the API reports it, cache fields included (this fake never caches)."""
-    return {
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
-        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
-        "server_tool_use": None,
-        "service_tier": "standard",
-    }
+def usage(input_tokens: int, output_tokens: int, cache: CacheUsage | None = None) -> dict:
+    """`usage` as the API reports it, cache fields included (fake_cache.py bills them; none: nothing cached)."""
+    cache = cache or CacheUsage(input_tokens, 0, 0, DEFAULT_TTL)
+    written = {f"ephemeral_{ttl}_input_tokens": 0 for ttl in TTL_S}
+    written[f"ephemeral_{cache.ttl}_input_tokens"] = cache.cache_creation_input_tokens
+    return {**delta_usage(input_tokens, output_tokens, cache), "cache_creation": written, "service_tier": "standard"}
 
 
-def delta_usage(input_tokens: int, output_tokens: int) -> dict:
+def delta_usage(input_tokens: int, output_tokens: int, cache: CacheUsage | None = None) -> dict:
     """`message_delta`'s cumulative usage, as the API sends it."""
     return {
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "cache_creation_input_tokens": cache.cache_creation_input_tokens if cache else 0,
+        "cache_read_input_tokens": cache.cache_read_input_tokens if cache else 0,
         "server_tool_use": None,
     }
 
@@ -131,6 +127,7 @@ class FakeAnthropic:
         # Every (kind, JSON body or SSE event) sent, for tests/test_fake_fidelity_claude.py.
         self.emitted: list[tuple[str, dict]] = []
         self.hits = 0  # requests to /v1/messages
+        self.cache = PromptCache(content_tokens)  # bills the cache fields of `usage`; set cache.clock to move time
         self.model_checks = 0  # requests to /v1/models/{id}
         self.known_models: set[str] | None = None  # models /v1/models/{id} knows (None: every claude-* id)
         # Streaming: None sends the whole reply in one text_delta; a number sends that many words per
@@ -208,9 +205,7 @@ class FakeAnthropic:
             return self._error(404, f"model: {body['model']}")  # what the API says of an unknown model
         self.requests.append(body)
         text, stop_reason = self._limited(self.reply_text(body), body["max_tokens"])
-        input_tokens = sum(content_tokens(m["content"]) for m in body["messages"]) + count_tokens(
-            body.get("system", "")
-        )
+        billed = self.cache.bill(body)
         message = {
             "id": f"msg_fake_{next(_ids)}",
             "type": "message",
@@ -219,10 +214,10 @@ class FakeAnthropic:
             "content": [{"type": "text", "text": text}] if text else [],
             "stop_reason": stop_reason,
             "stop_sequence": None,
-            "usage": usage(input_tokens, len(WORD.findall(text))),
+            "usage": usage(billed.input_tokens, len(WORD.findall(text)), billed),
         }
         if body.get("stream"):
-            return await self.stream(request, message)
+            return await self.stream(request, message, billed)
         self.emitted.append(("message", message))
         return json_response(message)
 
@@ -235,7 +230,7 @@ class FakeAnthropic:
             return "".join(words[:max_tokens]), "max_tokens"
         return text, "end_turn"
 
-    async def stream(self, request: web.Request, message: dict) -> web.StreamResponse:
+    async def stream(self, request: web.Request, message: dict, billed: CacheUsage) -> web.StreamResponse:
         """The Messages API's server-sent events, in the documented order, at the configured pace."""
         response = web.StreamResponse(
             headers={
@@ -257,7 +252,12 @@ class FakeAnthropic:
             "message_start",
             {
                 "type": "message_start",
-                "message": {**message, "content": [], "stop_reason": None, "usage": usage(tokens["input_tokens"], 1)},
+                "message": {
+                    **message,
+                    "content": [],
+                    "stop_reason": None,
+                    "usage": usage(tokens["input_tokens"], 1, billed),
+                },
             },
         )
         await send(
@@ -283,7 +283,7 @@ class FakeAnthropic:
             {
                 "type": "message_delta",
                 "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
-                "usage": delta_usage(tokens["input_tokens"], tokens["output_tokens"]),
+                "usage": delta_usage(tokens["input_tokens"], tokens["output_tokens"], billed),
             },
         )
         await send("message_stop", {"type": "message_stop"})
@@ -308,6 +308,9 @@ def validate(body: dict) -> str | None:
     messages = body.get("messages") or []
     if not messages:
         return "messages: at least one message is required"
+    problem = cache_problem(body)
+    if problem:
+        return problem
     for index, message in enumerate(messages):
         expected = "user" if index % 2 == 0 else "assistant"
         if message.get("role") != expected:
