@@ -21,6 +21,7 @@ import importlib.util
 import sys
 import weakref
 from pathlib import Path
+from urllib.parse import urlencode
 
 from datasette import hookimpl
 from datasette.utils.asgi import Request, Response
@@ -175,29 +176,33 @@ def asgi_wrapper(datasette):
     return wrap
 
 
-async def login_page(datasette, request, error=None, status=200, wait=None) -> Response:
-    html = await datasette.render_template("password_login.html", {"error": error}, request=request)
+async def login_page(datasette, request, error=None, status=200, wait=None, next_path="/") -> Response:
+    context = {"error": error, "next_path": next_path}  # templates/password_login.html keeps it in the form
+    html = await datasette.render_template("password_login.html", context, request=request)
     return Response.html(html, status=status, headers={"Retry-After": str(wait)} if wait else None)
 
 
 async def login(request, datasette):
     """datasette-auth-passwords' form, with the password checked in a thread, throttled, and a session cookie."""
     if request.method != "POST":
-        return await login_page(datasette, request)
+        return await login_page(datasette, request, next_path=guard.same_site_path(request.args.get("next")))
     state = state_of(datasette)
     key = guard.client_key(request.scope, state.behind_proxy)
+    post = await request.post_vars()
+    next_path = guard.same_site_path(post.get("next") or request.args.get("next"))
     wait = state.throttle.retry_after(key)
     if wait:
-        return await login_page(datasette, request, f"Too many failed logins: try again in {wait} s", 429, wait)
-    post = await request.post_vars()
+        error = f"Too many failed logins: try again in {wait} s"
+        return await login_page(datasette, request, error, 429, wait, next_path)
     username, accounts = post.get("username") or "", guard.accounts_of(auth_config(datasette))
     try:
         ok = await state.check(key, accounts, username, post.get("password") or "")
     except guard.Busy:
-        return await login_page(datasette, request, "Busy checking passwords: try again", 503, 1)
+        return await login_page(datasette, request, "Busy checking passwords: try again", 503, 1, next_path)
     if not ok:
-        return await login_page(datasette, request, "Invalid username or password")
-    response = Response.redirect(datasette.urls.path("/"))
+        return await login_page(datasette, request, "Invalid username or password", next_path=next_path)
+    # next_path is a path on this site (or "/"): the page the visitor asked for before being sent here.
+    response = Response.redirect(datasette.urls.path(next_path) if next_path == "/" else next_path)
     session = guard.new_session(actor_for(datasette, username), accounts, state.session_seconds)
     response.set_cookie(
         COOKIE,
@@ -229,7 +234,11 @@ def permission_allowed(datasette, actor, action, resource):
 
 @hookimpl
 def forbidden(datasette, request, message):
-    """Send anonymous visitors who were refused a page to the login form instead of a bare 403."""
-    if request.actor is None and guard.accounts_of(auth_config(datasette)):
-        return Response.redirect(datasette.urls.path(LOGIN))
-    return None
+    """Anonymous visitors refused a page go to the login form, which brings them back to it; a JSON or CSV
+    request (a script, or a download) gets 401 with a Basic challenge, not an HTML page it cannot read."""
+    if request.actor is not None or not guard.accounts_of(auth_config(datasette)):
+        return None
+    if guard.wants_data(request.path):
+        return refusal(401, f"Log in to read {request.path}: send a Basic Authorization header", challenge=True)
+    asked = request.path + (f"?{request.query_string}" if request.query_string else "")
+    return Response.redirect(datasette.urls.path(LOGIN) + "?" + urlencode({"next": asked}))

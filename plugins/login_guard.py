@@ -14,6 +14,7 @@ import math
 import secrets
 import time
 from collections import deque
+from urllib.parse import urlsplit
 
 from datasette.utils import baseconv
 from datasette_auth_passwords.utils import verify_password
@@ -170,3 +171,22 @@ def revoke(revoked: dict[str, float], session_id: str, lifetime: int) -> None:
     for old in [sid for sid, until in revoked.items() if until < now]:
         del revoked[old]
     revoked[session_id] = now + lifetime
+
+
+DATA_SUFFIXES = (".json", ".csv")  # Datasette's data formats: a script or a download, never a person reading
+
+
+def wants_data(path: str) -> bool:
+    return path.lower().endswith(DATA_SUFFIXES)
+
+
+def same_site_path(target: str | None) -> str:
+    """`target` when it is a path on this site, else "/". Browsers read `//host`, `/\\host` and `\\host` as
+    another host and drop tabs and newlines inside URLs, so only a path starting with one "/" and holding no
+    backslash or control character is kept; `javascript:` and `https://...` have a scheme and are refused."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+        return "/"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/"

@@ -129,6 +129,17 @@ def test_forget_cost_bench_reports_the_answer_the_clean_up_and_the_row_behind_it
     assert "the next row, handed over at the answer, waited" in result.stdout
 
 
+def test_quick_adoption_benchmark_places_every_row_and_each_servers_stats_counts_them(tmp_path):
+    from bench.adoption import SERVERS, adoption
+
+    figures = {figure.what: figure for figure in adoption(tmp_path / "original.db", None, 2000, baseline_s=0.5)}
+    placed = next(f for what, f in figures.items() if what.startswith("fill:") and "total" in what)
+    assert "2,000 rows placed" in placed.what and placed.value > 0
+    assert figures["rows left unplaced"].value == 0
+    assert figures["p99 event-loop lag during the fill"].baseline_value is not None
+    assert any(f"each of the {SERVERS} servers" in what for what in figures)  # checked inside: shown == counted
+
+
 def test_the_caching_benchmark_reports_every_scenario_against_uncached_and_the_floor():
     """No clock and no network: the fake's accounting is deterministic, so the figures are checked too."""
     lines = table(quick=True)

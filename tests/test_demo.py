@@ -4,12 +4,18 @@ make row by row, and whose generator keeps the benchmarks' rows as they were."""
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3 as stdlib_sqlite3
+import subprocess
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
+import yaml
 from click.testing import CliRunner
+from datasette_dashboards import replace_opts_in_query
 
+from bench.dashboard import charts
 from bench.data import rows as bench_rows
 from bot.__main__ import cli
 from bot.demo.build import EARLY_COLUMNS, LATE_COLUMNS, write
@@ -18,6 +24,7 @@ from bot.store import ConversationLog, migrate
 from bot.store.schema import StoreError
 from bot.store.sqlite import sqlite3
 from tests.support.plain_sql import assert_summary_matches_plain_sql
+from tests.support.web import METADATA, datasette_for
 
 ROWS = 3000
 END = 1_790_000_000.0  # a fixed "now", so the same seed gives the same log
@@ -29,7 +36,7 @@ NOT_SUMMARIES = ("sqlite_", "conversations_fts", "_sqlite_migrations")
 
 @pytest.fixture(scope="module")
 def demo_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    path = tmp_path_factory.mktemp("demo") / "conversation_logs.db"
     write(path, ROWS, seed=3, end=END)
     return path
 
@@ -133,6 +140,8 @@ def test_the_log_holds_every_kind_of_row(demo_log: Path) -> None:
             "masked messages": "select count(*) from conversations where user_message like '%[email]%' "
             "or user_message like '%[phone]%' or user_message like '%[secret]%'",
             "days": "select count(distinct date(timestamp)) from conversations",
+            "prompt cache reads": "select count(*) from conversations where cache_read_input_tokens > 0",
+            "prompt cache writes": "select count(*) from conversations where cache_creation_input_tokens > 0",
         }
         found = {kind: one(db, sql) for kind, sql in counts.items()}
     least = {"servers": 4, "server channels": 16, "users": 30, "models": 4, "days": 80}
@@ -162,3 +171,43 @@ def test_write_refuses_through_the_store_error(tmp_path: Path) -> None:
     (tmp_path / "taken.db").touch()
     with pytest.raises(StoreError, match=r"taken\.db already exists"):
         write(tmp_path / "taken.db", 10)
+
+
+def test_make_web_serves_the_log_that_db_names(tmp_path: Path) -> None:
+    """`make web DB=PATH`: the path Datasette is given is PATH, not the settings' log (make -n, then the
+    recipe's own expression run as the recipe would run it)."""
+    wanted = tmp_path / "conversation_logs.db"
+    root = Path(__file__).resolve().parent.parent
+    recipe = subprocess.run(["make", "-n", "web", f"DB={wanted}"], cwd=root, capture_output=True, text=True, check=True)
+    serve = next(line for line in recipe.stdout.splitlines() if "datasette serve" in line)
+    expression = re.search(r'serve "\$\((.*?)\)"', serve)
+    assert expression, serve
+    served = subprocess.run(["bash", "-c", expression.group(1)], cwd=root, capture_output=True, text=True, check=True)
+    assert Path(served.stdout.strip()) == wanted
+
+
+async def test_every_canned_query_the_transcript_and_every_chart_have_rows_to_show(demo_log: Path) -> None:
+    ds = datasette_for(demo_log)
+    await ds.invoke_startup()
+    with sqlite3.connect(demo_log) as db:
+        user, guild = db.execute(
+            "select user_id, guild_id from conversations where guild_id is not null group by user_id "
+            "order by count(*) desc limit 1"
+        ).fetchone()
+    params = {"user": user, "guild": guild, "limit": "10", "page": "1"}
+    queries = yaml.safe_load(METADATA.read_text())["databases"]["conversation_logs"]["queries"]
+    empty = []
+    for name, query in queries.items():
+        asked = urlencode({key: params[key] for key in query.get("params", [])} | {"_shape": "array"})
+        answer = await ds.client.get(f"/conversation_logs/{name}.json?{asked}")
+        if answer.status_code != 200 or not answer.json():
+            empty.append(name)
+    for name, sql in charts().items():
+        answer = await ds.client.get(
+            "/conversation_logs.json?" + urlencode({"sql": replace_opts_in_query(sql, {}), "_shape": "array"})
+        )
+        if answer.status_code != 200 or not answer.json():
+            empty.append(f"chart {name}")
+    assert empty == []
+    transcript = await ds.client.get(f"/conversation_logs/user_history.transcript?user={user}")
+    assert transcript.status_code == 200 and "<" in transcript.text and user in transcript.text

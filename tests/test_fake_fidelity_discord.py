@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 
 from tests.support.contracts.discord_rest import gateway_problems, spec
+from tests.support.fake_discord import snowflake
 from tests.support.fake_ratelimit import ChannelLimits
 from tests.support.harness import Harness, chat, running_bot, with_settings
 
@@ -20,6 +21,8 @@ from tests.support.harness import Harness, chat, running_bot, with_settings
 async def checked(settings, discord_server, claude, members):
     """A running bot whose fake checks every REST answer against the spec, from the first request on."""
     discord_server.contract.check_responses = True
+    # A thread that was there before the bot connected: GUILD_CREATE lists it (the adoption reads it).
+    discord_server.add_thread(snowflake(), discord_server.channels["general"], "standing", members[0])
     settings = replace(settings, chat_channel_ids=frozenset({int(discord_server.channels["chat"])}))
     async with running_bot(settings, discord_server) as (bot, service):
         yield Harness(discord_server, claude, settings, bot, service, *members)
@@ -46,7 +49,8 @@ async def what_the_bot_does_not_send(h: Harness) -> None:
     """The routes the fake serves that this session leaves out, called as discord.py would: reading,
     editing and reacting to a message, reading and deleting an interaction's original answer, the gateway's
     address (discord.py asks only when not pointed at one), one server's commands (DISCORD_COMMAND_GUILD_ID),
-    opening a DM (an owner's private !stats line), deleting a message, and meeting a 429."""
+    opening a DM (an owner's private !stats line), deleting a message, meeting a 429, and asking where a
+    channel is (the adoption of the original bot's log: a DM, a server's channel, a thread, one that is gone)."""
     message = h.discord.sent[0]
     interaction = next(iter(h.discord.interactions.by_id.values()))
     messages = f"{h.discord.api_base}/channels/{message.channel_id}/messages"
@@ -68,6 +72,10 @@ async def what_the_bot_does_not_send(h: Harness) -> None:
             ),
             ("POST", f"{h.discord.api_base}/users/@me/channels", {"recipient_id": h.alice.id}),
             ("DELETE", f"{messages}/{message.id}", None),
+            *[
+                ("GET", f"{h.discord.api_base}/channels/{channel}", None)
+                for channel in (h.discord.dm_channel_id, message.channel_id, *h.discord.threads, snowflake())
+            ],
         ]:
             async with session.request(method, url, json=body) as response:
                 await response.read()
@@ -89,6 +97,19 @@ async def test_every_gateway_payload_has_the_fields_discords_docs_require(checke
     covered = {"READY", "GUILD_CREATE", "MESSAGE_CREATE", "THREAD_CREATE", "INTERACTION_CREATE"}
     assert covered <= {e["t"] for e in events}
     assert [problem for e in events for problem in gateway_problems(e["t"], e["d"])] == []
+    assert any(e["d"]["threads"] for e in events if e["t"] == "GUILD_CREATE")  # the standing thread was checked
+
+
+def test_a_guild_create_thread_without_its_metadata_is_caught(discord_server):
+    """The GUILD_CREATE check reaches into its threads: one the docs would refuse is named."""
+    thread = discord_server.add_thread(snowflake(), discord_server.channels["general"], "t", discord_server.owner)
+    discord_server.identify = {"intents": 0}
+    guild = discord_server._guild_payload(discord_server.guilds[0])
+    assert gateway_problems("GUILD_CREATE", guild) == []
+    del discord_server.thread_payloads[thread]["thread_metadata"]
+    assert any(
+        "thread" in p for p in gateway_problems("GUILD_CREATE", discord_server._guild_payload(discord_server.guilds[0]))
+    )
 
 
 async def put_commands(discord_server, body) -> tuple[int, dict]:

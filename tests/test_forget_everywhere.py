@@ -119,7 +119,7 @@ def test_with_secure_delete_a_forget_rewrites_almost_none_of_the_index(tmp_path)
 
 
 class TwoProcesses:
-    """Two services' stores on one log file, each with its own memory file (README, "Sharding")."""
+    """Two services' stores on one log file, each with its own memory file (docs/deploying.md, "Sharding")."""
 
     def __init__(self, tmp_path: Path):
         log = tmp_path / "conversation_logs.db"
@@ -251,7 +251,7 @@ def said(user: str, text: str, message_id: str) -> Incoming:
 
 
 def shards(settings, tmp_path: Path):
-    """The README's sharding set-up: one log, a memory file for each process."""
+    """The sharding set-up of docs/deploying.md: one log, a memory file for each process."""
     return [open_service(replace(settings, memory_db=tmp_path / f"memory_{n}.db")) for n in (0, 1)]
 
 

@@ -73,7 +73,7 @@ async def test_honcho_runs_the_bot_and_datasette_on_one_file(tmp_path, discord_s
         os.killpg(honcho.pid, signal.SIGTERM)
         output, _ = await asyncio.wait_for(honcho.communicate(), 30)
     assert [r["user_message"] for r in rows] == ["hello from discord"], output.decode()
-    assert anonymous_status == 302
+    assert anonymous_status == 401  # JSON without a login: 401, not a redirect to the form (issue 24)
 
 
 # Issue 22, point 3: `make start` without a reachable Discord. honcho stops every process when one exits,
@@ -156,6 +156,6 @@ async def web_stays_up(tmp_path, settings: dict[str, str], line: str, times: int
     finally:
         await stop(honcho)
     output = "".join(lines)
-    assert (anonymous, page, still_running) == (302, 200, True), output
+    assert (anonymous, page, still_running) == (401, 200, True), output  # JSON: 401 (issue 24)
     worker_lines = [text for text in lines if line in text]
     assert all(text.count("\n") == 1 for text in worker_lines) and "Traceback" not in output, output

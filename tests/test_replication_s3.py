@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow  # every test here starts a real process or a brow
 @pytest.fixture
 def s3(monkeypatch):
     # Litestream 0.5.17 cannot load its AWS config when AWS_CA_BUNDLE is set ("unable to add custom
-    # RootCAs HTTPClient"), as it is on this machine: README says so; the store here is plain HTTP.
+    # RootCAs HTTPClient"), where it is set: docs/replication.md says so; the store here is plain HTTP.
     monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request
     server = S3Server().start()

@@ -73,7 +73,10 @@ def test_migrations_on_a_blank_database_give_the_spec_columns_and_more(tmp_path)
             "m016_rating_totals",
             "m017_stop_reason",
             "m019_memory_forgets",
+            "m020_unplaced_rows",
+            "m020b_search_index_on_text_updates",
             "m023_prompt_cache",
+            "m024_daily_totals",
         ]
         assert db["facet_counts"].columns_dict == {"facet": str, "value": str, "conversations": int}
         assert db["opt_outs"].pks == ["user_id"]

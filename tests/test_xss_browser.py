@@ -131,7 +131,9 @@ def pages(user: str, name: str) -> list[str]:
         f"{table}.Notebook",
         "/conversation_logs?"
         + urlencode({"sql": "select display_name, user_name, user_message, attachments from conversations"}),
-        *canned_queries({"guild": GUILD, "user": user, "limit": ""}),
+        *canned_queries({"guild": GUILD, "user": user, "limit": "", "page": ""}),
+        "/conversation_logs/search?" + urlencode({"q": "img script alert"}),  # the search page's snippets
+        "/conversation_logs/search?" + urlencode({"q": "iframe", "user": name}),
     ]
 
 

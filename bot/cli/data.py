@@ -82,7 +82,7 @@ def existing_log(settings: Settings) -> ConversationLog:
     show_default=True,
     help="csv: the spec's columns, as !export. jsonl: one exchange per line. "
     'chat-jsonl: one conversation per line as {"messages": [...]}, for fine-tuning. '
-    "openai, bedrock, kto: fine-tuning formats (README: 'Fine-tuning exports').",
+    "openai, bedrock, kto: fine-tuning formats (docs/training-data.md).",
 )
 @click.option(
     "-o",

@@ -21,7 +21,7 @@ log = logging.getLogger("bot")
 
 NO_TOKEN = (
     "DISCORD_TOKEN is not set. Put DISCORD_TOKEN=... in .env or the environment "
-    "(README: 'Create the Discord bot'), or try the bot without Discord: make console"
+    "(docs/configuration.md: 'Create the Discord bot'), or try the bot without Discord: make console"
 )
 
 

@@ -224,7 +224,7 @@ async def open_service(settings: Settings) -> AsyncIterator[BotService]:
     retention: asyncio.Task[None] | None = None
     try:
         memory.open()
-        # Forgets made by another process while this one was down (README, "Sharding").
+        # Forgets made by another process while this one was down (docs/deploying.md, "Sharding").
         memory.drop_forgotten(store.privacy.forgets_since(memory.clock() - memory.keep_seconds))
         service = BotService(
             store, memory, responder, redact=redact if settings.redact else None, retention_days=settings.retention_days

@@ -2,7 +2,7 @@
 in bulk with no trigger firing, then the remaining migrations, whose own backfills fill every summary
 (stats, facets, per-server names, daily usage, ratings) from the rows, as they do for an adopted log.
 
-Row by row, the triggers and the search index cost about 45 s per 100,000 rows; this way a few seconds
+Row by row, the triggers and the search index cost about 18 s of CPU per 100,000 rows; this way about 8 s
 (BENCHMARKS.md, "The sample log").
 """
 
@@ -24,13 +24,16 @@ from bot.store.migrations import TABLE, migrations
 from bot.store.schema import StoreError, connect, enable_wal
 
 FIRST_SUMMARY = "m007_stats_summary"  # every migration before it adds columns or tables, none a trigger
-# The columns that exist before FIRST_SUMMARY; the later ones (m011, m017) are set once every migration ran.
+# The columns that exist before FIRST_SUMMARY; the later ones (m011, m017, m023) are set once every migration ran
+# (the cache columns' update triggers then count them in the usage summaries).
 EARLY_COLUMNS = (
     "user_id", "user_name", "display_name", "guild_id", "channel_id", "user_message", "bot_response", "timestamp",
     "model_used", "input_tokens", "output_tokens", "tokens_used", "latency_ms", "message_id", "conversation_id",
     "reply_message_id",
 )  # fmt: skip
-LATE_COLUMNS = ("attachments", "reply_to_message_id", "stop_reason")
+LATE_COLUMNS = (
+    "attachments", "reply_to_message_id", "cache_creation_input_tokens", "cache_read_input_tokens", "stop_reason"
+)  # fmt: skip
 USUAL_STOP = "end_turn"  # set on every Claude reply in one statement; the others row by row
 CHUNK = 10_000  # rows per executemany: memory stays flat at a million
 
@@ -64,40 +67,43 @@ def _fill(db: Database, sample: SampleLog) -> tuple[int, int]:
     db.execute("PRAGMA synchronous = OFF")
     db.conn.execute("BEGIN")
     migrations.apply(db, stop_before=FIRST_SUMMARY)
+    # The late columns wait in a temporary table, not in memory: a quarter of the rows have one to set.
+    db.execute(f"CREATE TEMP TABLE late (message_id TEXT PRIMARY KEY, {', '.join(LATE_COLUMNS)})")
     with search_triggers_off(db):
-        late: list[tuple[object, ...]] = []
-        ratings: list[tuple[str, str, int, str]] = []
-        rows = _insert(db, sample.turns(), late, ratings)
-        db.conn.executemany(
-            "INSERT INTO ratings (reply_message_id, rater_id, value, rated_at) VALUES (?, ?, ?, ?)", ratings
-        )
+        rows, ratings = _insert(db, sample.turns())
         migrations.apply(db)
-        _set_late_columns(db, late)
+        _set_late_columns(db)
     db.execute(f"INSERT INTO {TABLE}_fts ({TABLE}_fts) VALUES ('rebuild')")
     db.conn.execute("COMMIT")
-    return rows, len(ratings)
+    return rows, ratings
 
 
-def _insert(db: Database, turns: Iterator[Turn], late: list[tuple[object, ...]], ratings: list) -> int:
+def _insert(db: Database, turns: Iterator[Turn]) -> tuple[int, int]:
+    """Rows, ratings and late columns, CHUNK rows at a time; returns how many rows and ratings."""
     insert = f"INSERT INTO {TABLE} ({', '.join(EARLY_COLUMNS)}) VALUES ({', '.join('?' * len(EARLY_COLUMNS))})"
-    rows = 0
+    insert_late = f"INSERT INTO late VALUES (?, {', '.join('?' * len(LATE_COLUMNS))})"
+    insert_rating = "INSERT INTO ratings (reply_message_id, rater_id, value, rated_at) VALUES (?, ?, ?, ?)"
+    rows = ratings = 0
     while chunk := list(islice(turns, CHUNK)):
-        values = []
+        values, late, rated = [], [], []
         for turn in chunk:
             row = turn.exchange.row() | {"reply_message_id": turn.reply_message_id}
             values.append(tuple(row[column] for column in EARLY_COLUMNS))
-            if any(row[c] for c in LATE_COLUMNS[:2]) or row["stop_reason"] not in (USUAL_STOP, None):
-                late.append((*(row[c] for c in LATE_COLUMNS), row["message_id"]))
-            ratings.extend(turn.ratings)
+            if any(row[c] for c in LATE_COLUMNS[:-1]) or row["stop_reason"] not in (USUAL_STOP, None):
+                late.append((row["message_id"], *(row[c] for c in LATE_COLUMNS)))
+            rated.extend(turn.ratings)
         db.conn.executemany(insert, values)
-        rows += len(values)
-    return rows
+        db.conn.executemany(insert_late, late)
+        db.conn.executemany(insert_rating, rated)
+        rows, ratings = rows + len(values), ratings + len(rated)
+    return rows, ratings
 
 
-def _set_late_columns(db: Database, late: list[tuple[object, ...]]) -> None:
+def _set_late_columns(db: Database) -> None:
     db.execute(f"UPDATE {TABLE} SET stop_reason = ? WHERE model_used != ?", [USUAL_STOP, FALLBACK_MODEL])
-    assignments = ", ".join(f"{column} = ?" for column in LATE_COLUMNS)
-    db.conn.executemany(f"UPDATE {TABLE} SET {assignments} WHERE message_id = ?", late)
+    assignments = ", ".join(f"{column} = late.{column}" for column in LATE_COLUMNS)
+    db.execute(f"UPDATE {TABLE} SET {assignments} FROM late WHERE {TABLE}.message_id = late.message_id")
+    db.execute("DROP TABLE late")
 
 
 @contextmanager
@@ -110,5 +116,6 @@ def search_triggers_off(db: Database) -> Iterator[None]:
     for name, _ in saved:
         db.execute(f'DROP TRIGGER "{name}"')
     yield
-    for _, sql in saved:
-        db.execute(sql)
+    for name, sql in saved:
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?", [name]).fetchone():
+            db.execute(sql)  # unless a migration made it anew meanwhile (m020b)

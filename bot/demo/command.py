@@ -19,8 +19,19 @@ LOG_NAME = f"{DATABASE}.db"
 @click.command()
 @click.argument("path", default=f"demo/{LOG_NAME}", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--rows", default=DEFAULT_ROWS, show_default=True, type=click.IntRange(min=1), help="Exchanges.")
-@click.option("--days", default=DEFAULT_DAYS, show_default=True, type=click.IntRange(min=1), help="Up to today.")
-@click.option("--seed", default=1, show_default=True, help="The same seed, days and day give the same log.")
+@click.option(
+    "--days",
+    default=DEFAULT_DAYS,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="How many days, up to now, the conversations span.",
+)
+@click.option(
+    "--seed",
+    default=1,
+    show_default=True,
+    help="Another seed, other people and conversations (their times always end now).",
+)
 def demo(path: Path, rows: int, days: int, seed: int) -> None:
     """Write a sample log of made-up conversations to PATH, a new DIR/conversation_logs.db (then: make web DB=PATH)."""
     if path.name != LOG_NAME:

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate
 
-from bot.core.responder import FALLBACK_TEXT
+from bot.core.responder import FALLBACK_TEXT, LENGTH_NOTE, REFUSAL, REFUSAL_TEXT
+from bot.core.responder import MAX_TOKENS as MAX_TOKENS_STOP
 from bot.demo import text
 from bot.demo.words import SYLLABLES
 from bot.store import Exchange
@@ -29,12 +30,13 @@ MORE_TURNS = 0.55  # each turn is followed by another with this chance: about 2.
 MAX_TURNS = 8
 REPLY_CHAIN_SHARE = 0.4  # later turns sent as a Discord reply to the bot's previous answer
 MODELS = {"claude-haiku-4-5": 70, "claude-sonnet-4-5": 20, "claude-opus-4-1": 7, FALLBACK_MODEL: 3}
+TURN_TOKENS = 180  # the context one earlier turn adds to a request
 MAX_TOKENS = 1024  # BOT_MAX_TOKENS's default: a reply cut there says stop_reason max_tokens
 CUT_SHARE, REFUSAL_SHARE = 0.01, 0.003
 ATTACHMENT_SHARE, REFUSED_FILE_SHARE = 0.03, 0.2
 MASKED_SHARE = 0.01  # messages stored with BOT_REDACT's masks
 RATED_SHARE, UP_SHARE, SECOND_RATER_SHARE = 0.1, 0.8, 0.2
-TEXTS = 4000  # questions and answers made once and drawn from: filling templates per row costs 3 s per 100k
+TEXTS = 4000  # question-and-answer pairs made once and drawn from: filling templates per row costs 3 s per 100k
 # People chat in the evening (UTC, one weight per hour) and a little more at weekends.
 HOURLY = [3, 2, 1, 1, 1, 1, 2, 3, 4, 5, 6, 6, 7, 7, 7, 8, 9, 10, 12, 13, 13, 11, 8, 5]
 WEEKEND = 1.3
@@ -49,6 +51,19 @@ class Person:
     display_name: str
     server: int
     dm_channel: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The bot's side of an exchange; a static fallback has no tokens and no stop reason."""
+
+    text: str
+    latency_ms: int
+    input_tokens: int = 0
+    output_tokens: int = 0
+    stop_reason: str | None = None
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
 
 
 @dataclass
@@ -75,8 +90,7 @@ class SampleLog:
         users = min(USERS_MAX, max(USERS_MIN, count // ROWS_PER_USER))
         self.people = [self._person(n) for n in range(users)]
         self.activity = list(accumulate(1 / rank**ACTIVITY_S for rank in range(1, users + 1)))
-        self.questions = [text.question(self.rng) for _ in range(TEXTS)]
-        self.answers = [text.answer(self.rng, 1 + n % 3) for n in range(TEXTS)]
+        self.texts = [text.exchange(self.rng, 1 + n % 3) for n in range(TEXTS)]
         self.models = list(accumulate(MODELS.values()))
         self.channels = [
             [snowflake(self.end - 400 * DAY_S, 1000 * s + c) for c in range(CHANNELS_PER_SERVER)]
@@ -142,7 +156,12 @@ class SampleLog:
         rng = self.rng
         self.sequence += 2
         model = rng.choices(list(MODELS), cum_weights=self.models)[0]
-        claude = self._claude(turn) if model != FALLBACK_MODEL else {"latency_ms": rng.randint(300, 20000)}
+        question, reply = rng.choice(self.texts)
+        answer = (
+            claude_answer(rng, turn, reply)
+            if model != FALLBACK_MODEL
+            else Answer(FALLBACK_TEXT, rng.randint(300, 20000))
+        )
         replying = previous_reply if previous_reply and rng.random() < REPLY_CHAIN_SHARE else None
         reply_id = snowflake(moment + 2, self.sequence + 1)
         exchange = Exchange(
@@ -151,46 +170,28 @@ class SampleLog:
             display_name=person.display_name,
             channel_id=channel,
             guild_id=guild,
-            user_message=self._message(),
-            bot_response=str(claude.pop("text", FALLBACK_TEXT)),
+            user_message=self._message(question),
+            bot_response=answer.text,
+            input_tokens=answer.input_tokens,
+            output_tokens=answer.output_tokens,
+            latency_ms=answer.latency_ms,
+            stop_reason=answer.stop_reason,
+            cache_creation_input_tokens=answer.cache_creation_input_tokens,
+            cache_read_input_tokens=answer.cache_read_input_tokens,
             model_used=model,
             message_id=snowflake(moment, self.sequence),
-            timestamp=utc_now_text_at(moment),
+            timestamp=utc_text(moment),
             conversation_id=conversation_id,
-            attachments=self._attachments(moment) if rng.random() < ATTACHMENT_SHARE else None,
+            attachments=attachments(rng, moment, self.sequence) if rng.random() < ATTACHMENT_SHARE else None,
             reply_to_message_id=replying,
-            **claude,
         )
         return Turn(exchange, reply_id, self._ratings(person, reply_id, moment))
 
-    def _claude(self, turn: int) -> dict[str, object]:
-        """Usage and stop reason of a Claude reply; the context grows with each turn of the conversation."""
-        rng, roll = self.rng, self.rng.random()
-        stop = "max_tokens" if roll < CUT_SHARE else "refusal" if roll < CUT_SHARE + REFUSAL_SHARE else "end_turn"
-        output = MAX_TOKENS if stop == "max_tokens" else rng.randint(60, 700)
-        reply = "I can't help with that one, sorry." if stop == "refusal" else rng.choice(self.answers)
-        return {
-            "text": reply,
-            "input_tokens": 40 + 180 * turn + rng.randint(0, 120),
-            "output_tokens": output,
-            "latency_ms": int(400 + output * rng.uniform(4, 12)),
-            "stop_reason": stop,
-        }
-
-    def _message(self) -> str:
-        message = self.rng.choice(self.questions)
+    def _message(self, question: str) -> str:
+        message = question
         if self.rng.random() < MASKED_SHARE:
             message += self.rng.choice([" You can reach me at [email].", " My number is [phone].", " Key: [secret]"])
         return message
-
-    def _attachments(self, moment: float) -> str:
-        refused = self.rng.random() < REFUSED_FILE_SHARE
-        name, kind = ("notes.zip", "application/zip") if refused else ("screenshot.png", "image/png")
-        url = f"https://cdn.discordapp.com/attachments/{snowflake(moment, self.sequence)}/{name}"
-        reason = "Claude reads only images and text files" if refused else None
-        status = REFUSED if refused else SENT
-        file = {"name": name, "type": kind, "size": self.rng.randint(20_000, 900_000), "url": url}
-        return json.dumps([{**file, "status": status, "reason": reason}])
 
     def _ratings(self, person: Person, reply_id: str, moment: float) -> list[tuple[str, str, int, str]]:
         if self.rng.random() >= RATED_SHARE:
@@ -198,9 +199,34 @@ class SampleLog:
         raters = [person.user_id]
         if self.rng.random() < SECOND_RATER_SHARE:
             raters.append(self.rng.choice(self.people).user_id)
-        at = utc_now_text_at(moment + 60)
+        at = utc_text(moment + 60)
         return [(reply_id, rater, 1 if self.rng.random() < UP_SHARE else -1, at) for rater in dict.fromkeys(raters)]
 
 
-def utc_now_text_at(seconds: float) -> str:
+def utc_text(seconds: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
+
+
+def attachments(rng: random.Random, moment: float, sequence: int) -> str:
+    """The `attachments` column of a message with one file: an image Claude saw, or a file it cannot read."""
+    refused = rng.random() < REFUSED_FILE_SHARE
+    name, kind = ("notes.zip", "application/zip") if refused else ("screenshot.png", "image/png")
+    url = f"https://cdn.discordapp.com/attachments/{snowflake(moment, sequence)}/{name}"
+    reason = "I can only look at images (PNG, JPEG, GIF or WebP) and text files" if refused else None  # the bot's words
+    file = {"name": name, "type": kind, "size": rng.randint(20_000, 900_000), "url": url}
+    return json.dumps([{**file, "status": REFUSED if refused else SENT, "reason": reason}])
+
+
+def claude_answer(rng: random.Random, turn: int, answer: str) -> Answer:
+    """Usage and stop reason of a Claude reply; the context grows with each turn of the conversation."""
+    roll = rng.random()
+    stop = MAX_TOKENS_STOP if roll < CUT_SHARE else REFUSAL if roll < CUT_SHARE + REFUSAL_SHARE else "end_turn"
+    output = MAX_TOKENS if stop == MAX_TOKENS_STOP else rng.randint(60, 700)
+    reply = REFUSAL_TEXT if stop == REFUSAL else answer
+    if stop == MAX_TOKENS_STOP:  # the bot's own note, as its responder adds it
+        reply += LENGTH_NOTE.format(limit=MAX_TOKENS)
+    latency_ms = int(400 + output * rng.uniform(4, 12))
+    # The earlier turns come from the prompt cache, and the last one is written to it for the next.
+    cached = TURN_TOKENS * turn
+    written = TURN_TOKENS if turn else 0
+    return Answer(reply, latency_ms, 40 + rng.randint(0, 120), output, stop, written, max(0, cached - TURN_TOKENS))

@@ -52,19 +52,12 @@ CLOSINGS = [
 # fmt: on
 
 
-def question(rng: random.Random) -> str:
-    subject, other = rng.sample(SUBJECTS, 2)
-    return rng.choice(QUESTIONS).format(
-        thing=rng.choice(THINGS),
-        subject=subject,
-        other=other,
-        phrase=rng.choice(PHRASES),
-        language=rng.choice(LANGUAGES).capitalize(),
-    )
-
-
-def answer(rng: random.Random, sentences: int) -> str:
+def exchange(rng: random.Random, sentences: int) -> tuple[str, str]:
+    """A question and an answer of `sentences` sentences about the same things."""
     subject, other = rng.sample(SUBJECTS, 2)
     fills = {"thing": rng.choice(THINGS), "subject": subject, "other": other}
+    asked = rng.choice(QUESTIONS).format(
+        **fills, phrase=rng.choice(PHRASES), language=rng.choice(LANGUAGES).capitalize()
+    )
     body = " ".join(text.format(**fills) for text in rng.sample(BODIES, sentences))
-    return " ".join(part for part in (rng.choice(OPENINGS), body, rng.choice(CLOSINGS)) if part)
+    return asked, " ".join(part for part in (rng.choice(OPENINGS), body, rng.choice(CLOSINGS)) if part)

@@ -13,7 +13,9 @@ import discord
 from discord.ext import commands
 
 from bot.config.settings import Settings
+from bot.core.adoption import Adoption
 from bot.core.service import BotService
+from bot.discord_front.adoption import Adopting
 from bot.discord_front.chat import Chat
 from bot.discord_front.conversations import Conversations
 from bot.discord_front.help import Help
@@ -77,6 +79,7 @@ class ConversationBot(commands.Bot):
         await self.add_cog(Conversations(self, self.service, self.settings, self.replica))
         await self.add_cog(Privacy(self, self.service, self.settings))
         await self.add_cog(Help())
+        await self.add_cog(Adopting(self, Adoption(self.service.store)))  # the original bot's rows
 
     async def setup_hook(self) -> None:
         await self.add_cogs()

@@ -1,6 +1,6 @@
 """One machine, one volume: the bot and Datasette side by side, as `python -m bot all` runs them.
 
-Platforms give a volume to one machine or service only (README, "Deploying"), so the Procfile's two
+Platforms give a volume to one machine or service only (docs/deploying.md), so the Procfile's two
 processes run here as children of one supervisor, itself run by `litestream replicate -exec`:
 
     litestream replicate -exec "python -m bot children"   (replicates; forwards SIGTERM; last sync)

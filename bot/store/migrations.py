@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlite_utils import Database, Migrations
 
+from bot.store.daily import daily_migration_sql
 from bot.store.summaries import (
     facet_counts_migration_sql,
     rating_owners_migration_sql,
@@ -20,6 +21,7 @@ from bot.store.usage import cache_migration_sql, user_usage_migration_sql
 from bot.store.usage import migration_sql as usage_migration_sql
 
 TABLE = "conversations"
+UNPLACED = "unplaced_rows"  # the original bot's rows whose server is not known yet (m020)
 ADDED_COLUMNS = {
     "guild_id": str,
     "display_name": str,
@@ -186,7 +188,48 @@ def m019_memory_forgets(db: Database) -> None:
 
 
 @migrations()
+def m020_unplaced_rows(db: Database) -> None:
+    """The original bot's rows (no server, no message id: its table had neither column), listed as
+    unplaced: where they were said, a server or a DM, is not known yet (bot/store/adoption.py fills it
+    from their channel). A row leaves the list once placed, or when it is deleted."""
+    db.executescript(f"""
+    CREATE TABLE {UNPLACED} (id INTEGER PRIMARY KEY, channel_id TEXT);
+    CREATE INDEX {UNPLACED}_by_channel ON {UNPLACED} (channel_id, id);
+    INSERT INTO {UNPLACED} SELECT id, channel_id FROM {TABLE} WHERE guild_id IS NULL AND message_id IS NULL;
+    CREATE TRIGGER {UNPLACED}_after_delete AFTER DELETE ON {TABLE} BEGIN
+      DELETE FROM {UNPLACED} WHERE id = old.id;
+    END;
+    """)
+
+
+# sqlite-utils' update trigger for the search index (enable_fts), with its event narrowed to the indexed text.
+SEARCH_UPDATE_TRIGGER = f"""CREATE TRIGGER "{TABLE}_au" AFTER UPDATE OF user_message, bot_response ON "{TABLE}" BEGIN
+  INSERT INTO "{TABLE}_fts" ("{TABLE}_fts", rowid, "user_message", "bot_response")
+    VALUES('delete', old.rowid, old."user_message", old."bot_response");
+  INSERT INTO "{TABLE}_fts" (rowid, "user_message", "bot_response")
+    VALUES (new.rowid, new."user_message", new."bot_response");
+END"""
+
+
+@migrations()
+def m020b_search_index_on_text_updates(db: Database) -> None:
+    """sqlite-utils' update trigger re-indexed a row's words on ANY update (a reply id, a server filled
+    in by the adoption); it now fires only when the indexed text changes. Made whole, not edited: a bulk
+    writer (bot/demo/build.py) may have dropped the search triggers while this runs."""
+    db.execute(f'DROP TRIGGER IF EXISTS "{TABLE}_au"')
+    db.execute(SEARCH_UPDATE_TRIGGER)
+
+
+@migrations()
 def m023_prompt_cache(db: Database) -> None:
     """The prompt cache's tokens per row (written and read, apart from input_tokens) counted in the per-day
     usage summaries, and the cache write and read prices of each model (bot/store/usage.py)."""
     db.executescript(cache_migration_sql())
+
+
+@migrations()
+def m024_daily_totals(db: Database) -> None:
+    """Each day's conversations and tokens (tokens_used), kept by triggers, so daily_activity reads days
+    instead of rows (bot/store/daily.py); an index on (guild_id, timestamp) for the search's server field, and
+    one on rating_scores' score for rated_replies."""
+    db.executescript(daily_migration_sql())

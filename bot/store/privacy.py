@@ -1,6 +1,6 @@
 """Privacy as the log says it, for every process on the file: who opted out, and whose memory was forgotten.
 
-Two bot processes may share one log (README, "Sharding"), each with its own memory file. So nothing
+Two bot processes may share one log (docs/deploying.md, "Sharding"), each with its own memory file. So nothing
 here is cached: each question is one indexed read on a connection kept open (a primary-key lookup
 measured at 0.03-0.04 ms on the 2-core machine; tests/test_forget_everywhere.py keeps it under 0.1 ms),
 and a change committed by any process is seen by the next message in all of them.

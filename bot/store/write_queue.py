@@ -46,6 +46,11 @@ class Job(Generic[T]):
     future: Future[T]
 
     def run_on(self, db: Database) -> None:
+        # A future cancelled while queued (asyncio.wrap_future passes an awaiting task's cancel on) is not
+        # run; and once running it cannot be cancelled, so setting its result never raises here, which
+        # ended the writer thread (seen: a placing cancelled at the bot's close, every later row waiting).
+        if not self.future.set_running_or_notify_cancel():
+            return
         try:
             with write_transaction(db):
                 result = self.work(db)

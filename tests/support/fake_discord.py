@@ -274,6 +274,7 @@ class FakeDiscord:
         self.cdn_redirects: dict[str, str] = {}  # attachment id -> where the CDN redirects it (a probe)
         self._cdn_key = secrets.token_bytes(32)  # signs the CDN's URLs, as Discord's hm does
         self.threads: dict[str, str] = {}  # thread id -> parent channel id
+        self.thread_payloads: dict[str, dict] = {}  # thread id -> the thread as GUILD_CREATE and GET list it
         self.bot_denied: dict[str, int] = {}  # channel id -> permissions a member overwrite denies the bot there
         self.on_edit: Callable[[SentMessage], None] | None = None  # a test's probe, run as each edit lands
         self.identify: dict | None = None
@@ -344,6 +345,7 @@ class FakeDiscord:
         app.router.add_get(f"{api}/users/@me", self.current_user)
         app.router.add_get(f"{api}/oauth2/applications/@me", self.application)
         app.router.add_post(f"{api}/users/@me/channels", self.create_dm)
+        app.router.add_get(f"{api}/channels/{{channel_id}}", self.get_channel)
         app.router.add_post(f"{api}/channels/{{channel_id}}/typing", self.trigger_typing)
         app.router.add_post(f"{api}/channels/{{channel_id}}/messages", self.create_message)
         app.router.add_patch(f"{api}/channels/{{channel_id}}/messages/{{message_id}}", self.edit_message)
@@ -435,6 +437,22 @@ class FakeDiscord:
         return json_response(
             {"id": self.dm_channel_id, "type": 1, "last_message_id": None, "flags": 0, "recipients": [user.payload()]}
         )
+
+    async def get_channel(self, request: web.Request) -> web.Response:
+        """GET /channels/{id}: the DM channel (its recipient: the first server's owner), a server's channel or
+        thread, or Discord's 404 for a channel that does not exist (any more)."""
+        channel_id = request.match_info["channel_id"]
+        if channel_id == self.dm_channel_id:
+            recipient = self.guilds[0].owner.payload()
+            return json_response(
+                {"id": channel_id, "type": 1, "last_message_id": None, "flags": 0, "recipients": [recipient]}
+            )
+        if channel_id in self.thread_payloads:
+            return json_response(self.thread_payloads[channel_id])
+        guild = self.guild_of(channel_id)
+        if guild is None:
+            return error(404, 10003, "Unknown Channel")
+        return json_response(next(c for c in self._channel_payloads(guild) if c["id"] == channel_id))
 
     async def trigger_typing(self, request: web.Request) -> web.Response:
         channel_id = request.match_info["channel_id"]
@@ -609,33 +627,38 @@ class FakeDiscord:
     async def start_thread(self, message_id: str, name: str, owner: FakeUser) -> str:
         """A user starts a thread from a message: its id is the message's, its parent the message's channel."""
         parent = self.messages[message_id]["channel_id"]
-        self.threads[message_id] = parent
+        self.add_thread(message_id, parent, name, owner)
         await self._dispatch(
             self.socket_for(self.guild_of(parent)),
             "THREAD_CREATE",
-            {
-                "id": message_id,
-                "guild_id": self.guild_of(parent).id,
-                "parent_id": parent,
-                "owner_id": owner.id,
-                "name": name,
-                "type": 11,
-                "message_count": 0,
-                "member_count": 1,
-                "total_message_sent": 0,
-                "rate_limit_per_user": 0,
-                "flags": 0,
-                "newly_created": True,
-                "thread_metadata": {
-                    "archived": False,
-                    "auto_archive_duration": 1440,
-                    "archive_timestamp": now_iso(),
-                    "locked": False,
-                    "create_timestamp": now_iso(),
-                },
-            },
+            {**self.thread_payloads[message_id], "newly_created": True},
         )
         return message_id
+
+    def add_thread(self, thread_id: str, parent: str, name: str, owner: FakeUser) -> str:
+        """An active thread in `parent` (a channel id), listed by GUILD_CREATE from the next connection on."""
+        self.threads[thread_id] = parent
+        self.thread_payloads[thread_id] = {
+            "id": thread_id,
+            "guild_id": self.guild_of(parent).id,
+            "parent_id": parent,
+            "owner_id": owner.id,
+            "name": name,
+            "type": 11,
+            "message_count": 0,
+            "member_count": 1,
+            "total_message_sent": 0,
+            "rate_limit_per_user": 0,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": now_iso(),
+                "locked": False,
+                "create_timestamp": now_iso(),
+            },
+        }
+        return thread_id
 
     def _reference(self, reply_to: str) -> dict:
         """message_reference and referenced_message of a reply, and whom it pings (Discord's default)."""
@@ -852,7 +875,7 @@ class FakeDiscord:
             "joined_at": now_iso(),
             "emojis": [],
             "stickers": [],
-            "threads": [],
+            "threads": [t for t in self.thread_payloads.values() if t["guild_id"] == guild.id],
             "voice_states": [],
             "presences": [],
             "stage_instances": [],

@@ -115,7 +115,7 @@ async def start_datasette(db_path, env: dict | None = None):
         for _ in range(200):
             try:
                 async with session.get(base + "/-/versions.json") as response:
-                    if response.status in (200, 302):
+                    if response.status in (200, 302, 401):  # 401: JSON asked for without a login
                         return process, base
             except aiohttp.ClientConnectionError:
                 await asyncio.sleep(0.1)

@@ -347,6 +347,8 @@ def _guild_problems(data: dict) -> list[str]:
         problems += object_problems("GuildMemberResponse", member, "GUILD_CREATE member")
     for channel in data.get("channels", []):
         problems += object_problems("GuildChannelResponse", {**channel, "guild_id": data["id"]}, "GUILD_CREATE channel")
+    for thread in data.get("threads", []):  # the active threads the bot can see
+        problems += object_problems("ThreadResponse", thread, "GUILD_CREATE thread")
     return problems
 
 
