@@ -2,12 +2,33 @@
 
 Works on the table (with its filters and search), a row, and the user_history canned query:
 Datasette links "transcript" beside json and csv wherever the columns fit.
+
+With BOT_KEEP_ATTACHMENTS on, an owner (an account of datasette-auth-passwords, logged in) sees each kept
+image as a thumbnail, fetched from /-/attachments/SHA256 (attachment_bytes.py), which nobody else can fetch.
 """
 
+import importlib.util
 import json
+import sys
+from pathlib import Path
 
 from datasette import hookimpl
 from datasette.utils.asgi import Response
+
+
+def _sibling(name: str):
+    """A helper module beside this file (Datasette loads plugin files by path, not as a package)."""
+    qualified = f"conversation_log_{name}"
+    if qualified not in sys.modules:
+        spec = importlib.util.spec_from_file_location(qualified, Path(__file__).with_name(f"{name}.py"))
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load plugins/{name}.py")
+        sys.modules[qualified] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[qualified])
+    return sys.modules[qualified]
+
+
+kept = _sibling("attachment_bytes")
 
 # Claude's stop reasons that leave a reply incomplete: bot/store/exchange.py's INCOMPLETE_STOPS (the plugin
 # loads without the bot's package; tests/test_claude_exports.py checks the two agree).
@@ -28,6 +49,7 @@ TEMPLATE = """{% extends "base.html" %}
   .turn.bot { background: #f1f3f4; margin-left: 4rem; }
   .turn .meta { display: block; font-size: 0.8em; color: #555; margin-bottom: 0.25rem; white-space: normal; }
   .turn .meta.fallback, .turn .meta.cut { color: #a50e0e; }
+  .turn img.thumb { display: block; max-width: 12rem; max-height: 12rem; margin-top: 0.3rem; }
 </style>
 {% endblock %}
 {% block content %}
@@ -36,7 +58,8 @@ TEMPLATE = """{% extends "base.html" %}
 <div class="transcript">
 {% for e in exchanges %}
   <div class="turn user"><span class="meta">{{ e.display_name or e.user_name or e.user_id }} · {{ e.timestamp }} UTC</span>{{ e.user_message }}{% for a in e.attached %}
-    <span class="meta attachment">📎 {{ a }}</span>{% endfor %}</div>
+    <span class="meta attachment">📎 {{ a }}</span>{% endfor %}{% for t in e.thumbs %}
+    <img class="thumb" src="{{ t.url }}" alt="{{ t.name }}" loading="lazy">{% endfor %}</div>
   <div class="turn bot"><span class="meta{% if e.model_used == 'static_fallback' %} fallback{% endif %}{% if e.cut %} cut{% endif %}">bot · {{ e.model_used }} · {{ e.tokens_used or 0 }} tokens{% if e.cut %} · {{ e.cut }}{% endif %}</span>{{ e.bot_response }}</div>
 {% else %}
   <p>No conversations here.</p>
@@ -55,6 +78,7 @@ async def render(datasette, request, rows, columns):
     for exchange in exchanges:
         exchange["attached"] = attached(exchange.get("attachments"))
         exchange["cut"] = INCOMPLETE_STOPS.get(exchange.get("stop_reason"), "")
+    await kept.add_thumbnails(datasette, request, exchanges)
     people = {e.get("display_name") or e.get("user_name") for e in exchanges}
     title = f"Conversations of {people.pop()}" if len(people) == 1 else "Conversations"
     back_url = request.path.rsplit(".transcript", 1)[0] + (f"?{request.query_string}" if request.query_string else "")

@@ -129,6 +129,20 @@ def test_forget_cost_bench_reports_the_answer_the_clean_up_and_the_row_behind_it
     assert "the next row, handed over at the answer, waited" in result.stdout
 
 
+def test_request_record_bench_reports_the_columns_cost_against_its_baselines():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.request_record", "--burst", "300", "--rounds", "1"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("x raw executemany") == 2 and "bytes per row in the vacuumed file" in result.stdout
+    extra = float(result.stdout.split("the request columns: ")[1].split(" bytes")[0].replace(",", ""))
+    assert extra > 100  # the recorded rows carry ~200 bytes of values: a bench that wrote none would show ~0
+
+
 def test_quick_adoption_benchmark_places_every_row_and_each_servers_stats_counts_them(tmp_path):
     from bench.adoption import SERVERS, adoption
 

@@ -7,14 +7,17 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from sqlite_utils import Database
 
 from bot.__main__ import cli
 from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, export_file, records
 from bot.store import ConversationLog, Selection, migrate
+from bot.store.request_record import register_prompt
 from bot.store.scope import Scope
 from bot.store.sqlite import sqlite3
 
 SYSTEM = "You are a test bot."
+LATER = "You are a test bot, version two."  # BOT_SYSTEM_PROMPT changed before server g2's conversation
 # (conversation, guild, user message, reply, model, ratings)
 EXCHANGES = [
     ("c-a", "g1", "", "Hi! You only mentioned me.", "claude-haiku-4-5", []),  # a bare mention
@@ -35,12 +38,16 @@ def log(tmp_path):
     path = tmp_path / "conversation_logs.db"
     migrate(path)
     with sqlite3.connect(path) as conn:
+        versions = {text: prompt_version(conn, text) for text in (SYSTEM, LATER)}
         for n, (conversation, guild, message, reply, model, ratings) in enumerate(EXCHANGES):
             conn.execute(
                 "insert into conversations (user_id, user_name, guild_id, user_message, bot_response, "
-                "model_used, message_id, reply_message_id, conversation_id, timestamp) "
-                "values ('u1', 'alice', ?, ?, ?, ?, ?, ?, ?, ?)",
-                (guild, message, reply, model, f"m{n}", f"r{n}", conversation, f"2026-01-01 10:00:{n:02d}"),
+                "model_used, message_id, reply_message_id, conversation_id, timestamp, system_prompt_id, "
+                "request_state) values ('u1', 'alice', ?, ?, ?, ?, ?, ?, ?, ?, ?, 'recorded')",
+                (
+                    *(guild, message, reply, model, f"m{n}", f"r{n}", conversation, f"2026-01-01 10:00:{n:02d}"),
+                    versions[LATER if guild == "g2" else SYSTEM],
+                ),
             )
             conn.executemany(
                 "insert into ratings (reply_message_id, rater_id, value, rated_at) "
@@ -50,12 +57,22 @@ def log(tmp_path):
     return path
 
 
+def prompt_version(conn: sqlite3.Connection, text: str) -> int:
+    """A system prompt version, as the bot registers it (bot/store/request_record.py)."""
+    return register_prompt(Database(conn), text, "2026-01-01 10:00:00")
+
+
+def system_of(first_user_message: str) -> str:
+    """The system prompt a line must carry: its own conversation's, from the log."""
+    return LATER if first_user_message == "other server" else SYSTEM
+
+
 def export_lines(path, fmt: str, tmp_path, scope: Scope = Scope.everything()) -> list[dict]:
     """Through the same code as !export (service.command_data.export): records() then export_file()."""
     selection = Selection(exclude_fallback=fmt in EXCLUDES_FALLBACK_BY_DEFAULT, scope=scope)
     out = tmp_path / f"out-{fmt}-{scope.guild_id}"
     out.mkdir()
-    result = export_file(fmt, records(fmt, ConversationLog(path), selection, system_prompt=SYSTEM), out)
+    result = export_file(fmt, records(fmt, ConversationLog(path), selection, system_prompt=True), out)
     [file] = result.files
     assert file.name.endswith(f"_{fmt}.jsonl")
     lines = [json.loads(line) for line in file.read_text().splitlines()]
@@ -91,7 +108,7 @@ def test_each_format_loads_with_hugging_face_datasets(log, tmp_path, fmt, lines)
 def test_bedrock_lines_keep_every_rule(log, tmp_path):
     lines = export_lines(log, "bedrock", tmp_path)
     for line in lines:
-        assert set(line) == {"system", "messages"} and line["system"] == SYSTEM
+        assert set(line) == {"system", "messages"} and line["system"] == system_of(line["messages"][0]["content"])
         roles = [message["role"] for message in line["messages"]]
         assert roles == ["user", "assistant"] * (len(roles) // 2) and roles
         assert all(set(m) == {"role", "content"} and m["content"].strip() for m in line["messages"])
@@ -117,7 +134,11 @@ def test_openai_weights_follow_the_ratings(log, tmp_path):
         == {"No, never.", "Why did the row cross the table?"}
     )
     assert all(set(m) <= {"role", "content", "weight"} and m.get("weight", 0) == 0 for m in assistants)
-    assert all(line["messages"][0] == {"role": "system", "content": SYSTEM} for line in lines)
+    assert all(
+        line["messages"][0] == {"role": "system", "content": system_of(line["messages"][1]["content"])}
+        for line in lines
+    )
+    assert {line["messages"][0]["content"] for line in lines} == {SYSTEM, LATER}
 
 
 def test_kto_labels_match_the_ratings_table(log, tmp_path):
@@ -168,3 +189,35 @@ async def test_discord_export_takes_the_fine_tuning_formats(harness):
     [kto] = await harness.say(harness.admin, "!export kto")  # nothing rated yet: an empty file
     [(name, data)] = kto.files.items()
     assert name.endswith("_kto.jsonl") and data == b""
+
+
+def test_chat_and_kto_lines_carry_their_own_conversations_system_prompt(log, tmp_path):
+    pieces = records("chat-jsonl", ConversationLog(log), Selection(exclude_fallback=True), system_prompt=True)
+    chat = [json.loads(line) for line, _ in pieces]
+    assert all(line["messages"][0]["content"] == system_of(line["messages"][1]["content"]) for line in chat)
+    assert {line["messages"][0]["content"] for line in chat} == {SYSTEM, LATER}
+    kto = export_lines(log, "kto", tmp_path)
+    [other] = [line for line in kto if line["prompt"][1]["content"] == "other server"]
+    assert other["prompt"][0] == {"role": "system", "content": LATER}
+
+
+def test_a_conversation_that_spans_a_prompt_change_is_one_line_per_version(log, tmp_path):
+    with sqlite3.connect(log) as conn:  # c-a's last turn was answered after BOT_SYSTEM_PROMPT changed
+        conn.execute(
+            "update conversations set system_prompt_id = (select id from system_prompts where text = ?) "
+            "where user_message = 'thanks'",
+            [LATER],
+        )
+    lines = [line for line in export_lines(log, "openai", tmp_path) if line["messages"][1]["content"] != "hello"]
+    assert [[m["content"] for m in line["messages"] if m["role"] != "assistant"] for line in lines] == [
+        [SYSTEM, "what is sqlite?", "is it fast?"],
+        [LATER, "thanks"],
+        [LATER, "other server"],
+    ]
+
+
+def test_rows_whose_prompt_the_log_does_not_know_get_none_not_todays(log, tmp_path):
+    with sqlite3.connect(log) as conn:  # as rows logged before m021 are
+        conn.execute("update conversations set system_prompt_id = null, request_state = 'unknown'")
+    lines = export_lines(log, "openai", tmp_path)
+    assert lines and all(line["messages"][0]["role"] == "user" for line in lines)

@@ -150,8 +150,8 @@ async def test_an_opt_out_in_one_process_holds_in_the_other(tmp_path):
 async def test_a_forget_in_one_process_reaches_the_other_ones_memory(tmp_path):
     both = TwoProcesses(tmp_path)
     first, second = both.records
-    second.memory.remember("c1", "alice", "t", f"my {SECRET}", "noted")
-    second.memory.remember("c1", "bob", "t2", "bob's turn", "ok")
+    second.memory.remember("c1", "alice", "t", f"my {SECRET}", "noted", message_id="m1")
+    second.memory.remember("c1", "bob", "t2", "bob's turn", "ok", message_id="m2")
     await first.forget("alice")
     assert second.memory_context("c1", "alice").messages == []  # never sent to Claude again
     assert [m["content"] for m in second.memory_context("c1", "bob").messages] == ["bob's turn", "ok"]
@@ -163,7 +163,7 @@ async def test_a_forget_in_one_process_reaches_the_other_ones_memory(tmp_path):
 async def test_an_opt_out_in_one_process_empties_the_other_ones_memory_of_that_user(tmp_path):
     both = TwoProcesses(tmp_path)
     first, second = both.records
-    second.memory.remember("c1", "alice", "t", "remember me", "ok")
+    second.memory.remember("c1", "alice", "t", "remember me", "ok", message_id="m3")
     await first.set_opted_out("alice", True)
     await first.set_opted_out("alice", False)  # opting in again brings no old turn back
     assert second.memory_context("c1", "alice").messages == []
@@ -173,7 +173,7 @@ async def test_an_opt_out_in_one_process_empties_the_other_ones_memory_of_that_u
 async def test_a_process_down_during_a_forget_drops_the_turns_at_start(tmp_path):
     log = tmp_path / "conversation_logs.db"
     down = Memory(tmp_path / "memory_1.db").open()
-    down.remember("c1", "alice", "t", f"my {SECRET}", "noted")
+    down.remember("c1", "alice", "t", f"my {SECRET}", "noted", message_id="m4")
     down.close()
     store = ConversationLog(log).open()
     await CommandData(store, Memory(tmp_path / "memory_0.db").open(), WriterResults()).forget("alice")
@@ -218,7 +218,7 @@ def turns_in(path: Path) -> int:
 def test_memory_drops_expired_turns_at_start(tmp_path):
     clock = Clock(1_000_000.0)
     memory = Memory(tmp_path / "m.db", ttl_minutes=60, clock=clock).open()
-    memory.remember("c1", "alice", "t", "an old turn", "ok")
+    memory.remember("c1", "alice", "t", "an old turn", "ok", message_id="m5")
     memory.close()
     clock.now += 61 * 60
     Memory(tmp_path / "m.db", ttl_minutes=60, clock=clock).open().close()
@@ -228,9 +228,9 @@ def test_memory_drops_expired_turns_at_start(tmp_path):
 def test_memory_drops_every_expired_turn_on_use(tmp_path):
     clock = Clock(1_000_000.0)
     memory = Memory(tmp_path / "m.db", ttl_minutes=60, clock=clock).open()
-    memory.remember("c1", "alice", "t", "an old turn", "ok")
+    memory.remember("c1", "alice", "t", "an old turn", "ok", message_id="m6")
     clock.now += 61 * 60
-    memory.remember("c2", "bob", "t2", "someone else's new turn", "ok")  # not alice's thread
+    memory.remember("c2", "bob", "t2", "someone else's new turn", "ok", message_id="m7")  # not alice's thread
     assert turns_in(tmp_path / "m.db") == 2
     memory.close()
 
@@ -238,7 +238,7 @@ def test_memory_drops_every_expired_turn_on_use(tmp_path):
 def test_memory_keeps_the_retention_when_it_is_shorter_than_the_ttl(tmp_path):
     clock = Clock(1_000_000.0)
     memory = Memory(tmp_path / "m.db", ttl_minutes=60, retention_days=0.01, clock=clock).open()  # 14.4 min
-    memory.remember("c1", "alice", "t", "a turn", "ok")
+    memory.remember("c1", "alice", "t", "a turn", "ok", message_id="m8")
     clock.now += 15 * 60
     assert memory.context("c1", "alice").messages == []
     memory.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
 import io
 import json
 
@@ -39,6 +40,7 @@ async def test_an_image_reaches_claude_as_an_image_block_and_the_log_keeps_its_m
             "url": picture["url"],
             "status": "sent",
             "reason": None,
+            "sha256": hashlib.sha256(PNG).hexdigest(),  # of the bytes Claude was sent
         }
     ]
     # The next turn names the image in its context rather than sending it again.

@@ -19,7 +19,7 @@ class Clock:
 
 def talk(memory: Memory, user: str, n: int, channel: str = "c") -> str:
     context = memory.context(channel, user)
-    memory.remember(channel, user, context.conversation_id, f"q{n}", f"a{n}")
+    memory.remember(channel, user, context.conversation_id, f"q{n}", f"a{n}", message_id=f"{user}-{n}")
     return context.conversation_id
 
 

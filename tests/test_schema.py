@@ -10,6 +10,7 @@ import pytest
 from sqlite_utils import Database
 
 from bot.store import ConversationLog, StoreError, migrate, migrations, utc_now_text
+from bot.store.request_record import RequestRecord
 from bot.store.scope import Scope
 from bot.store.sqlite import sqlite3
 from bot.store.usage import CACHE_TOKENS
@@ -39,9 +40,20 @@ ADDED = {
     "attachments": "TEXT",
     "reply_to_message_id": "TEXT",
     "stop_reason": "TEXT",
+    "system_prompt_id": "INTEGER",
+    "request_state": "TEXT",
+    "model_requested": "TEXT",
+    "max_tokens": "INTEGER",
+    "anthropic_message_id": "TEXT",
+    "request_id": "TEXT",
+    "context_message_ids": "TEXT",
+    "request_masked": "INTEGER",
     "cache_creation_input_tokens": "INTEGER",
     "cache_read_input_tokens": "INTEGER",
 }
+
+
+LATER_COLUMNS = (*RequestRecord().columns(), *CACHE_TOKENS)  # m021's, m022's and m023's
 
 
 def columns(path) -> dict[str, str]:
@@ -75,8 +87,11 @@ def test_migrations_on_a_blank_database_give_the_spec_columns_and_more(tmp_path)
             "m019_memory_forgets",
             "m020_unplaced_rows",
             "m020b_search_index_on_text_updates",
+            "m021_system_prompts",
+            "m022_request_record",
             "m023_prompt_cache",
             "m024_daily_totals",
+            "m025_attachment_refs",
         ]
         assert db["facet_counts"].columns_dict == {"facet": str, "value": str, "conversations": int}
         assert db["opt_outs"].pks == ["user_id"]
@@ -165,7 +180,8 @@ def test_summaries_equal_plain_sql_after_inserts_deletes_updates_and_migrations(
             {
                 k: v
                 for k, v in exchange(n, channel_id=None if n % 9 == 0 else f"c{n % 3}").row().items()
-                if k not in ("attachments", "reply_to_message_id", "stop_reason", *CACHE_TOKENS)
+                if k
+                not in ("attachments", "reply_to_message_id", "stop_reason", *RequestRecord().columns(), *CACHE_TOKENS)
             }
             for n in range(50)
         )
@@ -219,9 +235,13 @@ def test_rating_totals_start_from_the_ratings_already_in_a_log(tmp_path):
     with Database(path) as db:
         migrations.apply(db, stop_before="m016_rating_totals")
         db["conversations"].insert_all(
-            {k: v for k, v in exchange(n, user_id=f"u{n % 4}").row().items() if k not in ("stop_reason", *CACHE_TOKENS)}
+            {
+                k: v
+                for k, v in exchange(n, user_id=f"u{n % 4}").row().items()
+                if k not in ("stop_reason", *LATER_COLUMNS)
+            }
             for n in range(60)
-        )  # m017's and m023's columns
+        )  # m017's, m021's and m022's columns
         db.execute("update conversations set reply_message_id = 'r' || message_id")
         db["ratings"].insert_all(
             {"reply_message_id": f"rm{n}", "rater_id": rater, "value": value, "rated_at": "t"}

@@ -34,7 +34,15 @@ async def test_every_command_is_registered_once_with_its_options(harness):
     assert history["user"]["type"] == 6  # Discord's user picker
     assert [c["value"] for c in history["where"]["choices"]] == ["all"]
     export = {o["name"]: o for o in commands["export"]["options"]}
-    assert [c["value"] for c in export["format"]["choices"]] == ["csv", "jsonl", "chat", "openai", "bedrock", "kto"]
+    assert [c["value"] for c in export["format"]["choices"]] == [
+        "csv",
+        "jsonl",
+        "chat",
+        "openai",
+        "bedrock",
+        "kto",
+        "requests",
+    ]
     assert {o["name"]: o["type"] for o in commands["forget"]["options"]}["user"] == 6
 
 

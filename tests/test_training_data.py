@@ -216,4 +216,4 @@ async def test_discord_export_takes_a_format_through_the_same_code(harness):
     assert [json.loads(record)["user_message"] for record in jsonl_data.decode().splitlines()] == ["one", "two"]
     [conversation] = [json.loads(record) for record in chat_data.decode().splitlines()]
     assert [m["role"] for m in conversation["messages"]] == ["user", "assistant", "user", "assistant"]
-    assert bad.content == "Unknown format: use `csv`, `jsonl`, `chat`, `openai`, `bedrock` or `kto`."
+    assert bad.content == ("Unknown format: use `csv`, `jsonl`, `chat`, `openai`, `bedrock`, `kto` or `requests`.")

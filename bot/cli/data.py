@@ -14,13 +14,15 @@ import click
 from bot.cli.options import Loader, db_option, settings_with_db
 from bot.config.settings import Settings
 from bot.core.command_data import CommandData
+from bot.core.export_formats import FORMATS, records
 from bot.core.formatting import history_text, stats_text
 from bot.core.memory import Memory
-from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, FORMATS, Output, open_output, records, write_records
+from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, Output, open_output, write_records
 from bot.replica import commands as replica_commands
 from bot.replica.progress import growing_file
 from bot.store import ConversationLog, Selection, StoreError, utc_now_text
 from bot.store.awaiting import WriterResults
+from bot.store.blobs import BlobStore, blobs_path, keeping_line
 from bot.store.prices import migrate_and_price
 from bot.store.scope import Scope
 from bot.store.sqlite import sqlite3
@@ -57,9 +59,14 @@ def backup(load: Loader, target: Path, db: Path | None) -> None:
         # The copy leaves out free pages, so the live file's size is its most: the bar's end, roughly.
         with growing_file("Backing up", target, settings.log_db.stat().st_size, target):
             ConversationLog(settings.log_db).backup(target)
+        blobs = BlobStore(blobs_path(settings.log_db))
+        if blobs.path.exists():  # the kept attachments travel with the log (BOT_KEEP_ATTACHMENTS)
+            blobs.backup(blobs_path(target))
     except sqlite3.Error as err:
         raise click.ClickException(f"backup of {settings.log_db} failed: {err}") from None
     click.echo(f"Backed up {settings.log_db} to {target} ({target.stat().st_size:,} bytes)")
+    if blobs.path.exists():
+        click.echo(f"Backed up {blobs.path} to {blobs_path(target)} ({blobs_path(target).stat().st_size:,} bytes)")
 
 
 def existing_log(settings: Settings) -> ConversationLog:
@@ -82,7 +89,8 @@ def existing_log(settings: Settings) -> ConversationLog:
     show_default=True,
     help="csv: the spec's columns, as !export. jsonl: one exchange per line. "
     'chat-jsonl: one conversation per line as {"messages": [...]}, for fine-tuning. '
-    "openai, bedrock, kto: fine-tuning formats (docs/training-data.md).",
+    "openai, bedrock, kto: fine-tuning formats (docs/training-data.md). "
+    'requests: one exchange per line, {"id", "request"}: the Messages API body it was answered from.',
 )
 @click.option(
     "-o",
@@ -109,7 +117,8 @@ def existing_log(settings: Settings) -> ConversationLog:
 @click.option(
     "--system-prompt/--no-system-prompt",
     default=False,
-    help="chat-jsonl, openai, bedrock, kto: give each line the bot's system prompt.",
+    help="chat-jsonl, openai, bedrock, kto: give each line the system prompt its turns were answered with, "
+    "from the log (none for turns logged before it kept them).",
 )
 @db_option
 @click.pass_obj
@@ -144,13 +153,13 @@ def export_command(
         min_rating=min_rating,
         exclude_fallback=fmt in EXCLUDES_FALLBACK_BY_DEFAULT if exclude_fallback is None else exclude_fallback,
     )
-    pieces = records(
-        fmt, store, selection, system_prompt=settings.system_prompt if system_prompt else None, limit=limit
-    )
+    pieces = records(fmt, store, selection, system_prompt=system_prompt, limit=limit)
     to_stdout = str(output) == "-"
     with opened(output, to_stdout) as out:
         count = write_records(with_progress(pieces, store, selection), out)
-    kind = {"csv": "exchanges", "jsonl": "exchanges", "kto": "rated replies"}.get(fmt, "conversations")
+    kind = {"csv": "exchanges", "jsonl": "exchanges", "requests": "exchanges", "kto": "rated replies"}.get(
+        fmt, "conversations"
+    )
     click.echo(f"Exported {count:,} {kind} as {fmt}" + ("" if to_stdout else f" to {output}"), err=True)
 
 
@@ -186,6 +195,7 @@ def stats_command(load: Loader, db: Path | None) -> None:
         existing_log(settings), Memory(settings.memory_db), WriterResults(), retention_days=settings.retention_days
     )
     click.echo(stats_text(asyncio.run(data.stats(Scope.everything()))))
+    click.echo(keeping_line(settings.keep_attachments))
 
 
 @click.command("history")

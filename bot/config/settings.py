@@ -161,6 +161,7 @@ class Settings:
     export_max_parts: int = 10
     retention_days: float = 0.0
     redact: bool = False
+    keep_attachments: bool = False  # keep the bytes of files sent to Claude, once per SHA-256 (bot/store/blobs.py)
     rate_limit: tuple[int, float] = (10, 60.0)
     confirm_seconds: float = 60.0
     privacy_url: str | None = None
@@ -208,6 +209,7 @@ class Settings:
             export_max_parts=max(1, _number(env, "BOT_EXPORT_MAX_PARTS", 10, int)),
             retention_days=_number(env, "BOT_RETENTION_DAYS", 0.0, float),
             redact=_flag(env, "BOT_REDACT"),
+            keep_attachments=_flag(env, "BOT_KEEP_ATTACHMENTS"),
             rate_limit=_rate(env, "BOT_RATE_LIMIT", (10, 60.0)),
             confirm_seconds=_number(env, "BOT_CONFIRM_SECONDS", 60.0, float),
             privacy_url=env.get("BOT_PRIVACY_URL") or None,

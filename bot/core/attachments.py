@@ -4,7 +4,8 @@ how they are downloaded, and how the log records them.
 Claude takes JPEG, PNG, GIF and WebP images, at most 5 MB each, at most 8000x8000 px, in requests
 of at most 32 MB (Anthropic's vision documentation). Images are sent as base64 image blocks after
 downloading them, because Discord's attachment URLs expire. The log keeps what was attached
-(name, type, size, URL), never the bytes.
+(name, type, size, URL, and the SHA-256 of the bytes Claude was sent); the bytes themselves only
+with BOT_KEEP_ATTACHMENTS on, in the blob store beside it (bot/store/blobs.py).
 
 A download trusts nothing the message says: only the allowed origins are fetched (Discord's CDN over
 https), no redirect is followed, the size is counted while reading, and an image's dimensions are
@@ -13,14 +14,16 @@ read from its own header, before anything decodes its pixels.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import hashlib
 import io
 import json
 import logging
 import time
 import warnings
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, TypeAlias, cast, get_args
 
 import aiohttp
@@ -29,6 +32,7 @@ from anthropic.types import ImageBlockParam, TextBlockParam
 from PIL import Image
 
 from bot.store.attachment_column import REFUSED, SENT, TEXT_PREFIX
+from bot.store.blobs import SentFile
 
 ImageType: TypeAlias = Literal["image/jpeg", "image/png", "image/gif", "image/webp"]  # what Claude reads
 IMAGE_TYPES: tuple[str, ...] = get_args(ImageType)
@@ -67,6 +71,8 @@ class Attachment:
 class Screened:
     attachment: Attachment
     refusal: str | None  # why it does not go to Claude; None when it does
+    sha256: str | None = None  # of the bytes sent to Claude; None when none were (refused)
+    data: bytes | None = field(default=None, repr=False)  # those bytes, for BOT_KEEP_ATTACHMENTS; None as sha256
 
 
 def screen(attachments: tuple[Attachment, ...]) -> list[Screened]:
@@ -113,6 +119,9 @@ async def images_for_claude(attachments: tuple[Attachment, ...]) -> tuple[list[S
                 _check_bytes(item.attachment, data, total)
                 total += len(data) if media_type(item.attachment) in IMAGE_TYPES else 0
                 blocks.append(content_block(item.attachment, data))
+                # On a thread (hashlib lets go of the GIL): 20 MB of images is ~56 ms of SHA-256 here.
+                digest = (await asyncio.to_thread(hashlib.sha256, data)).hexdigest()
+                item = Screened(item.attachment, None, digest, data)
             except DownloadError as err:
                 log.warning("attachment %s not used: %s", item.attachment.url, err)
                 item = Screened(item.attachment, str(err))
@@ -215,14 +224,27 @@ def user_content(text: str, images: list[ContentBlock]) -> str | list[ContentBlo
 
 def content_block(attachment: Attachment, data: bytes) -> ContentBlock:
     """An image block (base64), or a text file as a text block headed by its name."""
-    kind = media_type(attachment)
+    return file_block(attachment.name, media_type(attachment), data)
+
+
+def file_block(name: str, kind: str, data: bytes) -> ContentBlock:
+    """The block of a file of media type `kind` (one screen() let through); the requests export's too."""
     if kind.startswith(TEXT_PREFIX):
-        return {"type": "text", "text": f"[file: {attachment.name}]\n{data.decode('utf-8', 'replace')}"}
+        return {"type": "text", "text": f"[file: {name}]\n{data.decode('utf-8', 'replace')}"}
     image = cast(ImageType, kind)  # screen() let through only IMAGE_TYPES, and text, handled above
     return {
         "type": "image",
         "source": {"type": "base64", "media_type": image, "data": base64.b64encode(data).decode("ascii")},
     }
+
+
+def sent_files(screened: list[Screened]) -> list[SentFile]:
+    """The bytes each file sent to Claude carried, for the blob store (bot/store/blobs.py)."""
+    return [
+        SentFile(s.sha256, media_type(s.attachment), s.data)
+        for s in screened
+        if s.sha256 is not None and s.data is not None
+    ]
 
 
 def refusal_note(refused: list[Screened]) -> str:
@@ -243,6 +265,7 @@ def log_json(screened: list[Screened]) -> str | None:
                 "url": s.attachment.url,
                 "status": SENT if s.refusal is None else REFUSED,
                 "reason": s.refusal,
+                **({"sha256": s.sha256} if s.sha256 is not None else {}),  # a refused file sent no bytes
             }
             for s in screened
         ],

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.core.export_formats import records
 from bot.core.memory import Memory, Recalled
-from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, ExportResult, export_file, records
+from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, ExportResult, export_file
 from bot.store import ConversationLog, Selection
 from bot.store.awaiting import WriterResults
 from bot.store.scope import Scope

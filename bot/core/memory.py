@@ -51,6 +51,14 @@ def m002_expiry_index(db: Database) -> None:
     db.table("turns").create_index(["created_at"])  # dropping every expired turn on each use reads only those
 
 
+@migrations()
+def m003_message_ids(db: Database) -> None:
+    # The log's message id of each turn's exchange, so the log can name the turns sent as context
+    # (bot/store/request_record.py). Turns remembered before this have none and are not context again:
+    # at most one time-to-live (BOT_MEMORY_TTL_MINUTES, 60 by default) of memory after the upgrade.
+    db.table("turns").add_column("message_id", str)
+
+
 @dataclass
 class Recalled:
     """What Claude sees before a new message: its conversation's earlier turns, from memory or a reply chain."""
@@ -58,19 +66,25 @@ class Recalled:
     conversation_id: str
     messages: list[MessageParam] = field(default_factory=list)
     continues: str | None = None  # the bot reply whose chain this continues (a Discord reply or thread)
+    message_ids: tuple[str, ...] = ()  # the log's exchanges behind `messages`, in order, one per user turn
 
 
 def recall_chain(rows: list[dict[str, Any]]) -> Recalled:
     """The context of a reply chain (logged exchanges, oldest first): its conversation, and its turns as
     Claude saw them (a fallback turn was not Claude's, so it is never context)."""
+    sent = [row for row in rows if row["model_used"] != FALLBACK_MODEL]
     messages: list[MessageParam] = []
-    for row in rows:
-        if row["model_used"] != FALLBACK_MODEL:
-            messages += [
-                {"role": "user", "content": as_text(row["user_message"], row["attachments"])},
-                {"role": "assistant", "content": row["bot_response"]},
-            ]
-    return Recalled(rows[-1]["conversation_id"], messages, continues=rows[-1]["reply_message_id"])
+    for row in sent:
+        messages += [
+            {"role": "user", "content": as_text(row["user_message"], row["attachments"])},
+            {"role": "assistant", "content": row["bot_response"]},
+        ]
+    return Recalled(
+        rows[-1]["conversation_id"],
+        messages,
+        continues=rows[-1]["reply_message_id"],
+        message_ids=tuple(row["message_id"] for row in sent),
+    )
 
 
 class Memory:
@@ -130,8 +144,8 @@ class Memory:
         with self._lock:
             rows = list(
                 self._open_db.query(
-                    "select conversation_id, role, content from turns"
-                    " where channel_id = ? and user_id = ? and created_at >= ?"
+                    "select conversation_id, role, content, message_id from turns"
+                    " where channel_id = ? and user_id = ? and created_at >= ? and message_id is not null"
                     " order by id desc limit ?",
                     [channel_id, user_id, since, self.turns * 2],
                 )
@@ -143,11 +157,21 @@ class Memory:
         while rows and rows[0]["role"] != "user":
             rows.pop(0)
         messages: list[MessageParam] = [{"role": r["role"], "content": r["content"]} for r in rows]
-        return Recalled(rows[-1]["conversation_id"] if rows else uuid.uuid4().hex, messages)
+        ids = tuple(r["message_id"] for r in rows if r["role"] == "user")
+        return Recalled(rows[-1]["conversation_id"] if rows else uuid.uuid4().hex, messages, message_ids=ids)
 
-    def remember(self, channel_id: str, user_id: str, conversation_id: str, user_text: str, bot_text: str) -> None:
+    def remember(
+        self, channel_id: str, user_id: str, conversation_id: str, user_text: str, bot_text: str, *, message_id: str
+    ) -> None:
+        """One exchange's two turns; `message_id` is the exchange's in the log."""
         now = self.clock()
-        base = {"channel_id": channel_id, "user_id": user_id, "conversation_id": conversation_id, "created_at": now}
+        base = {
+            "channel_id": channel_id,
+            "user_id": user_id,
+            "conversation_id": conversation_id,
+            "created_at": now,
+            "message_id": message_id,
+        }
         db = self._open_db
         with self._lock, db.atomic():
             db.table("turns").insert_all(

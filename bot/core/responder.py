@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import anthropic
 import httpx2
@@ -14,7 +14,8 @@ from anthropic.lib.streaming import AsyncMessageStream
 from anthropic.types import Message, MessageParam, Usage
 
 from bot.config.settings import Settings
-from bot.core.prompt_cache import mark_cache
+from bot.core.request import RequestBody, build_request
+from bot.core.retries import retry_wait
 from bot.store.exchange import FALLBACK_MODEL
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,6 @@ REFUSAL_TEXT = (
     "You're welcome to ask something else."
 )
 MAX_TOKENS, REFUSAL = "max_tokens", "refusal"  # Claude's stop_reason values the bot acts on
-# Between retries without a `retry-after`: the SDK's own backoff (anthropic/_constants.py), 0.5 s doubling to 8 s.
-FIRST_BACKOFF_S, MAX_BACKOFF_S = 0.5, 8.0
-RETRYABLE_STATUSES = {408, 409, 429}  # and every 5xx: the statuses the SDK itself retries
 
 TextSink = Callable[[str], None]  # receives the reply's text so far, each time it grows
 
@@ -49,10 +47,16 @@ class Reply:
     stop_reason: str | None = None  # Claude's reason for stopping; None when Claude gave none (fallback, cut off)
     cache_creation_input_tokens: int = 0  # input written to the prompt cache (billed 1.25x), beside input_tokens
     cache_read_input_tokens: int = 0  # input read from the prompt cache (billed 0.1x), beside input_tokens
+    sent: bool = True  # a request went to Claude (False: no API key, the fallback answered at once)
+    message_id: str | None = None  # Anthropic's id of the message (msg_...); None when none came back
+    request_id: str | None = None  # the `request-id` of the request that answered; None when none did
+
+    def with_ids(self, message_id: str, request_id: str | None) -> Reply:
+        return replace(self, message_id=message_id, request_id=request_id)
 
 
-def fallback_reply(latency_ms: int = 0) -> Reply:
-    return Reply(FALLBACK_TEXT, FALLBACK_MODEL, latency_ms=latency_ms)
+def fallback_reply(latency_ms: int = 0, *, sent: bool = True) -> Reply:
+    return Reply(FALLBACK_TEXT, FALLBACK_MODEL, latency_ms=latency_ms, sent=sent)
 
 
 class Attempt:
@@ -135,15 +139,16 @@ class Responder:
         client = self.client
         if client is None:
             log.warning("static fallback: ANTHROPIC_API_KEY is not set")
-            return fallback_reply()
+            return fallback_reply(sent=False)
+        body = self.request(messages)
         loop = asyncio.get_running_loop()
         started, deadline = time.perf_counter(), loop.time() + self.budget_s
         for retry in range(self.max_retries + 1):
             try:
                 async with asyncio.timeout_at(deadline) as budget:
                     attempt = Attempt(budget)
-                    message = await self._stream(client, attempt, messages, on_text)
-                return self._finished(message, _ms_since(started))
+                    message = await self._stream(client, attempt, body, on_text)
+                return self._finished(message, _ms_since(started), attempt.stream)
             except TimeoutError:
                 failure = f"no answer within BOT_API_TIMEOUT={self.budget_s:g}s"
                 wait = None
@@ -151,10 +156,10 @@ class Responder:
                 # Every SDK failure (401, 429, 5xx, 529, timeout, refused, an `error` event or a dropped
                 # connection mid-stream) ends here; the reason stays in our log, not in the chat.
                 failure = f"{type(err).__name__}: {err}"
-                wait = _retry_wait(err, retry) if retry < self.max_retries else None
+                wait = retry_wait(err, retry) if retry < self.max_retries else None
             if attempt.text.strip() and attempt.stream is not None:  # text comes only through a stream
                 log.warning("reply cut off after %d characters: %s", len(attempt.text), failure)
-                return _cut_off(attempt.text, attempt.stream.current_message_snapshot, _ms_since(started))
+                return _cut_off(attempt.text, attempt.stream, _ms_since(started))
             left = deadline - loop.time()
             if wait is None or wait >= left:
                 if wait is not None:
@@ -164,15 +169,13 @@ class Responder:
             await asyncio.sleep(wait)
         raise AssertionError("unreachable: the last attempt returns")  # pragma: no cover
 
+    def request(self, messages: list[MessageParam]) -> RequestBody:
+        return build_request(self.system_prompt, messages, model=self.model, max_tokens=self.max_tokens)
+
     async def _stream(
-        self,
-        client: anthropic.AsyncAnthropic,
-        attempt: Attempt,
-        messages: list[MessageParam],
-        on_text: TextSink | None,
+        self, client: anthropic.AsyncAnthropic, attempt: Attempt, body: RequestBody, on_text: TextSink | None
     ) -> Message:
-        request = {"model": self.model, "max_tokens": self.max_tokens, "system": self.system_prompt}
-        async with client.messages.stream(**mark_cache({**request, "messages": messages}, self.model)) as stream:
+        async with client.messages.stream(**body) as stream:
             attempt.stream = stream
             async for delta in stream.text_stream:
                 if not attempt.text:
@@ -185,16 +188,17 @@ class Responder:
                 await asyncio.sleep(0)
             return await stream.get_final_message()
 
-    def _finished(self, message: Message, latency_ms: int) -> Reply:
+    def _finished(self, message: Message, latency_ms: int, stream: AsyncMessageStream[None] | None) -> Reply:
         """A complete answer, shown as Claude ended it: whole, cut at the length limit, or refused."""
         text = "".join(block.text for block in message.content if block.type == "text").strip()
         usage = message.usage
+        request_id = stream.request_id if stream is not None else None
         if message.stop_reason == REFUSAL:
             log.warning("Claude declined to answer (stop_reason=refusal)")
             text = REFUSAL_TEXT  # a partial answer stopped by a refusal is not shown
         elif not text:
             log.warning("static fallback: Claude returned no text (stop_reason=%s)", message.stop_reason)
-            return fallback_reply(latency_ms)
+            return fallback_reply(latency_ms).with_ids(message.id, request_id)
         elif message.stop_reason == MAX_TOKENS:
             text += LENGTH_NOTE.format(limit=self.max_tokens)
         return Reply(
@@ -206,7 +210,7 @@ class Responder:
             stop_reason=message.stop_reason,
             cache_creation_input_tokens=cache_written(usage),
             cache_read_input_tokens=cache_read(usage),
-        )
+        ).with_ids(message.id, request_id)
 
     async def close(self) -> None:
         if self.client is not None:
@@ -217,28 +221,10 @@ def _ms_since(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
 
 
-def _retry_wait(err: Exception, retry: int) -> float | None:
-    """Seconds to wait before trying again, as the SDK would (retry-after, else backoff); None: do not retry."""
-    if isinstance(err, anthropic.APIStatusError):
-        headers = err.response.headers
-        should = headers.get("x-should-retry")
-        if should == "false" or (
-            should != "true" and err.status_code not in RETRYABLE_STATUSES and err.status_code < 500
-        ):
-            return None
-        for name, scale in (("retry-after-ms", 1000), ("retry-after", 1)):
-            try:
-                return max(0.0, float(headers[name]) / scale)
-            except (KeyError, ValueError):
-                pass
-    elif not isinstance(err, (anthropic.APIConnectionError, httpx2.TransportError)):
-        return None
-    return min(FIRST_BACKOFF_S * 2.0**retry, MAX_BACKOFF_S)  # a float power: int ** int is typed Any
-
-
-def _cut_off(text: str, snapshot: Message, latency_ms: int) -> Reply:
+def _cut_off(text: str, stream: AsyncMessageStream[None], latency_ms: int) -> Reply:
     """What the user saw of a stream that failed midway, with the tokens the API had reported by then."""
-    usage = snapshot.usage  # text arrived, so message_start (model, input tokens) had too
+    snapshot = stream.current_message_snapshot  # text arrived, so message_start (model, input tokens) had too
+    usage = snapshot.usage
     return Reply(
         text.strip() + CUT_OFF_NOTE,
         snapshot.model,
@@ -248,7 +234,7 @@ def _cut_off(text: str, snapshot: Message, latency_ms: int) -> Reply:
         cut_off=True,
         cache_creation_input_tokens=cache_written(usage),
         cache_read_input_tokens=cache_read(usage),
-    )
+    ).with_ids(snapshot.id, stream.request_id)
 
 
 # The SDK types the cache counts optional: an absent count is nothing cached.

@@ -10,50 +10,30 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from bot.config.settings import Settings
-from bot.core.attachments import Attachment, images_for_claude, log_json, refusal_note, user_content
+from bot.core.attachments import images_for_claude, log_json, refusal_note, sent_files, user_content
 from bot.core.command_data import CommandData
 from bot.core.deliveries import InFlight, SeenMessages
+from bot.core.incoming import Incoming, Redelivery, logged_exchange
 from bot.core.memory import Memory, Recalled, recall_chain
 from bot.core.redact import redact
 from bot.core.responder import Reply, Responder, TextSink
-from bot.store import ConversationLog, Exchange, Outcome, utc_now_text
+from bot.store import ConversationLog, Outcome
 from bot.store.attachment_column import as_text
 from bot.store.awaiting import WriterResults
 from bot.store.exchange import FALLBACK_MODEL
 from bot.store.prices import migrate_and_price
+from bot.store.request_record import NOT_SENT, RECORDED, RequestRecord
 from bot.store.sqlite import sqlite3
+
+__all__ = ["BotService", "Incoming", "Redelivery", "open_service"]  # the front ends import these from here
 
 log = logging.getLogger(__name__)
 
 EMPTY_MESSAGE_HINT = "I only got an empty message. Write some text after mentioning me and I'll answer."
 DRAIN_SLACK_S = 5.0  # beyond Claude's time budget (BOT_API_TIMEOUT), for the log's last commits at shutdown
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """A user's message, as any front end sees it."""
-
-    user_id: str
-    user_name: str
-    channel_id: str
-    text: str
-    message_id: str
-    guild_id: str | None = None
-    display_name: str | None = None
-    reply_to: str | None = None  # the message this one replies to, when it is a reply
-    thread_id: str | None = None  # the thread it was posted in (a thread's id is its starter message's)
-    thread_parent_id: str | None = None  # that thread's channel: a reply chain may come from there too
-    attachments: tuple[Attachment, ...] = ()
-
-
-@dataclass(frozen=True)
-class Redelivery:
-    """What `BotService.chat` gives for a message it has already handled (Discord's resume): send nothing."""
-
-    message_id: str
 
 
 class BotService:
@@ -65,8 +45,10 @@ class BotService:
         *,
         redact: Callable[[str], str] | None = None,
         retention_days: float = 0.0,
+        system_prompt_id: int,
     ) -> None:
         self.store = store
+        self.system_prompt_id = system_prompt_id  # the log's version of the responder's system prompt
         self.memory = memory
         self.responder = responder
         self.redact = redact or (lambda text: text)
@@ -109,8 +91,11 @@ class BotService:
         stored = replace(incoming, text=self.redact(incoming.text))
         kept_reply = replace(reply, text=self.redact(reply.text))
         attachments = log_json(screened)
-        outcome = await self._writes.wait(self.store.submit(_exchange(stored, kept_reply, context, attachments)))
+        request = self._request(reply, context, masked=stored.text != incoming.text)
+        exchange = logged_exchange(stored, kept_reply, context, attachments, request)
+        outcome = await self._writes.wait(self.store.submit(exchange))
         log.debug("exchange %s %s", incoming.message_id, outcome)
+        self.store.blobs.keep(sent_files(screened))  # off the loop, never awaited: the answer waits for no file
         if reply.model != FALLBACK_MODEL:
             await self._remember(
                 replace(stored, text=as_text(stored.text, attachments)), context.conversation_id, kept_reply.text
@@ -118,6 +103,21 @@ class BotService:
         # Held only in memory (no disk took it) is not logged: the writer spools it when it can, and
         # names it in an ERROR line at stop if it never could.
         return replace(reply, logged=outcome != Outcome.HELD)
+
+    def _request(self, reply: Reply, context: Recalled, *, masked: bool) -> RequestRecord:
+        """What the log keeps of the request `reply` answered (its body: Responder.request)."""
+        if not reply.sent:
+            return RequestRecord(NOT_SENT)
+        return RequestRecord(
+            RECORDED,
+            self.system_prompt_id,
+            self.responder.model,
+            self.responder.max_tokens,
+            reply.message_id,
+            reply.request_id,
+            context.message_ids,
+            masked,
+        )
 
     async def _context(self, incoming: Incoming) -> Recalled:
         if incoming.reply_to is not None or incoming.thread_id is not None:
@@ -152,7 +152,14 @@ class BotService:
     async def _remember(self, incoming: Incoming, conversation_id: str, bot_text: str) -> None:
         try:
             await asyncio.to_thread(
-                self.memory.remember, incoming.channel_id, incoming.user_id, conversation_id, incoming.text, bot_text
+                lambda: self.memory.remember(
+                    incoming.channel_id,
+                    incoming.user_id,
+                    conversation_id,
+                    incoming.text,
+                    bot_text,
+                    message_id=incoming.message_id,
+                )
             )
         except sqlite3.Error as err:
             log.warning("could not save to memory (%s); the log has the exchange", err)
@@ -180,38 +187,15 @@ def _below(note: str, on_text: TextSink) -> TextSink:
     return lambda text: on_text(note + text)
 
 
-def _exchange(incoming: Incoming, reply: Reply, context: Recalled, attachments: str | None) -> Exchange:
-    assert reply.model is not None, "only the empty-message hint has no model, and it returns before the log"
-    return Exchange(
-        user_id=incoming.user_id,
-        user_name=incoming.user_name,
-        channel_id=incoming.channel_id,
-        user_message=incoming.text,
-        bot_response=reply.text,
-        model_used=reply.model,
-        message_id=incoming.message_id,
-        input_tokens=reply.input_tokens,
-        output_tokens=reply.output_tokens,
-        cache_creation_input_tokens=reply.cache_creation_input_tokens,
-        cache_read_input_tokens=reply.cache_read_input_tokens,
-        latency_ms=reply.latency_ms,
-        stop_reason=reply.stop_reason,
-        guild_id=incoming.guild_id,
-        display_name=incoming.display_name,
-        conversation_id=context.conversation_id,
-        timestamp=utc_now_text(),
-        reply_to_message_id=context.continues,
-        attachments=attachments,
-    )
-
-
 @asynccontextmanager
 async def open_service(settings: Settings) -> AsyncIterator[BotService]:
     """Open the log, the memory and the responder, and keep retention (swept once at start, then
     hourly, for every front end); on exit flush and close them all."""
     # With a replica, Litestream owns the checkpoints (bot/replica/litestream.py says why).
     migrate_and_price(settings.log_db, settings.model_prices)  # a bad price file stops here, nothing opened
-    store = ConversationLog(settings.log_db, own_checkpoints=settings.replica is None).open()
+    store = ConversationLog(
+        settings.log_db, own_checkpoints=settings.replica is None, keep_attachments=settings.keep_attachments
+    ).open()
     memory = Memory(
         settings.memory_db,
         turns=settings.memory_turns,
@@ -227,7 +211,12 @@ async def open_service(settings: Settings) -> AsyncIterator[BotService]:
         # Forgets made by another process while this one was down (docs/deploying.md, "Sharding").
         memory.drop_forgotten(store.privacy.forgets_since(memory.clock() - memory.keep_seconds))
         service = BotService(
-            store, memory, responder, redact=redact if settings.redact else None, retention_days=settings.retention_days
+            store,
+            memory,
+            responder,
+            redact=redact if settings.redact else None,
+            retention_days=settings.retention_days,
+            system_prompt_id=await asyncio.wrap_future(store.system_prompt_id(settings.system_prompt)),
         )
         if settings.retention_days:
             await service.command_data.sweep_retention()  # before the first message is answered

@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from bot.config.settings import Settings
 from bot.core.access import EVERYWHERE, Caller, is_everywhere, split_everywhere
+from bot.core.export_formats import FORMATS
 from bot.core.formatting import (
     EMBED_FIELD_LIMIT,
     EMBED_TITLE_LIMIT,
@@ -27,7 +28,7 @@ from bot.core.formatting import (
 from bot.core.service import BotService
 from bot.discord_front.options import ExportFormat, FormatName, UserText, Where
 from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, hybrid_command, private, shown
-from bot.exports.files import FORMATS, ExportResult
+from bot.exports.files import ExportResult
 from bot.replica.replicator import ReplicaWatch
 from bot.store.scope import Scope
 
@@ -128,7 +129,7 @@ class Conversations(ScopedCog):
     @hybrid_command()
     @app_commands.rename(fmt="format")
     @app_commands.describe(
-        fmt="csv (default), jsonl, chat, or a fine-tuning format: openai, bedrock, kto",
+        fmt="csv (default), jsonl, chat, a fine-tuning format (openai, bedrock, kto), or requests",
         where="all: every server's rows (the bot's owners only)",
     )
     async def export(self, ctx: commands.Context[Any], fmt: FormatName = "csv", where: Where | None = None) -> None:

@@ -14,6 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.access import EVERYWHERE
+from bot.core.export_formats import REQUESTS
 from bot.exports.finetune import FINETUNE_FORMATS
 
 
@@ -55,7 +56,7 @@ class UserId(UserQuery):
 
 
 class ExportFormat(TypedText):
-    choice_values = ("csv", "jsonl", "chat", *FINETUNE_FORMATS)
+    choice_values = ("csv", "jsonl", "chat", *FINETUNE_FORMATS, REQUESTS)
 
 
 class Everywhere(TypedText):

@@ -15,11 +15,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from io import BufferedIOBase
-from itertools import groupby, islice
+from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.exports.finetune import BUILDERS, FINETUNE_FORMATS, incomplete
+from bot.exports.finetune import BUILDERS, FINETUNE_FORMATS, grouped, incomplete, logged_prompt
 from bot.store.attachment_column import as_text
 from bot.store.export_sql import Order, Selection
 from bot.store.reads import Reads
@@ -81,16 +81,17 @@ def jsonl_records(rows: Rows) -> Iterator[bytes]:
         yield (json.dumps(dict(zip(header, row, strict=True)), ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def chat_records(rows: Rows, system_prompt: str | None = None) -> Iterator[bytes]:
+def chat_records(rows: Rows, system_prompt: bool = False) -> Iterator[bytes]:
     """One conversation per line, as fine-tuning tools take it: {"messages": [user, assistant, ...]}.
 
     `rows` must come ordered by conversation_id, then time. A reply Claude did not finish (cut at a
     limit, or refused) is left out, with its message: this format has no weights to keep it as context.
+    `system_prompt`: each line starts with the system prompt its turns were answered with, from the log
+    (one line per version, as finetune.py says).
     """
-    header = next(rows)
-    exchanges = (dict(zip(header, row, strict=True)) for row in rows)
-    for key, turns in groupby(exchanges, key=lambda e: e["conversation_id"] or f"exchange-{e['id']}"):
-        messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    for key, turns in grouped(rows):
+        text = logged_prompt(turns, system_prompt)
+        messages = [{"role": "system", "content": text}] if text else []
         for turn in turns:
             if incomplete(turn):
                 continue
@@ -102,15 +103,16 @@ def chat_records(rows: Rows, system_prompt: str | None = None) -> Iterator[bytes
 
 
 def records(
-    fmt: str, store: Reads, selection: Selection, *, system_prompt: str | None = None, limit: int | None = None
+    fmt: str, store: Reads, selection: Selection, *, system_prompt: bool = False, limit: int | None = None
 ) -> Iterator[tuple[bytes, int]]:
-    """The export as (bytes, how many exchanges or conversations they hold) pieces."""
+    """The export as (bytes, how many exchanges or conversations they hold) pieces; `system_prompt`: the
+    conversation formats carry each conversation's own system prompt, from the log."""
     if fmt == "csv":
         return store.csv_chunks(selection, limit)
     if fmt in BUILDERS:
-        lines = BUILDERS[fmt](store.export_rows(selection, row_order(fmt), rated=True), system_prompt)
+        lines = BUILDERS[fmt](store.export_rows(selection, row_order(fmt), rated=True, prompts=True), system_prompt)
         return ((line, 1) for line in islice(lines, limit))
-    rows = store.export_rows(selection, row_order(fmt))
+    rows = store.export_rows(selection, row_order(fmt), prompts=fmt != "jsonl")
     lines = jsonl_records(rows) if fmt == "jsonl" else chat_records(rows, system_prompt)
     return ((line, 1) for line in islice(lines, limit))
 

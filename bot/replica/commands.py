@@ -16,8 +16,10 @@ from bot import store
 from bot.config.settings import ROOT, Settings
 from bot.replica import litestream as replication
 from bot.replica.litestream import ReplicaError
+from bot.replica.litestream_config import BLOBS_REPLICA
 from bot.replica.progress import growing_file
 from bot.replica.supervise import supervise
+from bot.store.blobs import blobs_path
 from bot.store.sqlite import sqlite3
 
 log = logging.getLogger("bot")
@@ -41,16 +43,21 @@ def restore_missing(settings: Settings) -> None:
     help="UTC time to restore to (point-in-time recovery); default: the latest.",
 )
 @click.option("--memory", is_flag=True, help="Restore the memory (bot_memory.db) instead of the log.")
+@click.option(
+    "--blobs", is_flag=True, help="Restore the kept attachments (conversation_logs.blobs.db) instead of the log."
+)
 @click.pass_obj
-def restore(load: Callable[[], Settings], target: Path, timestamp: datetime | None, memory: bool) -> None:
+def restore(load: Callable[[], Settings], target: Path, timestamp: datetime | None, memory: bool, blobs: bool) -> None:
     """Restore the log from the replica into TARGET, a new file; the live log is never touched."""
     settings = load()
     if settings.replica is None:
         raise click.ClickException("LITESTREAM_REPLICA_URL is not set: there is no replica to restore from.")
-    live = {settings.log_db.resolve(), settings.memory_db.resolve()}
+    live = {settings.log_db.resolve(), settings.memory_db.resolve(), blobs_path(settings.log_db).resolve()}
     if target.exists() or target.resolve() in live:
         raise click.ClickException(f"{target} already exists: restore into a new file, never over a database.")
-    name = "bot_memory.db" if memory else "conversation_logs.db"
+    if memory and blobs:
+        raise click.ClickException("--memory and --blobs each name one file to restore: give one of them.")
+    name = "bot_memory.db" if memory else BLOBS_REPLICA if blobs else "conversation_logs.db"
     moment = timestamp.replace(tzinfo=UTC) if timestamp else None
     try:
         with growing_file(f"Restoring {name}", replication.restoring_path(target), None, target):
@@ -60,11 +67,11 @@ def restore(load: Callable[[], Settings], target: Path, timestamp: datetime | No
     when = f"as of {moment:%Y-%m-%d %H:%M:%S} UTC" if moment else "latest"
     if not found:
         raise click.ClickException(f"the replica {settings.replica.url_for(name)} holds nothing ({when}).")
-    click.echo(f"Restored {name} ({when}) to {target}{_count(target, memory)}")
+    click.echo(f"Restored {name} ({when}) to {target}{_count(target, memory, blobs)}")
 
 
-def _count(path: Path, memory: bool) -> str:
-    table = "turns" if memory else "conversations"
+def _count(path: Path, memory: bool, blobs: bool) -> str:
+    table = "turns" if memory else "blobs" if blobs else "conversations"
     with sqlite3.connect(path) as conn:
         return f": {conn.execute(f'select count(*) from {table}').fetchone()[0]:,} {table}"
 

@@ -15,6 +15,9 @@ import yaml
 from bot.config.replica import ReplicaSettings
 from bot.config.settings import Settings
 from bot.store import WAL_LIMIT_BYTES
+from bot.store.blobs import blobs_path
+
+BLOBS_REPLICA = "conversation_logs.blobs.db"
 
 # How often Litestream looks at the WAL for new transactions; the replica's sync interval adds to it.
 MONITOR_INTERVAL_MS = 100
@@ -23,8 +26,12 @@ TRUNCATE_PAGES = WAL_LIMIT_BYTES // PAGE_SIZE
 
 
 def databases(settings: Settings) -> dict[str, Path]:
-    """Replica name -> local file. The memory is replicated too: cheap, and context survives a move."""
-    return {"conversation_logs.db": settings.log_db, "bot_memory.db": settings.memory_db}
+    """Replica name -> local file. The memory is replicated too: cheap, and context survives a move; and with
+    BOT_KEEP_ATTACHMENTS on, the kept files' bytes (bot/store/blobs.py: why a SQLite file)."""
+    files = {"conversation_logs.db": settings.log_db, "bot_memory.db": settings.memory_db}
+    if settings.keep_attachments:
+        files[BLOBS_REPLICA] = blobs_path(settings.log_db)
+    return files
 
 
 def replica_of(settings: Settings) -> ReplicaSettings:

@@ -14,6 +14,7 @@ from sqlite_utils import Database
 
 from bot.store.exchange import Row
 from bot.store.migrations import TABLE
+from bot.store.request_record import touch_prompts, with_state
 from bot.store.schema import write_transaction
 from bot.store.spool import Outcome, Spool
 from bot.store.sqlite import sqlite3
@@ -44,7 +45,7 @@ class Backlog:
             return self._write(db, rows, list(replies))
 
     def _write(self, db: Database, rows: list[Row], replies: list[Row]) -> Outcome:
-        waiting = self.held + self.spool.read()
+        waiting = [with_state(row) for row in self.held + self.spool.read()]
         waiting_replies = self.held_replies + self.replies.read()
         if not (waiting or rows or waiting_replies or replies):
             return Outcome.LOGGED
@@ -52,6 +53,7 @@ class Backlog:
             with write_transaction(db):
                 if waiting or rows:
                     db.table(TABLE).insert_all(waiting + rows, ignore=True)  # the unique message id: never twice
+                    touch_prompts(db, waiting + rows)
                 db.conn.executemany(REPLY_UPDATE, waiting_replies + replies)
         except sqlite3.Error as err:
             self.last_error = err

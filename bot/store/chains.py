@@ -16,10 +16,10 @@ from bot.store.exchange import Row
 from bot.store.migrations import TABLE
 
 COLUMNS = (
-    "id, guild_id, user_message, attachments, bot_response, model_used, conversation_id, reply_message_id, "
+    "id, message_id, guild_id, user_message, attachments, bot_response, model_used, conversation_id, reply_message_id, "
     "reply_to_message_id"
 )
-SAME_SERVER = "guild_id is :guild"  # `is`: a DM's NULL guild matches only other DMs
+SAME_SERVER = "+guild_id is :guild"  # `is`: a DM's NULL guild matches only other DMs; `+`: see Where
 
 
 def anchor(
@@ -64,8 +64,9 @@ def chain(db: Database, start: Row, turns: int, channels: tuple[str, ...]) -> li
 
 class Where:
     """Rows of one server (or of DMs) and of a few channels only. The unary + keeps SQLite from
-    picking the channel index for the filter: it would then scan a whole channel's rows, where the
-    reply id or conversation index finds the one row."""
+    picking the channel index (or the server's, idx_conversations_guild_id_timestamp) for the filter:
+    it would then scan a whole channel's or server's rows, where the reply id or conversation index
+    finds the one row."""
 
     def __init__(self, guild_id: str | None, channels: tuple[str, ...]) -> None:
         names = [f"channel{n}" for n in range(len(channels))]

@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.store.request_record import RequestRecord
+
+UNKNOWN_REQUEST = RequestRecord()  # the default: a row built without its request says so
+
 FALLBACK_MODEL = "static_fallback"  # model_used of a static fallback reply, logged with 0 tokens
 # Claude's stop reasons that leave a reply incomplete, as !history and the transcript name them; the
 # fine-tuning exports never learn from these replies (bot/exports/finetune.py).
@@ -48,6 +52,7 @@ class Exchange:
     stop_reason: str | None = None  # Claude's (end_turn, max_tokens, refusal, ...); None when Claude gave none
     cache_creation_input_tokens: int = 0  # input Claude wrote to its prompt cache, not counted in input_tokens
     cache_read_input_tokens: int = 0  # input Claude read from its prompt cache, not counted in input_tokens
+    request: RequestRecord = UNKNOWN_REQUEST  # what Claude was asked (request_record.py)
 
     def __post_init__(self) -> None:
         if not self.timestamp:  # "" meant "now" once: refused, so no row is logged without its moment
@@ -58,6 +63,7 @@ class Exchange:
         return self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens + self.output_tokens
 
     def row(self) -> Row:
-        row = dict(vars(self))  # every field is a str or int: no need for asdict's deep copy
+        row = dict(vars(self))  # every other field is a str or int: no need for asdict's deep copy
+        row.update(row.pop("request").columns())
         row["tokens_used"] = self.tokens_used()
         return row

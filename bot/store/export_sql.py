@@ -66,17 +66,20 @@ def count(db: Database, selection: Selection) -> int:
 
 
 def export_rows(
-    db: Database, selection: Selection, order: Order = Order.ID, *, rated: bool = False
+    db: Database, selection: Selection, order: Order = Order.ID, *, rated: bool = False, prompts: bool = False
 ) -> Iterator[Sequence[Any]]:
-    """The header, then every selected row, streamed from a cursor; `rated` adds a last column, `rating`:
-    the reply's net 👍 minus 👎, None when unrated."""
+    """The header, then every selected row, streamed from a cursor; `rated` adds a column, `rating`: the
+    reply's net 👍 minus 👎, None when unrated; `prompts` adds `system_prompt_text`, the text of the row's
+    system prompt version (m021), None where the log does not know it (request_state 'unknown')."""
     where, params = selection.where()
     rating = (
         ", (select sum(r.value) from ratings r where r.reply_message_id = c.reply_message_id) as rating"
         if rated
         else ""
     )
-    cursor = db.execute(f"select c.*{rating} from {TABLE} c where {where} order by {order.value}", params)
+    prompt = ", (select p.text from system_prompts p where p.id = c.system_prompt_id) as system_prompt_text"
+    columns = f"c.*{rating}{prompt if prompts else ''}"
+    cursor = db.execute(f"select {columns} from {TABLE} c where {where} order by {order.value}", params)
     yield [column[0] for column in cursor.description]
     yield from cursor
 

@@ -11,12 +11,14 @@ from typing import TypeVar
 
 from sqlite_utils import Database
 
+from bot.store import ratings
 from bot.store.backlog import Backlog
+from bot.store.blobs import Blobs
 from bot.store.deletes import Deletes
 from bot.store.exchange import Exchange, utc_now_text
-from bot.store.migrations import TABLE
 from bot.store.privacy import Privacy, write_mark
 from bot.store.reads import Reads
+from bot.store.request_record import register_prompt
 from bot.store.schema import BUSY_TIMEOUT_S, check_fts_format, migrate
 from bot.store.scope import Scope
 from bot.store.spool import Outcome, Spool
@@ -43,6 +45,7 @@ class ConversationLog(Reads):
         wal_limit_bytes: int = WAL_LIMIT_BYTES,
         own_checkpoints: bool = True,
         fts_secure_delete: bool = True,
+        keep_attachments: bool = False,
     ) -> None:
         super().__init__(path, busy_timeout)
         self.spool = Spool(self.path.with_name(self.path.name + ".spool.jsonl"))
@@ -58,6 +61,7 @@ class ConversationLog(Reads):
         )
         self.privacy = Privacy(self.path, busy_timeout)
         self.deletes = Deletes(self.writer, self.backlog, fts_secure_delete)
+        self.blobs = Blobs(self.path, keep_attachments)  # BOT_KEEP_ATTACHMENTS: the files' bytes (blobs.py)
 
     def open(self) -> ConversationLog:
         """Migrate the file, keep the disk reserve, and start the writer (which replays the spool)."""
@@ -66,6 +70,7 @@ class ConversationLog(Reads):
         log.info("search index: %s", self.forget_clean_up)
         self.spool.keep_reserve()
         self.privacy.open()
+        self.blobs.open()
         self.writer.start()
         return self
 
@@ -73,6 +78,7 @@ class ConversationLog(Reads):
         """Write everything handed over so far, then stop the writer; returns the message ids of rows
         no disk could take (named in an ERROR line), so a clean stop never claims them flushed."""
         lost = self.writer.stop()
+        self.blobs.close()
         self.privacy.close()
         return lost
 
@@ -91,11 +97,27 @@ class ConversationLog(Reads):
 
     def forget(self, user_id: str, scope: Scope = Scope.everything()) -> Future[int]:
         """Delete a user's exchanges within `scope` (deletes.py); resolves to the count."""
-        return self.deletes.forget(user_id, scope)
+        return self._then_prune(self.deletes.forget(user_id, scope))
 
     def delete_older_than(self, days: float) -> Future[int]:
         """Retention: delete exchanges older than `days` (deletes.py); resolves to the count."""
-        return self.deletes.delete_older_than(days)
+        return self._then_prune(self.deletes.delete_older_than(days))
+
+    def _then_prune(self, deleting: Future[int]) -> Future[int]:
+        """Once a delete is committed, the kept files no remaining row refers to go too (blobs.py): the
+        returned future resolves after that prune is queued, so the caller's next blob write follows it."""
+        pruned: Future[int] = Future()
+
+        def prune(done: Future[int]) -> None:
+            if done.exception() is not None:
+                pruned.set_exception(done.exception())
+                return
+            if done.result():
+                self.blobs.prune()
+            pruned.set_result(done.result())
+
+        deleting.add_done_callback(prune)
+        return pruned
 
     @property
     def cleaning_index(self) -> bool:
@@ -112,37 +134,16 @@ class ConversationLog(Reads):
         return self.writer.submit_reply_id(message_id, reply_message_id)
 
     def rate(self, reply_message_id: str, rater_id: str, value: int) -> Future[bool]:
-        """Record a rater's latest rating of a logged reply; resolves to whether it was one."""
-
-        def work(db: Database) -> bool:
-            return (
-                db.execute(
-                    # An upsert, not INSERT OR REPLACE: the row REPLACE deletes fires the delete triggers only
-                    # under PRAGMA recursive_triggers (sqlite-utils sets it; a plain sqlite3 connection does
-                    # not), and without them m016's scores count the rater twice (seen: raters 2 for one).
-                    "insert into ratings (reply_message_id, rater_id, value, rated_at) "
-                    f"select ?, ?, ?, ? where exists (select 1 from {TABLE} where reply_message_id = ?) "
-                    "on conflict (reply_message_id, rater_id) do update set value = excluded.value, "
-                    "rated_at = excluded.rated_at",
-                    [reply_message_id, rater_id, value, utc_now_text(), reply_message_id],
-                ).rowcount
-                > 0
-            )
-
-        return self.run_job(work)
+        """Record a rater's latest rating of a logged reply; resolves to whether it was one (ratings.py)."""
+        return self.run_job(lambda db: ratings.rate(db, reply_message_id, rater_id, value))
 
     def unrate(self, reply_message_id: str, rater_id: str, value: int) -> Future[bool]:
-        """Remove the rating if it is still the one taken back (a later 👎 survives removing 👍); resolves to
-        whether it was, like `rate`, so the two are one kind of job to their caller."""
-        return self.run_job(
-            lambda db: (
-                db.execute(
-                    "delete from ratings where reply_message_id = ? and rater_id = ? and value = ?",
-                    [reply_message_id, rater_id, value],
-                ).rowcount
-                > 0
-            )
-        )
+        """Remove the rating if it is still the one taken back; resolves to whether it was (ratings.py)."""
+        return self.run_job(lambda db: ratings.unrate(db, reply_message_id, rater_id, value))
+
+    def system_prompt_id(self, text: str) -> Future[int]:
+        """The id of this system prompt's version, added on its first use (request_record.py)."""
+        return self.run_job(lambda db: register_prompt(db, text, utc_now_text()))
 
     def set_opted_out(self, user_id: str, opted_out: bool) -> Future[None]:
         def work(db: Database) -> None:

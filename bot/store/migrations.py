@@ -221,6 +221,35 @@ def m020b_search_index_on_text_updates(db: Database) -> None:
 
 
 @migrations()
+def m021_system_prompts(db: Database) -> None:
+    """The system prompt, once per version (keyed by the SHA-256 of its text), and the version each
+    exchange was answered with. Rows logged before this say `request_state = 'unknown'` (m022)."""
+    db.executescript(f"""
+    CREATE TABLE system_prompts (id INTEGER PRIMARY KEY, hash TEXT NOT NULL UNIQUE, text TEXT NOT NULL,
+                                 first_used TEXT NOT NULL, last_used TEXT NOT NULL);
+    ALTER TABLE {TABLE} ADD COLUMN system_prompt_id INTEGER REFERENCES system_prompts (id);
+    """)
+
+
+@migrations()
+def m022_request_record(db: Database) -> None:
+    """The rest of each exchange's request (bot/store/request_record.py): its state, an explicit value
+    ('unknown' for every row logged before, with no rewrite: the default is the ALTER's), the model
+    asked for, max_tokens, Anthropic's message and request ids, the context's exchanges by message id, and
+    whether the user's text was masked (BOT_REDACT) before it was logged. NULL in these unless recorded."""
+    db.executescript(f"""
+    ALTER TABLE {TABLE} ADD COLUMN request_state TEXT NOT NULL DEFAULT 'unknown'
+        CHECK (request_state IN ('recorded', 'unknown', 'not_sent'));
+    ALTER TABLE {TABLE} ADD COLUMN model_requested TEXT;
+    ALTER TABLE {TABLE} ADD COLUMN max_tokens INTEGER;
+    ALTER TABLE {TABLE} ADD COLUMN anthropic_message_id TEXT;
+    ALTER TABLE {TABLE} ADD COLUMN request_id TEXT;
+    ALTER TABLE {TABLE} ADD COLUMN context_message_ids TEXT;
+    ALTER TABLE {TABLE} ADD COLUMN request_masked INTEGER;
+    """)
+
+
+@migrations()
 def m023_prompt_cache(db: Database) -> None:
     """The prompt cache's tokens per row (written and read, apart from input_tokens) counted in the per-day
     usage summaries, and the cache write and read prices of each model (bot/store/usage.py)."""
@@ -233,3 +262,34 @@ def m024_daily_totals(db: Database) -> None:
     instead of rows (bot/store/daily.py); an index on (guild_id, timestamp) for the search's server field, and
     one on rating_scores' score for rated_replies."""
     db.executescript(daily_migration_sql())
+
+
+@migrations()
+def m025_attachment_refs(db: Database) -> None:
+    """Which rows refer to each kept file's bytes, by SHA-256 (bot/store/blobs.py): an index lookup tells
+    whether a forget or retention left a file unreferenced, where a scan of the attachments JSON would read
+    the whole table (1.7 GB at 1M rows) at each delete. Triggers keep it; rows logged before are read once."""
+    db.executescript(f"""
+    CREATE TABLE attachment_refs (sha256 TEXT NOT NULL, row_id INTEGER NOT NULL, PRIMARY KEY (sha256, row_id))
+        WITHOUT ROWID;
+    CREATE INDEX attachment_refs_row ON attachment_refs (row_id);
+    CREATE TRIGGER attachment_refs_add AFTER INSERT ON {TABLE} WHEN new.attachments IS NOT NULL
+    BEGIN {_refs_insert("new")} END;
+    CREATE TRIGGER attachment_refs_remove AFTER DELETE ON {TABLE} WHEN old.attachments IS NOT NULL
+    BEGIN DELETE FROM attachment_refs WHERE row_id = old.id; END;
+    CREATE TRIGGER attachment_refs_change AFTER UPDATE OF attachments ON {TABLE}
+    BEGIN DELETE FROM attachment_refs WHERE row_id = old.id; {_refs_insert("new")} END;
+    """)
+    db.execute(
+        f"INSERT OR IGNORE INTO attachment_refs SELECT json_extract(a.value, '$.sha256'), c.id"
+        f" FROM {TABLE} c, json_each(c.attachments) a"
+        f" WHERE c.attachments IS NOT NULL AND json_extract(a.value, '$.sha256') IS NOT NULL"
+    )
+
+
+def _refs_insert(row: str) -> str:
+    """The statement adding the SHA-256s named in `row`'s attachments (a refused file names none)."""
+    return (
+        f"INSERT OR IGNORE INTO attachment_refs SELECT json_extract(a.value, '$.sha256'), {row}.id"
+        f" FROM json_each({row}.attachments) a WHERE json_extract(a.value, '$.sha256') IS NOT NULL;"
+    )

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bot.store import chains, export_sql, queries
+from bot.store import chains, export_sql, queries, request_rows
 from bot.store.exchange import Row
 from bot.store.export_sql import Order, Selection
 from bot.store.migrations import TABLE
@@ -122,11 +122,17 @@ class Reads:
         return {row["model_used"] for row in self.query(f"select distinct model_used from {TABLE}")}
 
     def export_rows(
-        self, selection: Selection | None = None, order: Order = Order.ID, *, rated: bool = False
+        self, selection: Selection | None = None, order: Order = Order.ID, *, rated: bool = False, prompts: bool = False
     ) -> Iterator[Sequence[Any]]:
-        """The header, then every selected row, streamed (`rated`: with each reply's net rating last)."""
+        """The header, then every selected row, streamed (`rated`: with each reply's net rating; `prompts`:
+        with its system prompt's text)."""
         with self.reading() as db:
-            yield from export_sql.export_rows(db, selection or Selection(), order, rated=rated)
+            yield from export_sql.export_rows(db, selection or Selection(), order, rated=rated, prompts=prompts)
+
+    def request_rows(self, selection: Selection) -> Iterator[Row]:
+        """Each selected row with its system prompt and context rows, for the `requests` export."""
+        with self.reading() as db:
+            yield from request_rows.request_rows(db, selection)
 
     def csv_chunks(
         self, selection: Selection | None = None, limit: int | None = None, chunk_rows: int = export_sql.CSV_CHUNK_ROWS

@@ -119,7 +119,10 @@ def content_tokens(content: str | list) -> int:
 class FakeAnthropic:
     def __init__(self, api_key: str = "sk-ant-test-key"):
         self.api_key = api_key
-        self.requests: list[dict] = []
+        self.received: list[dict] = []  # every JSON body POSTed to /v1/messages, refused ones too, in order
+        self.requests: list[dict] = []  # the bodies it answered
+        self.answered: dict[str, dict] = {}  # the message id it answered with -> that body (the replay tests)
+        self.stream_request_ids: dict[str, str] = {}  # message id -> the `request-id` its stream was sent with
         self.failures: list[int | str] = []  # statuses to answer next, or "hang"
         self.retry_after: float | None = None  # what 429 and 529 say in `retry-after` (None: DEFAULT_RETRY_AFTER_S)
         # A refusal: the reply stops after this many words with stop_reason "refusal" (None: no refusal).
@@ -191,13 +194,14 @@ class FakeAnthropic:
         self.hits += 1
         if not self._authorized(request):
             return self._error(401, "invalid x-api-key")
+        body = await request.json()
+        self.received.append(body)
         if self.failures:
             failure = self.failures.pop(0)
             if failure == "hang":
                 await self._stopping.wait()
                 failure = 529  # released at shutdown: the connection ends with an error, as a dying server's would
             return self._error(failure, "fake failure")
-        body = await request.json()
         problem = validate(body)
         if problem:
             return self._error(400, problem)
@@ -216,6 +220,7 @@ class FakeAnthropic:
             "stop_sequence": None,
             "usage": usage(billed.input_tokens, len(WORD.findall(text)), billed),
         }
+        self.answered[message["id"]] = body
         if body.get("stream"):
             return await self.stream(request, message, billed)
         self.emitted.append(("message", message))
@@ -232,12 +237,9 @@ class FakeAnthropic:
 
     async def stream(self, request: web.Request, message: dict, billed: CacheUsage) -> web.StreamResponse:
         """The Messages API's server-sent events, in the documented order, at the configured pace."""
+        self.stream_request_ids[message["id"]] = rid = request_id()
         response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/event-stream",
-                "Cache-Control": "no-cache",
-                "request-id": f"req_fake_{next(_ids)}",
-            }
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "request-id": rid}
         )
         await response.prepare(request)
         text = message["content"][0]["text"] if message["content"] else ""

@@ -1,0 +1,28 @@
+"""Every export format, for every front end (!export, /export, the CLI): the files of bot/exports, and
+`requests`, which rebuilds each row's request through the core's builder (request_export.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import islice
+
+from bot.core.request_export import request_lines
+from bot.exports import files
+from bot.store.blobs import BlobStore, blobs_path
+from bot.store.export_sql import Selection
+from bot.store.reads import Reads
+
+REQUESTS = "requests"
+FORMATS = (*files.FORMATS, REQUESTS)
+
+
+def records(
+    fmt: str, store: Reads, selection: Selection, *, system_prompt: bool = False, limit: int | None = None
+) -> Iterator[tuple[bytes, int]]:
+    """The export as (bytes, how many exchanges or conversations they hold) pieces (files.records)."""
+    if fmt == REQUESTS:
+        return (
+            (line, 1)
+            for line in islice(request_lines(store.request_rows(selection), BlobStore(blobs_path(store.path))), limit)
+        )
+    return files.records(fmt, store, selection, system_prompt=system_prompt, limit=limit)
