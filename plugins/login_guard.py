@@ -173,6 +173,9 @@ def revoke(revoked: dict[str, float], session_id: str, lifetime: int) -> None:
     revoked[session_id] = now + lifetime
 
 
+# The longest `next` kept: its redirect's headers (the cookie too, ~300 bytes) stay under the 4 KB a proxy in
+# front reads by default (nginx's proxy_buffer_size); 100 KB used to come back whole as the Location.
+MAX_NEXT_CHARS = 2048
 DATA_SUFFIXES = (".json", ".csv")  # Datasette's data formats: a script or a download, never a person reading
 
 
@@ -183,8 +186,9 @@ def wants_data(path: str) -> bool:
 def same_site_path(target: str | None) -> str:
     """`target` when it is a path on this site, else "/". Browsers read `//host`, `/\\host` and `\\host` as
     another host and drop tabs and newlines inside URLs, so only a path starting with one "/" and holding no
-    backslash or control character is kept; `javascript:` and `https://...` have a scheme and are refused."""
-    if not target or not target.startswith("/") or target.startswith("//"):
+    backslash or control character is kept, up to MAX_NEXT_CHARS; `javascript:` and `https://...` have a scheme
+    and are refused."""
+    if not target or not target.startswith("/") or target.startswith("//") or len(target) > MAX_NEXT_CHARS:
         return "/"
     if "\\" in target or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
         return "/"

@@ -8,13 +8,15 @@ at 1M rows a word in a fifth of the rows took 1.45 s and every facet timed out. 
   all 1M took 673 ms, the newest 200,000 about 140 ms;
 - the count stops at COUNT_CAP ("10,000+") and there are no facets, so nothing waits on every match;
 - the user, server and date fields narrow the matches with a form, not SQL;
-- snippet() marks the words with control characters, the text is escaped, and only then do the marks
-  become <mark>: what a user wrote stays text.
+- snippet() marks the words with a mark made for the page (a control character and 16 random hex digits: a
+  message holding a bare control character had its own <mark>s), the text is escaped, and only then do
+  the marks become <mark>: what a user wrote stays text.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import secrets
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -45,7 +47,8 @@ COUNT_CAP = 10_000  # matches counted before the page says "10,000+"
 # Matches ranked at most, newest first: 200,000 covers a word in a fifth of a 1M-row log whole (~110 ms)
 # and bounds a word in every row to ~140 ms instead of 673 ms (unloaded, 2 cores).
 RANKED_MATCHES = 200_000
-OPEN, CLOSE = "\x02", "\x03"  # snippet()'s marks, never markup until the text around them is escaped
+OPEN, CLOSE = "\x02", "\x03"  # snippet()'s marks start so, never markup until the text around them is escaped
+MARK_TOKEN_BYTES = 8  # 16 hex digits after each mark: no message can hold the page's marks by chance or design
 SNIPPET_TOKENS = 32  # words of context a snippet shows
 
 RANKED_SQL = f"""
@@ -59,16 +62,22 @@ COUNT_SQL = f"select count(*) from (select 1 from {FTS} f where {FTS} match :mat
 NARROWED = f"and +f.rowid in (select c.id from {TABLE} c where {{where}})"
 HITS_SQL = f"""
 select c.id, c.timestamp, c.user_id, c.user_name, c.display_name, c.guild_id, c.channel_id, c.model_used,
-       c.conversation_id, snippet({FTS}, 0, '{OPEN}', '{CLOSE}', '…', {SNIPPET_TOKENS}) as message,
-       snippet({FTS}, 1, '{OPEN}', '{CLOSE}', '…', {SNIPPET_TOKENS}) as reply
+       c.conversation_id, snippet({FTS}, 0, :open, :close, '…', {SNIPPET_TOKENS}) as message,
+       snippet({FTS}, 1, :open, :close, '…', {SNIPPET_TOKENS}) as reply
 from {FTS} join {TABLE} c on c.id = {FTS}.rowid
 where {FTS} match :match and {FTS}.rowid = :id"""
 
 
-def marked(text: str | None) -> Markup:
+def page_marks() -> dict[str, str]:
+    """snippet()'s open and close marks for one page, which no stored text can hold."""
+    token = secrets.token_hex(MARK_TOKEN_BYTES)
+    return {"open": OPEN + token, "close": CLOSE + token}
+
+
+def marked(text: str | None, marks: dict[str, str]) -> Markup:
     """The snippet as HTML: every character the user wrote escaped, then our marks made <mark>."""
     escaped = str(escape(text or ""))
-    return Markup(escaped.replace(OPEN, "<mark>").replace(CLOSE, "</mark>"))
+    return Markup(escaped.replace(marks["open"], "<mark>").replace(marks["close"], "</mark>"))
 
 
 def filters(form, user_ids: list[str]) -> tuple[str, dict]:
@@ -122,7 +131,8 @@ async def run_search(db, form, ids: list[str]) -> dict:
     ranked = RANKED_SQL.format(narrowed=narrowed)
     page = {"ranked": RANKED_MATCHES, "limit": PAGE_SIZE + 1, "offset": (form.page - 1) * PAGE_SIZE}
     rows = (await db.execute(ranked, {**params, **page})).rows
-    hits = [await hit(db, params["match"], row["rowid"]) for row in rows[:PAGE_SIZE]]
+    marks = page_marks()
+    hits = [await hit(db, params["match"], row["rowid"], marks) for row in rows[:PAGE_SIZE]]
     return {
         "hits": hits,
         "more": len(rows) > PAGE_SIZE,
@@ -132,9 +142,9 @@ async def run_search(db, form, ids: list[str]) -> dict:
     }
 
 
-async def hit(db, match: str, rowid: int) -> dict:
-    row = dict((await db.execute(HITS_SQL, {"match": match, "id": rowid})).rows[0])
-    return {**row, "message": marked(row["message"]), "reply": marked(row["reply"])}
+async def hit(db, match: str, rowid: int, marks: dict[str, str]) -> dict:
+    row = dict((await db.execute(HITS_SQL, {"match": match, "id": rowid, **marks})).rows[0])
+    return {**row, "message": marked(row["message"], marks), "reply": marked(row["reply"], marks)}
 
 
 async def search_page(request, datasette):

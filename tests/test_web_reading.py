@@ -169,7 +169,7 @@ async def test_rated_replies_come_a_page_at_a_time(tmp_path):
     last = (await ds.client.get("/conversation_logs/rated_replies?page=2")).text
     assert 'rel="next"' not in last and 'rel="prev" href="/conversation_logs/rated_replies?page=1"' in last
     wrong = (await ds.client.get("/conversation_logs/rated_replies?page=two")).text
-    assert "page must be a whole number from 1" in wrong and wrong.count("<tr>") == PAGE_SIZE + 1
+    assert wrong.startswith("page: expected a whole number from 1")  # plugins/canned_numbers.py, one line
 
 
 async def test_the_page_shows_20_cards_and_the_api_keeps_its_page(tmp_path):
