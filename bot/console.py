@@ -15,7 +15,7 @@ from bot.store.scope import Scope
 
 HELP = """Type a message to chat. Commands:
   {p}stats            conversation statistics
-  {p}history [user]   last 10 conversations (yours, or a user id or name)
+  {p}history [user]   last 10 exchanges (yours, or a user id or name)
   {p}export           write conversation_export_YYYYMMDD_HHMMSS.csv to the current directory
   {p}help             this text; Ctrl-D or {p}quit leaves"""
 
@@ -79,11 +79,11 @@ class Console:
             return
         user_id = query if query.isdigit() or not found else next(iter(found))
         rows = await self.service.command_data.history(user_id, Scope.everything())
-        self.echo(history_text(rows) if rows else f"No conversations found for {query}.")
+        self.echo(history_text(rows) if rows else f"No exchanges found for {query}.")
 
     async def export(self, _argument: str | None = None) -> None:
         result = await self.service.command_data.export(self.export_dir)
-        self.echo(f"Exported {result.rows:,} conversations to {result.files[0]}")
+        self.echo(f"Exported {result.rows:,} exchanges to {result.files[0]}")
 
     async def help(self, _argument: str | None = None) -> None:
         self.echo(HELP.format(p=self.prefix))

@@ -113,6 +113,6 @@ def m009_facet_filter_indexes(db: Database) -> None:
 
 @migrations()
 def m010_tenancy(db: Database) -> None:
-    """Per-server names (an admin's `!history alice` resolves within the server) and model counts
+    """Per-server names (a server admin's `!history alice` resolves within the server) and model counts
     (a server's !stats reads a few rows), kept by triggers."""
     db.executescript(tenancy_migration_sql())
