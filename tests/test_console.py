@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import pytest
 from sqlite_utils import Database
@@ -29,3 +30,17 @@ async def test_console_chats_logs_and_runs_the_three_commands(tmp_path, claude):
     [export] = list(tmp_path.glob("conversation_export_*.csv"))
     with open(export, newline="") as handle:
         assert [r["user_message"] for r in csv.DictReader(handle)] == ["hello console", "and again"]
+
+
+async def test_export_takes_the_discord_names_in_any_case_and_all_changes_nothing(tmp_path, claude):
+    env = clean_env(tmp_path, ANTHROPIC_API_KEY=claude.api_key, ANTHROPIC_BASE_URL=claude.url, BOT_API_MAX_RETRIES="0")
+    script = b"hello\n!export all CHAT\n!quit now\nnever read\n"
+    code, out, err = await run_bot_cli("console", env=env, stdin=script, cwd=tmp_path)
+
+    assert code == 0, err
+    assert "Exported 1 conversations to conversation_export_" in out
+    [export] = list(tmp_path.glob("conversation_export_*"))
+    assert export.name.endswith("_chat.jsonl")
+    assert [m["role"] for m in json.loads(export.read_text())["messages"]][-2:] == ["user", "assistant"]
+    with Database(tmp_path / "log.db") as db:
+        assert [r["user_message"] for r in db["conversations"].rows] == ["hello"]

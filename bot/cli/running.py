@@ -146,7 +146,7 @@ async def run_console(settings: Settings) -> None:
     from bot.core.service import open_service
 
     async with open_service(settings) as service:
-        await Console(service, prefix=settings.command_prefix).run()
+        await Console(service, settings).run()
 
 
 def stop_on_signals(stop: Callable[[], None]) -> None:
