@@ -99,7 +99,7 @@ async def test_the_original_bots_log_keeps_its_history_where_it_was_said(setting
     ]
     original_log(settings.log_db, rows)
     owner = discord_server.add_member("owner")
-    settings = replace(settings, admin_ids=frozenset({int(owner.id)}))
+    settings = replace(settings, owner_ids=frozenset({int(owner.id)}))
 
     async with running_bot(settings, discord_server) as (bot, _service):
         await until(lambda: sorted(unplaced(settings.log_db)) == ["gone-a1", "gone-b1"])
@@ -130,14 +130,14 @@ async def test_the_original_bots_log_keeps_its_history_where_it_was_said(setting
         # The vanished channel's rows: in no server's reach, not forgotten by a server admin's !forget...
         prompt = await ask_to_forget(_harness(discord_server), admin, f"!forget {bob.id}")
         [done] = await _after(discord_server, discord_server.user_reacts(admin, prompt, "✅"))
-        assert "deleted 1 conversations" in done.content  # one-b1, said in this server
+        assert "deleted 1 exchanges" in done.content  # one-b1, said in this server
         assert sorted(unplaced(settings.log_db)) == ["gone-a1", "gone-b1"]
         # ...and the owners reach every row.
         assert fields(await ask(owner, "!stats", dm=True))["Total conversations"] == str(len(rows) - 1)
         # A user's own !forget reaches their unplaced rows too.
         prompt = await ask_to_forget(_harness(discord_server), alice, "!forget")
         [done] = await _after(discord_server, discord_server.user_reacts(alice, prompt, "✅"))
-        assert "deleted 7 conversations" in done.content
+        assert "deleted 7 exchanges" in done.content
         assert unplaced(settings.log_db) == ["gone-b1"]
 
     with ConversationLog(settings.log_db) as store:

@@ -14,7 +14,8 @@ import pytest
 from aiohttp import web
 
 from bot.config.settings import DISCORD_CDN_ORIGINS, ConfigError, Settings
-from bot.core.attachments import MAX_IMAGE_BYTES, MAX_TEXT_BYTES, DownloadError, download
+from bot.core.attachments import MAX_IMAGE_BYTES, MAX_TEXT_BYTES
+from bot.core.download import DownloadError, download
 from tests.support.fake_discord import CDN_GONE
 from tests.support.images import PNG
 from tests.support.loopback import serve

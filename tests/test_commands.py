@@ -76,7 +76,7 @@ async def test_history_of_someone_else_is_for_admins_only(harness):
     await chat(harness, harness.alice, "secret")
 
     [refusal] = await harness.say(harness.bob, "!history alice")
-    assert "only admins" in refusal.content
+    assert "only the bot's owners and server admins (Manage Server) can see" in refusal.content
     [by_mention] = await harness.say(harness.admin, f"!history <@{harness.alice.id}>", mentions=[harness.alice])
     [by_name] = await harness.say(harness.admin, "!history ALICE")
     [by_display_name] = await harness.say(harness.admin, "!history Alice A.")
@@ -85,8 +85,8 @@ async def test_history_of_someone_else_is_for_admins_only(harness):
         assert "secret" in message.embeds[0]["fields"][0]["value"]
 
 
-async def test_configured_admin_ids_count_as_admins(harness):
-    with_settings(harness, admin_ids=frozenset({int(harness.bob.id)}))
+async def test_configured_owner_ids_count_as_owners(harness):
+    with_settings(harness, owner_ids=frozenset({int(harness.bob.id)}))
     await chat(harness, harness.alice, "hi")
     [message] = await harness.say(harness.bob, "!history alice")
     assert message.embeds and "hi" in message.embeds[0]["fields"][0]["value"]
@@ -94,9 +94,9 @@ async def test_configured_admin_ids_count_as_admins(harness):
 
 async def test_history_of_unknown_user_says_so(harness):
     [message] = await harness.say(harness.admin, "!history nobody-here")
-    assert message.content == "No conversations found for nobody-here."
+    assert message.content == "No exchanges found for nobody-here."
     [own] = await harness.say(harness.bob, "!history")
-    assert own.content == "No conversations found for you."
+    assert own.content == "No exchanges found for you."
 
 
 async def test_history_in_a_dm_shows_own_and_refuses_others(harness):
@@ -104,12 +104,15 @@ async def test_history_in_a_dm_shows_own_and_refuses_others(harness):
     [own] = await harness.say(harness.alice, "!history", dm=True)
     [other] = await harness.say(harness.alice, f"!history {harness.bob.id}", dm=True)
     assert "from the server" in own.embeds[0]["fields"][0]["value"]
-    assert "only admins" in other.content
+    assert "only the bot's owners and server admins (Manage Server) can see" in other.content
 
 
 async def test_export_is_refused_to_non_admins(harness):
     [message] = await harness.say(harness.alice, "!export")
-    assert "is for admins only" in message.content and not message.files
+    assert (
+        "is only for the bot's owners (BOT_ADMIN_IDS) and server admins (Manage Server)" in message.content
+        and not message.files
+    )
 
 
 async def test_export_csv_reads_back_equal_to_the_database(harness):
@@ -227,5 +230,5 @@ async def test_history_with_injection_looking_input_is_just_a_name(harness):
     await chat(harness, harness.alice, "still here")
     for attack in ("x' OR '1'='1", "alice'; DROP TABLE conversations; --", "%", "_"):
         [message] = await harness.say(harness.admin, f"!history {attack}")
-        assert message.content.startswith("No conversations found for")
+        assert message.content.startswith("No exchanges found for")
     assert [r["user_message"] for r in harness.rows()] == ["still here"]

@@ -117,9 +117,9 @@ async def test_forget_deletes_the_console_users_rows_and_is_itself_neither_sent_
     await term.line("remember me")
     await term.expect("Echo #1: remember me")
     await term.line("!forget")
-    await term.expect("permanently deletes your 1 logged conversations")
+    await term.expect("permanently deletes your 1 logged exchanges")
     await term.line("yes", prompt="yes/no> ")
-    await term.expect("Done: deleted 1 conversations")
+    await term.expect("Done: deleted 1 exchanges")
     await term.line(UP)  # the history holds !forget, not the answer: a "yes" sent to Claude would be logged
     await term.line("no", prompt="yes/no> ")
     await term.expect("Not confirmed: nothing was deleted.")

@@ -30,7 +30,7 @@ def owner_settings(tmp_path, settings, discord_server):
         log_db=replicated.log_db,
         memory_db=replicated.memory_db,
         replica=replicated.replica,
-        admin_ids=frozenset({int(owner.id)}),
+        owner_ids=frozenset({int(owner.id)}),
     )
 
 

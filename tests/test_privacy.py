@@ -29,13 +29,13 @@ async def test_forget_deletes_log_search_index_and_memory_after_confirmation(har
     await chat(harness, harness.alice, "my secret pangolin", "more pangolins")
     await chat(harness, harness.bob, "bob keeps his pangolin")
     prompt = await ask_to_forget(harness, harness.alice)
-    assert "2 logged conversations" in prompt.content and "✅" in prompt.content
+    assert "2 logged exchanges" in prompt.content and "✅" in prompt.content
 
     before = len(harness.discord.sent)
     await harness.discord.user_reacts(harness.alice, prompt, "✅")
     [done] = (await harness.discord.wait_for_sent(before + 1))[before:]
 
-    assert done.content == "Done: deleted 2 conversations and 4 memory entries."
+    assert done.content == "Done: deleted 2 exchanges and 4 memory entries."
     assert [r["user_id"] for r in harness.rows()] == [harness.bob.id]
     # The search index forgot her words too; bob's row is still found.
     assert searchable(harness.settings, "secret") == searchable(harness.settings, "pangolins") == 0
@@ -60,9 +60,9 @@ async def test_forget_without_confirmation_deletes_nothing(harness):
 async def test_admins_forget_anyone_by_id_and_others_cannot(harness):
     await chat(harness, harness.alice, "hello")
     [refusal] = await harness.say(harness.bob, f"!forget {harness.alice.id}")
-    assert "only admins can forget someone else" in refusal.content
+    assert "only the bot's owners and server admins (Manage Server) can forget someone else" in refusal.content
     prompt = await ask_to_forget(harness, harness.admin, f"!forget {harness.alice.id}")
-    assert f"user {harness.alice.id}'s 1 logged conversations" in prompt.content
+    assert f"user {harness.alice.id}'s 1 logged exchanges" in prompt.content
     before = len(harness.discord.sent)
     await harness.discord.user_reacts(harness.admin, prompt, "✅")
     await harness.discord.wait_for_sent(before + 1)
@@ -75,7 +75,7 @@ async def test_forget_in_a_dm(harness):
     before = len(harness.discord.sent)
     await harness.discord.user_reacts(harness.alice, prompt, "✅")
     [done] = (await harness.discord.wait_for_sent(before + 1))[before:]
-    assert done.content.startswith("Done: deleted 1 conversations") and harness.rows() == []
+    assert done.content.startswith("Done: deleted 1 exchanges") and harness.rows() == []
 
 
 def test_forget_also_removes_rows_waiting_in_the_spool(tmp_path):
@@ -125,7 +125,7 @@ async def test_retention_deletes_old_conversations_at_startup_and_shows_in_stats
         [message] = await discord_server.wait_for_sent(1)
     stats = {f["name"]: f["value"] for f in message.embeds[0]["fields"]}
     assert stats["Total conversations"] == "1"
-    assert stats["Retention"] == "conversations older than 30 days are deleted"
+    assert stats["Retention"] == "exchanges older than 30 days are deleted"
     assert "retention: deleted 2 conversation(s) older than 30 days" in caplog.text
 
 
@@ -187,7 +187,7 @@ async def test_rate_limit_warns_once_and_logs_what_was_answered(settings, discor
 
 
 async def test_export_in_a_dm_is_your_own_unless_you_are_a_configured_admin(harness):
-    with_settings(harness, admin_ids=frozenset({int(harness.bob.id)}))
+    with_settings(harness, owner_ids=frozenset({int(harness.bob.id)}))
     await chat(harness, harness.alice, "hi")
     await chat(harness, harness.admin, "mine")
     [own] = await harness.say(harness.admin, "!export", dm=True)  # Manage Server means nothing in a DM

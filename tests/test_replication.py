@@ -257,7 +257,7 @@ async def test_stats_tells_the_bots_owners_the_replica_lag_by_dm_and_no_one_else
         log_db=replicated.log_db,
         memory_db=replicated.memory_db,
         replica=replicated.replica,
-        admin_ids=frozenset({int(owner.id)}),
+        owner_ids=frozenset({int(owner.id)}),
     )
     replicator = Replicator(settings).start()
     try:

@@ -56,7 +56,7 @@ async def two(settings, discord_server, claude, members):
     bmod = discord_server.add_member("bmod", admin=True, guild=b)
     discord_server.join(alice, b)
     owner = discord_server.add_member("botowner")
-    settings = replace(settings, admin_ids=frozenset({int(owner.id)}))
+    settings = replace(settings, owner_ids=frozenset({int(owner.id)}))
     async with running_bot(settings, discord_server) as (bot, service):
         two = TwoServers(
             Harness(discord_server, claude, settings, bot, service, alice, bob, modmin), b, carol, bmod, owner
@@ -95,14 +95,14 @@ async def test_a_nickname_equal_to_someone_elses_name_does_not_open_their_histor
     two.h.discord.join(two.h.bob, two.h.discord.guilds[0], nick="alice")
     [answer] = await two.say(two.h.bob, "!history alice")
     assert A_SECRET not in text_of(answer)
-    assert "only admins" in answer.content
+    assert "only the bot's owners and server admins (Manage Server) can see" in answer.content
 
 
 async def test_a_nickname_equal_to_someone_elses_id_does_not_open_their_history(two):
     two.h.discord.join(two.h.bob, two.h.discord.guilds[0], nick=two.h.alice.id)
     [answer] = await two.say(two.h.bob, f"!history {two.h.alice.id}")
     assert A_SECRET not in text_of(answer)
-    assert "only admins" in answer.content
+    assert "only the bot's owners and server admins (Manage Server) can see" in answer.content
 
 
 async def test_a_nickname_equal_to_someone_elses_display_name_does_not_open_their_history(two):
@@ -138,23 +138,23 @@ async def test_a_manager_of_server_b_reads_only_server_b_history(two):
         assert ALICE_IN_B in text_of(answer)
         assert A_SECRET not in text_of(answer) and ALICE_DM not in text_of(answer)
     [nobody] = await two.say(two.bmod, "!history bob", in_b=True)  # bob never spoke in B
-    assert nobody.content == "No conversations found for bob."
+    assert nobody.content == "No exchanges found for bob."
 
 
 async def test_a_manager_of_server_b_forgets_only_server_b_rows(two):
     prompt = await ask_to_forget(two.h, two.bmod, f"!forget {two.h.alice.id}", guild=two.b)
-    assert "1 logged conversations" in prompt.content
+    assert "1 logged exchanges" in prompt.content
     before = len(two.h.discord.sent)
     await two.h.discord.user_reacts(two.bmod, prompt, "✅")
     [done] = (await two.h.discord.wait_for_sent(before + 1))[before:]
-    assert done.content.startswith("Done: deleted 1 conversations")
+    assert done.content.startswith("Done: deleted 1 exchanges")
     assert two.messages() == {A_SECRET, BOB_IN_A, B_NOTE, ALICE_DM}
 
 
 async def test_a_manager_of_server_a_is_a_plain_member_in_server_b(two):
     two.h.discord.join(two.h.admin, two.b)
     [answer] = await two.say(two.h.admin, "!export", in_b=True)
-    assert "for admins only" in answer.content and not answer.files
+    assert "only for the bot's owners (BOT_ADMIN_IDS) and server admins" in answer.content and not answer.files
     [history] = await two.say(two.h.admin, "!history carol", in_b=True)
     assert B_NOTE not in text_of(history)
 
@@ -200,7 +200,10 @@ async def test_a_plain_user_in_a_dm_sees_only_their_own(two):
     assert stats_field(stats, "Total conversations") == "3"
     assert stats_field(stats, "Unique users") == "1"
     [other] = await two.say(two.carol, "!history alice", dm=True)
-    assert "only admins" in other.content and A_SECRET not in text_of(other)
+    assert (
+        "only the bot's owners and server admins (Manage Server) can see" in other.content
+        and A_SECRET not in text_of(other)
+    )
 
 
 async def test_in_a_server_your_own_history_is_that_servers_only(two):
@@ -212,7 +215,7 @@ async def test_in_a_server_your_own_history_is_that_servers_only(two):
 
 async def test_forgetting_yourself_deletes_everything_of_yours(two):
     prompt = await ask_to_forget(two.h, two.h.alice, "!forget", guild=two.b)
-    assert "3 logged conversations" in prompt.content
+    assert "3 logged exchanges" in prompt.content
     before = len(two.h.discord.sent)
     await two.h.discord.user_reacts(two.h.alice, prompt, "✅")
     await two.h.discord.wait_for_sent(before + 1)

@@ -30,7 +30,7 @@ def test_dotenv_is_read_and_the_environment_wins(tmp_path):
     settings = Settings.from_env({"DISCORD_TOKEN": "from-env"}, dotenv_path=env_file)
     assert settings.discord_token == "from-env"
     assert settings.model == "claude-sonnet-4-5"
-    assert settings.admin_ids == {1, 2}
+    assert settings.owner_ids == {1, 2}
     assert settings.chat_channel_ids == {30, 40}
     assert settings.log_db == Path("/data/log.db")
     assert settings.command_prefix == "?"

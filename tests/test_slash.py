@@ -71,7 +71,7 @@ async def test_history_of_another_user_is_refused_for_a_plain_member(harness):
     [prefixed] = await harness.say(harness.bob, "!history alice")
     refused = await slash(harness, harness.bob, "history", {"user": harness.alice})
     assert refused.ephemeral and refused.content == prefixed.content
-    assert "only admins" in refused.content and not refused.embeds
+    assert "only the bot's owners and server admins (Manage Server) can see" in refused.content and not refused.embeds
 
 
 async def test_admins_pick_another_user_and_owners_reach_every_server(harness):
@@ -80,7 +80,7 @@ async def test_admins_pick_another_user_and_owners_reach_every_server(harness):
     assert shown.ephemeral and "alice's secret" in next(iter(fields(shown).values()))
     refused = await slash(harness, harness.admin, "history", {"user": harness.alice, "where": "all"})
     assert "only for the bot's owners" in refused.content  # Manage Server is not an owner
-    with_settings(harness, admin_ids=frozenset({int(harness.bob.id)}))
+    with_settings(harness, owner_ids=frozenset({int(harness.bob.id)}))
     everywhere = await slash(harness, harness.bob, "history", {"user": harness.alice, "where": "all"})
     assert everywhere.embeds[0]["description"] == "Every server and DM"
 
@@ -106,7 +106,7 @@ async def test_optout_as_a_slash_command_stops_logging(harness):
 async def test_export_defers_then_sends_the_file_privately(harness):
     await chat(harness, harness.alice, "exported words")
     refused = await slash(harness, harness.alice, "export")  # a plain member in a server
-    assert refused.ephemeral and "admins only" in refused.content
+    assert refused.ephemeral and "only for the bot's owners (BOT_ADMIN_IDS) and server admins" in refused.content
     interaction = await harness.discord.user_slash(harness.admin, "export", {"format": "csv"})
     assert interaction.callback_type == 5  # deferred: exports can take longer than 3 seconds
     [answer] = interaction.messages
@@ -135,7 +135,7 @@ async def test_slash_commands_work_in_a_dm(harness):
 async def test_forget_button_only_the_caller_can_press(harness):
     await chat(harness, harness.alice, "forget me", "and me")
     prompt = await slash(harness, harness.alice, "forget")
-    assert prompt.ephemeral and "2 logged conversations" in prompt.content and "Confirm" in prompt.content
+    assert prompt.ephemeral and "2 logged exchanges" in prompt.content and "Confirm" in prompt.content
     interactions = harness.discord.interactions
 
     not_yours = await interactions.press(harness.bob, prompt)
@@ -148,7 +148,7 @@ async def test_forget_button_only_the_caller_can_press(harness):
     forget = next(i for i in interactions.by_id.values() if i.original is prompt)
     await interactions.wait_for_answers(forget, 2)
     done = forget.messages[1]
-    assert done.ephemeral and done.content == "Done: deleted 2 conversations and 4 memory entries."
+    assert done.ephemeral and done.content == "Done: deleted 2 exchanges and 4 memory entries."
     assert harness.rows() == [] and memory_turns(harness.settings, harness.alice.id) == 0
 
 
@@ -203,6 +203,9 @@ async def test_forget_someone_else_is_refused_for_a_plain_member_both_ways(harne
     [prefixed] = await harness.say(harness.bob, f"!forget {harness.alice.id}")
     slashed = await slash(harness, harness.bob, "forget", {"user": harness.alice})
     assert slashed.ephemeral and slashed.content == prefixed.content
-    assert "only admins can forget someone else" in slashed.content and len(harness.rows()) == 1
+    assert (
+        "only the bot's owners and server admins (Manage Server) can forget someone else" in slashed.content
+        and len(harness.rows()) == 1
+    )
     prompt = await slash(harness, harness.admin, "forget", {"user": harness.alice})
-    assert f"user {harness.alice.id}'s 1 logged conversations in this server" in prompt.content
+    assert f"user {harness.alice.id}'s 1 logged exchanges in this server" in prompt.content

@@ -112,7 +112,7 @@ def existing_log(settings: Settings) -> ConversationLog:
 )
 @click.option("--min-rating", type=int, help="Only replies whose 👍 minus 👎 is at least this (0 drops net 👎).")
 @click.option(
-    "--limit", type=click.IntRange(min=1), help="At most this many lines (conversations, or rated replies for kto)."
+    "--limit", type=click.IntRange(min=1), help="At most this many lines (exchanges, or rated replies for kto)."
 )
 @click.option(
     "--system-prompt/--no-system-prompt",
@@ -204,7 +204,7 @@ def stats_command(load: Loader, db: Path | None) -> None:
 @db_option
 @click.pass_obj
 def history_command(load: Loader, user: str, limit: int, db: Path | None) -> None:
-    """Print a user's last conversations (USER: id, user name or display name), as !history shows them."""
+    """Print a user's last exchanges (USER: id, user name or display name), as !history shows them."""
     settings = settings_with_db(load, db)
     rows = existing_log(settings).user_history(user, limit)
-    click.echo(history_text(rows) if rows else f"No conversations found for {user}.")
+    click.echo(history_text(rows) if rows else f"No exchanges found for {user}.")

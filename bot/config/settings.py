@@ -154,7 +154,7 @@ class Settings:
     log_db: Path = ROOT / "conversation_logs.db"
     memory_db: Path = ROOT / "bot_memory.db"
     command_prefix: str = "!"
-    admin_ids: frozenset[int] = field(default_factory=frozenset)
+    owner_ids: frozenset[int] = field(default_factory=frozenset)  # BOT_ADMIN_IDS: the bot's owners
     chat_channel_ids: frozenset[int] = field(default_factory=frozenset)
     memory_turns: int = 10
     memory_ttl_minutes: float = 60.0
@@ -202,7 +202,7 @@ class Settings:
             log_db=_path(env, "CONVERSATION_LOG_DB", ROOT / "conversation_logs.db"),
             memory_db=_path(env, "BOT_MEMORY_DB", ROOT / "bot_memory.db"),
             command_prefix=env.get("BOT_PREFIX") or "!",
-            admin_ids=_ids(env, "BOT_ADMIN_IDS"),
+            owner_ids=_ids(env, "BOT_ADMIN_IDS"),
             chat_channel_ids=_ids(env, "BOT_CHAT_CHANNELS"),
             memory_turns=_number(env, "BOT_MEMORY_TURNS", 10, int),
             memory_ttl_minutes=_number(env, "BOT_MEMORY_TTL_MINUTES", 60.0, float),

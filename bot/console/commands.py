@@ -24,7 +24,7 @@ CONFIRM_WORDS = frozenset({"yes", "y"})
 
 HELP = """Type a message to chat. Commands:
   {p}stats              conversation statistics
-  {p}history [user]     last 10 conversations (yours, or a user id or name)
+  {p}history [user]     last 10 exchanges (yours, or a user id or name)
   {p}export [format]    write conversation_export_YYYYMMDD_HHMMSS.* here; format: {formats} (default csv)
   {p}forget [user id]   delete your conversations and memory (or that user's), after you confirm
   {p}optout, {p}optin     stop, or start again, logging and remembering what you say
@@ -70,7 +70,7 @@ class ConsoleCommands:
             return
         user_id = query if query.isdigit() or not found else next(iter(found))
         rows = await self.service.command_data.history(user_id, Scope.everything())
-        self.echo(history_text(rows) if rows else f"No conversations found for {query}.")
+        self.echo(history_text(rows) if rows else f"No exchanges found for {query}.")
 
     async def export(self, argument: str | None = None) -> None:
         """`all` is accepted as on Discord, where it widens an owner's export; here every row is in already."""
@@ -87,12 +87,12 @@ class ConsoleCommands:
         target = user_id or self.user_name
         whose = "your" if target == self.user_name else f"user {target}'s"
         count = await self.service.command_data.count_for_user(target)
-        question = f"This permanently deletes {whose} {count:,} logged conversations and short-term memory."
+        question = f"This permanently deletes {whose} {count:,} logged exchanges and short-term memory."
         if not await self.confirm(question):
             self.echo("Not confirmed: nothing was deleted.")
             return
         done = await self.service.command_data.forget(target, Scope.everything())
-        self.echo(f"Done: deleted {done.conversations:,} conversations and {done.memory_turns:,} memory entries.")
+        self.echo(f"Done: deleted {done.exchanges:,} exchanges and {done.memory_turns:,} memory entries.")
 
     async def optout(self, _argument: str | None = None) -> None:
         await self.service.command_data.set_opted_out(self.user_name, True)

@@ -7,9 +7,8 @@ downloading them, because Discord's attachment URLs expire. The log keeps what w
 (name, type, size, URL, and the SHA-256 of the bytes Claude was sent); the bytes themselves only
 with BOT_KEEP_ATTACHMENTS on, in the blob store beside it (bot/store/blobs.py).
 
-A download trusts nothing the message says: only the allowed origins are fetched (Discord's CDN over
-https), no redirect is followed, the size is counted while reading, and an image's dimensions are
-read from its own header, before anything decodes its pixels.
+A download (download.py) trusts nothing the message says, and an image's dimensions are read from its
+own header, before anything decodes its pixels.
 """
 
 from __future__ import annotations
@@ -20,17 +19,15 @@ import hashlib
 import io
 import json
 import logging
-import time
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias, cast, get_args
 
-import aiohttp
-import yarl
 from anthropic.types import ImageBlockParam, TextBlockParam
 from PIL import Image
 
+from bot.core.download import DownloadError
 from bot.store.attachment_column import REFUSED, SENT, TEXT_PREFIX
 from bot.store.blobs import SentFile
 
@@ -41,17 +38,10 @@ MAX_IMAGE_SIDE_PX = 8000  # the API rejects an image larger than 8000x8000 px
 MAX_IMAGES_BYTES = 20 * 1024 * 1024  # all images of one message: base64 (x4/3) stays under the 32 MB request
 MAX_TEXT_BYTES = 100_000  # a text file's share of the context: about 25,000 tokens
 PILLOW_FORMATS = ["PNG", "JPEG", "GIF", "WEBP"]  # the only header parsers Pillow may try
-DOWNLOAD_TIMEOUT_S = 30  # one attachment, connect to last byte
-CHUNK_BYTES = 64 * 1024
-REDIRECTS = range(300, 400)
 
 ContentBlock: TypeAlias = TextBlockParam | ImageBlockParam  # what one attachment becomes in a user turn
 
 log = logging.getLogger(__name__)
-
-
-class DownloadError(Exception):
-    """An attachment's bytes could not be fetched; the message says why, fit to show the user."""
 
 
 @dataclass(frozen=True)
@@ -159,60 +149,6 @@ def image_size(data: bytes) -> tuple[int, int]:
         raise DownloadError(f"it is larger than {MAX_IMAGE_SIDE_PX}x{MAX_IMAGE_SIDE_PX} pixels") from None
     except Exception:
         raise DownloadError("it is not a readable PNG, JPEG, GIF or WebP image") from None
-
-
-async def download(url: str, origins: frozenset[str], limit: int) -> bytes:
-    """The bytes at `url`, from one of `origins` only, following no redirect, at most `limit` bytes."""
-    target = _allowed(url, origins)
-    if _expired(target):
-        raise DownloadError("its link has expired; please send it again")
-    try:
-        timeout = aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT_S)
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(target, allow_redirects=False) as response,
-        ):
-            return await _read(response, limit)
-    except (TimeoutError, aiohttp.ClientError) as err:
-        log.warning("download of %s failed: %r", url, err)
-        raise DownloadError("it could not be downloaded") from None
-
-
-def _allowed(url: str, origins: frozenset[str]) -> yarl.URL:
-    try:
-        target = yarl.URL(url)
-        allowed = target.user is None and str(target.origin()) in origins
-    except ValueError:  # relative, no scheme, a bad port or host
-        allowed = False
-    if not allowed:
-        raise DownloadError("it is not on Discord's attachment CDN")
-    return target
-
-
-def _expired(url: yarl.URL) -> bool:
-    """Discord's signed URLs carry their expiry as hex Unix seconds in `ex`; past it the CDN refuses."""
-    try:
-        return int(url.query.get("ex", ""), 16) <= time.time()
-    except ValueError:  # unsigned: the CDN decides
-        return False
-
-
-async def _read(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    if response.status in REDIRECTS:
-        raise DownloadError("the CDN sent it elsewhere (a redirect), and I only fetch from Discord's CDN")
-    if response.status != 200:
-        raise DownloadError(f"Discord's CDN no longer serves it (HTTP {response.status}); please send it again")
-    too_big = DownloadError(
-        f"it is larger than {limit / 2**20:g} MB" if limit >= 2**20 else f"it is larger than {limit // 1000} kB"
-    )
-    if (response.content_length or 0) > limit:
-        raise too_big
-    data = bytearray()
-    async for chunk in response.content.iter_chunked(CHUNK_BYTES):  # decompressed: a gzip bomb stops here too
-        data += chunk
-        if len(data) > limit:
-            raise too_big
-    return bytes(data)
 
 
 def user_content(text: str, images: list[ContentBlock]) -> str | list[ContentBlock]:

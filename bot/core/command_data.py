@@ -23,12 +23,12 @@ from bot.store.sqlite import sqlite3
 
 log = logging.getLogger(__name__)
 
-RETENTION_EVERY_S = 3600.0  # how often old conversations are swept when BOT_RETENTION_DAYS is set
+RETENTION_EVERY_S = 3600.0  # how often old exchanges are swept when BOT_RETENTION_DAYS is set
 
 
 @dataclass(frozen=True)
 class Forgotten:
-    conversations: int
+    exchanges: int
     memory_turns: int
 
 
@@ -83,18 +83,18 @@ class CommandData:
         return await asyncio.to_thread(export_file, fmt, pieces, directory, max_bytes=max_bytes, max_parts=max_parts)
 
     async def forget(self, user_id: str, scope: Scope = Scope.everything()) -> Forgotten:
-        """Delete a user's conversations (log, search index, spool) and memory within `scope`."""
+        """Delete a user's exchanges (log, search index, spool) and memory within `scope`."""
         channels = None if scope.guild_id is None else await asyncio.to_thread(self.store.channels_of, user_id, scope)
-        conversations = await self._writes.wait(self.store.forget(user_id, scope))
+        exchanges = await self._writes.wait(self.store.forget(user_id, scope))
         turns = await asyncio.to_thread(self.memory.forget, user_id, channels)
         log.info(
-            "forgot user %s (%s): %d conversations, %d memory turns",
+            "forgot user %s (%s): %d exchanges, %d memory turns",
             user_id,
             scope.describe().lower(),
-            conversations,
+            exchanges,
             turns,
         )
-        return Forgotten(conversations, turns)
+        return Forgotten(exchanges, turns)
 
     async def set_opted_out(self, user_id: str, opted_out: bool) -> None:
         """Persist the choice first, so a failure leaves the user's choice unchanged and visible."""

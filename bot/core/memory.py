@@ -16,47 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from anthropic.types import MessageParam
-from sqlite_utils import Database, Migrations
+from sqlite_utils import Database
 
+from bot.core.memory_schema import migrations
 from bot.store.attachment_column import as_text
 from bot.store.exchange import FALLBACK_MODEL
 from bot.store.privacy import ForgetMark
 from bot.store.sqlite import sqlite3
 
 DAY_S = 86400.0
-
-migrations = Migrations("bot_memory")
-
-
-@migrations()
-def m001_turns(db: Database) -> None:
-    db.table("turns").create(
-        {
-            "id": int,
-            "channel_id": str,
-            "user_id": str,
-            "conversation_id": str,
-            "role": str,
-            "content": str,
-            "created_at": float,
-        },
-        pk="id",
-        not_null={"channel_id", "user_id", "conversation_id", "role", "content", "created_at"},
-    )
-    db.table("turns").create_index(["channel_id", "user_id", "id"])
-
-
-@migrations()
-def m002_expiry_index(db: Database) -> None:
-    db.table("turns").create_index(["created_at"])  # dropping every expired turn on each use reads only those
-
-
-@migrations()
-def m003_message_ids(db: Database) -> None:
-    # The log's message id of each turn's exchange, so the log can name the turns sent as context
-    # (bot/store/request_record.py). Turns remembered before this have none and are not context again:
-    # at most one time-to-live (BOT_MEMORY_TTL_MINUTES, 60 by default) of memory after the upgrade.
-    db.table("turns").add_column("message_id", str)
 
 
 @dataclass
@@ -150,15 +118,7 @@ class Memory:
                     [channel_id, user_id, since, self.turns * 2],
                 )
             )
-        if not rows:
-            return Recalled(uuid.uuid4().hex)
-        rows.reverse()
-        # Claude wants the conversation to open with a user turn.
-        while rows and rows[0]["role"] != "user":
-            rows.pop(0)
-        messages: list[MessageParam] = [{"role": r["role"], "content": r["content"]} for r in rows]
-        ids = tuple(r["message_id"] for r in rows if r["role"] == "user")
-        return Recalled(rows[-1]["conversation_id"] if rows else uuid.uuid4().hex, messages, message_ids=ids)
+        return recall_turns(rows)
 
     def remember(
         self, channel_id: str, user_id: str, conversation_id: str, user_text: str, bot_text: str, *, message_id: str
@@ -180,15 +140,8 @@ class Memory:
                     {**base, "role": "assistant", "content": bot_text},
                 ]
             )
-            self._prune(channel_id, user_id)
+            keep_last(db, channel_id, user_id, self.turns * 2)
             self._drop_expired(now)
-
-    def _prune(self, channel_id: str, user_id: str) -> None:
-        self._open_db.execute(
-            "delete from turns where channel_id = ? and user_id = ? and id not in ("
-            " select id from turns where channel_id = ? and user_id = ? order by id desc limit ?)",
-            [channel_id, user_id, channel_id, user_id, self.turns * 2],
-        )
 
     def _drop_expired(self, now: float) -> None:
         """Every user's turns past the TTL (or the retention), not only this thread's (PRIVACY.md)."""
@@ -199,33 +152,62 @@ class Memory:
         gone = 0
         with self._lock, self._open_db.atomic():
             for mark in marks:
-                if mark.everywhere:
-                    gone += self._open_db.execute(
-                        "delete from turns where user_id = ? and created_at <= ?", [mark.user_id, mark.at]
-                    ).rowcount
-                for channel in mark.channel_ids:
-                    gone += self._open_db.execute(
-                        "delete from turns where user_id = ? and channel_id = ? and created_at <= ?",
-                        [mark.user_id, channel, mark.at],
-                    ).rowcount
+                gone += drop_marked(self._open_db, mark)
         return gone
 
     def forget(self, user_id: str | None = None, channel_ids: Collection[str] | None = None) -> int:
         """Delete one user's turns (only those in `channel_ids`, when given), or every turn; returns how many went."""
         with self._lock:
             with self._open_db.atomic():
-                gone = self._delete(user_id, channel_ids)
+                gone = delete_turns(self._open_db, user_id, channel_ids)
             # The WAL still holds the turns' pages until a checkpoint; a small file, so at once. Under
             # Litestream this returns busy (it holds a read lock) and Litestream's own checkpoint empties it.
             self._open_db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return gone
 
-    def _delete(self, user_id: str | None, channel_ids: Collection[str] | None) -> int:
-        if user_id is None:
-            return self._open_db.execute("delete from turns").rowcount
-        if channel_ids is None:
-            return self._open_db.execute("delete from turns where user_id = ?", [user_id]).rowcount
-        return sum(
-            self._open_db.execute("delete from turns where user_id = ? and channel_id = ?", [user_id, channel]).rowcount
-            for channel in channel_ids
-        )
+
+def recall_turns(rows: list[dict[str, Any]]) -> Recalled:
+    """The context of a live thread from its last turns, newest first; a new thread id when none is left."""
+    rows = rows[::-1]
+    # Claude wants the conversation to open with a user turn.
+    while rows and rows[0]["role"] != "user":
+        rows.pop(0)
+    if not rows:
+        return Recalled(uuid.uuid4().hex)
+    messages: list[MessageParam] = [{"role": r["role"], "content": r["content"]} for r in rows]
+    ids = tuple(r["message_id"] for r in rows if r["role"] == "user")
+    return Recalled(rows[-1]["conversation_id"], messages, message_ids=ids)
+
+
+def keep_last(db: Database, channel_id: str, user_id: str, turns: int) -> None:
+    """Delete all but the thread's last `turns` turns."""
+    db.execute(
+        "delete from turns where channel_id = ? and user_id = ? and id not in ("
+        " select id from turns where channel_id = ? and user_id = ? order by id desc limit ?)",
+        [channel_id, user_id, channel_id, user_id, turns],
+    )
+
+
+def drop_marked(db: Database, mark: ForgetMark) -> int:
+    """The turns one forget mark reaches: the user's, older than the mark, everywhere or in its channels."""
+    gone = 0
+    if mark.everywhere:
+        gone += db.execute("delete from turns where user_id = ? and created_at <= ?", [mark.user_id, mark.at]).rowcount
+    for channel in mark.channel_ids:
+        gone += db.execute(
+            "delete from turns where user_id = ? and channel_id = ? and created_at <= ?",
+            [mark.user_id, channel, mark.at],
+        ).rowcount
+    return gone
+
+
+def delete_turns(db: Database, user_id: str | None, channel_ids: Collection[str] | None) -> int:
+    """One user's turns (only those in `channel_ids`, when given), or every turn with no user."""
+    if user_id is None:
+        return db.execute("delete from turns").rowcount
+    if channel_ids is None:
+        return db.execute("delete from turns where user_id = ?", [user_id]).rowcount
+    return sum(
+        db.execute("delete from turns where user_id = ? and channel_id = ?", [user_id, channel]).rowcount
+        for channel in channel_ids
+    )

@@ -1,4 +1,7 @@
-"""Answers from Claude through the official SDK, or a static fallback when Claude cannot answer."""
+"""Answers from Claude through the official SDK, or a static fallback when Claude cannot answer.
+
+What a finished, cut-off or missing answer becomes (the Reply and its texts) is in replies.py.
+"""
 
 from __future__ import annotations
 
@@ -6,57 +9,28 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 
 import anthropic
 import httpx2
 from anthropic.lib.streaming import AsyncMessageStream
-from anthropic.types import Message, MessageParam, Usage
+from anthropic.types import Message, MessageParam
 
 from bot.config.settings import Settings
+from bot.core.replies import CUT_OFF_NOTE as CUT_OFF_NOTE  # re-exported: the texts' old home
+from bot.core.replies import FALLBACK_TEXT as FALLBACK_TEXT
+from bot.core.replies import LENGTH_NOTE as LENGTH_NOTE
+from bot.core.replies import MAX_TOKENS as MAX_TOKENS
+from bot.core.replies import REFUSAL as REFUSAL
+from bot.core.replies import REFUSAL_TEXT as REFUSAL_TEXT
+from bot.core.replies import Reply as Reply
+from bot.core.replies import cut_off_reply, fallback_reply, finished_reply
 from bot.core.request import RequestBody, build_request
 from bot.core.retries import retry_wait
-from bot.store.exchange import FALLBACK_MODEL
+from bot.store.exchange import FALLBACK_MODEL as FALLBACK_MODEL
 
 log = logging.getLogger(__name__)
 
-FALLBACK_TEXT = (
-    "Sorry, I can't reach my language model right now, so I can't give you a real answer. "
-    "Your message was received; please try again in a little while."
-)
-CUT_OFF_NOTE = "\n\n*(My answer was cut off: the language model stopped responding. Please ask again.)*"
-LENGTH_NOTE = "\n\n*(Cut at the length limit: this answer reached the {limit}-token maximum and is incomplete.)*"
-REFUSAL_TEXT = (
-    "I can't help with that one: the language model declined to answer this message. "
-    "You're welcome to ask something else."
-)
-MAX_TOKENS, REFUSAL = "max_tokens", "refusal"  # Claude's stop_reason values the bot acts on
-
 TextSink = Callable[[str], None]  # receives the reply's text so far, each time it grows
-
-
-@dataclass(frozen=True)
-class Reply:
-    text: str
-    model: str | None  # None when no model answered (the bot's own hint for an empty message)
-    input_tokens: int = 0
-    output_tokens: int = 0
-    latency_ms: int = 0
-    logged: bool = False  # the exchange is in the permanent log (so a rating of the reply can find it)
-    cut_off: bool = False  # the stream failed midway: `text` is what arrived, ending with CUT_OFF_NOTE
-    stop_reason: str | None = None  # Claude's reason for stopping; None when Claude gave none (fallback, cut off)
-    cache_creation_input_tokens: int = 0  # input written to the prompt cache (billed 1.25x), beside input_tokens
-    cache_read_input_tokens: int = 0  # input read from the prompt cache (billed 0.1x), beside input_tokens
-    sent: bool = True  # a request went to Claude (False: no API key, the fallback answered at once)
-    message_id: str | None = None  # Anthropic's id of the message (msg_...); None when none came back
-    request_id: str | None = None  # the `request-id` of the request that answered; None when none did
-
-    def with_ids(self, message_id: str, request_id: str | None) -> Reply:
-        return replace(self, message_id=message_id, request_id=request_id)
-
-
-def fallback_reply(latency_ms: int = 0, *, sent: bool = True) -> Reply:
-    return Reply(FALLBACK_TEXT, FALLBACK_MODEL, latency_ms=latency_ms, sent=sent)
 
 
 class Attempt:
@@ -66,6 +40,21 @@ class Attempt:
         self.text = ""
         self.stream: AsyncMessageStream[None] | None = None  # set when the request is answered
         self.budget = budget  # lifted at the first text: from then on the user reads, not waits
+
+    async def run(self, client: anthropic.AsyncAnthropic, body: RequestBody, on_text: TextSink | None) -> Message:
+        """Stream the answer, keeping its text so far; the budget is lifted at the first text."""
+        async with client.messages.stream(**body) as stream:
+            self.stream = stream
+            async for delta in stream.text_stream:
+                if not self.text:
+                    self.budget.reschedule(None)
+                self.text += delta
+                if on_text is not None and self.text.strip():
+                    on_text(self.text)
+                # Events that arrived together are parsed one per turn of the loop, so many
+                # streams at once never hold it for long (bench/streaming.py measures the lag).
+                await asyncio.sleep(0)
+            return await stream.get_final_message()
 
 
 class Responder:
@@ -147,8 +136,8 @@ class Responder:
             try:
                 async with asyncio.timeout_at(deadline) as budget:
                     attempt = Attempt(budget)
-                    message = await self._stream(client, attempt, body, on_text)
-                return self._finished(message, _ms_since(started), attempt.stream)
+                    message = await attempt.run(client, body, on_text)
+                return finished_reply(message, _ms_since(started), attempt.stream, self.max_tokens)
             except TimeoutError:
                 failure = f"no answer within BOT_API_TIMEOUT={self.budget_s:g}s"
                 wait = None
@@ -159,7 +148,7 @@ class Responder:
                 wait = retry_wait(err, retry) if retry < self.max_retries else None
             if attempt.text.strip() and attempt.stream is not None:  # text comes only through a stream
                 log.warning("reply cut off after %d characters: %s", len(attempt.text), failure)
-                return _cut_off(attempt.text, attempt.stream, _ms_since(started))
+                return cut_off_reply(attempt.text, attempt.stream, _ms_since(started))
             left = deadline - loop.time()
             if wait is None or wait >= left:
                 if wait is not None:
@@ -172,46 +161,6 @@ class Responder:
     def request(self, messages: list[MessageParam]) -> RequestBody:
         return build_request(self.system_prompt, messages, model=self.model, max_tokens=self.max_tokens)
 
-    async def _stream(
-        self, client: anthropic.AsyncAnthropic, attempt: Attempt, body: RequestBody, on_text: TextSink | None
-    ) -> Message:
-        async with client.messages.stream(**body) as stream:
-            attempt.stream = stream
-            async for delta in stream.text_stream:
-                if not attempt.text:
-                    attempt.budget.reschedule(None)
-                attempt.text += delta
-                if on_text is not None and attempt.text.strip():
-                    on_text(attempt.text)
-                # Events that arrived together are parsed one per turn of the loop, so many
-                # streams at once never hold it for long (bench/streaming.py measures the lag).
-                await asyncio.sleep(0)
-            return await stream.get_final_message()
-
-    def _finished(self, message: Message, latency_ms: int, stream: AsyncMessageStream[None] | None) -> Reply:
-        """A complete answer, shown as Claude ended it: whole, cut at the length limit, or refused."""
-        text = "".join(block.text for block in message.content if block.type == "text").strip()
-        usage = message.usage
-        request_id = stream.request_id if stream is not None else None
-        if message.stop_reason == REFUSAL:
-            log.warning("Claude declined to answer (stop_reason=refusal)")
-            text = REFUSAL_TEXT  # a partial answer stopped by a refusal is not shown
-        elif not text:
-            log.warning("static fallback: Claude returned no text (stop_reason=%s)", message.stop_reason)
-            return fallback_reply(latency_ms).with_ids(message.id, request_id)
-        elif message.stop_reason == MAX_TOKENS:
-            text += LENGTH_NOTE.format(limit=self.max_tokens)
-        return Reply(
-            text,
-            message.model,
-            usage.input_tokens,
-            usage.output_tokens,
-            latency_ms,
-            stop_reason=message.stop_reason,
-            cache_creation_input_tokens=cache_written(usage),
-            cache_read_input_tokens=cache_read(usage),
-        ).with_ids(message.id, request_id)
-
     async def close(self) -> None:
         if self.client is not None:
             await self.client.close()
@@ -219,28 +168,3 @@ class Responder:
 
 def _ms_since(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
-
-
-def _cut_off(text: str, stream: AsyncMessageStream[None], latency_ms: int) -> Reply:
-    """What the user saw of a stream that failed midway, with the tokens the API had reported by then."""
-    snapshot = stream.current_message_snapshot  # text arrived, so message_start (model, input tokens) had too
-    usage = snapshot.usage
-    return Reply(
-        text.strip() + CUT_OFF_NOTE,
-        snapshot.model,
-        usage.input_tokens,
-        usage.output_tokens,
-        latency_ms,
-        cut_off=True,
-        cache_creation_input_tokens=cache_written(usage),
-        cache_read_input_tokens=cache_read(usage),
-    ).with_ids(snapshot.id, stream.request_id)
-
-
-# The SDK types the cache counts optional: an absent count is nothing cached.
-def cache_written(usage: Usage) -> int:
-    return usage.cache_creation_input_tokens or 0
-
-
-def cache_read(usage: Usage) -> int:
-    return usage.cache_read_input_tokens or 0

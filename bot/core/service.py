@@ -17,7 +17,8 @@ from bot.core.attachments import images_for_claude, log_json, refusal_note, sent
 from bot.core.command_data import CommandData
 from bot.core.deliveries import InFlight, SeenMessages
 from bot.core.incoming import Incoming, Redelivery, logged_exchange
-from bot.core.memory import Memory, Recalled, recall_chain
+from bot.core.memory import Memory, Recalled
+from bot.core.recall import Recall
 from bot.core.redact import redact
 from bot.core.responder import Reply, Responder, TextSink
 from bot.store import ConversationLog, Outcome
@@ -56,6 +57,7 @@ class BotService:
         self._writes = WriterResults()  # awaits the log's writer thread without stalling the loop
         self.command_data = CommandData(store, memory, self._writes, retention_days=retention_days)
         self._in_flight = InFlight()
+        self._recall = Recall(store, memory, self.command_data)
 
     async def chat(self, incoming: Incoming, on_text: TextSink | None = None) -> Reply | Redelivery:
         """Answer with Claude (or the fallback), log the exchange durably, then remember it.
@@ -85,7 +87,7 @@ class BotService:
             # Answered, but nothing of theirs is kept: no context, no log, no memory.
             reply = await self.responder.reply([{"role": "user", "content": content}], on_text)
             return replace(reply, text=note + reply.text)
-        context = await self._context(incoming)
+        context = await self._recall.for_message(incoming)
         reply = await self.responder.reply([*context.messages, {"role": "user", "content": content}], on_text)
         reply = replace(reply, text=note + reply.text)
         stored = replace(incoming, text=self.redact(incoming.text))
@@ -118,36 +120,6 @@ class BotService:
             context.message_ids,
             masked,
         )
-
-    async def _context(self, incoming: Incoming) -> Recalled:
-        if incoming.reply_to is not None or incoming.thread_id is not None:
-            chained = await self._chained(incoming)
-            if chained is not None:
-                return chained
-        try:
-            return await asyncio.to_thread(self.command_data.memory_context, incoming.channel_id, incoming.user_id)
-        except sqlite3.Error as err:
-            # Memory is a convenience; without it Claude just sees this one message.
-            log.warning("memory unavailable (%s); answering without context", err)
-            return Recalled(conversation_id=incoming.message_id)
-
-    async def _chained(self, incoming: Incoming) -> Recalled | None:
-        """The context of a reply to a bot message (or a thread started from one): its chain in the
-        log, and its conversation, however old; None when it continues no logged exchange."""
-        try:
-            channels = (incoming.channel_id,) + ((incoming.thread_parent_id,) if incoming.thread_parent_id else ())
-            rows = await asyncio.to_thread(
-                self.store.reply_chain,
-                incoming.guild_id,
-                channels,
-                incoming.reply_to,
-                incoming.thread_id,
-                self.memory.turns,
-            )
-        except sqlite3.Error as err:
-            log.warning("reply chain unavailable (%s); answering from memory", err)
-            return None
-        return recall_chain(rows) if rows else None
 
     async def _remember(self, incoming: Incoming, conversation_id: str, bot_text: str) -> None:
         try:

@@ -112,10 +112,7 @@ class SampleLog:
         """Each conversation's start, in order, and its number of turns, `count` turns in all."""
         lengths, left = [], self.count
         while left > 0:
-            length = 1
-            while length < MAX_TURNS and self.rng.random() < MORE_TURNS:
-                length += 1
-            lengths.append(min(length, left))
+            lengths.append(min(conversation_length(self.rng), left))
             left -= lengths[-1]
         return list(zip(self._starts(len(lengths)), lengths, strict=True))
 
@@ -170,7 +167,7 @@ class SampleLog:
             display_name=person.display_name,
             channel_id=channel,
             guild_id=guild,
-            user_message=self._message(question),
+            user_message=user_message(self.rng, question),
             bot_response=answer.text,
             input_tokens=answer.input_tokens,
             output_tokens=answer.output_tokens,
@@ -187,12 +184,6 @@ class SampleLog:
         )
         return Turn(exchange, reply_id, self._ratings(person, reply_id, moment))
 
-    def _message(self, question: str) -> str:
-        message = question
-        if self.rng.random() < MASKED_SHARE:
-            message += self.rng.choice([" You can reach me at [email].", " My number is [phone].", " Key: [secret]"])
-        return message
-
     def _ratings(self, person: Person, reply_id: str, moment: float) -> list[tuple[str, str, int, str]]:
         if self.rng.random() >= RATED_SHARE:
             return []
@@ -201,6 +192,22 @@ class SampleLog:
             raters.append(self.rng.choice(self.people).user_id)
         at = utc_text(moment + 60)
         return [(reply_id, rater, 1 if self.rng.random() < UP_SHARE else -1, at) for rater in dict.fromkeys(raters)]
+
+
+def conversation_length(rng: random.Random) -> int:
+    """Turns in one conversation: one more with chance MORE_TURNS each time, MAX_TURNS at most."""
+    length = 1
+    while length < MAX_TURNS and rng.random() < MORE_TURNS:
+        length += 1
+    return length
+
+
+def user_message(rng: random.Random, question: str) -> str:
+    """The question, with a masked detail (as the redactor leaves it) in MASKED_SHARE of them."""
+    message = question
+    if rng.random() < MASKED_SHARE:
+        message += rng.choice([" You can reach me at [email].", " My number is [phone].", " Key: [secret]"])
+    return message
 
 
 def utc_text(seconds: float) -> str:

@@ -9,7 +9,8 @@ import discord
 from discord.ext import commands
 
 from bot.config.settings import Settings
-from bot.core.attachments import Attachment, byte_limit, download
+from bot.core.attachments import Attachment, byte_limit
+from bot.core.download import download
 from bot.core.formatting import split_message
 from bot.core.service import BotService, Incoming, Redelivery
 from bot.discord_front.live_reply import LiveReply, reply_or_post

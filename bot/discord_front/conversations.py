@@ -34,9 +34,16 @@ from bot.store.scope import Scope
 
 log = logging.getLogger(__name__)
 
-ADMIN_ONLY = "Sorry, `{command}` is for admins only (the configured admin ids, or Manage Server permission)."
-EXPORT_REFUSED = ADMIN_ONLY.format(command="!export") + " Send it to me in a DM to get your own conversations."
-HISTORY_REFUSED = "Sorry, only admins can see another person's history. `!history` shows your own."
+OWNERS_AND_SERVER_ADMINS = (
+    "Sorry, `{command}` is only for the bot's owners (BOT_ADMIN_IDS) and server admins (Manage Server)."
+)
+EXPORT_REFUSED = (
+    OWNERS_AND_SERVER_ADMINS.format(command="!export") + " Send it to me in a DM to get your own conversations."
+)
+HISTORY_REFUSED = (
+    "Sorry, only the bot's owners and server admins (Manage Server) can see another person's history. "
+    "`!history` shows your own."
+)
 REPLICA = "Replica"
 REPLICA_NOT_SENT = (
     "I could not send you the replica's state by DM (are your DMs closed?). "
@@ -89,12 +96,13 @@ class Conversations(ScopedCog):
 
     @hybrid_command()
     @app_commands.describe(
-        user="Whose history (admins only, for someone else)", where="all: every server's rows (the bot's owners only)"
+        user="Whose history (owners and server admins only, for someone else)",
+        where="all: every server's rows (the bot's owners only)",
     )
     async def history(
         self, ctx: commands.Context[Any], *, user: UserText | None = None, where: Where | None = None
     ) -> None:
-        """Your last 10 conversations here; admins: a @mention's, name's or id's (owners: `all` first)."""
+        """Your last 10 exchanges here; server admins: a @mention's, name's or id's (owners: `all` first)."""
         everywhere, query = split_everywhere(user)
         everywhere = everywhere or is_everywhere(where)  # `where` is the / form's; ! takes `all` first
         who = self.caller(ctx)
@@ -106,21 +114,21 @@ class Conversations(ScopedCog):
                 return
         rows = await self.service.command_data.history(target, scope)
         if not rows:
-            await private(ctx, f"No conversations found for {'you' if query is None else shown(query)}.")
+            await private(ctx, f"No exchanges found for {'you' if query is None else shown(query)}.")
             return
         await private(ctx, embed=history_embed(rows, scope))
 
     async def _resolve(
         self, ctx: commands.Context[Any], query: str | None, target: str | None, scope: Scope
     ) -> str | None:
-        """A user id for an admin's query: the id given, or the one user of that name in `scope`."""
+        """A user id for a server admin's or owner's query: the id given, or the one user of that name in `scope`."""
         if target is not None or query is None:  # no query names the caller, whose id self_or_other gave
             return target
         found = await self.service.command_data.find_users(query, scope)
         if len(found) == 1:
             return next(iter(found))
         if not found:
-            await private(ctx, f"No conversations found for {shown(query)}.")
+            await private(ctx, f"No exchanges found for {shown(query)}.")
         else:
             names = {uid: [shown(n) for n in names] for uid, names in found.items()}
             await private(ctx, candidates_text(shown(query), names, ctx.prefix or self.settings.command_prefix))
@@ -133,7 +141,7 @@ class Conversations(ScopedCog):
         where="all: every server's rows (the bot's owners only)",
     )
     async def export(self, ctx: commands.Context[Any], fmt: FormatName = "csv", where: Where | None = None) -> None:
-        """Export conversations (csv, jsonl, chat, openai, bedrock, kto): admins this server's, in a DM yours."""
+        """Export exchanges (csv, jsonl, chat, openai, bedrock, kto): server admins this server's; a DM: yours."""
         if fmt.lower() == EVERYWHERE:
             fmt, where = "csv", EVERYWHERE
         scope = self.caller(ctx).reach(is_everywhere(where), EXPORT_REFUSED)
@@ -173,7 +181,7 @@ def self_or_other(ctx: commands.Context[Any], query: str | None) -> str | None:
 def history_embed(rows: list[dict[str, Any]], scope: Scope) -> discord.Embed:
     label = rows[0]["display_name"] or rows[0]["user_name"]
     embed = discord.Embed(
-        title=truncate(f"Last {len(rows)} conversations of {label}", EMBED_TITLE_LIMIT),
+        title=truncate(f"Last {len(rows)} exchanges of {label}", EMBED_TITLE_LIMIT),
         description=scope.describe(),
         colour=EMBED_COLOUR,
     )

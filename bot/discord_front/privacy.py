@@ -14,7 +14,10 @@ from bot.discord_front.confirm import confirmed
 from bot.discord_front.options import UserIdText, Where
 from bot.discord_front.rules import EMBED_COLOUR, ScopedCog, hybrid_command, private
 
-FORGET_REFUSED = "Sorry, only admins can forget someone else. `!forget` deletes your own data."
+FORGET_REFUSED = (
+    "Sorry, only the bot's owners and server admins (Manage Server) can forget someone else. "
+    "`!forget` deletes your own data."
+)
 
 
 class Privacy(ScopedCog):
@@ -23,27 +26,25 @@ class Privacy(ScopedCog):
     @hybrid_command()
     @app_commands.rename(user_id="user")
     @app_commands.describe(
-        user_id="Whom to forget (admins only, for someone else)",
+        user_id="Whom to forget (owners and server admins only, for someone else)",
         where="all: every server's rows (the bot's owners only)",
     )
     async def forget(
         self, ctx: commands.Context[Any], user_id: UserIdText | None = None, where: Where | None = None
     ) -> None:
-        """Delete your conversations and memory, after you confirm (admins: anyone's in this server, by id)."""
+        """Delete your exchanges and memory, after you confirm (server admins: anyone's in this server, by id)."""
         who = self.caller(ctx)
         target = str(user_id or ctx.author.id)
         scope = who.to_forget(target, is_everywhere(where), FORGET_REFUSED)
         count = await self.service.command_data.count_for_user(target, scope)
         whose = "your" if target == who.user_id else f"user {target}'s"
         place = "" if target == who.user_id or scope.is_everything else " in this server"
-        question = f"This permanently deletes {whose} {count:,} logged conversations{place} and short-term memory."
+        question = f"This permanently deletes {whose} {count:,} logged exchanges{place} and short-term memory."
         if not await confirmed(ctx, question, self.settings.confirm_seconds):
             await private(ctx, "Not confirmed in time: nothing was deleted.")
             return
         done = await self.service.command_data.forget(target, scope)
-        await private(
-            ctx, f"Done: deleted {done.conversations:,} conversations and {done.memory_turns:,} memory entries."
-        )
+        await private(ctx, f"Done: deleted {done.exchanges:,} exchanges and {done.memory_turns:,} memory entries.")
 
     @hybrid_command()
     async def optout(self, ctx: commands.Context[Any]) -> None:

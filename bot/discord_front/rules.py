@@ -49,7 +49,7 @@ class ScopedCog(commands.Cog):
             user_id=str(ctx.author.id),
             guild_id=str(ctx.guild.id) if ctx.guild is not None else None,
             manages_server=ctx.guild is not None and member is not None and member.guild_permissions.manage_guild,
-            is_owner=ctx.author.id in self.settings.admin_ids,
+            is_owner=ctx.author.id in self.settings.owner_ids,
         )
 
     async def cog_command_error(self, ctx: commands.Context[Any], error: Exception) -> None:

@@ -1,4 +1,5 @@
-"""Litestream for the log and the memory: its config from the settings, restore, and the replica's lag.
+"""Litestream for the log and the memory: its config from the settings, restore, and the replica's lag
+(what a lag means, Health and ReplicaStatus, is in health.py).
 
 Who checkpoints: Litestream. It keeps a read transaction open on the database so that no other
 connection can checkpoint frames it has not copied yet ("acquireReadLock ... to prevent
@@ -19,13 +20,16 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from bot.config.settings import Settings
+from bot.replica.health import ALARMING as ALARMING  # re-exported, as before
+from bot.replica.health import OFF as OFF
+from bot.replica.health import Health as Health
+from bot.replica.health import Lag as Lag
+from bot.replica.health import ReplicaStatus as ReplicaStatus
 from bot.replica.litestream_config import MONITOR_INTERVAL_MS as MONITOR_INTERVAL_MS  # re-exported, as before
 from bot.replica.litestream_config import PAGE_SIZE as PAGE_SIZE
 from bot.replica.litestream_config import config as config
@@ -132,26 +136,6 @@ def restore_missing(settings: Settings) -> None:
             log.info("no replica of %s yet at %s: starting a new one", path.name, replica.url_for(name))
 
 
-@dataclass(frozen=True)
-class Lag:
-    """How far the replica trails the log: its newest transaction, when that was written, and how
-    long the oldest change not yet on the replica has waited (0 when there is none)."""
-
-    txid: str | None
-    replicated_at: datetime | None
-    waiting_seconds: float
-
-    def line(self, url: str) -> str:
-        state = f"lag {self.waiting_seconds:.1f} s" if self.waiting_seconds else "in sync"
-        if self.txid is None or self.replicated_at is None:  # both, or neither: no LTX file on the replica yet
-            return f"replica {url}: nothing replicated yet, {state}"
-        age = (datetime.now(UTC) - self.replicated_at).total_seconds()
-        return (
-            f"replica {url}: last transaction {self.txid} written "
-            f"{self.replicated_at:%Y-%m-%d %H:%M:%S} UTC ({age:.0f} s ago), {state}"
-        )
-
-
 # The replica lists whole seconds, file times do not: a change this close to it is not "waiting".
 CLOCK_SLACK_S = 1.0
 
@@ -195,33 +179,6 @@ def _mtime(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return 0.0
-
-
-class Health(Enum):
-    """What `python -m bot status` and !stats say of the replica; the CLI's exit code follows from it."""
-
-    OFF = "off"  # no LITESTREAM_REPLICA_URL
-    UNMEASURED = "unmeasured"  # replicated, but no lag measured (yet) by this process
-    IN_TIME = "in time"  # the oldest change not on the replica is within the alarm threshold
-    LATE = "late"  # past LITESTREAM_LAG_ALARM_SECONDS
-    UNREACHABLE = "unreachable"  # Litestream could not list the replica
-
-
-ALARMING = frozenset({Health.LATE, Health.UNREACHABLE})
-
-
-@dataclass(frozen=True)
-class ReplicaStatus:
-    health: Health
-    line: str
-
-    @property
-    def exit_code(self) -> int:
-        """`python -m bot status` exits 1 when the replica needs someone's attention."""
-        return 1 if self.health in ALARMING else 0
-
-
-OFF = ReplicaStatus(Health.OFF, "replication off (set LITESTREAM_REPLICA_URL)")
 
 
 def measured(settings: Settings, found: Lag | ReplicaError) -> ReplicaStatus:

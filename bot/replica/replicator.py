@@ -99,14 +99,8 @@ class Replicator:
     # -- the child --------------------------------------------------------
 
     def _spawn(self) -> None:
-        command = [
-            replication.litestream_binary(),
-            "replicate",
-            "-config",
-            str(replication.write_config(self.settings)),
-        ]
         self._process = subprocess.Popen(
-            command,
+            replicate_command(self.settings),
             env=replication.child_env(self.settings),
             text=True,
             stdout=subprocess.PIPE,
@@ -170,6 +164,11 @@ class Replicator:
         elif isinstance(found, Lag) and found.waiting_seconds == 0.0 and (self._alarmed or self._outage):
             self._alarmed = self._outage = False
             log.warning("replica %s has caught up: every change is replicated", self.replica.url)
+
+
+def replicate_command(settings: Settings) -> list[str]:
+    """`litestream replicate` with a config written fresh from the settings (an OSError on a full disk)."""
+    return [replication.litestream_binary(), "replicate", "-config", str(replication.write_config(settings))]
 
 
 def _reason(found: Lag | ReplicaError) -> str:

@@ -146,13 +146,13 @@ class ConversationLog(Reads):
         return self.run_job(lambda db: register_prompt(db, text, utc_now_text()))
 
     def set_opted_out(self, user_id: str, opted_out: bool) -> Future[None]:
-        def work(db: Database) -> None:
-            if opted_out:
-                db.execute(
-                    "insert or ignore into opt_outs (user_id, opted_out_at) values (?, ?)", [user_id, utc_now_text()]
-                )
-                write_mark(db, user_id, time.time(), None)  # nothing of theirs stays in any process's memory
-            else:
-                db.execute("delete from opt_outs where user_id = ?", [user_id])
+        return self.run_job(lambda db: record_opt_out(db, user_id, opted_out))
 
-        return self.run_job(work)
+
+def record_opt_out(db: Database, user_id: str, opted_out: bool) -> None:
+    """Add or remove the user's opt-out; opting out also marks the user forgotten now."""
+    if opted_out:
+        db.execute("insert or ignore into opt_outs (user_id, opted_out_at) values (?, ?)", [user_id, utc_now_text()])
+        write_mark(db, user_id, time.time(), None)  # nothing of theirs stays in any process's memory
+    else:
+        db.execute("delete from opt_outs where user_id = ?", [user_id])

@@ -22,6 +22,16 @@ from bot.store.scope import Scope
 HISTORY_LIMIT = 10
 
 
+def stats_queries(scope: Scope) -> tuple[tuple[str, str], dict[str, str | None]]:
+    """The canned queries of !stats (totals, then models) for a scope, and their parameters: every
+    row's and a server's read their summary tables, one user's reads that user's rows."""
+    if scope.is_everything:
+        return ("stats", "models"), {}
+    if scope.user_id is None:
+        return ("server_stats", "server_models"), {"guild": scope.guild_id}
+    return ("own_stats", "own_models"), {"user": scope.user_id}
+
+
 class Reads:
     """The queries the bot, the CLI and the bench run on the log at `path`."""
 
@@ -46,13 +56,7 @@ class Reads:
 
     def stats(self, scope: Scope = Scope.everything()) -> dict[str, Any]:
         """The !stats figures of every row, one server's (its own summaries), or one user's."""
-        params: dict[str, str | None]
-        if scope.is_everything:
-            names, params = ("stats", "models"), {}
-        elif scope.user_id is None:
-            names, params = ("server_stats", "server_models"), {"guild": scope.guild_id}
-        else:
-            names, params = ("own_stats", "own_models"), {"user": scope.user_id}
+        names, params = stats_queries(scope)
         with self.reading() as db:
             figures = next(db.query(queries.sql(names[0]), params))
             figures["models"] = list(db.query(queries.sql(names[1]), params))

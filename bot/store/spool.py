@@ -80,31 +80,13 @@ class Spool:
 
     def append(self, rows: list[Row]) -> None:
         try:
-            self._append(rows)
+            append_whole(self.path, rows)
         except OSError as err:
             if err.errno != errno.ENOSPC or not self.reserve.exists():
                 raise
             self.reserve.unlink()  # the space was kept for exactly this
             log.warning("disk full: released %s to spool %d row(s)", self.reserve, len(rows))
-            self._append(rows)
-
-    def _append(self, rows: list[Row]) -> None:
-        """All the rows or none: a disk that fills mid-write leaves no fragment for the retry to join."""
-        data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
-        # Unbuffered: a buffered file would append what it still held when it closes.
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            start = os.lseek(fd, 0, os.SEEK_END)
-            try:
-                left = memoryview(data)
-                while left:
-                    left = left[os.write(fd, left) :]
-                os.fsync(fd)
-            except OSError:
-                os.ftruncate(fd, start)  # shrinking needs no free space
-                raise
-        finally:
-            os.close(fd)
+            append_whole(self.path, rows)
 
     def read(self) -> list[Row]:
         if not self.path.exists():
@@ -151,3 +133,22 @@ class Spool:
             Spool(partial).append(kept)
             os.replace(partial, self.path)
         return len(rows) - len(kept)
+
+
+def append_whole(path: Path, rows: list[Row]) -> None:
+    """All the rows or none: a disk that fills mid-write leaves no fragment for the retry to join."""
+    data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+    # Unbuffered: a buffered file would append what it still held when it closes.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        start = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            left = memoryview(data)
+            while left:
+                left = left[os.write(fd, left) :]
+            os.fsync(fd)
+        except OSError:
+            os.ftruncate(fd, start)  # shrinking needs no free space
+            raise
+    finally:
+        os.close(fd)

@@ -37,6 +37,31 @@ def is_read_only(err: sqlite3.Error | None) -> bool:
     return err is not None and (getattr(err, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_READONLY
 
 
+class WriterConnection:
+    """The writer thread's one connection: under Litestream it never checkpoints on its own."""
+
+    def __init__(self, path: Path, busy_timeout: float, own_checkpoints: bool) -> None:
+        self.path, self.busy_timeout, self.own_checkpoints = path, busy_timeout, own_checkpoints
+        self._db: Database | None = None  # opened by the writer thread, in open()
+
+    def open(self) -> None:
+        self._db = connect(self.path, self.busy_timeout)
+        if not self.own_checkpoints:
+            self._db.execute("PRAGMA wal_autocheckpoint = 0")  # nor SQLite's automatic PASSIVE ones
+
+    @property
+    def db(self) -> Database:
+        assert self._db is not None, "only the writer thread writes, on the connection it opened"
+        return self._db
+
+    def reopen_after(self, error: sqlite3.Error | None) -> None:
+        """A connection SQLite opened read-only (the file was unwritable then) stays read-only for
+        good: after a read-only refusal, every write tries a new one, which sees the file as it is now."""
+        if is_read_only(error):
+            self.db.close()
+            self.open()
+
+
 class Writer:
     """Owns the writing connection and its thread; hand it Writes and Jobs from any thread."""
 
@@ -63,7 +88,7 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._accepting = False
         self._gate = threading.Lock()  # no item may slip into the queue behind the Stop
-        self._db: Database | None = None  # the writer thread's connection, opened again after a read-only refusal
+        self._link = WriterConnection(path, busy_timeout, own_checkpoints)
         self.lost: list[str] = []  # message ids of rows no disk could take at stop (named in an ERROR line)
 
     def start(self) -> None:
@@ -113,27 +138,12 @@ class Writer:
             self._queue.put(Job(work, future))
         return future
 
-    def _connect(self) -> Database:
-        db = connect(self.path, self.busy_timeout)
-        if not self.own_checkpoints:
-            db.execute("PRAGMA wal_autocheckpoint = 0")  # nor SQLite's automatic PASSIVE ones
-        return db
-
-    def _writable(self, db: Database) -> Database:
-        """A connection SQLite opened read-only (the file was unwritable then) stays read-only for
-        good: after a read-only refusal, every write tries a new one, which sees the file as it is now."""
-        if not is_read_only(self.backlog.last_error):
-            return db
-        db.close()
-        return self._connect()
-
     @property
     def _connection(self) -> Database:
-        assert self._db is not None, "only the writer thread writes, on the connection _run opened"
-        return self._db
+        return self._link.db
 
     def _run(self) -> None:
-        self._db = self._connect()
+        self._link.open()
         self.checkpoints = Checkpoints(self.path, self.own_checkpoints, self.checkpoint_seconds, self.wal_limit_bytes)
         try:
             self._write([])  # replay what an earlier run spooled
@@ -163,7 +173,7 @@ class Writer:
         self._write(writes)
 
     def _write(self, writes: list[Write | ReplyId]) -> None:
-        self._db = self._writable(self._connection)
+        self._link.reopen_after(self.backlog.last_error)
         rows = [write.exchange.row() for write in writes if isinstance(write, Write)]
         replies = [write.patch() for write in writes if isinstance(write, ReplyId)]
         outcome = self.backlog.write(self._connection, rows, replies)
