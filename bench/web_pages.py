@@ -118,6 +118,9 @@ def page_figure(what: str, ms: float, baseline: str, baseline_ms: float) -> Figu
     return Figure("web pages", what, ms, "ms", baseline, baseline_ms, f"≤ {PAGE_TARGET_MS} ms", ms <= PAGE_TARGET_MS)
 
 
+SHOT_SEARCH = "penguin"  # a rare word of the generator's (bench/web_search.py): a page of ranked, marked hits
+
+
 async def in_chromium(base: str, conversation: str, shots: Path | None) -> float:
     """The bottom of the first card's message at 1400×900 (px from the top), and the screenshots."""
     db = base + "/conversation_logs"
@@ -136,6 +139,8 @@ async def in_chromium(base: str, conversation: str, shots: Path | None) -> float
             await page.screenshot(path=shots / "web-conversation-1m.png")
             await page.goto(db + "/costs?guild=&user=")
             await page.screenshot(path=shots / "web-query-1m.png")
+            await page.goto(db + "/search?" + urlencode({"q": SHOT_SEARCH}))
+            await page.screenshot(path=shots / "web-search-1m.png")
         await browser.close()
     return box["y"] + box["height"]
 

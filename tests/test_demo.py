@@ -194,7 +194,10 @@ async def test_every_canned_query_the_transcript_and_every_chart_have_rows_to_sh
             "select user_id, guild_id from conversations where guild_id is not null group by user_id "
             "order by count(*) desc limit 1"
         ).fetchone()
-    params = {"user": user, "guild": guild, "limit": "10", "page": "1"}
+        [conversation] = db.execute(
+            "select conversation_id from conversations group by conversation_id order by count(*) desc limit 1"
+        ).fetchone()
+    params = {"user": user, "guild": guild, "limit": "10", "page": "1", "conversation_id": conversation}
     queries = yaml.safe_load(METADATA.read_text())["databases"]["conversation_logs"]["queries"]
     empty = []
     for name, query in queries.items():

@@ -11,6 +11,7 @@ from discord import app_commands
 
 from bot.core.service import open_service
 from bot.discord_front.bot import ConversationBot
+from bot.replica.replicator import Unwatched
 from tests.support.harness import start_and_stop
 
 
@@ -35,7 +36,7 @@ class BotWithProbe(ConversationBot):
 
 async def test_original_response_can_be_read_and_deleted(settings, discord_server, members):
     async with open_service(settings) as service:
-        bot = BotWithProbe(settings, service, guild_ready_timeout=0.05)
+        bot = BotWithProbe(settings, service, replica=Unwatched(settings), guild_ready_timeout=0.05)
         task = asyncio.create_task(bot.start(settings.discord_token))
         await asyncio.wait_for(bot.wait_until_ready(), 10)
         try:
