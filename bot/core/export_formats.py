@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import islice
 
-from bot.core.request_export import request_lines
 from bot.exports import files
 from bot.store.blobs import BlobStore, blobs_path
 from bot.store.export_sql import Selection
@@ -21,6 +20,11 @@ def records(
 ) -> Iterator[tuple[bytes, int]]:
     """The export as (bytes, how many exchanges or conversations they hold) pieces (files.records)."""
     if fmt == REQUESTS:
+        # Imported here: the builder brings anthropic, aiohttp and Pillow, which every other export (and
+        # every CLI command, which imports this module) does without: `python -m bot --help` peaked at
+        # 182 MB with them at import, 116 MB before the requests format (BENCHMARKS.md, 2026-11-30).
+        from bot.core.request_export import request_lines
+
         return (
             (line, 1)
             for line in islice(request_lines(store.request_rows(selection), BlobStore(blobs_path(store.path))), limit)

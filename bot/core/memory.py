@@ -13,9 +13,8 @@ import uuid
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from anthropic.types import MessageParam
 from sqlite_utils import Database
 
 from bot.core.memory_schema import migrations
@@ -23,6 +22,9 @@ from bot.store.attachment_column import as_text
 from bot.store.exchange import FALLBACK_MODEL
 from bot.store.privacy import ForgetMark
 from bot.store.sqlite import sqlite3
+
+if TYPE_CHECKING:  # a type only: the CLI imports memory, and anthropic at import costs it ~60 MB
+    from anthropic.types import MessageParam
 
 DAY_S = 86400.0
 

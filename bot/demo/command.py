@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from bot.demo.build import write
 from bot.store.queries import DATABASE
 from bot.store.schema import StoreError
 
@@ -39,6 +38,10 @@ def demo(path: Path, rows: int, days: int, seed: int) -> None:
             f"{path}: the web serves a log only under the name {LOG_NAME}; give PATH as DIR/{LOG_NAME}"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Imported here: the sample's texts come from the core's responder, which brings anthropic (and aiohttp):
+    # every other CLI command would pay for it at start (BENCHMARKS.md, 2026-11-30: 182 MB for --help).
+    from bot.demo.build import write
+
     try:
         written = write(path, rows, seed=seed, days=days)
     except StoreError as err:
