@@ -16,9 +16,11 @@ import pytest
 import yaml
 
 from bot.config.settings import ConfigError, Settings
+from bot.core.memory import Memory
 from bot.replica import litestream as replication
 from bot.replica.replicator import Replicator
 from bot.store import WAL_LIMIT_BYTES, ConversationLog
+from bot.store.blobs import _writing as blobs_writing
 from bot.store.sqlite import sqlite3
 from tests.support import PROJECT
 from tests.support.harness import running_bot
@@ -95,6 +97,37 @@ def test_the_generated_config_is_valid_for_litestream_and_holds_no_secret(tmp_pa
     )
     assert listed.returncode == 0, listed.stderr
     assert str(settings.log_db) in listed.stdout and str(settings.memory_db) in listed.stdout
+
+
+# -- commits Litestream can ship --------------------------------------------------------------------
+# A commit fsynced before SQLite publishes it is one Litestream may ship and SQLite then drop (the writer
+# killed in between): bot/store/sqlite.py. Before the fix every connection here answered 2 (FULL).
+
+SYNC_NORMAL, SYNC_FULL = 1, 2  # what PRAGMA synchronous answers
+
+
+def test_under_litestream_every_writing_connection_publishes_its_commit_without_an_fsync_first(tmp_path):
+    replicated = {}
+    with ConversationLog(tmp_path / "log.db", own_checkpoints=False, keep_attachments=True) as store:
+        replicated["log writer"] = store.run_job(lambda db: db.execute("pragma synchronous").fetchone()[0]).result()
+        with blobs_writing(store.blobs.store.path, store.blobs.store.replicated) as conn:
+            replicated["kept files"] = conn.execute("pragma synchronous").fetchone()[0]
+    memory = Memory(tmp_path / "memory.db", replicated=True).open()
+    replicated["memory"] = memory._open_db.execute("pragma synchronous").fetchone()[0]
+    memory.close()
+    assert replicated == {"log writer": SYNC_NORMAL, "kept files": SYNC_NORMAL, "memory": SYNC_NORMAL}
+
+
+def test_without_a_replica_each_commit_is_fsynced_as_sqlite_does_by_default(tmp_path):
+    alone = {}
+    with ConversationLog(tmp_path / "log.db", keep_attachments=True) as store:
+        alone["log writer"] = store.run_job(lambda db: db.execute("pragma synchronous").fetchone()[0]).result()
+        with blobs_writing(store.blobs.store.path, store.blobs.store.replicated) as conn:
+            alone["kept files"] = conn.execute("pragma synchronous").fetchone()[0]
+    memory = Memory(tmp_path / "memory.db").open()
+    alone["memory"] = memory._open_db.execute("pragma synchronous").fetchone()[0]
+    memory.close()
+    assert alone == {"log writer": SYNC_FULL, "kept files": SYNC_FULL, "memory": SYNC_FULL}
 
 
 # -- checkpoints -----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from bot.core.memory_schema import migrations
 from bot.store.attachment_column import as_text
 from bot.store.exchange import FALLBACK_MODEL
 from bot.store.privacy import ForgetMark
-from bot.store.sqlite import sqlite3
+from bot.store.sqlite import commit_for_litestream, sqlite3
 
 if TYPE_CHECKING:  # a type only: the CLI imports memory, and anthropic at import costs it ~60 MB
     from anthropic.types import MessageParam
@@ -65,9 +65,11 @@ class Memory:
         turns: int = 10,
         ttl_minutes: float = 60.0,
         retention_days: float = 0.0,
+        replicated: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = Path(path)
+        self.replicated = replicated  # Litestream replicates the file (LITESTREAM_REPLICA_URL)
         self.turns = turns
         self.ttl_seconds = ttl_minutes * 60
         # A turn is kept for the TTL, and never longer than the log's retention (0: the log keeps all).
@@ -79,6 +81,8 @@ class Memory:
     def open(self) -> Memory:
         conn = sqlite3.connect(str(self.path), timeout=5, check_same_thread=False)
         conn.execute("PRAGMA secure_delete = ON")  # forgotten turns are zeroed in the file, not left in free pages
+        if self.replicated:
+            commit_for_litestream(conn)
         self._db = Database(conn)
         migrations.apply(self._db)
         self._db.enable_wal()

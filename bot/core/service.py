@@ -173,6 +173,7 @@ async def open_service(settings: Settings) -> AsyncIterator[BotService]:
         turns=settings.memory_turns,
         ttl_minutes=settings.memory_ttl_minutes,
         retention_days=settings.retention_days,
+        replicated=settings.replica is not None,
     )
     responder = Responder.from_settings(settings)
     # A rejected key is one ERROR line at start; beside the start-up, so an unreachable API never delays it.

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bot.store.exchange import utc_now_text
 from bot.store.schema import BUSY_TIMEOUT_S
-from bot.store.sqlite import sqlite3
+from bot.store.sqlite import commit_for_litestream, sqlite3
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,11 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 @contextmanager
-def _writing(path: Path) -> Iterator[sqlite3.Connection]:
+def _writing(path: Path, replicated: bool) -> Iterator[sqlite3.Connection]:
     """A connection that commits on success and is closed either way."""
     conn = _connect(path)
+    if replicated:
+        commit_for_litestream(conn)
     try:
         with conn:
             yield conn
@@ -83,12 +85,13 @@ def _done(count: int) -> Future[int]:
 class BlobStore:
     """The blob file's reads and writes; each call opens and closes its own connection (any thread)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, replicated: bool = False) -> None:
         self.path = Path(path)
+        self.replicated = replicated  # Litestream replicates the file (bot/store/sqlite.py: what that changes)
 
     def create(self) -> None:
         """Make the file, in WAL mode (Litestream replicates only WAL databases)."""
-        with _writing(self.path) as conn:
+        with _writing(self.path, self.replicated) as conn:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(SCHEMA)
 
@@ -96,7 +99,7 @@ class BlobStore:
         if hashlib.sha256(file.data).hexdigest() != file.sha256:
             raise ValueError(f"the bytes of {file.sha256} do not have that SHA-256")
         self.create()
-        with _writing(self.path) as conn:
+        with _writing(self.path, self.replicated) as conn:
             conn.execute(
                 "insert or ignore into blobs values (?, ?, ?, ?, ?)",
                 [file.sha256, file.media_type, len(file.data), file.data, utc_now_text()],
@@ -133,16 +136,16 @@ class BlobStore:
             conn.close()
 
     def remove(self, hashes: Iterable[str]) -> int:
-        with _writing(self.path) as conn:
+        with _writing(self.path, self.replicated) as conn:
             return sum(conn.execute("delete from blobs where sha256 = ?", [sha]).rowcount for sha in hashes)
 
 
 class Blobs:
     """The log's kept files: `keep` after a row is committed, `prune` after a delete, on one worker thread."""
 
-    def __init__(self, log_path: Path, keeping: bool) -> None:
+    def __init__(self, log_path: Path, keeping: bool, replicated: bool = False) -> None:
         self.log_path = Path(log_path)
-        self.store = BlobStore(blobs_path(self.log_path))
+        self.store = BlobStore(blobs_path(self.log_path), replicated)
         self.keeping = keeping  # BOT_KEEP_ATTACHMENTS; a prune runs either way, for files kept while it was on
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blobs")
 

@@ -61,7 +61,8 @@ class ConversationLog(Reads):
         )
         self.privacy = Privacy(self.path, busy_timeout)
         self.deletes = Deletes(self.writer, self.backlog, fts_secure_delete)
-        self.blobs = Blobs(self.path, keep_attachments)  # BOT_KEEP_ATTACHMENTS: the files' bytes (blobs.py)
+        # BOT_KEEP_ATTACHMENTS: the files' bytes (blobs.py); under Litestream when it owns the checkpoints
+        self.blobs = Blobs(self.path, keep_attachments, replicated=not own_checkpoints)
 
     def open(self) -> ConversationLog:
         """Migrate the file, keep the disk reserve, and start the writer (which replays the spool)."""

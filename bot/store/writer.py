@@ -22,7 +22,7 @@ from bot.store.checkpoints import Checkpoints
 from bot.store.exchange import Exchange
 from bot.store.schema import BUSY_TIMEOUT_S, StoreError, connect
 from bot.store.spool import Outcome
-from bot.store.sqlite import sqlite3
+from bot.store.sqlite import commit_for_litestream, sqlite3
 from bot.store.write_queue import Item, Job, ReplyId, Stop, Write, take_batch
 
 T = TypeVar("T")
@@ -46,8 +46,9 @@ class WriterConnection:
 
     def open(self) -> None:
         self._db = connect(self.path, self.busy_timeout)
-        if not self.own_checkpoints:
+        if not self.own_checkpoints:  # under Litestream
             self._db.execute("PRAGMA wal_autocheckpoint = 0")  # nor SQLite's automatic PASSIVE ones
+            commit_for_litestream(self._db.conn)
 
     @property
     def db(self) -> Database:
