@@ -39,7 +39,7 @@ class Deletes:
     def forget(self, user_id: str, scope: Scope = Scope.everything()) -> Future[int]:
         """Delete a user's exchanges within `scope`: the table, the search index, the spool, and the
         ratings they gave or got there. Resolves to the count."""
-        where, params = scope.where()
+        where, params = scope.where(of_one_user=True)
         params = {**params, "user": user_id}
         given_here = (
             "1"

@@ -17,7 +17,7 @@ from bot.store.exchange import Row
 from bot.store.export_sql import Order, Selection
 from bot.store.migrations import TABLE
 from bot.store.schema import BUSY_TIMEOUT_S, connect
-from bot.store.scope import Scope
+from bot.store.scope import Params, Scope
 
 HISTORY_LIMIT = 10
 
@@ -30,6 +30,22 @@ def stats_queries(scope: Scope) -> tuple[tuple[str, str], dict[str, str | None]]
     if scope.user_id is None:
         return ("server_stats", "server_models"), {"guild": scope.guild_id}
     return ("own_stats", "own_models"), {"user": scope.user_id}
+
+
+def scoped_history_sql(user_id: str, scope: Scope, limit: int = HISTORY_LIMIT) -> tuple[str, Params]:
+    """The SQL of `Reads.scoped_history`, with its parameters."""
+    where, params = scope.where(of_one_user=True)
+    return (
+        f"select * from {TABLE} c where c.user_id = :user and {where} "
+        "order by c.timestamp desc, c.id desc limit :limit",
+        {**params, "user": user_id, "limit": limit},
+    )
+
+
+def channels_sql(user_id: str, scope: Scope) -> tuple[str, Params]:
+    """The SQL of `Reads.channels_of`, with its parameters."""
+    where, params = scope.where(of_one_user=True)
+    return f"select distinct channel_id from {TABLE} c where c.user_id = :user and {where}", {**params, "user": user_id}
 
 
 class Reads:
@@ -73,12 +89,7 @@ class Reads:
 
     def scoped_history(self, user_id: str, scope: Scope, limit: int = HISTORY_LIMIT) -> list[Row]:
         """The last `limit` exchanges of one user id within `scope`, newest first."""
-        where, params = scope.where()
-        return self.query(
-            f"select * from {TABLE} c where c.user_id = :user and {where} "
-            "order by c.timestamp desc, c.id desc limit :limit",
-            {**params, "user": user_id, "limit": limit},
-        )
+        return self.query(*scoped_history_sql(user_id, scope, limit))
 
     def find_users(self, name: str, scope: Scope) -> dict[str, list[str]]:
         """user id -> the names they have had in `scope`, for everyone who has been called `name` there."""
@@ -106,14 +117,7 @@ class Reads:
 
     def channels_of(self, user_id: str, scope: Scope) -> set[str]:
         """The channels where a user has logged exchanges within `scope` (their memory lives there)."""
-        where, params = scope.where()
-        return {
-            row["channel_id"]
-            for row in self.query(
-                f"select distinct channel_id from {TABLE} c where c.user_id = :user and {where}",
-                {**params, "user": user_id},
-            )
-        }
+        return {row["channel_id"] for row in self.query(*channels_sql(user_id, scope))}
 
     def count_for_user(self, user_id: str, scope: Scope = Scope.everything()) -> int:
         return self.count(Selection(scope=Scope.own(user_id, scope.guild_id)))

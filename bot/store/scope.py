@@ -9,6 +9,10 @@ from bot.store.exchange import Row
 
 # Named SQL parameters: name -> value.
 Params = dict[str, Any]
+# SERVER_TERM_OFF_INDEX: a unary + on the server term when the statement also names one user. With no
+# statistics SQLite rates the server's (guild_id, timestamp) index (m024) as good as the user's (user_id,
+# timestamp) one and prefers it (it also gives the time order), so it walked every row of the server to find one
+# user's: !history of a user with 2 rows in a server of 1,000,000 took 786 ms, against 1 ms by the user's index.
 
 
 @dataclass(frozen=True)
@@ -37,12 +41,17 @@ class Scope:
     def is_everything(self) -> bool:
         return self.guild_id is None and self.user_id is None
 
-    def where(self, alias: str = "c") -> tuple[str, Params]:
-        """SQL narrowing `alias` (a conversations row) to this scope, with its named parameters."""
+    def where(self, alias: str = "c", *, of_one_user: bool = False) -> tuple[str, Params]:
+        """SQL narrowing `alias` (a conversations row) to this scope, with its named parameters.
+
+        `of_one_user`: the statement narrows to one user id itself (`c.user_id = :user`). One user's rows in
+        a server are then found through the user's index, never the server's (see SERVER_TERM_OFF_INDEX).
+        """
         clauses: list[str] = []
         params: Params = {}
         if self.guild_id is not None:
-            clauses.append(f"{alias}.guild_id = :scope_guild")
+            off_index = "+" if of_one_user or self.user_id is not None else ""
+            clauses.append(f"{off_index}{alias}.guild_id = :scope_guild")
             params["scope_guild"] = self.guild_id
         if self.user_id is not None:
             clauses.append(f"{alias}.user_id = :scope_user")
