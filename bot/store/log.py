@@ -78,6 +78,7 @@ class ConversationLog(Reads):
     def close(self) -> list[str]:
         """Write everything handed over so far, then stop the writer; returns the message ids of rows
         no disk could take (named in an ERROR line), so a clean stop never claims them flushed."""
+        self.readers.close()  # first, so the writer's connection is the last and SQLite folds the WAL in
         lost = self.writer.stop()
         self.blobs.close()
         self.privacy.close()

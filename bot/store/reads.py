@@ -1,4 +1,4 @@
-"""Reading the log: each call opens a read-only connection on the caller's thread and closes it.
+"""Reading the log: each call borrows a read-only connection on the caller's thread (readers.py keeps them).
 
 Nothing here writes, so these run on any thread while the writer thread commits.
 """
@@ -6,7 +6,7 @@ Nothing here writes, so these run on any thread while the writer thread commits.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from bot.store import chains, export_sql, queries, request_rows
 from bot.store.exchange import Row
 from bot.store.export_sql import Order, Selection
 from bot.store.migrations import TABLE
+from bot.store.readers import Readers
 from bot.store.schema import BUSY_TIMEOUT_S, connect
 from bot.store.scope import Params, Scope
 
@@ -54,16 +55,11 @@ class Reads:
     def __init__(self, path: Path, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
+        self.readers = Readers(self.path, busy_timeout)
 
-    @contextmanager
-    def reading(self) -> Iterator[Database]:
-        """A read-only connection of the caller's thread, closed afterwards."""
-        db = connect(self.path, self.busy_timeout)
-        try:
-            db.execute("PRAGMA query_only = 1")
-            yield db
-        finally:
-            db.close()
+    def reading(self) -> AbstractContextManager[Database]:
+        """A read-only connection for the caller's thread, for one read (readers.py keeps it for the next)."""
+        return self.readers.reading()
 
     def query(self, sql: str, params: Sequence[object] | dict[str, Any] = ()) -> list[Row]:
         """Rows of any read-only query, as dicts."""
