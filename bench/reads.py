@@ -101,16 +101,29 @@ def scoped_reads(path: Path) -> list[Figure]:
         ours = statistics.median(timed(partial(own_stats, store, user_id), 5))
         figures.append(stats_figure(f"!stats in a DM: {label}'s own ({count:,} rows)", ours))
     raw.close()
-    return figures + history_in_a_server(store, server, busiest)
+    return figures + history_in_a_server(store, server, busiest, typical[0])
 
 
-def history_in_a_server(store: ConversationLog, server: Scope, busiest: tuple[str, str]) -> list[Figure]:
+def history_in_a_server(
+    store: ConversationLog, server: Scope, busiest: tuple[str, str], typical_id: str
+) -> list[Figure]:
     user_id, name = busiest
     resolve = statistics.median(timed(lambda: store.find_users(name, server), 200))
     history = statistics.median(timed(lambda: store.scoped_history(user_id, server), 200))
+    # The busiest user's last 10 are the server's last rows whichever index leads; a user with a few hundred
+    # rows shows a plan that walks the server's rows (786 ms for a user with 2, before Scope's of_one_user).
+    typical = statistics.median(timed(lambda: store.scoped_history(typical_id, server), 20))
     return [
         Figure("history", "!history NAME in a server: the name resolved to ids", resolve, "ms"),
         Figure("history", "!history in a server: the busiest user's last 10 by id", history, "ms"),
+        Figure(
+            "history",
+            "!history in a server: the 51st busiest user's last 10 by id",
+            typical,
+            "ms",
+            target=f"≤ {HISTORY_TARGET_MS} ms",
+            met=typical <= HISTORY_TARGET_MS,
+        ),
         Figure(
             "history",
             "!history NAME in a server, both steps",
