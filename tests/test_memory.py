@@ -103,3 +103,15 @@ def test_an_expired_turn_trims_its_thread_to_the_last_n_at_once(tmp_path):
 def test_a_maximum_under_the_minimum_is_refused(tmp_path):
     with pytest.raises(ValueError, match="max_turns"):
         Memory(tmp_path / "m.db", turns=10, max_turns=5)
+
+
+def test_forget_empties_a_grown_window_and_the_next_thread_starts_small(tmp_path):
+    memory = Memory(tmp_path / "m.db").open()
+    for n in range(15):  # past BOT_MEMORY_TURNS, under the maximum: 15 exchanges kept
+        talk(memory, "u", n)
+    before = memory.context("c", "u").conversation_id
+    assert memory.forget("u") == 30  # every kept turn of the grown window, not only the last 10
+    after = memory.context("c", "u")
+    assert after.messages == [] and after.conversation_id != before
+    talk(memory, "u", 15)
+    assert sent(memory) == ["q15", "a15"]
