@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from bench.caching import table
+from bench.exports import install_of
 from tests.support import PROJECT
 
 SECTIONS = [
@@ -166,3 +167,14 @@ def test_the_caching_benchmark_reports_every_scenario_against_uncached_and_the_f
     assert "| **missed** |" in rows[(sliding, "claude-sonnet-4-5")]  # the window that slid every turn
     short = rows[("busy channel, a 40-word system prompt (under every minimum)", "claude-sonnet-4-5")]
     assert "| 1.00x |" in short  # caching cannot help: nothing reaches the model's minimum
+
+
+def test_the_export_figures_name_the_install_they_measured(tmp_path):
+    # sqlite-utils imports pandas when it is installed: the dev install's export peaked at 143 MB,
+    # a runtime-only install's at 62 MB (bench/exports.py). A python without site-packages stands
+    # in for the runtime install here.
+    without_site = tmp_path / "python-without-site-packages"
+    without_site.write_text(f'#!/bin/sh\nexec {sys.executable} -S "$@"\n')
+    without_site.chmod(0o755)
+    assert install_of(sys.executable) == "dev install, pandas loaded"
+    assert install_of(str(without_site)) == "runtime install"
