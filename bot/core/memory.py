@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from sqlite_utils import Database
 
 from bot.core.memory_schema import migrations
+from bot.core.memory_turns import delete_turns, drop_marked, keep_last, live_turns, thread_turns
 from bot.store.attachment_column import as_text
 from bot.store.exchange import FALLBACK_MODEL
 from bot.store.privacy import ForgetMark
@@ -131,14 +132,7 @@ class Memory:
             )
         with self._lock, self._open_db.atomic():
             self._drop_expired(now)  # before reading: an expired turn trims its thread first
-            rows = list(
-                self._open_db.query(
-                    "select conversation_id, role, content, message_id from turns"
-                    " where channel_id = ? and user_id = ? and created_at >= ? and message_id is not null"
-                    " order by id desc limit ?",
-                    [channel_id, user_id, now - self.keep_seconds, self.max_turns * 2],
-                )
-            )
+            rows = live_turns(self._open_db, channel_id, user_id, now - self.keep_seconds, self.max_turns * 2)
         return recall_turns(rows)
 
     def remember(
@@ -206,43 +200,3 @@ def recall_turns(rows: list[dict[str, Any]]) -> Recalled:
     messages: list[MessageParam] = [{"role": r["role"], "content": r["content"]} for r in rows]
     ids = tuple(r["message_id"] for r in rows if r["role"] == "user")
     return Recalled(rows[-1]["conversation_id"], messages, message_ids=ids)
-
-
-def thread_turns(db: Database, channel_id: str, user_id: str) -> int:
-    """How many turns (two an exchange) the thread of one user in one channel holds."""
-    query = "select count(*) from turns where channel_id = ? and user_id = ?"
-    return int(db.execute(query, [channel_id, user_id]).fetchone()[0])
-
-
-def keep_last(db: Database, channel_id: str, user_id: str, turns: int) -> None:
-    """Delete all but the thread's last `turns` turns."""
-    db.execute(
-        "delete from turns where channel_id = ? and user_id = ? and id not in ("
-        " select id from turns where channel_id = ? and user_id = ? order by id desc limit ?)",
-        [channel_id, user_id, channel_id, user_id, turns],
-    )
-
-
-def drop_marked(db: Database, mark: ForgetMark) -> int:
-    """The turns one forget mark reaches: the user's, older than the mark, everywhere or in its channels."""
-    gone = 0
-    if mark.everywhere:
-        gone += db.execute("delete from turns where user_id = ? and created_at <= ?", [mark.user_id, mark.at]).rowcount
-    for channel in mark.channel_ids:
-        gone += db.execute(
-            "delete from turns where user_id = ? and channel_id = ? and created_at <= ?",
-            [mark.user_id, channel, mark.at],
-        ).rowcount
-    return gone
-
-
-def delete_turns(db: Database, user_id: str | None, channel_ids: Collection[str] | None) -> int:
-    """One user's turns (only those in `channel_ids`, when given), or every turn with no user."""
-    if user_id is None:
-        return db.execute("delete from turns").rowcount
-    if channel_ids is None:
-        return db.execute("delete from turns where user_id = ?", [user_id]).rowcount
-    return sum(
-        db.execute("delete from turns where user_id = ? and channel_id = ?", [user_id, channel]).rowcount
-        for channel in channel_ids
-    )
