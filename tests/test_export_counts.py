@@ -1,0 +1,112 @@
+"""Each export's message names what its count counts, and the count is what the file holds: a row per exchange
+(csv, jsonl, requests), a line per conversation (chat-jsonl, openai, bedrock), a line per rated reply (kto)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from click.testing import CliRunner
+
+from bot.__main__ import cli
+from bot.core.export_formats import FORMATS, records
+from bot.core.formatting import export_note, too_big_message
+from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, export_file
+from bot.store import ConversationLog, Selection, migrate
+from bot.store.sqlite import sqlite3
+
+# (conversation, user message, reply, net rating or None): two conversations, five exchanges, three rated
+EXCHANGES = [
+    ("c-a", "what is sqlite?", "A database in a file.", 1),
+    ("c-a", "is it fast?", "Fast enough.", -1),
+    ("c-a", "thanks", "You're welcome.", None),
+    ("c-b", "hello", "Hello there.", 1),
+    ("c-b", "bye", "Goodbye.", None),
+]
+# What each format's lines hold in that log: (count, noun)
+EXPECTED = {
+    "csv": (5, "exchanges"),
+    "jsonl": (5, "exchanges"),
+    "requests": (5, "exchanges"),
+    "chat-jsonl": (2, "conversations"),
+    "openai": (2, "conversations"),
+    "bedrock": (2, "conversations"),
+    "kto": (3, "rated replies"),
+}
+
+
+def write_log(path, exchanges) -> None:
+    migrate(path)
+    with sqlite3.connect(path) as conn:
+        for n, (conversation, message, reply, rating) in enumerate(exchanges):
+            conn.execute(
+                "insert into conversations (user_id, user_name, guild_id, user_message, bot_response, model_used, "
+                "message_id, reply_message_id, conversation_id, timestamp) "
+                "values ('u1', 'alice', 'g1', ?, ?, 'claude-haiku-4-5', ?, ?, ?, ?)",
+                (message, reply, f"m{n}", f"r{n}", conversation, f"2026-01-01 10:00:{n:02d}"),
+            )
+            if rating is not None:
+                conn.execute(
+                    "insert into ratings (reply_message_id, rater_id, value, rated_at) "
+                    "values (?, 'rater', ?, '2026-01-02 00:00:00')",
+                    (f"r{n}", rating),
+                )
+
+
+@pytest.fixture
+def log(tmp_path):
+    path = tmp_path / "conversation_logs.db"
+    write_log(path, EXCHANGES)
+    return path
+
+
+def lines_in(path) -> int:
+    """The file's lines, or its CSV records after the header."""
+    text = path.read_text()
+    if path.suffix == ".csv":
+        return len(list(csv.reader(io.StringIO(text)))) - 1
+    return len(text.splitlines())
+
+
+def test_every_format_has_its_expectation():
+    assert set(EXPECTED) == set(FORMATS)
+
+
+@pytest.mark.parametrize("fmt", sorted(EXPECTED))
+def test_the_discord_note_counts_what_the_file_holds(log, tmp_path, fmt):
+    """!export and /export send export_note with the file; too_big_message when nothing fits."""
+    selection = Selection(exclude_fallback=fmt in EXCLUDES_FALLBACK_BY_DEFAULT)
+    result = export_file(fmt, records(fmt, ConversationLog(log), selection), tmp_path)
+    [written] = result.files
+    count, noun = EXPECTED[fmt]
+    assert lines_in(written) == count
+    assert export_note(result, written, 1) == f"{count} {noun}."
+    assert too_big_message(result, None).startswith(f"The export of {count} {noun} is too big")
+
+
+@pytest.mark.parametrize("fmt", sorted(EXPECTED))
+def test_the_cli_counts_what_the_file_holds(log, tmp_path, fmt):
+    out = tmp_path / f"out.{fmt}"
+    result = CliRunner().invoke(
+        cli,
+        ["--env-file", "/dev/null", "export", "--format", fmt, "-o", str(out)],
+        env={"CONVERSATION_LOG_DB": str(log)},
+    )
+    assert result.exit_code == 0, result.output
+    count, noun = EXPECTED[fmt]
+    assert f"Exported {count} {noun} as {fmt} to {out}" in result.output
+    assert len(out.read_text().splitlines()) - (fmt == "csv") == count
+
+
+@pytest.mark.parametrize(
+    ("fmt", "said"), [("csv", "1 exchange"), ("chat-jsonl", "1 conversation"), ("kto", "1 rated reply")]
+)
+def test_one_is_said_in_the_singular(tmp_path, fmt, said):
+    path = tmp_path / "conversation_logs.db"
+    write_log(path, EXCHANGES[:1])
+    result = CliRunner().invoke(
+        cli, ["--env-file", "/dev/null", "export", "--format", fmt], env={"CONVERSATION_LOG_DB": str(path)}
+    )
+    assert result.exit_code == 0, result.output
+    assert f"Exported {said} as {fmt}\n" in result.output
