@@ -7,14 +7,13 @@ import csv
 import io
 
 import pytest
-from click.testing import CliRunner
 
-from bot.__main__ import cli
 from bot.core.export_formats import FORMATS, records
 from bot.core.formatting import export_note, too_big_message
 from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, export_file
 from bot.store import ConversationLog, Selection, migrate
 from bot.store.sqlite import sqlite3
+from tests.support.cli import run_on_log
 
 # (conversation, user message, reply, net rating or None): two conversations, five exchanges, three rated
 EXCHANGES = [
@@ -88,11 +87,7 @@ def test_the_discord_note_counts_what_the_file_holds(log, tmp_path, fmt):
 @pytest.mark.parametrize("fmt", sorted(EXPECTED))
 def test_the_cli_counts_what_the_file_holds(log, tmp_path, fmt):
     out = tmp_path / f"out.{fmt}"
-    result = CliRunner().invoke(
-        cli,
-        ["--env-file", "/dev/null", "export", "--format", fmt, "-o", str(out)],
-        env={"CONVERSATION_LOG_DB": str(log)},
-    )
+    result = run_on_log(log, "export", "--format", fmt, "-o", str(out))
     assert result.exit_code == 0, result.output
     count, noun = EXPECTED[fmt]
     assert f"Exported {count} {noun} as {fmt} to {out}" in result.output
@@ -105,8 +100,6 @@ def test_the_cli_counts_what_the_file_holds(log, tmp_path, fmt):
 def test_one_is_said_in_the_singular(tmp_path, fmt, said):
     path = tmp_path / "conversation_logs.db"
     write_log(path, EXCHANGES[:1])
-    result = CliRunner().invoke(
-        cli, ["--env-file", "/dev/null", "export", "--format", fmt], env={"CONVERSATION_LOG_DB": str(path)}
-    )
+    result = run_on_log(path, "export", "--format", fmt)
     assert result.exit_code == 0, result.output
     assert f"Exported {said} as {fmt}\n" in result.output
