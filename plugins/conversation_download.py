@@ -19,7 +19,7 @@ QUERY = "conversation"
 # project: with the project on the path, the bot's package imports as usual (when a download asks for it).
 PROJECT = str(Path(__file__).resolve().parent.parent)
 if PROJECT not in sys.path:
-    sys.path.append(PROJECT)
+    sys.path.insert(0, PROJECT)
 # As every chat-jsonl export, fallback replies are left out: they are not training data.
 ROWS = "select c.* from conversations c where c.conversation_id = ? and c.model_used != ? order by c.timestamp, c.id"
 

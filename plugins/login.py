@@ -28,9 +28,10 @@ from itsdangerous import BadData
 
 # Datasette runs each file here alone, by path, and `datasette serve`'s sys.path holds its bin/, not the
 # project: with the project on the path, the other files import as the package `plugins`, once a process.
+# First on the path, so a copy of plugins/ elsewhere (bench/login.py --before) imports its own files.
 PROJECT = str(Path(__file__).resolve().parent.parent)
 if PROJECT not in sys.path:
-    sys.path.append(PROJECT)
+    sys.path.insert(0, PROJECT)
 
 from plugins import login_guard as guard  # noqa: E402 (after the path it needs)
 

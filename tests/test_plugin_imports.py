@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -66,3 +67,41 @@ def test_each_helper_file_is_one_module_a_process(tmp_path):
     copies = probe(tmp_path)["copies"]
     for helper in ("login_guard.py", "search_form.py", "attachment_bytes.py", "transcript.py"):
         assert copies[helper] == [f"plugins.{helper.removesuffix('.py')}"], helper
+
+
+def test_a_copy_of_the_plugins_imports_its_own_files(tmp_path):
+    """bench/login.py serves an older plugins/ from `git archive`, with this project on sys.path (its cwd)."""
+    copy = tmp_path / "elsewhere" / "plugins"
+    shutil.copytree(PLUGINS, copy)
+    done = subprocess.run(
+        [sys.executable, "-c", COPY_PROBE, str(copy)],
+        cwd=PLUGINS.parent,  # as `python -m datasette serve` from the project: it is on sys.path
+        env={**os.environ, "PYTHONPATH": str(PLUGINS.parent)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(done.stdout) == {
+        "login_guard": str(copy / "login_guard.py"),
+        "search_form": str(copy / "search_form.py"),
+        "attachment_bytes": str(copy / "attachment_bytes.py"),
+        "transcript": str(copy / "transcript.py"),
+    }
+
+
+COPY_PROBE = """
+import json, sys
+from datasette.utils import module_from_path
+copy = sys.argv[1]
+login = module_from_path(f"{copy}/login.py", name="login.py")
+search = module_from_path(f"{copy}/search.py", name="search.py")
+transcript = module_from_path(f"{copy}/transcript.py", name="transcript.py")
+cards = module_from_path(f"{copy}/exchange_cards.py", name="exchange_cards.py")
+print(json.dumps({
+    "login_guard": login.guard.__file__,
+    "search_form": search.form_module.__file__,
+    "attachment_bytes": transcript.kept.__file__,
+    "transcript": cards.transcript.__file__,
+}))
+"""
