@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import pty
+import subprocess
+import sys
 
 import pytest
 
@@ -13,7 +17,9 @@ from bot.core.formatting import export_note, too_big_message
 from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, export_file
 from bot.store import ConversationLog, Selection, migrate
 from bot.store.sqlite import sqlite3
+from tests.support import PROJECT
 from tests.support.cli import run_on_log
+from tests.support.processes import clean_env
 
 # (conversation, user message, reply, net rating or None): two conversations, five exchanges, three rated
 EXCHANGES = [
@@ -103,3 +109,32 @@ def test_one_is_said_in_the_singular(tmp_path, fmt, said):
     result = run_on_log(path, "export", "--format", fmt)
     assert result.exit_code == 0, result.output
     assert f"Exported {said} as {fmt}\n" in result.output
+
+
+def progress_shown(log, tmp_path, fmt: str) -> str:
+    """What `python -m bot export` draws on a terminal's stderr (a pty), with the final count line."""
+    out = str(tmp_path / fmt)
+    command = [sys.executable, "-m", "bot", "--env-file", os.devnull, "export", "--format", fmt, "-o", out]
+    leader, follower = pty.openpty()
+    env = clean_env(tmp_path, CONVERSATION_LOG_DB=str(log))
+    done = subprocess.run(command, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=follower, timeout=60)
+    os.close(follower)
+    shown = os.read(leader, 65536).decode(errors="replace")
+    os.close(leader)
+    assert done.returncode == 0, shown
+    return shown
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["chat-jsonl", "kto"])
+def test_the_progress_bar_of_a_line_a_conversation_counts_lines(log, tmp_path, fmt):
+    """A bar over the 5 exchanges stopped at 40% for 2 conversations; it counts what is written instead."""
+    count, noun = EXPECTED[fmt]
+    shown = progress_shown(log, tmp_path, fmt)
+    assert f"Exporting {noun}" in shown and f"  {count}" in shown and "%" not in shown
+
+
+@pytest.mark.slow
+def test_the_progress_bar_of_exchanges_reaches_100_percent(log, tmp_path):
+    shown = progress_shown(log, tmp_path, "jsonl")
+    assert "Exporting" in shown and "100%" in shown

@@ -14,10 +14,10 @@ import click
 from bot.cli.options import Loader, db_option, settings_with_db
 from bot.config.settings import Settings
 from bot.core.command_data import CommandData
-from bot.core.export_formats import FORMATS, counted, records
+from bot.core.export_formats import COUNTED, FORMATS, counted, records
 from bot.core.formatting import history_text, stats_text
 from bot.core.memory import Memory
-from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, Output, open_output, write_records
+from bot.exports.files import EXCHANGES, EXCLUDES_FALLBACK_BY_DEFAULT, Output, open_output, write_records
 from bot.replica import commands as replica_commands
 from bot.replica.progress import growing_file
 from bot.store import ConversationLog, Selection, StoreError, utc_now_text
@@ -160,7 +160,7 @@ def export_command(
     pieces = records(fmt, store, selection, system_prompt=system_prompt, limit=limit)
     to_stdout = str(output) == "-"
     with opened(output, to_stdout) as out:
-        count = write_records(with_progress(pieces, store, selection), out)
+        count = write_records(with_progress(pieces, store, selection, fmt), out)
     click.echo(f"Exported {counted(fmt, count)} as {fmt}" + ("" if to_stdout else f" to {output}"), err=True)
 
 
@@ -172,11 +172,17 @@ def opened(output: Path, to_stdout: bool) -> AbstractContextManager[Output]:
 
 
 def with_progress(
-    pieces: Iterable[tuple[bytes, int]], store: ConversationLog, selection: Selection
+    pieces: Iterable[tuple[bytes, int]], store: ConversationLog, selection: Selection, fmt: str
 ) -> Iterator[tuple[bytes, int]]:
     """A progress bar on a terminal only: piped or redirected stderr gets none."""
     if not sys.stderr.isatty():
         yield from pieces
+        return
+    if COUNTED[fmt] != EXCHANGES:
+        # A line a conversation or rated reply: how many is known once written, so the bar counts them (a bar
+        # over the selection's exchanges stopped short of 100%: 2 conversations of 5 exchanges ended at 40%).
+        with click.progressbar(pieces, label=f"Exporting {COUNTED[fmt][1]}", show_pos=True, file=sys.stderr) as lines:
+            yield from lines
         return
     total = store.count(selection)
     with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
