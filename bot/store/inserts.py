@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlite_utils import Database
+from sqlite_utils.db import quote_identifier
 
 from bot.store.migrations import TABLE
 
@@ -30,7 +31,7 @@ def insert_rows(db: Database, rows: Sequence[dict[str, Any]]) -> None:
     if not columns:
         return
     per_statement = max(1, min(ROWS_PER_STATEMENT, SQLITE_MAX_VARIABLES // len(columns)))
-    names = ", ".join(f'"{column}"' for column in columns)
+    names = ", ".join(quote_identifier(column) for column in columns)  # a spool file's keys are text from disk
     one_row = "(" + ", ".join("?" * len(columns)) + ")"
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
