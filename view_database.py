@@ -1,6 +1,6 @@
-"""View the conversation log in the terminal: the stats and the most recent conversations.
+"""View the conversation log in the terminal: the stats and the most recent exchanges (a message and its reply).
 
-python view_database.py              # last 20 conversations
+python view_database.py              # last 20 exchanges
 python view_database.py -n 50 --user alice
 """
 
@@ -19,13 +19,13 @@ from bot.store import ConversationLog
 
 
 def stats_table(figures: dict[str, Any]) -> Table:
-    table = Table(title="Conversation statistics", show_header=False)
+    table = Table(title="Conversation log statistics", show_header=False)
     for label, value in stats_lines(figures):
         table.add_row(label, value)
     return table
 
 
-def conversations_table(rows: list[dict[str, Any]], title: str) -> Table:
+def exchanges_table(rows: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title, show_lines=True)
     for name in ("id", "timestamp (UTC)", "user", "user message", "bot response", "tokens", "model"):
         table.add_column(name, overflow="fold")
@@ -49,10 +49,10 @@ def conversations_table(rows: list[dict[str, Any]], title: str) -> Table:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Log database (default: CONVERSATION_LOG_DB or ./conversation_logs.db).",
 )
-@click.option("-n", "--limit", default=20, show_default=True, help="How many conversations to show.")
+@click.option("-n", "--limit", default=20, show_default=True, help="How many exchanges to show.")
 @click.option("--user", help="Only this user (id, user name or display name).")
 def main(db_path: Path | None, limit: int, user: str | None) -> None:
-    """Show the stats and the most recent conversations."""
+    """Show the stats and the most recent exchanges."""
     path = db_path or Settings.from_env().log_db
     if not path.exists():
         raise click.ClickException(f"{path} does not exist yet: it is created when the bot logs its first exchange.")
@@ -60,7 +60,7 @@ def main(db_path: Path | None, limit: int, user: str | None) -> None:
     rows = store.user_history(user, limit) if user else store.latest(limit)
     console = Console()
     console.print(stats_table(store.stats()))
-    console.print(conversations_table(rows, f"Last {len(rows)} conversations" + (f" of {user}" if user else "")))
+    console.print(exchanges_table(rows, f"Last {len(rows)} exchanges" + (f" of {user}" if user else "")))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -53,7 +54,21 @@ FULL_SIZES = (100_000, 10_000, 60)
     is_flag=True,
     help="Instead: each operation at 10k, 100k and 1M conversations (bench/growth.py), a table and docs/growth.png.",
 )
-def main(rows_count: int, quick: bool, output: Path | None, workdir: Path | None, grow: bool = False) -> None:
+@click.option(
+    "--runtime-python",
+    default=sys.executable,
+    show_default="this interpreter",
+    help="The python of a runtime-only install (make console's venv) to run the exports with: the dev "
+    "install's pandas, which sqlite-utils imports when present, is not what a deployment loads (bench/exports.py).",
+)
+def main(
+    rows_count: int,
+    quick: bool,
+    output: Path | None,
+    workdir: Path | None,
+    grow: bool = False,
+    runtime_python: str = sys.executable,
+) -> None:
     """Measure the bot's write path, reads, exports and Datasette against raw SQLite."""
     work = workdir or Path(tempfile.mkdtemp(prefix="bench-growth-" if grow else "bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -61,13 +76,13 @@ def main(rows_count: int, quick: bool, output: Path | None, workdir: Path | None
         if grow:
             growth.main(work, quick, output)
         else:
-            measure(work, min(rows_count, QUICK_ROWS) if quick else rows_count, quick, output)
+            measure(work, min(rows_count, QUICK_ROWS) if quick else rows_count, quick, output, runtime_python)
     finally:
         if workdir is None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def measure(work: Path, rows_count: int, quick: bool, output: Path | None) -> None:
+def measure(work: Path, rows_count: int, quick: bool, output: Path | None, python: str = sys.executable) -> None:
     burst, lag_rows, wal_seconds = QUICK_SIZES if quick else FULL_SIZES
     big = work / "conversation_logs.db"
     fresh(big, True)
@@ -77,7 +92,7 @@ def measure(work: Path, rows_count: int, quick: bool, output: Path | None) -> No
         ("reads", lambda: reads(big)),
         ("scoped reads", lambda: scoped_reads(big)),
         ("startup", lambda: startup(big, work)),
-        ("exports", lambda: exports(big, work)),
+        ("exports", lambda: exports(big, work, python)),
         ("datasette", lambda: datasette(big, work)),
         ("write path", lambda: write_path(work, burst, lag_rows)),
         ("wal", lambda: wal_bound(work, wal_seconds)),

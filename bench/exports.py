@@ -1,4 +1,11 @@
-"""`python -m bot export` against the sqlite3 CLI: seconds and peak memory, by GNU time."""
+"""`python -m bot export` against the sqlite3 CLI: seconds and peak memory, by GNU time.
+
+Which install runs the export matters to its memory: sqlite-utils imports pandas and numpy whenever they
+are installed, and the dev install has them (through `datasets`, requirements-dev.lock): the same 1M-row
+CSV export peaked at 143 MB there and at 62 MB in a runtime-only install (2026-11-30). So the export runs
+under `--runtime-python` (a runtime-only install's interpreter, as `make console` makes) when given, and
+each figure names the install it measured.
+"""
 
 from __future__ import annotations
 
@@ -23,11 +30,19 @@ def run_measured(command: list[str], output: Path) -> tuple[float, float]:
     return float(seconds), int(kilobytes) / 1024
 
 
-def exports(path: Path, work: Path) -> list[Figure]:
+def install_of(python: str) -> str:
+    """How a figure names the install it measured: by whether pandas (which sqlite-utils imports) is there."""
+    probe = [python, "-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('pandas') is None)"]
+    has_pandas = subprocess.run(probe, check=False).returncode == 0
+    return "dev install, pandas loaded" if has_pandas else "runtime install"
+
+
+def exports(path: Path, work: Path, python: str = sys.executable) -> list[Figure]:
     cli, _ = run_measured(
         ["sqlite3", "-csv", "-header", str(path), "select * from conversations order by id"], work / "cli.csv"
     )
-    env_cmd = [sys.executable, "-m", "bot", "--env-file", os.devnull]
+    env_cmd = [python, "-m", "bot", "--env-file", os.devnull]
+    install = install_of(python)
     os.environ["CONVERSATION_LOG_DB"] = str(path)
     ours, peak = run_measured([*env_cmd, "export", "--include-fallback"], work / "ours.csv")
     packed, packed_peak = run_measured(
@@ -36,10 +51,10 @@ def exports(path: Path, work: Path) -> list[Figure]:
     chat, chat_peak = run_measured([*env_cmd, "export", "--format", "chat-jsonl"], work / "chat.jsonl")
     return [
         Figure("export", "full CSV, python -m bot export", ours, "s", "sqlite3 CLI", cli, "≤ 2x", ours <= 2 * cli),
-        memory_figure("peak memory of that export", peak),
+        memory_figure(f"peak memory of that export ({install})", peak),
         Figure("export", "full CSV, gzip", packed, "s", "sqlite3 CLI", cli),
         Figure("export", "full chat-jsonl (threads rebuilt)", chat, "s", "sqlite3 CLI", cli),
-        memory_figure("peak memory, gzip / chat-jsonl", max(packed_peak, chat_peak)),
+        memory_figure(f"peak memory, gzip / chat-jsonl ({install})", max(packed_peak, chat_peak)),
     ]
 
 

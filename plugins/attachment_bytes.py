@@ -12,7 +12,6 @@ answer says nosniff, so no browser second-guesses the type, and is never cached 
 """
 
 import asyncio
-import importlib.util
 import json
 import re
 import sqlite3
@@ -22,20 +21,14 @@ from pathlib import Path
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
+# Datasette runs each file here alone, by path, and `datasette serve`'s sys.path holds its bin/, not the
+# project: with the project on the path, the other files import as the package `plugins`, once a process.
+# First on the path, so a copy of plugins/ elsewhere (bench/login.py --before) imports its own files.
+PROJECT = str(Path(__file__).resolve().parent.parent)
+if PROJECT not in sys.path:
+    sys.path.insert(0, PROJECT)
 
-def _sibling(name: str):
-    """A helper module beside this file (Datasette loads plugin files by path, not as a package)."""
-    qualified = f"conversation_log_{name}"
-    if qualified not in sys.modules:
-        spec = importlib.util.spec_from_file_location(qualified, Path(__file__).with_name(f"{name}.py"))
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load plugins/{name}.py")
-        sys.modules[qualified] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[qualified])
-    return sys.modules[qualified]
-
-
-accounts_of = _sibling("login_guard").accounts_of
+from plugins.login_guard import accounts_of  # noqa: E402 (after the path it needs)
 
 DATABASE = "conversation_logs"
 BLOBS_SUFFIX = ".blobs.db"  # bot/store/blobs.py's BLOBS_SUFFIX

@@ -15,16 +15,16 @@ from datasette.utils.asgi import Response
 
 DATABASE = "conversation_logs"
 QUERY = "conversation"
-# `datasette serve` is a console script: its sys.path holds the virtualenv's bin/, not the project beside
-# plugins/, so the bot's package is found from here.
-PROJECT = Path(__file__).resolve().parent.parent
+# Datasette runs each file here alone, by path, and `datasette serve`'s sys.path holds its bin/, not the
+# project: with the project on the path, the bot's package imports as usual (when a download asks for it).
+PROJECT = str(Path(__file__).resolve().parent.parent)
+if PROJECT not in sys.path:
+    sys.path.insert(0, PROJECT)
 # As every chat-jsonl export, fallback replies are left out: they are not training data.
 ROWS = "select c.* from conversations c where c.conversation_id = ? and c.model_used != ? order by c.timestamp, c.id"
 
 
 def exports():
-    if str(PROJECT) not in sys.path:
-        sys.path.append(str(PROJECT))
     from bot.exports import files
     from bot.store.exchange import FALLBACK_MODEL
 

@@ -7,7 +7,6 @@ page may too (its template calls `exchange_extras(rows)` and includes the card w
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from bisect import bisect_right
 from pathlib import Path
@@ -21,19 +20,14 @@ FALLBACK_MODEL = "static_fallback"  # bot/store/exchange.py's FALLBACK_MODEL: co
 PER_TOKEN = 1e6  # model_prices are dollars per million tokens
 
 
-def _sibling(name: str):
-    """Another module of plugins/, loaded once: Datasette loads each file alone, so plain imports fail."""
-    qualified = f"conversation_log_plugins.{name}"
-    if qualified not in sys.modules:
-        spec = importlib.util.spec_from_file_location(qualified, Path(__file__).with_name(f"{name}.py"))
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load plugins/{name}.py")
-        sys.modules[qualified] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[qualified])
-    return sys.modules[qualified]
+# Datasette runs each file here alone, by path, and `datasette serve`'s sys.path holds its bin/, not the
+# project: with the project on the path, the other files import as the package `plugins`, once a process.
+# First on the path, so a copy of plugins/ elsewhere (bench/login.py --before) imports its own files.
+PROJECT = str(Path(__file__).resolve().parent.parent)
+if PROJECT not in sys.path:
+    sys.path.insert(0, PROJECT)
 
-
-transcript = _sibling("transcript")
+from plugins import transcript  # noqa: E402 (after the path it needs)
 
 
 def cut_reason(stop_reason: str | None) -> str:

@@ -17,7 +17,6 @@ loop, stalling every visitor, so this plugin checks passwords itself, in a threa
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import weakref
 from pathlib import Path
@@ -27,20 +26,15 @@ from datasette import hookimpl
 from datasette.utils.asgi import Request, Response
 from itsdangerous import BadData
 
+# Datasette runs each file here alone, by path, and `datasette serve`'s sys.path holds its bin/, not the
+# project: with the project on the path, the other files import as the package `plugins`, once a process.
+# First on the path, so a copy of plugins/ elsewhere (bench/login.py --before) imports its own files.
+PROJECT = str(Path(__file__).resolve().parent.parent)
+if PROJECT not in sys.path:
+    sys.path.insert(0, PROJECT)
 
-def _sibling(name: str):
-    """A helper module beside this file (Datasette loads plugin files by path, not as a package)."""
-    qualified = f"conversation_log_{name}"
-    if qualified not in sys.modules:
-        spec = importlib.util.spec_from_file_location(qualified, Path(__file__).with_name(f"{name}.py"))
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load plugins/{name}.py")
-        sys.modules[qualified] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[qualified])
-    return sys.modules[qualified]
+from plugins import login_guard as guard  # noqa: E402 (after the path it needs)
 
-
-guard = _sibling("login_guard")
 LOGIN, LOGOUT, COOKIE = "/-/login", "/-/logout", "ds_actor"
 ON = {"1", "true", "yes", "on"}
 BASIC_CHALLENGE = 'Basic realm="conversation log", charset="UTF-8"'

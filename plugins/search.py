@@ -15,7 +15,6 @@ at 1M rows a word in a fifth of the rows took 1.45 s and every facet timed out. 
 
 from __future__ import annotations
 
-import importlib.util
 import secrets
 import sys
 from dataclasses import replace
@@ -27,20 +26,15 @@ from datasette.utils import escape_fts
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
+# Datasette runs each file here alone, by path, and `datasette serve`'s sys.path holds its bin/, not the
+# project: with the project on the path, the other files import as the package `plugins`, once a process.
+# First on the path, so a copy of plugins/ elsewhere (bench/login.py --before) imports its own files.
+PROJECT = str(Path(__file__).resolve().parent.parent)
+if PROJECT not in sys.path:
+    sys.path.insert(0, PROJECT)
 
-def _sibling(name: str):
-    """A helper module beside this file (Datasette loads plugin files by path, not as a package)."""
-    qualified = f"conversation_log_{name}"
-    if qualified not in sys.modules:
-        spec = importlib.util.spec_from_file_location(qualified, Path(__file__).with_name(f"{name}.py"))
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load plugins/{name}.py")
-        sys.modules[qualified] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[qualified])
-    return sys.modules[qualified]
+from plugins import search_form as form_module  # noqa: E402 (after the path it needs)
 
-
-form_module = _sibling("search_form")
 DATABASE, TABLE, FTS = "conversation_logs", "conversations", "conversations_fts"
 PAGE_SIZE = 20  # hits a page: about two screens of snippets
 COUNT_CAP = 10_000  # matches counted before the page says "10,000+"

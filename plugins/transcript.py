@@ -7,7 +7,6 @@ With BOT_KEEP_ATTACHMENTS on, an owner (an account of datasette-auth-passwords, 
 image as a thumbnail, fetched from /-/attachments/SHA256 (attachment_bytes.py), which nobody else can fetch.
 """
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -15,20 +14,14 @@ from pathlib import Path
 from datasette import hookimpl
 from datasette.utils.asgi import Response
 
+# Datasette runs each file here alone, by path, and `datasette serve`'s sys.path holds its bin/, not the
+# project: with the project on the path, the other files import as the package `plugins`, once a process.
+# First on the path, so a copy of plugins/ elsewhere (bench/login.py --before) imports its own files.
+PROJECT = str(Path(__file__).resolve().parent.parent)
+if PROJECT not in sys.path:
+    sys.path.insert(0, PROJECT)
 
-def _sibling(name: str):
-    """A helper module beside this file (Datasette loads plugin files by path, not as a package)."""
-    qualified = f"conversation_log_{name}"
-    if qualified not in sys.modules:
-        spec = importlib.util.spec_from_file_location(qualified, Path(__file__).with_name(f"{name}.py"))
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load plugins/{name}.py")
-        sys.modules[qualified] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[qualified])
-    return sys.modules[qualified]
-
-
-kept = _sibling("attachment_bytes")
+from plugins import attachment_bytes as kept  # noqa: E402 (after the path it needs)
 
 # Claude's stop reasons that leave a reply incomplete: bot/store/exchange.py's INCOMPLETE_STOPS (the plugin
 # loads without the bot's package; tests/test_claude_exports.py checks the two agree).

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from bench.caching import table
+from bench.exports import install_of
 from tests.support import PROJECT
 
 SECTIONS = [
@@ -158,8 +159,22 @@ def test_the_caching_benchmark_reports_every_scenario_against_uncached_and_the_f
     """No clock and no network: the fake's accounting is deterministic, so the figures are checked too."""
     lines = table(quick=True)
     rows = {tuple(cell.strip() for cell in line.split("|")[1:3]): line for line in lines[2:]}
-    assert len(rows) == 11  # five scenarios for each of two models, and a prompt under every minimum
-    thread = rows[("20-turn thread, 3,000-token system prompt, memory of 20 turns", "claude-sonnet-4-5")]
-    assert "| met |" in thread
+    assert len(rows) == 15  # six scenarios for each of two models, two short Haiku threads, a prompt under all minimums
+    default = "20-turn thread, 3,000-token system prompt, memory of 10 growing to 20 (default)"
+    met = "| 0.18x | 1.10x | ≤ 0.35x, ≤ 1.2x floor | met |"  # issue 23's target, by the bot's own memory
+    assert met in rows[(default, "claude-sonnet-4-5")]
+    sliding = "20-turn thread, 3,000-token system prompt, memory of 10 sliding (BOT_MEMORY_MAX_TURNS=10)"
+    assert "| **missed** |" in rows[(sliding, "claude-sonnet-4-5")]  # the window that slid every turn
     short = rows[("busy channel, a 40-word system prompt (under every minimum)", "claude-sonnet-4-5")]
     assert "| 1.00x |" in short  # caching cannot help: nothing reaches the model's minimum
+
+
+def test_the_export_figures_name_the_install_they_measured(tmp_path):
+    # sqlite-utils imports pandas when it is installed: the dev install's export peaked at 143 MB,
+    # a runtime-only install's at 62 MB (bench/exports.py). A python without site-packages stands
+    # in for the runtime install here.
+    without_site = tmp_path / "python-without-site-packages"
+    without_site.write_text(f'#!/bin/sh\nexec {sys.executable} -S "$@"\n')
+    without_site.chmod(0o755)
+    assert install_of(sys.executable) == "dev install, pandas loaded"
+    assert install_of(str(without_site)) == "runtime install"

@@ -262,7 +262,7 @@ async def test_an_owner_fetches_a_kept_image_inline_and_nobody_else_can(web):
 
 
 def test_an_actor_that_is_no_account_is_not_an_owner(web):
-    plugin = importlib.import_module("conversation_log_attachment_bytes")
+    plugin = importlib.import_module("plugins.attachment_bytes")
     assert plugin.is_owner(web, {"id": "admin"}) and not plugin.is_owner(web, {"id": "root"})
     assert not plugin.is_owner(web, None) and not plugin.is_owner(web, "admin")
 

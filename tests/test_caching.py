@@ -216,3 +216,32 @@ async def test_every_cached_usage_the_fake_sends_validates_against_the_sdks_type
     usages = [model.usage for model in written if getattr(model, "usage", None) is not None]
     usages += [model.message.usage for model in written if getattr(model, "type", "") == "message_start"]
     assert {(u.cache_creation_input_tokens, u.cache_read_input_tokens) for u in usages} == {(1509, 0), (0, 1509)}
+
+
+async def test_a_thread_reads_its_whole_prefix_back_between_the_memorys_trims(settings, claude, clock):
+    """The default memory (10 exchanges, growing to 20): from the 12th turn on, each turn still reads the
+    whole previous request from the cache (the memory's window did not move), where a window sliding one
+    exchange a turn read only the system prompt; the 22nd turn, after the trim, reads only the system prompt."""
+    settings = replace(settings, model="claude-sonnet-4-5", system_prompt=words(1200, "rule"))
+    async with open_service(settings) as service:
+        for n in range(23):
+            await service.chat(
+                Incoming(user_id="1", user_name="a", channel_id="c", text=f"question {n}", message_id=f"m{n}")
+            )
+    rows = log_rows(settings)
+    prompts = [r["input_tokens"] + r["cache_creation_input_tokens"] + r["cache_read_input_tokens"] for r in rows]
+    reads = [r["cache_read_input_tokens"] for r in rows]
+    assert reads[1:21] == prompts[:20]  # each of turns 2 to 21 reads all the turn before it sent
+    assert reads[21] == 1200  # the trim: the window starts later, only the system prompt matches
+    assert reads[22] == prompts[21]  # and the next turn reads all of it again
+    for before, after in zip(claude.requests[:20], claude.requests[1:21], strict=True):
+        previous = [unmarked(message) for message in before["messages"]]
+        assert [unmarked(message) for message in after["messages"][: len(previous)]] == previous
+
+
+def unmarked(message: dict) -> dict:
+    """A message as the memory made it, without mark_cache's breakpoint (which moves to the newest turn)."""
+    content = message["content"]
+    if isinstance(content, list) and len(content) == 1 and content[0].get("cache_control"):
+        content = content[0]["text"]
+    return {"role": message["role"], "content": content}

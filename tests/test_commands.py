@@ -142,7 +142,7 @@ async def test_export_csv_reads_back_equal_to_the_database(harness):
         "tokens_used",
         "model_used",
     ]
-    assert "3 conversations" in message.content
+    assert "3 exchanges" in message.content  # a CSV row an exchange
 
 
 def fill(harness, count: int, text_size: int, alphabet: str) -> None:
@@ -184,7 +184,7 @@ async def test_export_too_big_even_compressed_is_sent_in_parts(harness):
     assert all(len(data) <= 10 * 1024 * 1024 for m in messages for data in m.files.values())
     parts = [(name, data) for m in messages for name, data in m.files.items()]
     assert [name[-14:] for name, _ in parts] == [f"_part0{i}.csv.gz" for i in range(1, 4)]
-    assert messages[0].content.startswith("Part 1 of 3 of 20,000 conversations (gzip; each part stands alone)")
+    assert messages[0].content.startswith("Part 1 of 3 of 20,000 exchanges (gzip; each part stands alone)")
     rows = [row for _, data in parts for row in csv.reader(io.StringIO(gzip.decompress(data).decode()))]
     assert rows.count(rows[0]) == 3 and len(rows) - 3 == 20000
 

@@ -38,7 +38,7 @@ async def test_export_takes_the_discord_names_in_any_case_and_all_changes_nothin
     code, out, err = await run_bot_cli("console", env=env, stdin=script, cwd=tmp_path)
 
     assert code == 0, err
-    assert "Exported 1 conversations to conversation_export_" in out
+    assert "Exported 1 conversation to conversation_export_" in out  # chat: a line a conversation
     [export] = list(tmp_path.glob("conversation_export_*"))
     assert export.name.endswith("_chat.jsonl")
     assert [m["role"] for m in json.loads(export.read_text())["messages"]][-2:] == ["user", "assistant"]

@@ -162,7 +162,7 @@ async def test_export_honours_the_format_or_names_the_formats(tmp_path, claude):
     await term.line("one")
     await term.expect("Echo #1: one")
     await term.line("!export jsonl")
-    await term.expect("Exported 1 conversations to ")
+    await term.expect("Exported 1 exchange to ")  # jsonl: a line an exchange
     await term.line("!export nope")
     said = await term.expect("you> ")
     assert "Unknown format nope: use csv, jsonl, chat, openai, bedrock or kto." in said

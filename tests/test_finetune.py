@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 from sqlite_utils import Database
 
-from bot.__main__ import cli
 from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, export_file, records
 from bot.store import ConversationLog, Selection, migrate
 from bot.store.request_record import register_prompt
 from bot.store.scope import Scope
 from bot.store.sqlite import sqlite3
+from tests.support.cli import run_on_log
 
 SYSTEM = "You are a test bot."
 LATER = "You are a test bot, version two."  # BOT_SYSTEM_PROMPT changed before server g2's conversation
@@ -166,11 +165,7 @@ def test_the_exports_keep_the_tenancy_scope(log, tmp_path, fmt):
 def test_the_cli_exports_each_format(log, tmp_path):
     for fmt, kind in (("openai", "3 conversations"), ("bedrock", "3 conversations"), ("kto", "4 rated replies")):
         out = tmp_path / f"cli.{fmt}.jsonl"
-        result = CliRunner().invoke(
-            cli,
-            ["--env-file", "/dev/null", "export", "--format", fmt, "-o", str(out)],
-            env={"CONVERSATION_LOG_DB": str(log)},
-        )
+        result = run_on_log(log, "export", "--format", fmt, "-o", str(out))
         assert result.exit_code == 0, result.output
         assert f"Exported {kind} as {fmt}" in result.output
         assert all(json.loads(line) for line in out.read_text().splitlines())

@@ -24,6 +24,7 @@ from tests.support.logs import exchange, log_rows
 SECRET = "zanzibarpangolin"  # a word no filler row contains
 UNTOUCHED_WITH_SECURE_DELETE = 0.5  # the share of index blocks a secure-delete forget leaves byte for byte
 FILLER = 300  # rows already in the index's segment, so the deleted word's segment is not rewritten by itself
+FILLER_COMMITS = 10
 
 
 @pytest.fixture(params=[True, False], ids=["secure-delete", "optimize"])
@@ -36,8 +37,14 @@ def secure_delete(request) -> bool:
 
 def filled_log(path: Path, secure_delete: bool = True) -> ConversationLog:
     store = ConversationLog(path, fts_secure_delete=secure_delete).open()
-    for n in range(FILLER):
-        store.submit(exchange(n, user_id="bob", user_message=f"filler {n}", message_id=f"f{n}"))
+    # In several commits, as a log fills (each commit adds a segment to the index), so the layout does
+    # not hang on how many rows one INSERT statement carries (bot/store/inserts.py).
+    for commit in range(FILLER_COMMITS):
+        rows = range(commit * FILLER // FILLER_COMMITS, (commit + 1) * FILLER // FILLER_COMMITS)
+        for future in [
+            store.submit(exchange(n, user_id="bob", user_message=f"filler {n}", message_id=f"f{n}")) for n in rows
+        ]:
+            future.result()
     store.submit(
         exchange(
             FILLER,

@@ -7,6 +7,7 @@ import asyncio
 import json
 
 from bot.store import ConversationLog, chains
+from bot.store.chains import Window
 from bot.store.sqlite import sqlite3
 from tests.support.harness import Harness
 from tests.support.logs import exchange
@@ -155,9 +156,10 @@ def test_the_store_follows_a_chain_only_within_the_channels_given(tmp_path):
             exchange(2, guild_id="g1", channel_id="thread", conversation_id="k1", reply_to_message_id="r1")
         ).result()
         store.set_reply_id("m2", "r2").result()
-        assert store.reply_chain("g1", ("other",), "r1", None, 10) == []
-        assert [r["user_message"] for r in store.reply_chain("g1", ("thread",), "r2", None, 10)] == ["q2"]
-        assert [r["user_message"] for r in store.reply_chain("g1", ("thread", "general"), "r2", None, 10)] == [
+        assert store.reply_chain("g1", ("other",), "r1", None, Window(10, 10)) == []
+        assert [r["user_message"] for r in store.reply_chain("g1", ("thread",), "r2", None, Window(10, 10))] == ["q2"]
+        both = ("thread", "general")
+        assert [r["user_message"] for r in store.reply_chain("g1", both, "r2", None, Window(10, 10))] == [
             "q1",
             "q2",
         ]
@@ -182,3 +184,22 @@ def test_the_channel_filter_leaves_each_step_on_its_own_index(tmp_path):
 
         assert "idx_conversations_reply_message_id" in plan("reply_message_id = :id")
         assert "idx_conversations_conversation_id" in plan("conversation_id = :conversation and id < :before")
+
+
+def test_a_long_chain_keeps_its_start_for_ten_turns_then_moves_it_ten_at_once(tmp_path):
+    """Before: the last 10 exchanges, so the start moved every turn and Claude's cached prefix with it."""
+    starts, sizes = [], []
+    with ConversationLog(tmp_path / "log.db") as store:
+        for n in range(1, 42):
+            store.submit(exchange(n, guild_id="g1", channel_id="thread", conversation_id="k")).result()
+            rows = store.reply_chain("g1", ("thread",), None, "thread", Window(10, 20))
+            starts.append(rows[0]["user_message"])
+            sizes.append(len(rows))
+    assert sizes[:20] == list(range(1, 21))  # all of it up to 20
+    assert sizes[20:] == [*range(11, 20), *range(10, 20), *range(10, 12)]
+    assert sorted(set(starts), key=starts.index) == ["q1", "q11", "q21", "q31"]
+    assert starts.count("q11") == 9 and starts.count("q21") == 10
+
+
+def test_the_chain_window_slides_by_one_when_told_to_grow_no_further():
+    assert [chains.window(length, 10, 10) for length in (9, 10, 11, 30)] == [9, 10, 10, 10]

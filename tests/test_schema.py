@@ -113,6 +113,31 @@ def test_migrations_adopt_a_database_from_the_original_logger(tmp_path):
     assert [r["user_message"] for r in log_rows_at(path)] == ["kept", "q1"]
 
 
+def test_an_original_log_with_undated_rows_is_refused_in_one_line_unchanged_and_migrates_once_dated(tmp_path):
+    # Before: "cannot use ... as the conversation log: NOT NULL constraint failed: usage_daily.day".
+    path = tmp_path / "conversation_logs.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("""CREATE TABLE conversations (id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL,
+            user_name TEXT, channel_id TEXT, user_message TEXT, bot_response TEXT,
+            timestamp DATETIME, tokens_used INTEGER DEFAULT 0, model_used TEXT)""")
+        conn.executemany(
+            "INSERT INTO conversations (user_id, user_message, timestamp) VALUES ('1', ?, ?)",
+            [("dated", "2025-01-01T10:00:00.123456"), ("null", None), ("words", "yesterday")],
+        )
+    before = path.read_bytes()
+    with pytest.raises(StoreError) as refused:
+        migrate(path)
+    message = str(refused.value)
+    assert "\n" not in message and str(path) in message
+    assert "2 row(s)" in message and "id 2: NULL" in message and "id 3: 'yesterday'" in message
+    assert "nothing was changed" in message
+    assert path.read_bytes() == before
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE conversations SET timestamp = '2025-01-02 00:00:00' WHERE id IN (2, 3)")
+    with ConversationLog(path) as store:
+        assert store.stats()["total_conversations"] == 3
+
+
 def test_timestamps_are_sqlite_utc_text_and_compare_with_datetime_now(tmp_path):
     path = tmp_path / "log.db"
     with ConversationLog(path) as store:

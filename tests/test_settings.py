@@ -44,6 +44,15 @@ def test_bad_values_name_the_variable(name, value):
         Settings.from_env({name: value}, dotenv_path=None)
 
 
+def test_the_memorys_window_grows_to_twice_its_turns_unless_told():
+    assert Settings.from_env({}, dotenv_path=None).memory_max_turns == 20
+    assert Settings.from_env({"BOT_MEMORY_TURNS": "6"}, dotenv_path=None).memory_max_turns == 12
+    told = Settings.from_env({"BOT_MEMORY_TURNS": "6", "BOT_MEMORY_MAX_TURNS": "6"}, dotenv_path=None)
+    assert (told.memory_turns, told.memory_max_turns) == (6, 6)  # the old sliding window
+    with pytest.raises(ConfigError, match=r"^BOT_MEMORY_MAX_TURNS must be at least BOT_MEMORY_TURNS \(10\), got 5$"):
+        Settings.from_env({"BOT_MEMORY_MAX_TURNS": "5"}, dotenv_path=None)
+
+
 @pytest.mark.slow
 async def test_missing_token_is_one_clear_line_and_a_failure(tmp_path):
     code, out, err = await run_bot_cli(env=clean_env(tmp_path))

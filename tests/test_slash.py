@@ -110,7 +110,7 @@ async def test_export_defers_then_sends_the_file_privately(harness):
     interaction = await harness.discord.user_slash(harness.admin, "export", {"format": "csv"})
     assert interaction.callback_type == 5  # deferred: exports can take longer than 3 seconds
     [answer] = interaction.messages
-    assert answer.ephemeral and answer.content == "1 conversations."
+    assert answer.ephemeral and answer.content == "1 exchange."
     [(name, data)] = answer.files.items()
     rows = list(csv.DictReader(io.StringIO(data.decode())))
     assert name.endswith(".csv") and rows[0]["user_message"] == "exported words"

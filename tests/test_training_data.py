@@ -178,7 +178,7 @@ def test_progress_bar_on_a_terminal_and_none_when_piped(sample_db, tmp_path):
     "args, message",
     [
         (["export", "--since", "2026-13-45"], "Invalid value for '--since'"),
-        (["export", "--model", "gpt-2"], "no conversation used 'gpt-2'"),
+        (["export", "--model", "gpt-2"], "no exchange used 'gpt-2'"),
         (["export", "--format", "xml"], "Invalid value for '--format'"),
         (["stats"], "does not exist"),
     ],

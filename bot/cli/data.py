@@ -14,10 +14,10 @@ import click
 from bot.cli.options import Loader, db_option, settings_with_db
 from bot.config.settings import Settings
 from bot.core.command_data import CommandData
-from bot.core.export_formats import FORMATS, records
+from bot.core.export_formats import COUNTED, FORMATS, counted, records
 from bot.core.formatting import history_text, stats_text
 from bot.core.memory import Memory
-from bot.exports.files import EXCLUDES_FALLBACK_BY_DEFAULT, Output, open_output, write_records
+from bot.exports.files import EXCHANGES, EXCLUDES_FALLBACK_BY_DEFAULT, Output, open_output, write_records
 from bot.replica import commands as replica_commands
 from bot.replica.progress import growing_file
 from bot.store import ConversationLog, Selection, StoreError, utc_now_text
@@ -112,7 +112,10 @@ def existing_log(settings: Settings) -> ConversationLog:
 )
 @click.option("--min-rating", type=int, help="Only replies whose 👍 minus 👎 is at least this (0 drops net 👎).")
 @click.option(
-    "--limit", type=click.IntRange(min=1), help="At most this many lines (exchanges, or rated replies for kto)."
+    "--limit",
+    type=click.IntRange(min=1),
+    help="At most this many lines: exchanges (csv, jsonl, requests), conversations (chat-jsonl, openai, bedrock) "
+    "or rated replies (kto).",
 )
 @click.option(
     "--system-prompt/--no-system-prompt",
@@ -137,12 +140,13 @@ def export_command(
     limit: int | None,
     system_prompt: bool,
 ) -> None:
-    """Export conversations: CSV, JSON lines, or chat JSON lines for fine-tuning."""
+    """Export the log: a row an exchange (csv, jsonl, requests), or a line a conversation for fine-tuning
+    (chat-jsonl, openai, bedrock; kto: a line a rated reply)."""
     settings = settings_with_db(load, db)
     store = existing_log(settings)
     if model and model not in store.models():
         raise click.BadParameter(
-            f"no conversation used {model!r}; known: {', '.join(sorted(store.models()))}", param_hint="--model"
+            f"no exchange used {model!r}; known: {', '.join(sorted(store.models()))}", param_hint="--model"
         )
     selection = Selection(
         since=utc_now_text(since.replace(tzinfo=UTC)) if since else None,
@@ -156,11 +160,8 @@ def export_command(
     pieces = records(fmt, store, selection, system_prompt=system_prompt, limit=limit)
     to_stdout = str(output) == "-"
     with opened(output, to_stdout) as out:
-        count = write_records(with_progress(pieces, store, selection), out)
-    kind = {"csv": "exchanges", "jsonl": "exchanges", "requests": "exchanges", "kto": "rated replies"}.get(
-        fmt, "conversations"
-    )
-    click.echo(f"Exported {count:,} {kind} as {fmt}" + ("" if to_stdout else f" to {output}"), err=True)
+        count = write_records(with_progress(pieces, store, selection, fmt), out)
+    click.echo(f"Exported {counted(fmt, count)} as {fmt}" + ("" if to_stdout else f" to {output}"), err=True)
 
 
 def opened(output: Path, to_stdout: bool) -> AbstractContextManager[Output]:
@@ -171,11 +172,17 @@ def opened(output: Path, to_stdout: bool) -> AbstractContextManager[Output]:
 
 
 def with_progress(
-    pieces: Iterable[tuple[bytes, int]], store: ConversationLog, selection: Selection
+    pieces: Iterable[tuple[bytes, int]], store: ConversationLog, selection: Selection, fmt: str
 ) -> Iterator[tuple[bytes, int]]:
     """A progress bar on a terminal only: piped or redirected stderr gets none."""
     if not sys.stderr.isatty():
         yield from pieces
+        return
+    if COUNTED[fmt] != EXCHANGES:
+        # A line a conversation or rated reply: how many is known once written, so the bar counts them (a bar
+        # over the selection's exchanges stopped short of 100%: 2 conversations of 5 exchanges ended at 40%).
+        with click.progressbar(pieces, label=f"Exporting {COUNTED[fmt][1]}", show_pos=True, file=sys.stderr) as lines:
+            yield from lines
         return
     total = store.count(selection)
     with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:

@@ -25,6 +25,9 @@ DEFAULT_SYSTEM_PROMPT = (
 
 
 N = TypeVar("N", int, float)
+# The memory's window grows to this multiple of BOT_MEMORY_TURNS before it trims back (bot/core/memory.py):
+# one cache rewrite every 11 turns instead of one a turn, for about 1.5x the turns sent on average.
+MEMORY_GROWTH = 2
 
 
 class ConfigError(ValueError):
@@ -132,6 +135,14 @@ def _cdn_origins(env: Mapping[str, str]) -> frozenset[str]:
     return frozenset({str(url.origin())})
 
 
+def _memory_max_turns(env: Mapping[str, str], turns: int) -> int:
+    """BOT_MEMORY_MAX_TURNS: MEMORY_GROWTH times BOT_MEMORY_TURNS unless set, and never below it."""
+    most = _number(env, "BOT_MEMORY_MAX_TURNS", turns * MEMORY_GROWTH, int)
+    if most < turns:
+        raise ConfigError(f"BOT_MEMORY_MAX_TURNS must be at least BOT_MEMORY_TURNS ({turns}), got {most}")
+    return most
+
+
 def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
     return Path(env[name]).expanduser() if env.get(name) else default
 
@@ -156,7 +167,8 @@ class Settings:
     command_prefix: str = "!"
     owner_ids: frozenset[int] = field(default_factory=frozenset)  # BOT_ADMIN_IDS: the bot's owners
     chat_channel_ids: frozenset[int] = field(default_factory=frozenset)
-    memory_turns: int = 10
+    memory_turns: int = 10  # exchanges always sent as context, when the thread has them
+    memory_max_turns: int = 10 * MEMORY_GROWTH  # the window grows to this, then trims back to memory_turns
     memory_ttl_minutes: float = 60.0
     export_max_parts: int = 10
     retention_days: float = 0.0
@@ -185,6 +197,7 @@ class Settings:
         """Read settings; real environment variables win over the `.env` file."""
         env = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None} if dotenv_path else {}
         env.update(os.environ if environ is None else environ)
+        memory_turns = _number(env, "BOT_MEMORY_TURNS", 10, int)
         return cls(
             discord_token=env.get("DISCORD_TOKEN") or None,
             discord_api_base=env.get("DISCORD_API_BASE") or None,
@@ -204,7 +217,8 @@ class Settings:
             command_prefix=env.get("BOT_PREFIX") or "!",
             owner_ids=_ids(env, "BOT_ADMIN_IDS"),
             chat_channel_ids=_ids(env, "BOT_CHAT_CHANNELS"),
-            memory_turns=_number(env, "BOT_MEMORY_TURNS", 10, int),
+            memory_turns=memory_turns,
+            memory_max_turns=_memory_max_turns(env, memory_turns),
             memory_ttl_minutes=_number(env, "BOT_MEMORY_TTL_MINUTES", 60.0, float),
             export_max_parts=max(1, _number(env, "BOT_EXPORT_MAX_PARTS", 10, int)),
             retention_days=_number(env, "BOT_RETENTION_DAYS", 0.0, float),

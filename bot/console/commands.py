@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot.config.settings import Settings
 from bot.core.access import is_everywhere
+from bot.core.export_formats import counted
 from bot.core.formatting import candidates_text, history_text, privacy_sections, stats_text
 from bot.core.service import BotService
 from bot.exports.files import FORMATS
@@ -81,7 +82,7 @@ class ConsoleCommands:
             self.echo(f"Unknown format {asked}: use {', '.join(OFFERED_FORMATS[:-1])} or {OFFERED_FORMATS[-1]}.")
             return
         result = await self.service.command_data.export(self.export_dir, fmt=fmt)
-        self.echo(f"Exported {result.rows:,} conversations to {result.files[0]}")
+        self.echo(f"Exported {counted(fmt, result.rows)} to {result.files[0]}")
 
     async def forget(self, user_id: str | None = None) -> None:
         target = user_id or self.user_name

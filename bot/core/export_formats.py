@@ -13,12 +13,19 @@ from bot.store.reads import Reads
 
 REQUESTS = "requests"
 FORMATS = (*files.FORMATS, REQUESTS)
+COUNTED = {**files.COUNTED, REQUESTS: files.EXCHANGES}  # a request line per exchange
+
+
+def counted(fmt: str, count: int) -> str:
+    """`count` lines of `fmt`, naming what each stands for: "1 exchange", "2,000 conversations"."""
+    one, many = COUNTED[fmt]
+    return f"{count:,} {one if count == 1 else many}"
 
 
 def records(
     fmt: str, store: Reads, selection: Selection, *, system_prompt: bool = False, limit: int | None = None
 ) -> Iterator[tuple[bytes, int]]:
-    """The export as (bytes, how many exchanges or conversations they hold) pieces (files.records)."""
+    """The export as (bytes, how many of COUNTED[fmt] they hold) pieces (files.records)."""
     if fmt == REQUESTS:
         # Imported here: the builder brings anthropic, aiohttp and Pillow, which every other export (and
         # every CLI command, which imports this module) does without: `python -m bot --help` peaked at

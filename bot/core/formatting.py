@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.core.export_formats import counted
 from bot.store.attachment_column import as_text
 from bot.store.exchange import INCOMPLETE_STOPS
 
@@ -158,8 +159,8 @@ DATASETTE_CSV_PATH = "/conversation_logs/conversations.csv?_stream=on"
 def export_note(result: ExportResult, path: Path, number: int) -> str:
     if len(result.files) == 1:
         compressed = " (gzip-compressed to fit Discord's upload limit)" if path.suffix == ".gz" else ""
-        return f"{result.rows:,} conversations{compressed}."
-    return f"Part {number} of {len(result.files)} of {result.rows:,} conversations (gzip; each part stands alone)."
+        return f"{counted(result.fmt, result.rows)}{compressed}."
+    return f"Part {number} of {len(result.files)} of {counted(result.fmt, result.rows)} (gzip; each part stands alone)."
 
 
 def too_big_message(result: ExportResult, datasette_url: str | None) -> str:
@@ -168,7 +169,7 @@ def too_big_message(result: ExportResult, datasette_url: str | None) -> str:
         if datasette_url
         else f"Download it from the bot's Datasette instead, at `{DATASETTE_CSV_PATH}`."
     )
-    return f"The export of {result.rows:,} conversations is too big for Discord, even compressed. {where}"
+    return f"The export of {counted(result.fmt, result.rows)} is too big for Discord, even compressed. {where}"
 
 
 def unknown_format_text(formats: tuple[str, ...]) -> str:

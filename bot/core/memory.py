@@ -3,6 +3,16 @@
 It is independent of the permanent log: its own file, its own schema. A thread
 (one `conversation_id`) is the run of turns of one user in one channel with no
 gap longer than the time-to-live.
+
+The window grows, then trims in one step. A thread keeps at least its last `turns` exchanges
+(BOT_MEMORY_TURNS, 10) and grows up to `max_turns` (BOT_MEMORY_MAX_TURNS, 20); the exchange that
+would pass it trims the thread back to its last `turns`. Every turn the file holds is sent, so the
+start of what Claude sees stays put between trims, and so does the prefix it caches
+(bot/core/prompt_cache.py). A window sliding by one exchange a turn changed that prefix on every turn
+from the 11th: the 20-turn thread of bench/caching.py cost 0.40x uncached, 2.42x the floor; it now
+costs 0.18x, 1.10x. Turns that expire by age trim their thread the same way, at once.
+The trim is in the file, not only in what is sent: the file is the window (no state besides it, so
+a restart or another reader sees the same turns), and it holds at most `max_turns` exchanges a thread.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from sqlite_utils import Database
 
 from bot.core.memory_schema import migrations
+from bot.core.memory_turns import delete_turns, drop_marked, keep_last, live_turns, thread_turns
 from bot.store.attachment_column import as_text
 from bot.store.exchange import FALLBACK_MODEL
 from bot.store.privacy import ForgetMark
@@ -63,6 +74,7 @@ class Memory:
         path: Path,
         *,
         turns: int = 10,
+        max_turns: int = 20,
         ttl_minutes: float = 60.0,
         retention_days: float = 0.0,
         replicated: bool = False,
@@ -70,7 +82,10 @@ class Memory:
     ) -> None:
         self.path = Path(path)
         self.replicated = replicated  # Litestream replicates the file (LITESTREAM_REPLICA_URL)
-        self.turns = turns
+        if max_turns < turns:
+            raise ValueError(f"the memory's max_turns ({max_turns}) must be at least its turns ({turns})")
+        self.turns = turns  # exchanges always sent, when the thread has them
+        self.max_turns = max_turns  # exchanges the window grows to before it trims back to `turns`
         self.ttl_seconds = ttl_minutes * 60
         # A turn is kept for the TTL, and never longer than the log's retention (0: the log keeps all).
         self.keep_seconds = min(self.ttl_seconds, retention_days * DAY_S) if retention_days else self.ttl_seconds
@@ -110,20 +125,14 @@ class Memory:
         `forgotten_at`: when another process forgot this user's memory here (the log's mark); older
         turns are deleted first, so they are never context again.
         """
-        since = self.clock() - self.keep_seconds
+        now = self.clock()
         if forgotten_at is not None:
             self.drop_forgotten(
                 [ForgetMark(user_id, forgotten_at, everywhere=False, channel_ids=frozenset({channel_id}))]
             )
-        with self._lock:
-            rows = list(
-                self._open_db.query(
-                    "select conversation_id, role, content, message_id from turns"
-                    " where channel_id = ? and user_id = ? and created_at >= ? and message_id is not null"
-                    " order by id desc limit ?",
-                    [channel_id, user_id, since, self.turns * 2],
-                )
-            )
+        with self._lock, self._open_db.atomic():
+            self._drop_expired(now)  # before reading: an expired turn trims its thread first
+            rows = live_turns(self._open_db, channel_id, user_id, now - self.keep_seconds, self.max_turns * 2)
         return recall_turns(rows)
 
     def remember(
@@ -146,12 +155,20 @@ class Memory:
                     {**base, "role": "assistant", "content": bot_text},
                 ]
             )
-            keep_last(db, channel_id, user_id, self.turns * 2)
             self._drop_expired(now)
+            if thread_turns(db, channel_id, user_id) > self.max_turns * 2:
+                keep_last(db, channel_id, user_id, self.turns * 2)
 
     def _drop_expired(self, now: float) -> None:
-        """Every user's turns past the TTL (or the retention), not only this thread's (PRIVACY.md)."""
-        self._open_db.execute("delete from turns where created_at < ?", [now - self.keep_seconds])
+        """Every user's turns past the TTL (or the retention), not only this thread's (PRIVACY.md); a
+        thread that loses some trims to its last `turns` exchanges, so its start moves once, not each turn."""
+        db, cutoff = self._open_db, now - self.keep_seconds
+        # A read first (the created_at index): on most calls nothing has expired and nothing is written.
+        threads = db.execute("select distinct channel_id, user_id from turns where created_at < ?", [cutoff]).fetchall()
+        if threads:
+            db.execute("delete from turns where created_at < ?", [cutoff])
+        for channel_id, user_id in threads:
+            keep_last(db, channel_id, user_id, self.turns * 2)
 
     def drop_forgotten(self, marks: Iterable[ForgetMark]) -> int:
         """Delete the turns a forget in any process reached: the user's, older than the mark."""
@@ -183,37 +200,3 @@ def recall_turns(rows: list[dict[str, Any]]) -> Recalled:
     messages: list[MessageParam] = [{"role": r["role"], "content": r["content"]} for r in rows]
     ids = tuple(r["message_id"] for r in rows if r["role"] == "user")
     return Recalled(rows[-1]["conversation_id"], messages, message_ids=ids)
-
-
-def keep_last(db: Database, channel_id: str, user_id: str, turns: int) -> None:
-    """Delete all but the thread's last `turns` turns."""
-    db.execute(
-        "delete from turns where channel_id = ? and user_id = ? and id not in ("
-        " select id from turns where channel_id = ? and user_id = ? order by id desc limit ?)",
-        [channel_id, user_id, channel_id, user_id, turns],
-    )
-
-
-def drop_marked(db: Database, mark: ForgetMark) -> int:
-    """The turns one forget mark reaches: the user's, older than the mark, everywhere or in its channels."""
-    gone = 0
-    if mark.everywhere:
-        gone += db.execute("delete from turns where user_id = ? and created_at <= ?", [mark.user_id, mark.at]).rowcount
-    for channel in mark.channel_ids:
-        gone += db.execute(
-            "delete from turns where user_id = ? and channel_id = ? and created_at <= ?",
-            [mark.user_id, channel, mark.at],
-        ).rowcount
-    return gone
-
-
-def delete_turns(db: Database, user_id: str | None, channel_ids: Collection[str] | None) -> int:
-    """One user's turns (only those in `channel_ids`, when given), or every turn with no user."""
-    if user_id is None:
-        return db.execute("delete from turns").rowcount
-    if channel_ids is None:
-        return db.execute("delete from turns where user_id = ?", [user_id]).rowcount
-    return sum(
-        db.execute("delete from turns where user_id = ? and channel_id = ?", [user_id, channel]).rowcount
-        for channel in channel_ids
-    )

@@ -17,9 +17,9 @@ The choice: automatic caching for the conversation, plus one explicit breakpoint
   same conversation reads all of it at 0.1x, writing only its newest exchange. An explicit breakpoint
   on the last context turn instead would bill each new message at 1x now and 1.25x again next turn.
 - The system prompt's own breakpoint is what every conversation shares: a new conversation, another
-  channel, or a memory window that has slid (memory keeps 10 turns, so from the 11th turn on the
-  conversation's prefix changes every turn and only the system prompt still matches) reads the
-  system prompt from the cache instead of paying for it again. bench/caching.py has the figures.
+  channel, or a memory window just trimmed (bot/core/memory.py: it grows from 10 exchanges to 20, then
+  trims back to 10, so once every 11 turns only the system prompt still matches) reads the system
+  prompt from the cache instead of paying for it again. bench/caching.py has the figures.
 - It is marked only when it could reach the model's minimum: a token is at least one character, so a
   shorter text can never be cached on its own, and the request then stays as it was (a plain string).
 - A new message that carries a file or an image, in a conversation that sends none in its earlier

@@ -10,6 +10,7 @@ from bot.core.command_data import CommandData
 from bot.core.incoming import Incoming
 from bot.core.memory import Memory, Recalled, recall_chain
 from bot.store import ConversationLog
+from bot.store.chains import Window
 from bot.store.sqlite import sqlite3
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class Recall:
                 channels,
                 incoming.reply_to,
                 incoming.thread_id,
-                self.memory.turns,
+                Window(self.memory.turns, self.memory.max_turns),  # a long chain's start moves as the memory's
             )
         except sqlite3.Error as err:
             log.warning("reply chain unavailable (%s); answering from memory", err)

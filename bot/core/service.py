@@ -171,6 +171,7 @@ async def open_service(settings: Settings) -> AsyncIterator[BotService]:
     memory = Memory(
         settings.memory_db,
         turns=settings.memory_turns,
+        max_turns=settings.memory_max_turns,
         ttl_minutes=settings.memory_ttl_minutes,
         retention_days=settings.retention_days,
         replicated=settings.replica is not None,

@@ -38,7 +38,7 @@ OWNERS_AND_SERVER_ADMINS = (
     "Sorry, `{command}` is only for the bot's owners (BOT_ADMIN_IDS) and server admins (Manage Server)."
 )
 EXPORT_REFUSED = (
-    OWNERS_AND_SERVER_ADMINS.format(command="!export") + " Send it to me in a DM to get your own conversations."
+    OWNERS_AND_SERVER_ADMINS.format(command="!export") + " Send it to me in a DM to get your own exchanges."
 )
 HISTORY_REFUSED = (
     "Sorry, only the bot's owners and server admins (Manage Server) can see another person's history. "
@@ -141,7 +141,7 @@ class Conversations(ScopedCog):
         where="all: every server's rows (the bot's owners only)",
     )
     async def export(self, ctx: commands.Context[Any], fmt: FormatName = "csv", where: Where | None = None) -> None:
-        """Export exchanges (csv, jsonl, chat, openai, bedrock, kto): server admins this server's; a DM: yours."""
+        """Export the log (csv, jsonl, chat, openai, bedrock, kto): server admins this server's; a DM: yours."""
         if fmt.lower() == EVERYWHERE:
             fmt, where = "csv", EVERYWHERE
         scope = self.caller(ctx).reach(is_everywhere(where), EXPORT_REFUSED)

@@ -30,6 +30,17 @@ FORMATS = ("csv", "jsonl", "chat-jsonl", *FINETUNE_FORMATS)
 EXCLUDES_FALLBACK_BY_DEFAULT = {"chat-jsonl", *FINETUNE_FORMATS}
 # Formats that hold whole conversations, one per line, so their rows come grouped and in order.
 BY_CONVERSATION = {"chat-jsonl", "openai", "bedrock", "kto"}
+# What one line (a CSV record) of each format stands for, (one, many), as its count names it: a row per exchange,
+# a line per conversation (per system prompt version of it: finetune.py), or kto's line per rated reply.
+EXCHANGES, CONVERSATIONS = ("exchange", "exchanges"), ("conversation", "conversations")
+COUNTED = {
+    "csv": EXCHANGES,
+    "jsonl": EXCHANGES,
+    "chat-jsonl": CONVERSATIONS,
+    "openai": CONVERSATIONS,
+    "bedrock": CONVERSATIONS,
+    "kto": ("rated reply", "rated replies"),
+}
 # Bytes reserved in every gzip part for the gzip header, trailer and deflate block overhead.
 GZIP_OVERHEAD = 1024
 # A part learns its compressed size at a sync flush: one per eighth of its limit, and at least this much input apart.
@@ -47,8 +58,9 @@ class Output(Protocol):
 
 @dataclass
 class ExportResult:
+    fmt: str  # the format written, which says what `rows` counts (COUNTED)
     files: list[Path] = field(default_factory=list)
-    rows: int = 0  # exchanges, or conversations for chat-jsonl
+    rows: int = 0  # lines (CSV records) written: exchanges, conversations or rated replies, as fmt holds them
     too_big: bool = False  # not even split parts fit: point the user elsewhere
 
 
@@ -105,7 +117,7 @@ def chat_records(rows: Rows, system_prompt: bool = False) -> Iterator[bytes]:
 def records(
     fmt: str, store: Reads, selection: Selection, *, system_prompt: bool = False, limit: int | None = None
 ) -> Iterator[tuple[bytes, int]]:
-    """The export as (bytes, how many exchanges or conversations they hold) pieces; `system_prompt`: the
+    """The export as (bytes, how many of COUNTED[fmt] they hold) pieces; `system_prompt`: the
     conversation formats carry each conversation's own system prompt, from the log."""
     if fmt == "csv":
         return store.csv_chunks(selection, limit)
@@ -118,7 +130,7 @@ def records(
 
 
 def write_records(pieces: Iterable[tuple[bytes, int]], out: Output) -> int:
-    """Write every piece; returns how many exchanges (or conversations) were written."""
+    """Write every piece; returns how many lines (CSV records) were written: COUNTED says of what."""
     total = 0
     for data, count in pieces:
         out.write(data)
@@ -144,7 +156,7 @@ def export_file(
     """Write an export; over `max_bytes` gzip it, and if still over split it into gzip parts."""
     plain = Path(directory) / export_filename(fmt, moment)
     with open(plain, "wb") as out:
-        result = ExportResult(rows=write_records(pieces, out))
+        result = ExportResult(fmt, rows=write_records(pieces, out))
     if max_bytes is None or plain.stat().st_size <= max_bytes:
         result.files = [plain]
         return result

@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from bot.store.exchange import Row
+from bot.store.inserts import insert_rows
 from bot.store.migrations import TABLE
 from bot.store.request_record import touch_prompts, with_state
 from bot.store.schema import write_transaction
@@ -52,7 +53,7 @@ class Backlog:
         try:
             with write_transaction(db):
                 if waiting or rows:
-                    db.table(TABLE).insert_all(waiting + rows, ignore=True)  # the unique message id: never twice
+                    insert_rows(db, waiting + rows)  # the unique message id: never twice (inserts.py)
                     touch_prompts(db, waiting + rows)
                 db.conn.executemany(REPLY_UPDATE, waiting_replies + replies)
         except sqlite3.Error as err:

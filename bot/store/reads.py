@@ -13,6 +13,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.store import chains, export_sql, queries, request_rows
+from bot.store.chains import Window
 from bot.store.exchange import Row
 from bot.store.export_sql import Order, Selection
 from bot.store.migrations import TABLE
@@ -103,13 +104,13 @@ class Reads:
         return found
 
     def reply_chain(
-        self, guild_id: str | None, channels: tuple[str, ...], reply_to: str | None, thread_id: str | None, turns: int
+        self, guild_id: str | None, channels: tuple[str, ...], reply_to: str | None, thread_id: str | None, at: Window
     ) -> list[Row]:
         """The exchanges a reply (or a message in a thread) continues within `channels` (its own and, in a
-        thread, the parent), oldest first; [] when none."""
+        thread, the parent), oldest first, within the window `at` (chains.window); [] when none."""
         with self.reading() as db:
             start = chains.anchor(db, guild_id, channels, reply_to, thread_id)
-            return [] if start is None else chains.chain(db, start, turns, channels)
+            return [] if start is None else chains.chain(db, start, at, channels)
 
     def channels_of(self, user_id: str, scope: Scope) -> set[str]:
         """The channels where a user has logged exchanges within `scope` (their memory lives there)."""

@@ -92,6 +92,31 @@ def refuse_a_newer_index(db: Database, path: Path) -> None:
         )
 
 
+UNDATED_SHOWN = 3  # rows an undated-rows refusal names; it counts them all
+
+
+def refuse_undated_rows(db: Database, path: Path) -> None:
+    """Refuse, in one line and before any change, a log with rows whose timestamp has no date SQLite reads.
+
+    The per-day summaries (m012 on) key every row by date(timestamp); a NULL or free-text timestamp
+    (possible in a log the original bot or a hand edit wrote) failed the whole migration with "NOT NULL
+    constraint failed: usage_daily.day", and the bot could not start. No date is invented for them.
+    """
+    if not db.table(TABLE).exists():
+        return
+    undated = f"select id, timestamp from {TABLE} where date(timestamp) is null"
+    count = db.execute(f"select count(*) from ({undated})").fetchone()[0]
+    if not count:
+        return
+    rows = db.execute(f"{undated} limit {UNDATED_SHOWN}").fetchall()
+    shown = ", ".join(f"id {row_id}: {'NULL' if stamp is None else repr(stamp)}" for row_id, stamp in rows)
+    raise StoreError(
+        f"{path}: {count} row(s) have a timestamp with no date SQLite can read ({shown}), and the per-day "
+        f"summaries need one; nothing was changed. Give each its date (YYYY-MM-DD HH:MM:SS), e.g. with "
+        f"sqlite3: UPDATE {TABLE} SET timestamp = '...' WHERE id = ...; then start again (docs/upgrading.md)"
+    )
+
+
 def migrate(path: Path) -> None:
     """Create or upgrade the schema and switch the file to WAL; raise StoreError naming the file."""
     try:
@@ -101,6 +126,8 @@ def migrate(path: Path) -> None:
             # for the lock and then finds nothing pending.
             db.conn.execute("BEGIN IMMEDIATE")
             try:
+                if list(migrations.pending(db)):
+                    refuse_undated_rows(db, path)
                 migrations.apply(db)
             except BaseException:
                 db.conn.execute("ROLLBACK")
