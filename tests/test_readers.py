@@ -7,6 +7,7 @@ import os
 import threading
 
 from bot.store import ConversationLog
+from bot.store.chains import Window
 from bot.store.readers import IDLE_READERS
 from bot.store.scope import Scope
 from bot.store.sqlite import sqlite3
@@ -30,7 +31,7 @@ def test_a_kept_connection_sees_every_later_commit(tmp_path):
             lambda: store.stats()["total_conversations"],
             lambda: store.count_for_user("u1"),
             lambda: len(store.scoped_history("u1", Scope.everything(), limit=100)),
-            lambda: len(store.reply_chain(None, ("c1",), "r1", None, 10)),
+            lambda: len(store.reply_chain(None, ("c1",), "r1", None, Window(10, 10))),
         )
         for n, read in enumerate(reads):
             before = read()
