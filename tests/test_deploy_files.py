@@ -295,3 +295,20 @@ def test_the_built_image_holds_no_env_or_database(tmp_path):
         check=True,
     ).stdout.split()
     assert listing[:-1] == ["/app/.env.example"] and listing[-1] == "10001"
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys without a word; this loader refuses them."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = [self.construct_object(key, deep=deep) for key, _ in node.value]
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        if repeated:
+            raise yaml.constructor.ConstructorError(None, None, f"repeated keys {repeated}", node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+@pytest.mark.parametrize("name", sorted(path.name for path in PROJECT.glob("*.y*ml")))
+def test_no_yaml_file_repeats_a_key(name):
+    """metadata.yml described unplaced_rows twice (the second silently replaced the first)."""
+    yaml.load((PROJECT / name).read_text(), Loader=UniqueKeyLoader)
