@@ -7,6 +7,7 @@ baseline counts the ratings in scope through their own indexes (m014), as !stats
 
 from __future__ import annotations
 
+import os
 import statistics
 from pathlib import Path
 
@@ -43,6 +44,9 @@ def add_ratings(path: Path) -> int:
 
 def rated_reads(path: Path) -> list[Figure]:
     count = add_ratings(path)
+    # The update above dirtied about a hundred megabytes: measured while the kernel still wrote them out,
+    # !stats with ratings in a server took 10.25 ms in the 1M run of 2026-11-30, 5.9 ms once they were.
+    os.sync()
     raw = sqlite3.connect(path)
     guild = raw.execute("select guild_id from conversations where guild_id is not null limit 1").fetchone()[0]
     by_rank = "select user_id from stats_users order by conversations desc limit 1 offset ?"
