@@ -25,7 +25,6 @@ from tests.support.terminal import (
     PASTE_START,
     TAB,
     UP,
-    WAIT_S,
     Terminal,
 )
 
@@ -217,8 +216,7 @@ async def test_ctrl_c_leaves_at_once_gives_the_terminal_back_and_keeps_nothing_h
     await term.type("half typed")
     await term.expect("half typed")  # readline has read it: the line is being edited
     await term.type(CTRL_C)
-    async with asyncio.timeout(WAIT_S):
-        code = await term.process.wait()
+    code = await term.exited()
     lflag = termios.tcgetattr(term.master)[LOCAL_MODES]
     await term.close()
 

@@ -10,6 +10,7 @@ import asyncio
 import fcntl
 import os
 import pty
+import signal
 import struct
 import sys
 import termios
@@ -62,7 +63,8 @@ class Terminal:
             os.devnull,
             "console",
             cwd=cwd,
-            env={**env, "TERM": "xterm", "PYTHONPATH": str(PROJECT)},
+            # PYTHONFAULTHANDLER: a SIGABRT makes the child print every thread's stack (exited(), on a hang).
+            env={**env, "TERM": "xterm", "PYTHONPATH": str(PROJECT), "PYTHONFAULTHANDLER": "1"},
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -110,6 +112,18 @@ class Terminal:
         """Wait for the prompt, then type `keys` and Enter."""
         await self.expect(prompt)
         await self.type(keys + ENTER)
+
+    async def exited(self, timeout: float = WAIT_S) -> int:
+        """The child's exit status once it ends; if it has not within `timeout`, SIGABRT makes it print every
+        thread's stack (PYTHONFAULTHANDLER), and the failure shows them with the rest of the terminal."""
+        try:
+            async with asyncio.timeout(timeout):
+                return await self.process.wait()
+        except TimeoutError:
+            self.process.send_signal(signal.SIGABRT)
+            await asyncio.sleep(1.0)  # for the stacks to reach the pty
+            shown = "\n".join(line for line in self.output.splitlines() if not line.startswith("Extension modules"))
+            raise AssertionError(f"the console did not exit within {timeout:g} s:\n{shown[-6000:]}") from None
 
     async def close(self) -> int:
         """Ctrl-D at the prompt ends the console; returns its exit status. Typed before the prompt, it
