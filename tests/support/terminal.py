@@ -35,8 +35,25 @@ POLL_S = 0.02
 
 def take_terminal() -> None:
     """In the child, in its new session: the pty becomes its controlling terminal, as a shell's, so Ctrl-C
-    is a SIGINT to it (without, the keys are only bytes)."""
+    is a SIGINT to it (without, the keys are only bytes). And SIGINT and SIGQUIT act as in a foreground job:
+    a shell starts a command run with `&` without job control (a CI script's, `nohup ... &`) with both
+    ignored, every child inherits that, and Ctrl-C then did nothing (3 of 3 whole-suite runs launched so)."""
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    for sig in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def signal_state(pid: int) -> str:
+    """The child's blocked, ignored and caught signals (/proc), and this process's SIGINT handler and mask:
+    a SIGINT blocked or ignored here is inherited by every child started from here."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        status = []
+    child = " ".join(line.replace("\t", "") for line in status if line.startswith(("SigBlk", "SigIgn", "SigCgt")))
+    mask = sorted(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+    here = f"SIGINT handler {signal.getsignal(signal.SIGINT)!r}, mask {mask}"
+    return f"child {child}; test process {here}"
 
 
 class Terminal:
@@ -120,10 +137,12 @@ class Terminal:
             async with asyncio.timeout(timeout):
                 return await self.process.wait()
         except TimeoutError:
+            signals = signal_state(self.process.pid)
             self.process.send_signal(signal.SIGABRT)
             await asyncio.sleep(1.0)  # for the stacks to reach the pty
             shown = "\n".join(line for line in self.output.splitlines() if not line.startswith("Extension modules"))
-            raise AssertionError(f"the console did not exit within {timeout:g} s:\n{shown[-6000:]}") from None
+            message = f"the console did not exit within {timeout:g} s ({signals}):\n{shown[-6000:]}"
+            raise AssertionError(message) from None
 
     async def close(self) -> int:
         """Ctrl-D at the prompt ends the console; returns its exit status. Typed before the prompt, it
