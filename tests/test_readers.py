@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import threading
 
+import pytest
+
 from bot.store import ConversationLog
 from bot.store.chains import Window
 from bot.store.readers import IDLE_READERS
@@ -109,3 +111,15 @@ def test_closing_the_log_closes_its_readers_and_folds_the_wal_in(tmp_path):
         assert store.stats()["total_conversations"] == 1
     assert store.readers._idle == []
     assert not (tmp_path / "log.db-wal").exists()
+
+
+def test_a_read_still_under_way_when_the_log_closes_closes_its_connection_at_its_end(tmp_path):
+    """Before: the connection went back idle after close(), and stayed open with nothing left to close it."""
+    store = ConversationLog(tmp_path / "log.db").open()
+    store.submit(exchange(1)).result()
+    with store.reading() as lent:
+        store.close()
+        assert lent.execute("select count(*) from conversations").fetchone()[0] == 1
+    assert store.readers._idle == []
+    with pytest.raises(sqlite3.ProgrammingError, match="closed database"):
+        lent.execute("select 1")

@@ -43,6 +43,7 @@ class Readers:
         self.busy_timeout = busy_timeout
         self._idle: list[tuple[Database, FileId | None]] = []
         self._lock = threading.Lock()
+        self._closed = False  # after close(), a connection back from its read is closed, not kept
 
     @contextmanager
     def reading(self) -> Iterator[Database]:
@@ -60,7 +61,7 @@ class Readers:
     def close(self) -> None:
         """Close the idle connections (the log closing); one lent out is closed when its read ends."""
         with self._lock:
-            idle, self._idle = self._idle, []
+            idle, self._idle, self._closed = self._idle, [], True
         for db, _ in idle:
             db.close()
 
@@ -85,7 +86,7 @@ class Readers:
             db.close()
             return
         with self._lock:
-            if len(self._idle) < IDLE_READERS:
+            if not self._closed and len(self._idle) < IDLE_READERS:
                 self._idle.append((db, opened_on))
                 return
         db.close()
